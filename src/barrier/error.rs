@@ -1,0 +1,40 @@
+//! Errors of the barrier. Crypto failures are opaque.
+
+use crate::physical::PhysicalError;
+
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BarrierError {
+    Sealed,
+    NotInitialized,
+    AlreadyInitialized,
+    /// Decryption or authentication failed; deliberately says nothing more.
+    Crypto,
+    /// A system entry could not be decoded.
+    Corrupt(&'static str),
+    /// A logical path is not acceptable (empty segment, "..", too long).
+    InvalidPath(String),
+    Physical(PhysicalError),
+}
+
+impl std::fmt::Display for BarrierError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BarrierError::Sealed => f.write_str("Vault is sealed"),
+            BarrierError::NotInitialized => f.write_str("Vault is not initialized"),
+            BarrierError::AlreadyInitialized => f.write_str("Vault is already initialized"),
+            BarrierError::Crypto => f.write_str("decryption failed"),
+            BarrierError::Corrupt(what) => write!(f, "stored {what} is corrupt"),
+            BarrierError::InvalidPath(m) => write!(f, "invalid path: {m}"),
+            BarrierError::Physical(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BarrierError {}
+
+impl From<PhysicalError> for BarrierError {
+    fn from(e: PhysicalError) -> Self {
+        BarrierError::Physical(e)
+    }
+}

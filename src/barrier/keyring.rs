@@ -1,0 +1,223 @@
+//! The keyring: barrier keys by term, the path key, and the root key that
+//! wraps them all. Serialized only inside zeroizing buffers.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::BarrierError;
+use crate::crypto::{self, random_secret, SecretBytes};
+
+const ROOT_KEY_INFO: &[u8] = b"vault-rs root key v1";
+const PATH_KEY_LEN: usize = 64;
+
+/// `sys/key-status` facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyStatus {
+    pub term: u32,
+    pub install_time: String,
+    pub encryptions: u64,
+}
+
+struct TermKey {
+    key: SecretBytes,
+    install_time: String,
+}
+
+pub(crate) struct Keyring {
+    root_key: SecretBytes,
+    terms: BTreeMap<u32, TermKey>,
+    active: u32,
+    path_key: SecretBytes,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredTerm {
+    term: u32,
+    key: String,
+    install_time: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredKeyring {
+    active_term: u32,
+    terms: Vec<StoredTerm>,
+    path_key: String,
+}
+
+impl Drop for StoredKeyring {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.path_key.zeroize();
+        for t in self.terms.iter_mut() {
+            t.key.zeroize();
+        }
+    }
+}
+
+fn derive_root_key(unseal_key: &SecretBytes) -> SecretBytes {
+    let mut out = Zeroizing::new([0u8; 32]);
+    crypto::hkdf_sha256(unseal_key.expose(), ROOT_KEY_INFO, out.as_mut());
+    SecretBytes::from_slice(out.as_ref())
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    crate::core::time::now_rfc3339()
+}
+
+impl Keyring {
+    pub(crate) fn generate(unseal_key: &SecretBytes) -> Keyring {
+        let mut terms = BTreeMap::new();
+        terms.insert(
+            1,
+            TermKey {
+                key: random_secret(32),
+                install_time: now_rfc3339(),
+            },
+        );
+        Keyring {
+            root_key: derive_root_key(unseal_key),
+            terms,
+            active: 1,
+            path_key: random_secret(PATH_KEY_LEN),
+        }
+    }
+
+    pub(crate) fn active(&self) -> (u32, &SecretBytes) {
+        // `active` always names an entry of `terms` (maintained by constructors).
+        match self.terms.get(&self.active) {
+            Some(t) => (self.active, &t.key),
+            None => unreachable!("active term missing from keyring"),
+        }
+    }
+
+    pub(crate) fn term(&self, term: u32) -> Option<&SecretBytes> {
+        self.terms.get(&term).map(|t| &t.key)
+    }
+
+    pub(crate) fn path_key(&self) -> &SecretBytes {
+        &self.path_key
+    }
+
+    pub(crate) fn status(&self, encryptions: u64) -> KeyStatus {
+        let install_time = self
+            .terms
+            .get(&self.active)
+            .map(|t| t.install_time.clone())
+            .unwrap_or_default();
+        KeyStatus {
+            term: self.active,
+            install_time,
+            encryptions,
+        }
+    }
+
+    fn cloned_terms(&self) -> BTreeMap<u32, TermKey> {
+        self.terms
+            .iter()
+            .map(|(n, t)| {
+                (
+                    *n,
+                    TermKey {
+                        key: t.key.clone(),
+                        install_time: t.install_time.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    pub(crate) fn with_new_term(&self) -> Keyring {
+        let mut terms = self.cloned_terms();
+        let next = self.active + 1;
+        terms.insert(
+            next,
+            TermKey {
+                key: random_secret(32),
+                install_time: now_rfc3339(),
+            },
+        );
+        Keyring {
+            root_key: self.root_key.clone(),
+            terms,
+            active: next,
+            path_key: self.path_key.clone(),
+        }
+    }
+
+    pub(crate) fn with_root_key(&self, unseal_key: &SecretBytes) -> Keyring {
+        Keyring {
+            root_key: derive_root_key(unseal_key),
+            terms: self.cloned_terms(),
+            active: self.active,
+            path_key: self.path_key.clone(),
+        }
+    }
+
+    /// The keyring sealed under the root key, bound to `aad`.
+    pub(crate) fn wrap(&self, aad: &str) -> Result<Vec<u8>, BarrierError> {
+        let stored = StoredKeyring {
+            active_term: self.active,
+            terms: self
+                .terms
+                .iter()
+                .map(|(n, t)| StoredTerm {
+                    term: *n,
+                    key: B64.encode(t.key.expose()),
+                    install_time: t.install_time.clone(),
+                })
+                .collect(),
+            path_key: B64.encode(self.path_key.expose()),
+        };
+        let json = Zeroizing::new(
+            serde_json::to_vec(&stored).map_err(|_| BarrierError::Corrupt("keyring"))?,
+        );
+        crypto::seal(self.root_key.expose(), aad.as_bytes(), &json)
+            .map_err(|_| BarrierError::Crypto)
+    }
+
+    /// Opens a keyring sealed by [`Keyring::wrap`].
+    pub(crate) fn unwrap(
+        unseal_key: &SecretBytes,
+        aad: &str,
+        wrapped: &[u8],
+    ) -> Result<Keyring, BarrierError> {
+        let root_key = derive_root_key(unseal_key);
+        let json = Zeroizing::new(
+            crypto::open(root_key.expose(), aad.as_bytes(), wrapped)
+                .map_err(|_| BarrierError::Crypto)?,
+        );
+        let stored: StoredKeyring =
+            serde_json::from_slice(&json).map_err(|_| BarrierError::Corrupt("keyring"))?;
+        let mut terms = BTreeMap::new();
+        for t in &stored.terms {
+            let key = Zeroizing::new(
+                B64.decode(&t.key)
+                    .map_err(|_| BarrierError::Corrupt("keyring"))?,
+            );
+            terms.insert(
+                t.term,
+                TermKey {
+                    key: SecretBytes::from_slice(&key),
+                    install_time: t.install_time.clone(),
+                },
+            );
+        }
+        if !terms.contains_key(&stored.active_term) {
+            return Err(BarrierError::Corrupt("keyring"));
+        }
+        let path_key = Zeroizing::new(
+            B64.decode(&stored.path_key)
+                .map_err(|_| BarrierError::Corrupt("keyring"))?,
+        );
+        Ok(Keyring {
+            root_key,
+            terms,
+            active: stored.active_term,
+            path_key: SecretBytes::from_slice(&path_key),
+        })
+    }
+}

@@ -1,0 +1,2 @@
+//! The request pipeline.
+pub mod time;

@@ -1,0 +1,24 @@
+//! vault-rs: a secrets vault with a Vault-compatible HTTP API.
+//!
+//! # Layout
+//! The layers, from the wire down (each module's own doc says what it owns
+//! and what it must not touch):
+//! - [`http`]: parses requests, maps errors to status codes; never touches storage.
+//! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router → backend.
+//! - [`router`]: the mount table and longest-prefix routing.
+//! - [`logical`]: secrets engines (kv, system) behind the router.
+//! - [`auth`]: the token store (and later auth methods).
+//! - [`policy`]: HCL/JSON policies compiled into ACLs.
+//! - [`barrier`]: encrypts every value and every path; keyring by term.
+//! - [`physical`]: untrusted key-value storage (sled, in-memory).
+//! - [`seal`]: Shamir shares of the unseal key.
+//! - [`crypto`]: secret newtypes and primitives shared by the above.
+//! - [`config`]: the server's HCL configuration file.
+//! - [`server`]: `run(config, listener, shutdown)`, what `main` and tests call.
+#![forbid(unsafe_code)]
+
+pub mod barrier;
+pub mod core;
+pub mod crypto;
+pub mod physical;
+pub mod seal;

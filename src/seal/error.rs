@@ -1,0 +1,37 @@
+//! Errors of the seal. None of them carries share or key bytes.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealError {
+    /// `secret_shares` / `secret_threshold` out of range.
+    InvalidConfig(String),
+    /// A submitted share is not valid hex/base64 of the right length.
+    MalformedShare,
+    /// The share was already submitted in this unseal attempt.
+    DuplicateShare,
+    /// The share belongs to another key (detected before combining).
+    WrongShare,
+    /// The threshold was reached but the shares did not combine.
+    CombineFailed,
+}
+
+impl std::fmt::Display for SealError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SealError::InvalidConfig(m) => write!(f, "invalid seal configuration: {m}"),
+            SealError::MalformedShare => {
+                f.write_str("invalid key share: must be the hex or base64 of a 113-byte share")
+            }
+            SealError::DuplicateShare => f.write_str("this key share was already provided"),
+            SealError::WrongShare => {
+                f.write_str("invalid key share: it does not belong to this vault's unseal key")
+            }
+            SealError::CombineFailed => f.write_str(
+                "unseal failed: the key shares did not combine into the unseal key; the last \
+                 share was discarded (reset the unseal process if this persists)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SealError {}

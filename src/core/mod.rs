@@ -1,2 +1,214 @@
-//! The request pipeline.
+//! The core: the request pipeline and the vault's sealed/unsealed state.
+//!
+//! Owns: init, unseal progress, seal, and for every request the order
+//! sealed? → token lookup → ACL check → route → backend → response. It
+//! builds the unsealed state (mounts, token store, policies) from storage
+//! and drops it (zeroizing keys) on seal.
+//! Must not touch: HTTP types, physical storage (only through the barrier).
+
+mod error;
+mod pipeline;
+/// The pieces of the pipeline that system and auth handlers reuse.
+pub(crate) mod pipeline_api {
+    pub(crate) use super::pipeline::{authorize, Authenticated};
+}
+mod request;
+pub(crate) mod state;
 pub mod time;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use error::CoreError;
+pub use request::{AuthResponse, LeaseInfo, Operation, Request, Response};
+pub use state::Active;
+
+use crate::auth::token::TokenParams;
+use crate::barrier::Barrier;
+use crate::crypto::{SecretBytes, SecretString};
+use crate::seal::{self, SealConfig, UnsealProgress};
+
+/// Settings the core needs from the server configuration.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub default_lease_ttl: u64,
+    pub max_lease_ttl: u64,
+    pub cluster_name: String,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            default_lease_ttl: 768 * 3600,
+            max_lease_ttl: 768 * 3600,
+            cluster_name: "vault-rs".into(),
+        }
+    }
+}
+
+/// What `sys/init` returns, once.
+pub struct InitResult {
+    pub shares: Vec<SecretBytes>,
+    pub root_token: SecretString,
+}
+
+/// An in-progress rekey: the new configuration and the old shares so far.
+pub struct RekeyState {
+    pub config: SealConfig,
+    pub progress: UnsealProgress,
+}
+
+pub(crate) struct SealState {
+    pub unseal: UnsealProgress,
+    pub rekey: Option<RekeyState>,
+}
+
+/// The vault.
+pub struct Core {
+    barrier: Arc<Barrier>,
+    config: CoreConfig,
+    cluster_id: String,
+    seal_state: Mutex<SealState>,
+    active: RwLock<Option<Arc<Active>>>,
+}
+
+impl Core {
+    pub fn new(barrier: Arc<Barrier>, config: CoreConfig) -> Arc<Core> {
+        Arc::new(Core {
+            barrier,
+            config,
+            cluster_id: uuid::Uuid::new_v4().to_string(),
+            seal_state: Mutex::new(SealState {
+                unseal: UnsealProgress::new(),
+                rekey: None,
+            }),
+            active: RwLock::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    pub fn barrier(&self) -> &Arc<Barrier> {
+        &self.barrier
+    }
+
+    pub(crate) fn seal_state(&self) -> std::sync::MutexGuard<'_, SealState> {
+        self.seal_state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The unsealed state, or [`CoreError::Sealed`].
+    pub fn active(&self) -> Result<Arc<Active>, CoreError> {
+        self.active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(CoreError::Sealed)
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        self.active.read().unwrap_or_else(|p| p.into_inner()).is_none()
+    }
+
+    /// Initializes the vault: unseal key, shares, keyring, root token.
+    /// Leaves the vault sealed, as Vault does.
+    pub fn initialize(&self, config: SealConfig) -> Result<InitResult, CoreError> {
+        let key = seal::new_unseal_key();
+        let shares = seal::split(&key, &config)?;
+        self.barrier.initialize(&key, &config)?;
+        let result = self.post_unseal().and_then(|active| {
+            let (token, _) = active
+                .tokens
+                .create(TokenParams {
+                    policies: vec!["root".into()],
+                    display_name: "root".into(),
+                    path: "auth/token/root".into(),
+                    ..TokenParams::default()
+                })
+                .map_err(state::token_err)?;
+            Ok(token)
+        });
+        self.seal();
+        Ok(InitResult {
+            shares,
+            root_token: result?,
+        })
+    }
+
+    /// Submits one unseal share; unseals once the threshold is met.
+    pub fn submit_unseal_share(&self, share: SecretBytes) -> Result<(), CoreError> {
+        if !self.is_sealed() {
+            return Ok(());
+        }
+        let config = self.barrier.seal_config()?.ok_or(CoreError::NotInitialized)?;
+        let key = {
+            let mut st = self.seal_state();
+            st.unseal.add(share, config.secret_threshold as usize)?
+        };
+        if let Some(key) = key {
+            self.unseal_with_key(&key)?;
+        }
+        Ok(())
+    }
+
+    /// Unseals with the full unseal key (dev mode and tests).
+    pub fn unseal_with_key(&self, key: &SecretBytes) -> Result<(), CoreError> {
+        self.barrier.unseal(key)?;
+        if let Err(e) = self.post_unseal() {
+            self.seal();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn post_unseal(&self) -> Result<Arc<Active>, CoreError> {
+        let active = Arc::new(Active::load(self)?);
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(active.clone());
+        Ok(active)
+    }
+
+    /// Forgets held unseal shares.
+    pub fn reset_unseal(&self) {
+        self.seal_state().unseal.reset();
+    }
+
+    /// Seals: drops the unsealed state and every key.
+    pub fn seal(&self) {
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.barrier.seal();
+        let mut st = self.seal_state();
+        st.unseal.reset();
+        st.rekey = None;
+    }
+
+    /// Creates a root token directly (dev mode: `--dev-root-token-id`).
+    pub fn create_root_token(&self, id: Option<String>) -> Result<SecretString, CoreError> {
+        let active = self.active()?;
+        let (token, _) = active
+            .tokens
+            .create(TokenParams {
+                policies: vec!["root".into()],
+                display_name: "root".into(),
+                path: "auth/token/root".into(),
+                id,
+                ..TokenParams::default()
+            })
+            .map_err(state::token_err)?;
+        Ok(token)
+    }
+
+    /// Serves one request (blocking; call from a blocking context).
+    pub fn handle(&self, req: Request) -> Result<Response, CoreError> {
+        pipeline::handle(self, req)
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.seal();
+    }
+}

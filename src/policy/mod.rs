@@ -17,6 +17,7 @@
 mod acl;
 mod error;
 mod parse;
+pub mod store;
 
 pub use acl::Acl;
 pub use error::PolicyError;
@@ -414,7 +415,10 @@ mod tests {
     #[test]
     fn normalize_name_lowercases_and_trims() {
         assert_eq!(normalize_name("My-Policy").as_deref(), Ok("my-policy"));
-        assert_eq!(normalize_name("  ops/team_1.x ").as_deref(), Ok("ops/team_1.x"));
+        assert_eq!(
+            normalize_name("  ops/team_1.x ").as_deref(),
+            Ok("ops/team_1.x")
+        );
         assert_eq!(normalize_name("ROOT").as_deref(), Ok("root"));
         let max = "a".repeat(128);
         assert_eq!(normalize_name(&max).as_deref(), Ok(max.as_str()));
@@ -422,7 +426,9 @@ mod tests {
 
     #[test]
     fn normalize_name_rejects_bad_names() {
-        for bad in ["", "   ", "a b", "a*", "a+b", "é", "a\0", "a\nb", "a:b", "a\\b"] {
+        for bad in [
+            "", "   ", "a b", "a*", "a+b", "é", "a\0", "a\nb", "a:b", "a\\b",
+        ] {
             let err = normalize_name(bad);
             assert!(
                 matches!(err, Err(PolicyError::InvalidName(_))),
@@ -451,7 +457,11 @@ mod tests {
             caps("cubbyhole/my/secret"),
             vec!["create", "delete", "list", "read", "update"]
         );
-        for p in ["sys/wrapping/wrap", "sys/wrapping/lookup", "sys/wrapping/unwrap"] {
+        for p in [
+            "sys/wrapping/wrap",
+            "sys/wrapping/lookup",
+            "sys/wrapping/unwrap",
+        ] {
             assert_eq!(caps(p), vec!["update"], "{p}");
         }
         assert_eq!(caps("sys/tools/hash"), vec!["update"]);

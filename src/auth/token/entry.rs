@@ -1,0 +1,95 @@
+//! A stored token and the parameters of a new one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// What the store keeps about a token (never the token itself).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenEntry {
+    /// HMAC of the token: the storage key.
+    pub key: String,
+    pub accessor: String,
+    pub policies: Vec<String>,
+    /// HMAC of the parent token ("" for orphans).
+    #[serde(default)]
+    pub parent: String,
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+    #[serde(default)]
+    pub display_name: String,
+    /// Remaining uses (0 = unlimited).
+    #[serde(default)]
+    pub num_uses: u64,
+    /// Uses granted at creation (for lookup's `num_uses` reporting).
+    #[serde(default)]
+    pub path: String,
+    /// Unix seconds.
+    pub creation_time: i64,
+    /// TTL at creation, seconds (0 = no expiry).
+    pub creation_ttl: u64,
+    /// Unix seconds of expiry (0 = never).
+    pub expire_time: i64,
+    /// Latest expiry renewals may reach (0 = unbounded).
+    #[serde(default)]
+    pub max_expire_time: i64,
+    /// Unix seconds of the last renewal (0 = never renewed).
+    #[serde(default)]
+    pub last_renewal: i64,
+    #[serde(default)]
+    pub explicit_max_ttl: u64,
+    #[serde(default)]
+    pub period: u64,
+    #[serde(default)]
+    pub renewable: bool,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub entity_id: String,
+    /// Storage prefix of auth-method-specific data (e.g. approle role name).
+    #[serde(default)]
+    pub internal_meta: Map<String, Value>,
+}
+
+impl TokenEntry {
+    /// Whether the token is past its expiry at `now` (unix seconds).
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expire_time != 0 && now >= self.expire_time
+    }
+
+    /// Seconds left (0 when it never expires or has expired).
+    pub fn ttl_left(&self, now: i64) -> u64 {
+        if self.expire_time == 0 {
+            0
+        } else {
+            (self.expire_time - now).max(0) as u64
+        }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.policies.iter().any(|p| p == crate::policy::ROOT_POLICY)
+    }
+
+    pub fn is_orphan(&self) -> bool {
+        self.parent.is_empty()
+    }
+}
+
+/// Parameters of a token to create.
+#[derive(Clone, Debug, Default)]
+pub struct TokenParams {
+    pub policies: Vec<String>,
+    pub parent: String,
+    pub meta: Map<String, Value>,
+    pub display_name: String,
+    pub num_uses: u64,
+    /// Requested TTL (0 = default).
+    pub ttl: u64,
+    pub explicit_max_ttl: u64,
+    pub period: u64,
+    pub renewable: bool,
+    pub path: String,
+    pub role: String,
+    pub internal_meta: Map<String, Value>,
+    /// A caller-chosen token id (root only, e.g. `--dev-root-token-id`).
+    pub id: Option<String>,
+}

@@ -1,0 +1,352 @@
+//! The `auth/token/*` endpoints: create, lookup, renew, revoke, roles,
+//! accessors, tidy. Vault's request and response shapes.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{TokenEntry, TokenParams};
+use crate::core::pipeline_api::{authorize, Authenticated};
+use crate::core::state::token_err;
+use crate::core::time::{unix_now, unix_to_rfc3339};
+use crate::core::{Active, AuthResponse, Core, CoreError, Operation, Request, Response};
+use crate::logical::{fields, LogicalError};
+use crate::policy::{Capability, DEFAULT_POLICY, ROOT_POLICY};
+
+/// A token role (`auth/token/roles/:name`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct TokenRole {
+    name: String,
+    allowed_policies: Vec<String>,
+    disallowed_policies: Vec<String>,
+    orphan: bool,
+    renewable: bool,
+    token_period: u64,
+    token_explicit_max_ttl: u64,
+    token_ttl: u64,
+    path_suffix: String,
+}
+
+pub(crate) fn handle(
+    core: &Core,
+    active: &Arc<Active>,
+    req: &Request,
+    auth: &Authenticated,
+) -> Result<Response, CoreError> {
+    let path = req.path.strip_prefix("auth/token/").unwrap_or("");
+    let sudo = path.starts_with("accessors") || path.starts_with("revoke-orphan");
+    authorize(auth, req.operation, &req.path, sudo)?;
+    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    let t = Tokens { core, active, req, auth };
+    match (path, req.operation) {
+        ("create" | "create-orphan", _) if write => t.create(None, path == "create-orphan"),
+        (p, _) if write && p.starts_with("create/") => {
+            let role = t.role(&p["create/".len()..])?.ok_or_else(|| CoreError::BadRequest("unknown role".into()))?;
+            t.create(Some(role), false)
+        }
+        ("lookup-self", Operation::Read) | ("lookup-self", _) if write || req.operation == Operation::Read => {
+            let own = req.client_token.as_ref().map(|t| t.expose().to_string());
+            Ok(lookup_response(&auth.entry, own.as_deref()))
+        }
+        ("lookup", _) if write => {
+            let token = fields::req_string(&req.data, "token")?;
+            let e = active.tokens.lookup(&token).map_err(|_| CoreError::BadRequest("bad token".into()))?;
+            Ok(lookup_response(&e, Some(&token)))
+        }
+        ("lookup-accessor", _) if write => {
+            let acc = fields::req_string(&req.data, "accessor")?;
+            let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
+            Ok(lookup_response(&e, None))
+        }
+        ("renew-self", _) if write => t.renew(&auth.entry.key, true),
+        ("renew", _) if write => {
+            let token = fields::req_string(&req.data, "token")?;
+            t.renew(&active.tokens.key_of(&token), true)
+        }
+        ("renew-accessor", _) if write => {
+            let acc = fields::req_string(&req.data, "accessor")?;
+            let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
+            t.renew(&e.key, false)
+        }
+        ("revoke-self", _) if write => {
+            active.tokens.revoke_tree(&auth.entry.key).map_err(token_err)?;
+            Ok(Response::empty())
+        }
+        ("revoke", _) if write => {
+            let token = fields::req_string(&req.data, "token")?;
+            let key = active.tokens.key_of(&token);
+            active.tokens.revoke_tree(&key).map_err(token_err)?;
+            Ok(Response::empty())
+        }
+        ("revoke-accessor", _) if write => {
+            let acc = fields::req_string(&req.data, "accessor")?;
+            let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
+            active.tokens.revoke_tree(&e.key).map_err(token_err)?;
+            Ok(Response::empty())
+        }
+        ("revoke-orphan", _) if write => {
+            let token = fields::req_string(&req.data, "token")?;
+            let key = active.tokens.key_of(&token);
+            active.tokens.revoke_orphan(&key).map_err(token_err)?;
+            Ok(Response::empty())
+        }
+        ("accessors" | "accessors/", Operation::List) => {
+            Ok(Response::list(active.tokens.accessors().map_err(token_err)?))
+        }
+        ("roles" | "roles/", Operation::List) => {
+            let names = active.tokens.view().list("role/")?;
+            if names.is_empty() {
+                return Err(LogicalError::NotFound.into());
+            }
+            Ok(Response::list(names))
+        }
+        (p, op) if p.starts_with("roles/") => t.role_op(&p["roles/".len()..], op),
+        ("tidy", _) if write => {
+            active.tokens.tidy().map_err(token_err)?;
+            let mut r = Response::empty();
+            r.warnings.push("Tidy operation successfully started".into());
+            r.status = Some(202);
+            Ok(r)
+        }
+        _ => Err(CoreError::UnsupportedPath(req.path.clone())),
+    }
+}
+
+struct Tokens<'a> {
+    core: &'a Core,
+    active: &'a Arc<Active>,
+    req: &'a Request,
+    auth: &'a Authenticated,
+}
+
+fn sanitize(mut policies: Vec<String>, add_default: bool) -> Vec<String> {
+    for p in policies.iter_mut() {
+        *p = p.trim().to_lowercase();
+    }
+    policies.retain(|p| !p.is_empty());
+    if add_default && !policies.iter().any(|p| p == DEFAULT_POLICY || p == ROOT_POLICY) {
+        policies.push(DEFAULT_POLICY.into());
+    }
+    policies.sort();
+    policies.dedup();
+    policies
+}
+
+impl Tokens<'_> {
+    fn role(&self, name: &str) -> Result<Option<TokenRole>, CoreError> {
+        if name.is_empty() || name.contains('/') {
+            return Err(CoreError::BadRequest("invalid role name".into()));
+        }
+        Ok(self.active.tokens.view().get_json(&format!("role/{name}"))?)
+    }
+
+    fn create(&self, role: Option<TokenRole>, orphan_endpoint: bool) -> Result<Response, CoreError> {
+        let d = &self.req.data;
+        let parent = &self.auth.entry;
+        let parent_is_root = parent.is_root();
+        let has_sudo = self.auth.acl.capabilities(&self.req.path).contains(Capability::Sudo);
+        if let Some(t) = fields::opt_string(d, "type")? {
+            if t != "service" && t != "default" {
+                return Err(CoreError::BadRequest(format!("token type \"{t}\" is not supported")));
+            }
+        }
+        let no_default = fields::opt_bool(d, "no_default_policy")?.unwrap_or(false);
+        let requested = fields::opt_string_list(d, "policies")?.unwrap_or_default();
+        let requested = sanitize(requested, false);
+        let policies = match &role {
+            Some(r) => self.role_policies(r, requested)?,
+            None => self.child_policies(parent, requested, parent_is_root || has_sudo)?,
+        };
+        let policies = if policies.iter().any(|p| p == ROOT_POLICY) { policies } else { sanitize(policies, !no_default) };
+        let no_parent = fields::opt_bool(d, "no_parent")?.unwrap_or(false);
+        if no_parent && !(parent_is_root || has_sudo) {
+            return Err(CoreError::BadRequest("root or sudo privileges required to create orphan token".into()));
+        }
+        let orphan = orphan_endpoint || no_parent || role.as_ref().is_some_and(|r| r.orphan);
+        let id = fields::opt_string(d, "id")?;
+        if id.is_some() && !(parent_is_root || has_sudo) {
+            return Err(CoreError::BadRequest("root or sudo privileges required to specify token id".into()));
+        }
+        let display = fields::opt_string(d, "display_name")?.unwrap_or_default();
+        let display_name = if display.is_empty() { "token".to_string() } else { format!("token-{}", display.trim()) };
+        let mut params = TokenParams {
+            policies,
+            parent: if orphan { String::new() } else { parent.key.clone() },
+            meta: fields::opt_string_map(d, "meta")?.unwrap_or_default(),
+            display_name,
+            num_uses: fields::opt_u64(d, "num_uses")?.unwrap_or(0),
+            ttl: fields::opt_duration(d, "ttl")?.or(fields::opt_duration(d, "lease")?).unwrap_or(0),
+            explicit_max_ttl: fields::opt_duration(d, "explicit_max_ttl")?.unwrap_or(0),
+            period: fields::opt_duration(d, "period")?.unwrap_or(0),
+            renewable: fields::opt_bool(d, "renewable")?.unwrap_or(true),
+            path: "auth/token/create".into(),
+            id,
+            ..TokenParams::default()
+        };
+        if let Some(r) = &role {
+            params.path = format!("auth/token/create/{}", r.name);
+            params.role = r.name.clone();
+            if r.token_period > 0 { params.period = r.token_period; }
+            if r.token_explicit_max_ttl > 0 && (params.explicit_max_ttl == 0 || params.explicit_max_ttl > r.token_explicit_max_ttl) {
+                params.explicit_max_ttl = r.token_explicit_max_ttl;
+            }
+            if params.ttl == 0 { params.ttl = r.token_ttl; }
+            if !r.renewable { params.renewable = false; }
+        }
+        if params.period > 0 && !(parent_is_root || has_sudo || role.is_some()) {
+            return Err(CoreError::BadRequest("root or sudo privileges required to create periodic token".into()));
+        }
+        // A non-root child never outlives its parent's max TTL.
+        if !parent_is_root && parent.expire_time != 0 && params.period == 0 {
+            let left = parent.ttl_left(unix_now());
+            if params.ttl == 0 || params.ttl > left { params.ttl = left.max(1); }
+        }
+        let (token, entry) = self.active.tokens.create(params).map_err(token_err)?;
+        let mut r = Response::empty();
+        r.auth = Some(auth_block(&entry, token.expose()));
+        Ok(r)
+    }
+
+    fn child_policies(&self, parent: &TokenEntry, requested: Vec<String>, privileged: bool) -> Result<Vec<String>, CoreError> {
+        if requested.is_empty() {
+            return Ok(parent.policies.clone());
+        }
+        if parent.is_root() || privileged {
+            return Ok(requested);
+        }
+        let missing: Vec<&String> = requested.iter().filter(|p| *p != DEFAULT_POLICY && !parent.policies.contains(p)).collect();
+        if !missing.is_empty() {
+            return Err(CoreError::BadRequest("child policies must be subset of parent".into()));
+        }
+        Ok(requested)
+    }
+
+    fn role_policies(&self, role: &TokenRole, requested: Vec<String>) -> Result<Vec<String>, CoreError> {
+        let requested = if requested.is_empty() { role.allowed_policies.clone() } else { requested };
+        if requested.iter().any(|p| role.disallowed_policies.contains(p)) {
+            return Err(CoreError::BadRequest("token policies include a disallowed policy".into()));
+        }
+        if !role.allowed_policies.is_empty()
+            && requested.iter().any(|p| p != DEFAULT_POLICY && !role.allowed_policies.contains(p))
+        {
+            return Err(CoreError::BadRequest("token policies must be subset of the role's allowed policies".into()));
+        }
+        if role.allowed_policies.is_empty() {
+            return self.child_policies(&self.auth.entry, requested, self.auth.entry.is_root());
+        }
+        Ok(requested)
+    }
+
+    fn renew(&self, key: &str, include_token: bool) -> Result<Response, CoreError> {
+        let increment = fields::opt_duration(&self.req.data, "increment")?;
+        let e = self.active.tokens.renew(key, increment).map_err(|e| match e {
+            super::TokenError::Invalid => CoreError::BadRequest("invalid token".into()),
+            other => token_err(other),
+        })?;
+        let token = if include_token && key == self.auth.entry.key {
+            self.req.client_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default()
+        } else if include_token {
+            fields::opt_string(&self.req.data, "token")?.unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let mut r = Response::empty();
+        r.auth = Some(auth_block(&e, &token));
+        Ok(r)
+    }
+
+    fn role_op(&self, name: &str, op: Operation) -> Result<Response, CoreError> {
+        let _ = self.core;
+        let view = self.active.tokens.view();
+        match op {
+            Operation::Read => {
+                let r = self.role(name)?.ok_or(LogicalError::NotFound)?;
+                Ok(Response::json(json!({
+                    "name": r.name, "allowed_policies": r.allowed_policies,
+                    "disallowed_policies": r.disallowed_policies, "orphan": r.orphan,
+                    "renewable": r.renewable, "token_period": r.token_period, "period": r.token_period,
+                    "token_explicit_max_ttl": r.token_explicit_max_ttl, "explicit_max_ttl": r.token_explicit_max_ttl,
+                    "token_ttl": r.token_ttl, "path_suffix": r.path_suffix, "token_type": "service",
+                })))
+            }
+            Operation::Create | Operation::Update => {
+                let mut r = self.role(name)?.unwrap_or(TokenRole { name: name.to_string(), renewable: true, ..TokenRole::default() });
+                let d = &self.req.data;
+                if let Some(v) = fields::opt_string_list(d, "allowed_policies")? { r.allowed_policies = sanitize(v, false); }
+                if let Some(v) = fields::opt_string_list(d, "disallowed_policies")? { r.disallowed_policies = sanitize(v, false); }
+                if let Some(v) = fields::opt_bool(d, "orphan")? { r.orphan = v; }
+                if let Some(v) = fields::opt_bool(d, "renewable")? { r.renewable = v; }
+                if let Some(v) = fields::opt_duration(d, "token_period")?.or(fields::opt_duration(d, "period")?) { r.token_period = v; }
+                if let Some(v) = fields::opt_duration(d, "token_explicit_max_ttl")?.or(fields::opt_duration(d, "explicit_max_ttl")?) { r.token_explicit_max_ttl = v; }
+                if let Some(v) = fields::opt_duration(d, "token_ttl")? { r.token_ttl = v; }
+                if let Some(v) = fields::opt_string(d, "path_suffix")? { r.path_suffix = v; }
+                view.put_json(&format!("role/{name}"), &r)?;
+                Ok(Response::empty())
+            }
+            Operation::Delete => {
+                self.role(name)?;
+                view.delete(&format!("role/{name}"))?;
+                Ok(Response::empty())
+            }
+            _ => Err(LogicalError::UnsupportedOperation.into()),
+        }
+    }
+}
+
+/// The `auth` block for a token.
+pub(crate) fn auth_block(e: &TokenEntry, token: &str) -> AuthResponse {
+    let now = unix_now();
+    AuthResponse {
+        client_token: token.to_string(),
+        accessor: e.accessor.clone(),
+        policies: e.policies.clone(),
+        token_policies: e.policies.clone(),
+        identity_policies: None,
+        metadata: if e.meta.is_empty() { None } else { Some(e.meta.clone()) },
+        lease_duration: e.ttl_left(now),
+        renewable: e.renewable,
+        entity_id: e.entity_id.clone(),
+        token_type: "service".into(),
+        orphan: e.is_orphan(),
+        mfa_requirement: None,
+        num_uses: e.num_uses,
+    }
+}
+
+/// Lookup data; `id` is the token the caller already presented (never stored,
+/// so never available to lookup-accessor).
+fn lookup_response(e: &TokenEntry, id: Option<&str>) -> Response {
+    let now = unix_now();
+    let mut m = Map::new();
+    m.insert("accessor".into(), json!(e.accessor));
+    m.insert("creation_time".into(), json!(e.creation_time));
+    m.insert("creation_ttl".into(), json!(e.creation_ttl));
+    m.insert("display_name".into(), json!(e.display_name));
+    m.insert("entity_id".into(), json!(e.entity_id));
+    m.insert("expire_time".into(), if e.expire_time == 0 { Value::Null } else { json!(unix_to_rfc3339(e.expire_time)) });
+    m.insert("explicit_max_ttl".into(), json!(e.explicit_max_ttl));
+    if let Some(id) = id {
+        m.insert("id".into(), json!(id));
+    }
+    m.insert("issue_time".into(), json!(unix_to_rfc3339(e.creation_time)));
+    m.insert("meta".into(), if e.meta.is_empty() { Value::Null } else { Value::Object(e.meta.clone()) });
+    m.insert("num_uses".into(), json!(e.num_uses));
+    m.insert("orphan".into(), json!(e.is_orphan()));
+    m.insert("path".into(), json!(e.path));
+    m.insert("policies".into(), json!(e.policies));
+    m.insert("renewable".into(), json!(e.renewable));
+    m.insert("ttl".into(), json!(e.ttl_left(now)));
+    m.insert("type".into(), json!("service"));
+    if e.period > 0 {
+        m.insert("period".into(), json!(e.period));
+    }
+    if !e.role.is_empty() {
+        m.insert("role".into(), json!(e.role));
+    }
+    if e.last_renewal != 0 {
+        m.insert("last_renewal_time".into(), json!(e.last_renewal));
+        m.insert("last_renewal".into(), json!(unix_to_rfc3339(e.last_renewal)));
+    }
+    Response::data(m)
+}

@@ -1,0 +1,30 @@
+//! The token store.
+//!
+//! Tokens are `hvs.` + 24 random bytes in base62. Only HMAC-SHA256(salt,
+//! token) is stored (the salt lives behind the barrier); the token itself
+//! exists only in the client's hands and in the response that created it.
+//!
+//! Storage (the token store's view):
+//! - `salt`: the HMAC key;
+//! - `id/<hmac>`: the [`TokenEntry`];
+//! - `accessor/<accessor>`: the entry's hmac;
+//! - `parent/<parent hmac>/<child hmac>`: the tree, for cascading revocation.
+
+mod entry;
+mod error;
+pub(crate) mod handlers;
+mod store;
+
+pub use entry::{TokenEntry, TokenParams};
+pub use error::TokenError;
+pub use store::TokenStore;
+
+pub use store::TtlLimits;
+
+/// The token TTL limits implied by the core configuration.
+pub fn store_limits(c: &crate::core::CoreConfig) -> TtlLimits {
+    TtlLimits {
+        default_ttl: c.default_lease_ttl,
+        max_ttl: c.max_lease_ttl,
+    }
+}

@@ -1,0 +1,322 @@
+//! Token storage, lookup (with a cache on the hot path), renewal and
+//! revocation of whole trees.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use super::{TokenEntry, TokenError, TokenParams};
+use crate::barrier::StorageView;
+use crate::core::time::unix_now;
+use crate::crypto::{self, hmac_sha256, random_base62, SecretBytes, SecretString};
+
+const TOKEN_PREFIX: &str = "hvs.";
+const TOKEN_RANDOM_LEN: usize = 32; // 24 bytes of entropy ≈ 32 base62 chars
+
+/// System lease bounds applied to tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct TtlLimits {
+    pub default_ttl: u64,
+    pub max_ttl: u64,
+}
+
+pub struct TokenStore {
+    view: StorageView,
+    salt: SecretBytes,
+    limits: TtlLimits,
+    cache: RwLock<HashMap<String, TokenEntry>>,
+}
+
+impl TokenStore {
+    /// Opens the store in `view`, creating its salt on first use.
+    pub fn open(view: StorageView, limits: TtlLimits) -> Result<TokenStore, TokenError> {
+        let salt = match view.get("salt")? {
+            Some(s) => SecretBytes::new(s),
+            None => {
+                let s = crypto::random_secret(32);
+                view.put("salt", s.expose())?;
+                s
+            }
+        };
+        Ok(TokenStore {
+            view,
+            salt,
+            limits,
+            cache: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn limits(&self) -> TtlLimits {
+        self.limits
+    }
+
+    /// The storage key of a token: hex HMAC-SHA256(salt, token).
+    pub fn key_of(&self, token: &str) -> String {
+        hex::encode(hmac_sha256(self.salt.expose(), token.as_bytes()))
+    }
+
+    fn cache_put(&self, e: &TokenEntry) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(e.key.clone(), e.clone());
+    }
+
+    fn cache_drop(&self, key: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
+    fn compute_ttl(&self, p: &TokenParams) -> (u64, i64) {
+        let now = unix_now();
+        let max = if p.explicit_max_ttl > 0 {
+            p.explicit_max_ttl.min(self.limits.max_ttl)
+        } else {
+            self.limits.max_ttl
+        };
+        let root_no_ttl = p.policies.iter().any(|x| x == "root") && p.ttl == 0 && p.period == 0;
+        if root_no_ttl {
+            let max_expire = if p.explicit_max_ttl > 0 { now + p.explicit_max_ttl as i64 } else { 0 };
+            return (p.explicit_max_ttl, max_expire);
+        }
+        let ttl = if p.period > 0 {
+            p.period
+        } else if p.ttl > 0 {
+            p.ttl
+        } else {
+            self.limits.default_ttl
+        };
+        let max_expire = if p.period > 0 && p.explicit_max_ttl == 0 {
+            0
+        } else {
+            now + max as i64
+        };
+        let ttl = if max_expire == 0 { ttl } else { ttl.min(max) };
+        (ttl, max_expire)
+    }
+
+    /// Creates a token; returns the token (shown once) and its entry.
+    pub fn create(&self, p: TokenParams) -> Result<(SecretString, TokenEntry), TokenError> {
+        let token = match &p.id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => format!("{TOKEN_PREFIX}{}", random_base62(TOKEN_RANDOM_LEN)),
+        };
+        let key = self.key_of(&token);
+        if self.view.get(&format!("id/{key}"))?.is_some() {
+            return Err(TokenError::BadRequest("cannot create a token with a duplicate ID".into()));
+        }
+        let now = unix_now();
+        let (ttl, max_expire) = self.compute_ttl(&p);
+        let entry = TokenEntry {
+            key: key.clone(),
+            accessor: random_base62(24),
+            policies: p.policies,
+            parent: p.parent,
+            meta: p.meta,
+            display_name: p.display_name,
+            num_uses: p.num_uses,
+            path: p.path,
+            creation_time: now,
+            creation_ttl: ttl,
+            expire_time: if ttl == 0 { 0 } else { now + ttl as i64 },
+            max_expire_time: max_expire,
+            last_renewal: 0,
+            explicit_max_ttl: p.explicit_max_ttl,
+            period: p.period,
+            renewable: p.renewable && ttl > 0,
+            role: p.role,
+            entity_id: String::new(),
+            internal_meta: p.internal_meta,
+        };
+        let mut ops = vec![
+            (format!("id/{key}"), Some(json_bytes(&entry)?)),
+            (format!("accessor/{}", entry.accessor), Some(key.clone().into_bytes())),
+        ];
+        if !entry.parent.is_empty() {
+            ops.push((format!("parent/{}/{key}", entry.parent), Some(Vec::new())));
+        }
+        self.view.transaction(ops)?;
+        self.cache_put(&entry);
+        Ok((SecretString::new(token), entry))
+    }
+
+    /// The live entry of `token`; expired or unknown → [`TokenError::Invalid`].
+    pub fn lookup(&self, token: &str) -> Result<TokenEntry, TokenError> {
+        self.lookup_key(&self.key_of(token))
+    }
+
+    /// The live entry stored under `key` (an HMAC).
+    pub fn lookup_key(&self, key: &str) -> Result<TokenEntry, TokenError> {
+        let cached = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned();
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let e: TokenEntry = self
+                    .view
+                    .get_json(&format!("id/{key}"))?
+                    .ok_or(TokenError::Invalid)?;
+                self.cache_put(&e);
+                e
+            }
+        };
+        if entry.is_expired(unix_now()) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(entry)
+    }
+
+    /// The entry of the token with `accessor`.
+    pub fn lookup_accessor(&self, accessor: &str) -> Result<TokenEntry, TokenError> {
+        if accessor.is_empty() || accessor.contains('/') {
+            return Err(TokenError::BadRequest("invalid accessor".into()));
+        }
+        let key = self
+            .view
+            .get(&format!("accessor/{accessor}"))?
+            .ok_or_else(|| TokenError::BadRequest("invalid accessor".into()))?;
+        let key = String::from_utf8(key).map_err(|_| TokenError::Invalid)?;
+        self.lookup_key(&key)
+            .map_err(|_| TokenError::BadRequest("invalid accessor".into()))
+    }
+
+    /// Counts one use of a limited-use token; revokes it after its last use.
+    pub fn use_token(&self, entry: &TokenEntry) -> Result<(), TokenError> {
+        if entry.num_uses == 0 {
+            return Ok(());
+        }
+        if entry.num_uses == 1 {
+            return self.revoke_tree(&entry.key);
+        }
+        let mut e = entry.clone();
+        e.num_uses -= 1;
+        self.save(&e)
+    }
+
+    fn save(&self, e: &TokenEntry) -> Result<(), TokenError> {
+        self.view.put(&format!("id/{}", e.key), &json_bytes(e)?)?;
+        self.cache_put(e);
+        Ok(())
+    }
+
+    /// Renews the token: a new TTL of `increment` (or its original TTL /
+    /// period), never past its max expiry.
+    pub fn renew(&self, key: &str, increment: Option<u64>) -> Result<TokenEntry, TokenError> {
+        let mut e = self.lookup_key(key)?;
+        if !e.renewable {
+            return Err(TokenError::BadRequest("lease is not renewable".into()));
+        }
+        let now = unix_now();
+        let base = if e.period > 0 { e.period } else { increment.filter(|i| *i > 0).unwrap_or(e.creation_ttl) };
+        let mut expire = now + base as i64;
+        if e.max_expire_time != 0 {
+            expire = expire.min(e.max_expire_time);
+        }
+        e.expire_time = expire;
+        e.last_renewal = now;
+        self.save(&e)?;
+        Ok(e)
+    }
+
+    /// Revokes the token under `key` and every non-orphan descendant.
+    pub fn revoke_tree(&self, key: &str) -> Result<(), TokenError> {
+        let mut stack = vec![key.to_string()];
+        let mut order = Vec::new();
+        while let Some(k) = stack.pop() {
+            for child in self.view.list(&format!("parent/{k}/"))? {
+                stack.push(child);
+            }
+            order.push(k);
+        }
+        for k in order.into_iter().rev() {
+            self.revoke_one(&k)?;
+        }
+        Ok(())
+    }
+
+    /// Revokes only the token under `key`; its children become orphans.
+    pub fn revoke_orphan(&self, key: &str) -> Result<(), TokenError> {
+        for child in self.view.list(&format!("parent/{key}/"))? {
+            if let Some(mut c) = self.view.get_json::<TokenEntry>(&format!("id/{child}"))? {
+                c.parent.clear();
+                self.view.transaction(vec![
+                    (format!("id/{child}"), Some(json_bytes(&c)?)),
+                    (format!("parent/{key}/{child}"), None),
+                ])?;
+                self.cache_put(&c);
+            }
+        }
+        self.revoke_one(key)
+    }
+
+    fn revoke_one(&self, key: &str) -> Result<(), TokenError> {
+        let Some(e) = self.view.get_json::<TokenEntry>(&format!("id/{key}"))? else {
+            self.cache_drop(key);
+            return Ok(());
+        };
+        let mut ops = vec![
+            (format!("id/{key}"), None),
+            (format!("accessor/{}", e.accessor), None),
+        ];
+        if !e.parent.is_empty() {
+            ops.push((format!("parent/{}/{key}", e.parent), None));
+        }
+        self.view.transaction(ops)?;
+        self.cache_drop(key);
+        Ok(())
+    }
+
+    /// Every accessor.
+    pub fn accessors(&self) -> Result<Vec<String>, TokenError> {
+        Ok(self.view.list("accessor/")?)
+    }
+
+    /// Every stored token key (HMAC), for tidy and the expiration manager.
+    pub fn keys(&self) -> Result<Vec<String>, TokenError> {
+        Ok(self.view.list("id/")?)
+    }
+
+    /// The raw stored entry even when expired (for the expiration manager).
+    pub fn stored(&self, key: &str) -> Result<Option<TokenEntry>, TokenError> {
+        Ok(self.view.get_json(&format!("id/{key}"))?)
+    }
+
+    /// Removes dangling accessor and parent index entries.
+    pub fn tidy(&self) -> Result<u64, TokenError> {
+        let mut removed = 0;
+        for acc in self.view.list("accessor/")? {
+            let key = self.view.get(&format!("accessor/{acc}"))?.unwrap_or_default();
+            let key = String::from_utf8_lossy(&key).to_string();
+            if self.view.get(&format!("id/{key}"))?.is_none() {
+                self.view.delete(&format!("accessor/{acc}"))?;
+                removed += 1;
+            }
+        }
+        for parent in self.view.list("parent/")? {
+            let parent = parent.trim_end_matches('/');
+            for child in self.view.list(&format!("parent/{parent}/"))? {
+                if self.view.get(&format!("id/{child}"))?.is_none() {
+                    self.view.delete(&format!("parent/{parent}/{child}"))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn json_bytes<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, TokenError> {
+    serde_json::to_vec(v).map_err(|_| TokenError::BadRequest("cannot encode token entry".into()))
+}
+
+impl TokenStore {
+    /// The store's storage view (token roles live here too).
+    pub fn view(&self) -> &StorageView {
+        &self.view
+    }
+}

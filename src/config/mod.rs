@@ -1,0 +1,308 @@
+//! The server configuration file (Vault-style HCL).
+//!
+//! Owns: parsing and validating the file into [`Config`]; every error names
+//! the field. Must not touch storage or the network.
+//!
+//! ```hcl
+//! storage "sled" { path = "./vault-data" }
+//! listener "tcp" {
+//!   address       = "127.0.0.1:8200"
+//!   tls_disable   = false
+//!   tls_cert_file = "cert.pem"
+//!   tls_key_file  = "key.pem"
+//! }
+//! api_addr          = "https://vault.example.com:8200"
+//! log_level         = "info"
+//! default_lease_ttl = "768h"
+//! max_lease_ttl     = "768h"
+//! max_request_size  = 33554432
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use hcl::{Block, Body, Expression};
+
+/// Where data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageConfig {
+    Sled { path: PathBuf },
+    Inmem,
+}
+
+/// The TCP listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerConfig {
+    pub address: String,
+    pub tls_disable: bool,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub storage: StorageConfig,
+    pub listener: ListenerConfig,
+    pub api_addr: Option<String>,
+    pub log_level: String,
+    pub default_lease_ttl: u64,
+    pub max_lease_ttl: u64,
+    pub max_request_size: usize,
+    pub cluster_name: String,
+}
+
+/// A configuration error; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Default request body limit (32 MiB), as Vault.
+pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
+const DEFAULT_TTL: u64 = 768 * 3600;
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig {
+            address: "127.0.0.1:8200".into(),
+            tls_disable: true,
+            tls_cert_file: None,
+            tls_key_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// The `--dev` configuration.
+    pub fn dev(listen: &str) -> Config {
+        Config {
+            storage: StorageConfig::Inmem,
+            listener: ListenerConfig {
+                address: listen.to_string(),
+                ..ListenerConfig::default()
+            },
+            api_addr: None,
+            log_level: "info".into(),
+            default_lease_ttl: DEFAULT_TTL,
+            max_lease_ttl: DEFAULT_TTL,
+            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+            cluster_name: "vault-rs".into(),
+        }
+    }
+
+    /// Reads and parses `path`.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base)
+    }
+
+    /// Parses HCL text; relative file paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
+        let body: Body = hcl::from_str(text).map_err(|e| ConfigError(format!("syntax error: {e}")))?;
+        let mut cfg = Config::dev("127.0.0.1:8200");
+        let mut storage = None;
+        let mut listener = None;
+        for attr in body.attributes() {
+            let key = attr.key.as_str();
+            let v = &attr.expr;
+            match key {
+                "api_addr" => cfg.api_addr = Some(string(key, v)?),
+                "log_level" => cfg.log_level = log_level(&string(key, v)?)?,
+                "cluster_name" => cfg.cluster_name = string(key, v)?,
+                "default_lease_ttl" => cfg.default_lease_ttl = duration(key, v)?,
+                "max_lease_ttl" => cfg.max_lease_ttl = duration(key, v)?,
+                "max_request_size" => cfg.max_request_size = size(key, v)?,
+                "disable_mlock" | "ui" | "cluster_addr" | "disable_cache" => {}
+                other => return Err(ConfigError(format!("unknown setting \"{other}\""))),
+            }
+        }
+        for block in body.blocks() {
+            match block.identifier.as_str() {
+                "storage" | "backend" => {
+                    if storage.is_some() {
+                        return Err(ConfigError("only one \"storage\" block is allowed".into()));
+                    }
+                    storage = Some(parse_storage(block, base)?);
+                }
+                "listener" => {
+                    if listener.is_some() {
+                        return Err(ConfigError("only one \"listener\" block is supported".into()));
+                    }
+                    listener = Some(parse_listener(block, base)?);
+                }
+                "telemetry" => {}
+                other => return Err(ConfigError(format!("unknown block \"{other}\""))),
+            }
+        }
+        cfg.storage = storage.ok_or_else(|| ConfigError("a \"storage\" block is required".into()))?;
+        cfg.listener = listener.ok_or_else(|| ConfigError("a \"listener\" block is required".into()))?;
+        if cfg.default_lease_ttl > cfg.max_lease_ttl {
+            return Err(ConfigError("\"default_lease_ttl\" must not exceed \"max_lease_ttl\"".into()));
+        }
+        Ok(cfg)
+    }
+}
+
+fn label(block: &Block) -> Result<String, ConfigError> {
+    match block.labels.first() {
+        Some(l) => Ok(l.as_str().to_string()),
+        None => Err(ConfigError(format!("\"{}\" block needs a type label", block.identifier.as_str()))),
+    }
+}
+
+fn parse_storage(block: &Block, base: &Path) -> Result<StorageConfig, ConfigError> {
+    match label(block)?.as_str() {
+        "sled" => {
+            let mut path = None;
+            for attr in block.body.attributes() {
+                match attr.key.as_str() {
+                    "path" => path = Some(string("storage.path", &attr.expr)?),
+                    other => return Err(ConfigError(format!("unknown setting \"storage.{other}\""))),
+                }
+            }
+            let path = path.ok_or_else(|| ConfigError("\"storage.path\" is required for sled".into()))?;
+            if path.is_empty() {
+                return Err(ConfigError("\"storage.path\" must not be empty".into()));
+            }
+            Ok(StorageConfig::Sled { path: base.join(path) })
+        }
+        "inmem" => Ok(StorageConfig::Inmem),
+        other => Err(ConfigError(format!("unsupported storage type \"{other}\" (use \"sled\" or \"inmem\")"))),
+    }
+}
+
+fn parse_listener(block: &Block, base: &Path) -> Result<ListenerConfig, ConfigError> {
+    let kind = label(block)?;
+    if kind != "tcp" {
+        return Err(ConfigError(format!("unsupported listener type \"{kind}\" (use \"tcp\")")));
+    }
+    let mut l = ListenerConfig {
+        tls_disable: false,
+        ..ListenerConfig::default()
+    };
+    for attr in block.body.attributes() {
+        let key = attr.key.as_str();
+        let v = &attr.expr;
+        match key {
+            "address" => l.address = string("listener.address", v)?,
+            "tls_disable" => l.tls_disable = boolean("listener.tls_disable", v)?,
+            "tls_cert_file" => l.tls_cert_file = Some(base.join(string("listener.tls_cert_file", v)?)),
+            "tls_key_file" => l.tls_key_file = Some(base.join(string("listener.tls_key_file", v)?)),
+            other => return Err(ConfigError(format!("unknown setting \"listener.{other}\""))),
+        }
+    }
+    if l.address.parse::<std::net::SocketAddr>().is_err() {
+        return Err(ConfigError(format!("\"listener.address\" is not a host:port address: \"{}\"", l.address)));
+    }
+    if !l.tls_disable && (l.tls_cert_file.is_none() || l.tls_key_file.is_none()) {
+        return Err(ConfigError(
+            "\"listener.tls_cert_file\" and \"listener.tls_key_file\" are required unless \"tls_disable = true\"".into(),
+        ));
+    }
+    Ok(l)
+}
+
+fn string(key: &str, v: &Expression) -> Result<String, ConfigError> {
+    match v {
+        Expression::String(s) => Ok(s.clone()),
+        _ => Err(ConfigError(format!("\"{key}\" must be a string"))),
+    }
+}
+
+fn boolean(key: &str, v: &Expression) -> Result<bool, ConfigError> {
+    match v {
+        Expression::Bool(b) => Ok(*b),
+        Expression::String(s) if s == "true" || s == "1" => Ok(true),
+        Expression::String(s) if s == "false" || s == "0" => Ok(false),
+        _ => Err(ConfigError(format!("\"{key}\" must be true or false"))),
+    }
+}
+
+fn duration(key: &str, v: &Expression) -> Result<u64, ConfigError> {
+    let parsed = match v {
+        Expression::Number(n) => n.as_u64(),
+        Expression::String(s) => crate::logical::fields::parse_duration(s),
+        _ => None,
+    };
+    parsed.ok_or_else(|| ConfigError(format!("\"{key}\" must be a duration such as \"768h\" or seconds")))
+}
+
+fn size(key: &str, v: &Expression) -> Result<usize, ConfigError> {
+    let n = match v {
+        Expression::Number(n) => n.as_u64(),
+        Expression::String(s) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n > 0 && n <= 1 << 32 => Ok(n as usize),
+        _ => Err(ConfigError(format!("\"{key}\" must be a positive number of bytes"))),
+    }
+}
+
+fn log_level(s: &str) -> Result<String, ConfigError> {
+    let l = s.to_lowercase();
+    match l.as_str() {
+        "trace" | "debug" | "info" | "warn" | "error" => Ok(l),
+        _ => Err(ConfigError(format!("\"log_level\" must be one of trace, debug, info, warn, error (got \"{s}\")"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Config, ConfigError> {
+        Config::parse(t, Path::new("/base"))
+    }
+
+    #[test]
+    fn full_config() {
+        let c = parse(
+            r#"
+            storage "sled" { path = "data" }
+            listener "tcp" { address = "127.0.0.1:0" tls_disable = true }
+            api_addr = "http://x"
+            log_level = "DEBUG"
+            default_lease_ttl = "1h"
+            max_lease_ttl = 7200
+            max_request_size = 1024
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.storage, StorageConfig::Sled { path: PathBuf::from("/base/data") });
+        assert_eq!(c.default_lease_ttl, 3600);
+        assert_eq!(c.max_lease_ttl, 7200);
+        assert_eq!(c.max_request_size, 1024);
+        assert_eq!(c.log_level, "debug");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let base = "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"127.0.0.1:1\" tls_disable = true }\n";
+        let cases = [
+            ("log_level = \"loud\"", "log_level"),
+            ("max_lease_ttl = \"forever\"", "max_lease_ttl"),
+            ("bogus = 1", "bogus"),
+            ("max_request_size = -1", "max_request_size"),
+        ];
+        for (extra, field) in cases {
+            let e = parse(&format!("{base}{extra}")).unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        }
+        assert!(parse("listener \"tcp\" { address = \"x\" }").unwrap_err().0.contains("storage"));
+        let e = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"nope\" tls_disable = true }").unwrap_err();
+        assert!(e.0.contains("listener.address"), "{e}");
+        let e = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"127.0.0.1:1\" }").unwrap_err();
+        assert!(e.0.contains("tls_cert_file"), "{e}");
+        assert!(parse("storage \"s3\" {}").is_err());
+        assert!(parse("{{{").unwrap_err().0.contains("syntax"));
+    }
+}

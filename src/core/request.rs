@@ -1,0 +1,160 @@
+//! The request and response that flow through the core, independent of HTTP.
+
+use std::net::IpAddr;
+
+use serde_json::{Map, Value};
+
+use crate::crypto::SecretString;
+
+/// What a request asks for (Vault's logical operations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Read,
+    List,
+    Create,
+    Update,
+    Patch,
+    Delete,
+}
+
+impl Operation {
+    /// Vault's name of the operation (used in audit entries).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Operation::Read => "read",
+            Operation::List => "list",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Patch => "patch",
+            Operation::Delete => "delete",
+        }
+    }
+
+    /// Whether the operation writes (create, update, patch, delete).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Operation::Create | Operation::Update | Operation::Patch | Operation::Delete
+        )
+    }
+}
+
+/// A request after HTTP parsing.
+#[derive(Debug)]
+pub struct Request {
+    pub id: String,
+    pub operation: Operation,
+    /// Path below `/v1/`, without a leading slash.
+    pub path: String,
+    /// The JSON body (or the query parameters of a body-less request).
+    pub data: Map<String, Value>,
+    pub client_token: Option<SecretString>,
+    pub remote_addr: Option<IpAddr>,
+    /// `X-Vault-Wrap-TTL`, in seconds.
+    pub wrap_ttl: Option<u64>,
+}
+
+impl Request {
+    /// A request with an empty body.
+    pub fn new(operation: Operation, path: &str) -> Request {
+        Request {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation,
+            path: path.trim_start_matches('/').to_string(),
+            data: Map::new(),
+            client_token: None,
+            remote_addr: None,
+            wrap_ttl: None,
+        }
+    }
+}
+
+/// The `auth` block of a login or token creation.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct AuthResponse {
+    pub client_token: String,
+    pub accessor: String,
+    pub policies: Vec<String>,
+    pub token_policies: Vec<String>,
+    pub identity_policies: Option<Vec<String>>,
+    pub metadata: Option<Map<String, Value>>,
+    pub lease_duration: u64,
+    pub renewable: bool,
+    pub entity_id: String,
+    pub token_type: String,
+    pub orphan: bool,
+    pub mfa_requirement: Option<Value>,
+    pub num_uses: u64,
+}
+
+impl Drop for AuthResponse {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.client_token);
+    }
+}
+
+/// A lease attached to a response.
+#[derive(Clone, Debug, Default)]
+pub struct LeaseInfo {
+    pub lease_id: String,
+    pub lease_duration: u64,
+    pub renewable: bool,
+}
+
+/// A response from a backend. `raw` bodies bypass the envelope (sys/init,
+/// sys/seal-status, sys/health); `status` overrides 200/204.
+#[derive(Debug, Default)]
+pub struct Response {
+    pub data: Option<Map<String, Value>>,
+    pub auth: Option<AuthResponse>,
+    pub lease: Option<LeaseInfo>,
+    pub warnings: Vec<String>,
+    pub wrap_info: Option<Value>,
+    pub raw: Option<Value>,
+    pub status: Option<u16>,
+    /// Filled by the core: the type of the mount that served the request.
+    pub mount_type: Option<String>,
+}
+
+impl Response {
+    /// No data: HTTP 204.
+    pub fn empty() -> Response {
+        Response::default()
+    }
+
+    /// `data` in the envelope.
+    pub fn data(data: Map<String, Value>) -> Response {
+        Response {
+            data: Some(data),
+            ..Response::default()
+        }
+    }
+
+    /// A JSON object for `data`; anything else is wrapped as `{"value": v}`.
+    pub fn json(value: Value) -> Response {
+        match value {
+            Value::Object(m) => Response::data(m),
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                Response::data(m)
+            }
+        }
+    }
+
+    /// A raw JSON body (no envelope) with `status`.
+    pub fn raw(status: u16, body: Value) -> Response {
+        Response {
+            raw: Some(body),
+            status: Some(status),
+            ..Response::default()
+        }
+    }
+
+    /// `{"keys": [...]}` for LIST.
+    pub fn list(keys: Vec<String>) -> Response {
+        let mut m = Map::new();
+        m.insert("keys".into(), Value::from(keys));
+        Response::data(m)
+    }
+}

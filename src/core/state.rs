@@ -1,0 +1,115 @@
+//! The unsealed state: what exists only while the vault is unsealed.
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use super::{Core, CoreError};
+use crate::auth::token::store_limits;
+use crate::auth::token::{TokenError, TokenStore};
+use crate::barrier::{Barrier, StorageView};
+use crate::logical::{kv::KvBackend, LogicalBackend};
+use crate::policy::store::{PolicyStore, PolicyStoreError};
+use crate::router::{MountEntry, MountTable, Mounted, Router};
+
+/// View id of the core's own entries (mount table, policies).
+pub(crate) const CORE_VIEW: &str = "core";
+/// View id of the token store.
+pub(crate) const TOKEN_VIEW: &str = "token";
+const MOUNTS_KEY: &str = "mounts";
+
+pub struct Active {
+    barrier: Arc<Barrier>,
+    mount_lock: Mutex<()>,
+    pub router: RwLock<Router>,
+    pub tokens: TokenStore,
+    pub policies: PolicyStore,
+    pub mount_table: MountTable,
+}
+
+pub(crate) fn token_err(e: TokenError) -> CoreError {
+    match e {
+        TokenError::Invalid => CoreError::PermissionDenied,
+        TokenError::BadRequest(m) => CoreError::BadRequest(m),
+        TokenError::PermissionDenied(_) => CoreError::PermissionDenied,
+        TokenError::Storage(b) => b.into(),
+    }
+}
+
+pub(crate) fn policy_err(e: PolicyStoreError) -> CoreError {
+    match e {
+        PolicyStoreError::Policy(p) => CoreError::Policy(p),
+        PolicyStoreError::Storage(b) => b.into(),
+    }
+}
+
+/// The engine for a mount type, if vault-rs has one.
+pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
+    match kind {
+        "kv" => Some(Arc::new(KvBackend)),
+        _ => None,
+    }
+}
+
+fn default_mounts() -> Vec<MountEntry> {
+    vec![]
+}
+
+impl Active {
+    pub(crate) fn load(core: &Core) -> Result<Active, CoreError> {
+        let barrier = core.barrier();
+        let core_view: StorageView = barrier.view(CORE_VIEW);
+        let mount_table = MountTable::new(core_view.clone(), MOUNTS_KEY);
+        let entries = match mount_table.load()? {
+            Some(e) => e,
+            None => {
+                let d = default_mounts();
+                mount_table.save(&d)?;
+                d
+            }
+        };
+        let mut router = Router::new();
+        for entry in entries {
+            let Some(backend) = backend_for(&entry.kind) else {
+                return Err(CoreError::Internal(format!(
+                    "mount {} has unknown type {}",
+                    entry.path, entry.kind
+                )));
+            };
+            let storage = barrier.view(&entry.uuid);
+            router.insert(Mounted { entry, backend, storage });
+        }
+        let tokens = TokenStore::open(barrier.view(TOKEN_VIEW), store_limits(core.config()))
+            .map_err(token_err)?;
+        let policies = PolicyStore::open(core_view).map_err(policy_err)?;
+        Ok(Active {
+            barrier: barrier.clone(),
+            mount_lock: Mutex::new(()),
+            router: RwLock::new(router),
+            tokens,
+            policies,
+            mount_table,
+        })
+    }
+
+    /// Serialises mount table changes.
+    pub(crate) fn mount_lock(&self) -> MutexGuard<'_, ()> {
+        self.mount_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The storage view of a new mount.
+    pub(crate) fn storage_view(&self, uuid: &str) -> StorageView {
+        self.barrier.view(uuid)
+    }
+
+    /// A snapshot of the router.
+    pub fn router(&self) -> Router {
+        self.router.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the router and persists the mount table.
+    pub(crate) fn save_router(&self, router: Router) -> Result<(), CoreError> {
+        let entries: Vec<MountEntry> = router.all().iter().map(|m| m.entry.clone()).collect();
+        self.mount_table.save(&entries)?;
+        *self.router.write().unwrap_or_else(|p| p.into_inner()) = router;
+        Ok(())
+    }
+}

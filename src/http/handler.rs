@@ -1,0 +1,281 @@
+//! The single axum handler behind every `/v1/` path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use super::error::status_of;
+use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::crypto::SecretString;
+use crate::logical::fields::parse_duration;
+
+#[derive(Clone)]
+struct AppState {
+    core: Arc<Core>,
+    max_request_size: usize,
+}
+
+/// The HTTP application: every path goes to one handler.
+pub fn router(core: Arc<Core>, max_request_size: usize) -> Router {
+    Router::new()
+        .fallback(handle)
+        .with_state(AppState {
+            core,
+            max_request_size,
+        })
+}
+
+fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = HttpResponse::new(Body::from(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+fn error_response(status: StatusCode, errors: Vec<String>) -> HttpResponse {
+    json_response(status, &json!({ "errors": errors }))
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> HttpResponse {
+    let Some(path) = uri.path().strip_prefix("/v1/") else {
+        return error_response(StatusCode::NOT_FOUND, vec![]);
+    };
+    let path = match percent_decode(path) {
+        Some(p) => p,
+        None => return error_response(StatusCode::BAD_REQUEST, vec!["invalid path encoding".into()]),
+    };
+    let body = match axum::body::to_bytes(body, state.max_request_size).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, vec!["request body too large".into()])
+        }
+    };
+    let req = match build_request(&method, &path, uri.query(), &headers, &body, remote) {
+        Ok(r) => r,
+        Err((status, msg)) => return error_response(status, vec![msg]),
+    };
+    let request_id = req.id.clone();
+    let core = state.core.clone();
+    let result = tokio::task::spawn_blocking(move || core.handle(req)).await;
+    match result {
+        Ok(Ok(resp)) => render(resp, &request_id),
+        Ok(Err(e)) => render_error(e, &request_id),
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()]),
+    }
+}
+
+fn operation_of(method: &Method, query: &Map<String, Value>) -> Option<Operation> {
+    let list_flag = matches!(query.get("list").and_then(Value::as_str), Some("true" | "1"));
+    Some(match method.as_str() {
+        "GET" if list_flag => Operation::List,
+        "GET" | "HEAD" => Operation::Read,
+        "LIST" => Operation::List,
+        "POST" | "PUT" => Operation::Update,
+        "DELETE" => Operation::Delete,
+        "PATCH" => Operation::Patch,
+        _ => return None,
+    })
+}
+
+type BadRequest = (StatusCode, String);
+
+fn build_request(
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    remote: SocketAddr,
+) -> Result<Request, BadRequest> {
+    let query = parse_query(query.unwrap_or(""));
+    let op = operation_of(method, &query).ok_or((
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("unsupported method {method}"),
+    ))?;
+    let mut req = Request::new(op, path);
+    req.remote_addr = Some(remote.ip());
+    req.client_token = token_from(headers);
+    req.wrap_ttl = wrap_ttl_from(headers)?;
+    let body_data = parse_body(body)?;
+    req.data = match body_data {
+        Some(d) => d,
+        None if !op.is_write() || op == Operation::Delete => query,
+        None => Map::new(),
+    };
+    if op == Operation::Patch {
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !ct.starts_with("application/merge-patch+json") {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "PATCH requires Content-Type application/merge-patch+json".into(),
+            ));
+        }
+    }
+    Ok(req)
+}
+
+fn parse_body(body: &Bytes) -> Result<Option<Map<String, Value>>, BadRequest> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(Some(m)),
+        Ok(Value::Null) => Ok(None),
+        Ok(_) => Err((StatusCode::BAD_REQUEST, "request body must be a JSON object".into())),
+        Err(e) => Err((
+            StatusCode::BAD_REQUEST,
+            format!("failed to parse JSON input: {}", e.classify_message()),
+        )),
+    }
+}
+
+trait ClassifyMessage {
+    fn classify_message(&self) -> String;
+}
+
+impl ClassifyMessage for serde_json::Error {
+    /// Position only: never echo the input (it may hold secrets).
+    fn classify_message(&self) -> String {
+        format!("invalid JSON at line {} column {}", self.line(), self.column())
+    }
+}
+
+fn token_from(headers: &HeaderMap) -> Option<SecretString> {
+    if let Some(v) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        if !v.is_empty() {
+            return Some(SecretString::new(v.to_string()));
+        }
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let t = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?;
+    Some(SecretString::new(t.trim().to_string()))
+}
+
+fn wrap_ttl_from(headers: &HeaderMap) -> Result<Option<u64>, BadRequest> {
+    let Some(v) = headers.get("x-vault-wrap-ttl") else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("");
+    match parse_duration(text) {
+        Some(0) | None => Err((StatusCode::BAD_REQUEST, "invalid X-Vault-Wrap-TTL".into())),
+        Some(s) => Ok(Some(s)),
+    }
+}
+
+fn parse_query(q: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (Some(k), Some(v)) = (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " "))) else {
+            continue;
+        };
+        m.insert(k, Value::String(v));
+    }
+    m
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn envelope(resp: Response, request_id: &str) -> Value {
+    let (lease_id, lease_duration, renewable) = match &resp.lease {
+        Some(l) => (l.lease_id.clone(), l.lease_duration, l.renewable),
+        None => (String::new(), 0, false),
+    };
+    let auth = resp.auth.as_ref().map(|a| serde_json::to_value(a).unwrap_or(Value::Null));
+    json!({
+        "request_id": request_id,
+        "lease_id": lease_id,
+        "renewable": renewable,
+        "lease_duration": lease_duration,
+        "data": resp.data,
+        "wrap_info": resp.wrap_info,
+        "warnings": if resp.warnings.is_empty() { Value::Null } else { json!(resp.warnings) },
+        "auth": auth,
+        "mount_type": resp.mount_type.clone().unwrap_or_default(),
+    })
+}
+
+fn render(resp: Response, request_id: &str) -> HttpResponse {
+    let status = resp
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    if let Some(raw) = &resp.raw {
+        return json_response(status, raw);
+    }
+    let empty = resp.data.is_none() && resp.auth.is_none() && resp.wrap_info.is_none() && resp.warnings.is_empty();
+    if empty && resp.status.is_none() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    json_response(status, &envelope(resp, request_id))
+}
+
+fn render_error(err: CoreError, request_id: &str) -> HttpResponse {
+    if let CoreError::Logical(crate::logical::LogicalError::NotFoundWith(resp)) = err {
+        return json_response(StatusCode::NOT_FOUND, &envelope(*resp, request_id));
+    }
+    let (status, errors) = status_of(&err);
+    error_response(status, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_percent_decoding() {
+        let q = parse_query("list=true&a=b%20c&x");
+        assert_eq!(q["list"], "true");
+        assert_eq!(q["a"], "b c");
+        assert_eq!(q["x"], "");
+        assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
+
+    #[test]
+    fn json_errors_never_echo_input() {
+        let err = parse_body(&Bytes::from_static(b"{\"password\": hunter2}")).unwrap_err();
+        assert_eq!(err.0, StatusCode::BAD_REQUEST);
+        assert!(!err.1.contains("hunter2"));
+        assert!(parse_body(&Bytes::from_static(b"[1]")).is_err());
+        assert!(parse_body(&Bytes::from_static(b"  ")).unwrap().is_none());
+    }
+}

@@ -1,0 +1,41 @@
+//! The `kv` secrets engine: version 1 (plain key/value) and version 2
+//! (versioned), chosen per mount by `options.version`.
+//!
+//! Owns: the layout of a KV mount's storage view. Must not touch anything
+//! outside that view.
+
+mod v1;
+
+use crate::core::Response;
+use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+
+/// The KV engine; dispatches on the mount's `options.version`.
+#[derive(Default)]
+pub struct KvBackend;
+
+impl LogicalBackend for KvBackend {
+    fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+        match req.mount.kv_version() {
+            "1" => v1::handle(req),
+            other => Err(LogicalError::BadRequest(format!(
+                "unsupported kv version \"{other}\""
+            ))),
+        }
+    }
+
+    fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
+        match req.mount.kv_version() {
+            "1" => v1::exists(req),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Converts a KV v1 mount's data in place to the v2 layout (tune
+/// `options.version=2`).
+pub fn upgrade_v1_to_v2(_storage: &crate::barrier::StorageView) -> Result<(), LogicalError> {
+    Err(LogicalError::BadRequest("kv version 2 is not available yet".into()))
+}
+
+/// The KV version `server --dev` mounts at `secret/`.
+pub const DEV_KV_VERSION: &str = "1";

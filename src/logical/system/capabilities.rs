@@ -1,0 +1,62 @@
+//! sys/capabilities, sys/capabilities-self, sys/capabilities-accessor.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::core::pipeline_api::Authenticated;
+use crate::core::state::{policy_err, token_err};
+use crate::core::{Active, CoreError, Operation, Request, Response};
+use crate::logical::{fields, LogicalError};
+use crate::policy::Acl;
+
+pub(super) fn handle(
+    active: &Arc<Active>,
+    req: &Request,
+    path: &str,
+    auth: &Authenticated,
+) -> Result<Option<Response>, CoreError> {
+    if !matches!(path, "capabilities" | "capabilities-self" | "capabilities-accessor") {
+        return Ok(None);
+    }
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Err(LogicalError::UnsupportedOperation.into());
+    }
+    let paths = fields::opt_string_list(&req.data, "paths")?
+        .or(fields::opt_string(&req.data, "path")?.map(|p| vec![p]))
+        .ok_or_else(|| CoreError::BadRequest("missing required field \"paths\"".into()))?;
+    let acl: Arc<Acl> = match path {
+        "capabilities-self" => auth.acl.clone(),
+        "capabilities" => {
+            let token = fields::req_string(&req.data, "token")?;
+            let entry = active.tokens.lookup(&token).map_err(|_| CoreError::BadRequest("invalid token".into()))?;
+            active.policies.acl(&entry.policies).map_err(policy_err)?
+        }
+        _ => {
+            let accessor = fields::req_string(&req.data, "accessor")?;
+            let entry = active.tokens.lookup_accessor(&accessor).map_err(token_err)?;
+            active.policies.acl(&entry.policies).map_err(policy_err)?
+        }
+    };
+    Ok(Some(Response::data(capabilities_map(&acl, &paths))))
+}
+
+fn capabilities_map(acl: &Acl, paths: &[String]) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut all: Vec<String> = Vec::new();
+    for p in paths {
+        let p = p.trim_start_matches('/');
+        let caps = acl.capabilities_strings(p);
+        for c in &caps {
+            if !all.contains(c) {
+                all.push(c.clone());
+            }
+        }
+        out.insert(p.to_string(), Value::from(caps));
+    }
+    all.sort();
+    if paths.len() == 1 {
+        out.insert("capabilities".into(), Value::from(all));
+    }
+    out
+}

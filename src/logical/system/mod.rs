@@ -1,0 +1,65 @@
+//! The system backend (`sys/`): seal management, mounts, policies,
+//! capabilities. Unlike other engines it acts on the core itself.
+//!
+//! Owns: the HTTP-facing shape of `sys/*` paths. Must not touch physical
+//! storage or key material directly: it calls the core and the barrier's
+//! public operations.
+
+mod capabilities;
+mod mounts;
+mod policies;
+mod seal;
+
+use std::sync::Arc;
+
+use crate::core::pipeline_api::{authorize, Authenticated};
+use crate::core::{Active, Core, CoreError, Operation, Request, Response};
+
+/// Serves the `sys/` paths that need no token (seal lifecycle, health).
+/// `None`: not one of them.
+pub fn handle_unauthenticated(core: &Core, req: &Request) -> Result<Option<Response>, CoreError> {
+    seal::handle_unauthenticated(core, req)
+}
+
+/// Serves an authenticated `sys/` request.
+pub(crate) fn handle(
+    core: &Core,
+    active: &Arc<Active>,
+    req: &Request,
+    auth: &Authenticated,
+) -> Result<Response, CoreError> {
+    let path = req.path.strip_prefix("sys/").unwrap_or("");
+    // Any valid token may ask how a mount is configured (clients use it to
+    // detect the KV version), as in Vault.
+    if !path.starts_with("internal/ui/mounts/") {
+        let sudo = needs_sudo(path, req.operation);
+        authorize(auth, req.operation, &req.path, sudo)?;
+    }
+    if let Some(r) = seal::handle(core, req, path)? {
+        return Ok(r);
+    }
+    if let Some(r) = mounts::handle(core, active, req, path)? {
+        return Ok(r);
+    }
+    if let Some(r) = policies::handle(active, req, path)? {
+        return Ok(r);
+    }
+    if let Some(r) = capabilities::handle(active, req, path, auth)? {
+        return Ok(r);
+    }
+    Err(CoreError::UnsupportedPath(req.path.clone()))
+}
+
+/// Vault's root-protected system paths.
+fn needs_sudo(path: &str, op: Operation) -> bool {
+    let changes = op.is_write();
+    path == "seal"
+        || path == "rotate"
+        || path == "key-status"
+        || (changes && (path.starts_with("mounts/") || path.starts_with("auth/")))
+        || path.starts_with("audit")
+        || path.starts_with("leases/revoke-prefix")
+        || path.starts_with("leases/revoke-force")
+        || path == "raw"
+        || path.starts_with("raw/")
+}

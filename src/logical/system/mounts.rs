@@ -1,0 +1,250 @@
+//! sys/mounts (list, enable, disable, tune) and sys/internal/ui/mounts.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::core::state::backend_for;
+use crate::core::{Active, Core, CoreError, Operation, Request, Response};
+use crate::logical::{fields, LogicalError};
+use crate::router::{normalize_mount_path, MountEntry, MountTableError, Mounted};
+
+const RESERVED: [&str; 5] = ["sys/", "auth/", "cubbyhole/", "identity/", "audit/"];
+
+pub(super) fn handle(
+    core: &Core,
+    active: &Arc<Active>,
+    req: &Request,
+    path: &str,
+) -> Result<Option<Response>, CoreError> {
+    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    let r = if path == "mounts" {
+        match req.operation {
+            Operation::Read => list(core, active),
+            _ => return Err(LogicalError::UnsupportedOperation.into()),
+        }
+    } else if let Some(rest) = path.strip_prefix("mounts/") {
+        if let Some(mount) = rest.strip_suffix("/tune") {
+            match req.operation {
+                Operation::Read => read_tune(core, active, mount)?,
+                _ if write => tune(active, mount, &req.data)?,
+                _ => return Err(LogicalError::UnsupportedOperation.into()),
+            }
+        } else {
+            match req.operation {
+                _ if write => enable(active, rest, &req.data)?,
+                Operation::Delete => disable(active, rest)?,
+                Operation::Read => read_one(core, active, rest)?,
+                _ => return Err(LogicalError::UnsupportedOperation.into()),
+            }
+        }
+    } else if let Some(rest) = path.strip_prefix("internal/ui/mounts/") {
+        ui_mount(active, rest)?
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(r))
+}
+
+fn mount_err(e: MountTableError) -> CoreError {
+    match e {
+        MountTableError::Storage(b) => b.into(),
+        other => CoreError::BadRequest(other.to_string()),
+    }
+}
+
+fn list(core: &Core, active: &Active) -> Response {
+    let c = core.config();
+    let mut m = Map::new();
+    for mounted in active.router().all() {
+        m.insert(
+            mounted.entry.path.clone(),
+            mounted.entry.to_json(c.default_lease_ttl, c.max_lease_ttl),
+        );
+    }
+    m.insert("sys/".into(), system_mount_json(core));
+    let mut resp = Response::data(m.clone());
+    // Vault also returns the mounts at the top level of the body.
+    resp.raw = Some(envelope_with_top_level(m));
+    resp.status = Some(200);
+    resp
+}
+
+fn system_mount_json(core: &Core) -> Value {
+    let mut e = MountEntry::new("sys/", "system", "system endpoints used for control, policy and debugging");
+    e.uuid = "system".into();
+    e.accessor = "system_0".into();
+    e.to_json(core.config().default_lease_ttl, core.config().max_lease_ttl)
+}
+
+fn envelope_with_top_level(m: Map<String, Value>) -> Value {
+    let mut body = m.clone();
+    body.insert("request_id".into(), json!(uuid::Uuid::new_v4().to_string()));
+    body.insert("lease_id".into(), json!(""));
+    body.insert("renewable".into(), json!(false));
+    body.insert("lease_duration".into(), json!(0));
+    body.insert("data".into(), Value::Object(m));
+    body.insert("wrap_info".into(), Value::Null);
+    body.insert("warnings".into(), Value::Null);
+    body.insert("auth".into(), Value::Null);
+    Value::Object(body)
+}
+
+fn read_one(core: &Core, active: &Active, rest: &str) -> Result<Response, CoreError> {
+    let path = normalize_mount_path(rest).map_err(mount_err)?;
+    let router = active.router();
+    let m = router.get(&path).ok_or(LogicalError::NotFound)?;
+    let c = core.config();
+    Ok(Response::json(m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl)))
+}
+
+fn parse_config(data: &Map<String, Value>, entry: &mut MountEntry) -> Result<(), CoreError> {
+    if let Some(cfg) = fields::opt_object(data, "config")? {
+        if let Some(t) = fields::opt_duration(&cfg, "default_lease_ttl")? {
+            entry.config.default_lease_ttl = t;
+        }
+        if let Some(t) = fields::opt_duration(&cfg, "max_lease_ttl")? {
+            entry.config.max_lease_ttl = t;
+        }
+    }
+    Ok(())
+}
+
+fn parse_options(data: &Map<String, Value>) -> Result<Map<String, Value>, CoreError> {
+    let mut out = Map::new();
+    if let Some(opts) = fields::opt_object(data, "options")? {
+        for (k, v) in opts {
+            let s = match v {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => continue,
+                _ => return Err(CoreError::BadRequest(format!("option \"{k}\" must be a string"))),
+            };
+            out.insert(k, Value::String(s));
+        }
+    }
+    if let Some(v) = out.get("version").and_then(Value::as_str) {
+        if !matches!(v, "1" | "2") {
+            return Err(CoreError::BadRequest("options.version must be \"1\" or \"2\"".into()));
+        }
+    }
+    Ok(out)
+}
+
+fn enable(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
+    let path = normalize_mount_path(rest).map_err(mount_err)?;
+    if RESERVED.iter().any(|r| path.starts_with(r)) {
+        return Err(CoreError::BadRequest(format!("cannot mount at reserved path \"{path}\"")));
+    }
+    let kind = fields::req_string(data, "type")?;
+    let backend = backend_for(&kind).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
+    let description = fields::opt_string(data, "description")?.unwrap_or_default();
+    let mut entry = MountEntry::new(&path, &kind, &description);
+    entry.options = parse_options(data)?;
+    if kind == "kv" && !entry.options.contains_key("version") {
+        entry.options.insert("version".into(), json!("1"));
+    }
+    entry.local = fields::opt_bool(data, "local")?.unwrap_or(false);
+    entry.seal_wrap = fields::opt_bool(data, "seal_wrap")?.unwrap_or(false);
+    parse_config(data, &mut entry)?;
+    let _guard = active.mount_lock();
+    let mut router = active.router();
+    if router.conflicts(&path) {
+        return Err(mount_err(MountTableError::Conflict(path)));
+    }
+    let storage = active.storage_view(&entry.uuid);
+    router.insert(Mounted { entry, backend, storage });
+    active.save_router(router)?;
+    Ok(Response::empty())
+}
+
+fn disable(active: &Active, rest: &str) -> Result<Response, CoreError> {
+    let path = normalize_mount_path(rest).map_err(mount_err)?;
+    let _guard = active.mount_lock();
+    let mut router = active.router();
+    let Some(removed) = router.remove(&path) else {
+        // Vault answers 204 for a path that is not mounted.
+        return Ok(Response::empty());
+    };
+    active.save_router(router)?;
+    removed.storage.clear()?;
+    Ok(Response::empty())
+}
+
+fn read_tune(core: &Core, active: &Active, rest: &str) -> Result<Response, CoreError> {
+    let path = normalize_mount_path(rest).map_err(mount_err)?;
+    let c = core.config();
+    if path == "sys/" {
+        return Ok(Response::json(json!({"default_lease_ttl": c.default_lease_ttl, "max_lease_ttl": c.max_lease_ttl, "force_no_cache": false, "description": "system endpoints used for control, policy and debugging"})));
+    }
+    let router = active.router();
+    let m = router.get(&path).ok_or_else(|| mount_err(MountTableError::NotMounted(path.clone())))?;
+    let e = &m.entry;
+    let mut out = json!({
+        "default_lease_ttl": if e.config.default_lease_ttl == 0 { c.default_lease_ttl } else { e.config.default_lease_ttl },
+        "max_lease_ttl": if e.config.max_lease_ttl == 0 { c.max_lease_ttl } else { e.config.max_lease_ttl },
+        "force_no_cache": false,
+        "description": e.description,
+    });
+    if !e.options.is_empty() {
+        out["options"] = Value::Object(e.options.clone());
+    }
+    Ok(Response::json(out))
+}
+
+fn tune(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
+    let path = normalize_mount_path(rest).map_err(mount_err)?;
+    let _guard = active.mount_lock();
+    let mut router = active.router();
+    let Some(mut m) = router.remove(&path) else {
+        return Err(mount_err(MountTableError::NotMounted(path)));
+    };
+    if let Some(t) = fields::opt_duration(data, "default_lease_ttl")? {
+        m.entry.config.default_lease_ttl = t;
+    }
+    if let Some(t) = fields::opt_duration(data, "max_lease_ttl")? {
+        m.entry.config.max_lease_ttl = t;
+    }
+    if let Some(d) = fields::opt_string(data, "description")? {
+        m.entry.description = d;
+    }
+    let options = parse_options(data)?;
+    let upgrade = m.entry.kind == "kv"
+        && m.entry.kv_version() == "1"
+        && options.get("version").and_then(Value::as_str) == Some("2");
+    let downgrade = m.entry.kind == "kv"
+        && m.entry.kv_version() == "2"
+        && options.get("version").and_then(Value::as_str) == Some("1");
+    if downgrade {
+        return Err(CoreError::BadRequest("cannot downgrade a kv mount from version 2 to 1".into()));
+    }
+    for (k, v) in options {
+        m.entry.options.insert(k, v);
+    }
+    if upgrade {
+        crate::logical::kv::upgrade_v1_to_v2(&m.storage)?;
+    }
+    router.insert(m);
+    active.save_router(router)?;
+    Ok(Response::empty())
+}
+
+fn ui_mount(active: &Active, rest: &str) -> Result<Response, CoreError> {
+    let router = active.router();
+    let full = if rest.ends_with('/') { rest.to_string() } else { format!("{rest}/") };
+    let (m, _) = router.route(&full).ok_or(LogicalError::NotFound)?;
+    let e = &m.entry;
+    Ok(Response::json(json!({
+        "path": e.path,
+        "type": e.kind,
+        "description": e.description,
+        "options": if e.options.is_empty() { Value::Null } else { Value::Object(e.options.clone()) },
+        "config": {"default_lease_ttl": e.config.default_lease_ttl, "max_lease_ttl": e.config.max_lease_ttl, "force_no_cache": false},
+        "local": e.local,
+        "seal_wrap": e.seal_wrap,
+        "external_entropy_access": false,
+        "accessor": e.accessor,
+        "uuid": e.uuid,
+    })))
+}

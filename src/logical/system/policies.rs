@@ -1,0 +1,82 @@
+//! sys/policies/acl/* and the legacy sys/policy/*.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::core::state::policy_err;
+use crate::core::{Active, CoreError, Operation, Request, Response};
+use crate::logical::{fields, LogicalError};
+use crate::policy::normalize_name;
+
+pub(super) fn handle(active: &Arc<Active>, req: &Request, path: &str) -> Result<Option<Response>, CoreError> {
+    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    let (name, legacy) = if let Some(n) = path.strip_prefix("policies/acl/") {
+        (Some(n), false)
+    } else if path == "policies/acl" {
+        (None, false)
+    } else if let Some(n) = path.strip_prefix("policy/") {
+        (Some(n), true)
+    } else if path == "policy" {
+        (None, true)
+    } else {
+        return Ok(None);
+    };
+    let name = name.filter(|n| !n.is_empty());
+    let r = match (name, req.operation) {
+        (None, Operation::List) | (None, Operation::Read) => list(active, legacy)?,
+        (Some(n), Operation::Read) => read(active, n, legacy)?,
+        (Some(n), _) if write => write_policy(active, n, req, legacy)?,
+        (Some(n), Operation::Delete) => {
+            active.policies.delete(n).map_err(policy_err)?;
+            Response::empty()
+        }
+        _ => return Err(LogicalError::UnsupportedOperation.into()),
+    };
+    Ok(Some(r))
+}
+
+fn list(active: &Active, legacy: bool) -> Result<Response, CoreError> {
+    let names = active.policies.list().map_err(policy_err)?;
+    Ok(if legacy {
+        Response::json(json!({"policies": names, "keys": names}))
+    } else {
+        Response::list(names)
+    })
+}
+
+fn read(active: &Active, name: &str, legacy: bool) -> Result<Response, CoreError> {
+    let name = normalize_name(name)?;
+    let p = active
+        .policies
+        .get(&name)
+        .map_err(policy_err)?
+        .ok_or(LogicalError::NotFound)?;
+    Ok(if legacy {
+        Response::json(json!({"name": name, "rules": p.raw}))
+    } else {
+        Response::json(json!({"name": name, "policy": p.raw}))
+    })
+}
+
+fn write_policy(active: &Active, name: &str, req: &Request, legacy: bool) -> Result<Response, CoreError> {
+    let field = if legacy && req.data.contains_key("rules") { "rules" } else { "policy" };
+    let text = fields::opt_string(&req.data, field)?
+        .ok_or_else(|| CoreError::BadRequest(format!("missing required field \"{field}\"")))?;
+    let text = decode_maybe_base64(text);
+    active.policies.set(name, &text).map_err(policy_err)?;
+    Ok(Response::empty())
+}
+
+/// Vault accepts the policy text base64-encoded too.
+fn decode_maybe_base64(text: String) -> String {
+    use base64::Engine;
+    let t = text.trim();
+    if t.is_empty() || t.contains(['{', '"', ' ', '\n']) {
+        return text;
+    }
+    match base64::engine::general_purpose::STANDARD.decode(t) {
+        Ok(b) => String::from_utf8(b).unwrap_or(text),
+        Err(_) => text,
+    }
+}

@@ -1,0 +1,288 @@
+//! sys/init, sys/seal-status, sys/unseal, sys/seal, sys/health, sys/leader,
+//! sys/rekey/*, sys/rotate, sys/key-status.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::logical::fields;
+use crate::logical::LogicalError;
+use crate::seal::{decode_share, SealConfig};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub(super) fn handle_unauthenticated(
+    core: &Core,
+    req: &Request,
+) -> Result<Option<Response>, CoreError> {
+    let Some(path) = req.path.strip_prefix("sys/") else {
+        return Ok(None);
+    };
+    let op = req.operation;
+    let write = matches!(op, Operation::Create | Operation::Update);
+    let r = match (path, op) {
+        ("init", Operation::Read) => Response::raw(200, json!({"initialized": core.barrier().is_initialized()?})),
+        ("init", _) if write => init(core, req)?,
+        ("seal-status", Operation::Read) => Response::raw(200, seal_status(core)?),
+        ("unseal", _) if write => unseal(core, req)?,
+        ("health", Operation::Read) => health(core, req)?,
+        ("leader", Operation::Read) => leader(core)?,
+        ("rekey/init", Operation::Read) => rekey_status(core)?,
+        ("rekey/init", _) if write => rekey_init(core, req)?,
+        ("rekey/init", Operation::Delete) => rekey_cancel(core)?,
+        ("rekey/update", _) if write => rekey_update(core, req)?,
+        ("init" | "seal-status" | "unseal" | "health" | "leader" | "rekey/init" | "rekey/update", _) => {
+            return Err(LogicalError::UnsupportedOperation.into())
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(r))
+}
+
+pub(super) fn handle(core: &Core, req: &Request, path: &str) -> Result<Option<Response>, CoreError> {
+    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    let r = match (path, req.operation) {
+        ("seal", _) if write => {
+            core.seal();
+            Response::empty()
+        }
+        ("rotate", _) if write => {
+            core.barrier().rotate()?;
+            Response::empty()
+        }
+        ("key-status", Operation::Read) => {
+            let st = core.barrier().key_status()?;
+            Response::json(json!({"term": st.term, "install_time": st.install_time, "encryptions": st.encryptions}))
+        }
+        ("seal" | "rotate" | "key-status", _) => return Err(LogicalError::UnsupportedOperation.into()),
+        _ => return Ok(None),
+    };
+    Ok(Some(r))
+}
+
+fn bad(m: &str) -> CoreError {
+    CoreError::BadRequest(m.to_string())
+}
+
+fn init(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    if core.barrier().is_initialized()? {
+        return Err(bad("Vault is already initialized"));
+    }
+    if !matches!(req.data.get("pgp_keys"), None | Some(Value::Null))
+        || !matches!(req.data.get("root_token_pgp_key"), None | Some(Value::Null) )
+            && req.data.get("root_token_pgp_key").and_then(Value::as_str) != Some("")
+    {
+        return Err(bad("pgp_keys are not supported"));
+    }
+    let shares = fields::opt_u64(&req.data, "secret_shares")?
+        .ok_or_else(|| bad("missing required field \"secret_shares\""))?;
+    let threshold = fields::opt_u64(&req.data, "secret_threshold")?
+        .ok_or_else(|| bad("missing required field \"secret_threshold\""))?;
+    let config = SealConfig::new(shares, threshold)?;
+    let result = core.initialize(config)?;
+    let keys: Vec<String> = result.shares.iter().map(|s| hex::encode(s.expose())).collect();
+    let keys_b64: Vec<String> = result.shares.iter().map(|s| B64.encode(s.expose())).collect();
+    Ok(Response::raw(
+        200,
+        json!({"keys": keys, "keys_base64": keys_b64, "root_token": result.root_token.expose()}),
+    ))
+}
+
+/// The `sys/seal-status` body.
+pub(crate) fn seal_status(core: &Core) -> Result<Value, CoreError> {
+    let initialized = core.barrier().is_initialized()?;
+    let config = core.barrier().seal_config()?;
+    let (t, n) = config
+        .map(|c| (c.secret_threshold, c.secret_shares))
+        .unwrap_or((0, 0));
+    let st = core.seal_state();
+    let sealed = core.is_sealed();
+    Ok(json!({
+        "type": "shamir",
+        "initialized": initialized,
+        "sealed": sealed,
+        "t": t,
+        "n": n,
+        "progress": if sealed { st.unseal.progress() } else { 0 },
+        "nonce": if sealed { st.unseal.nonce() } else { "" },
+        "version": VERSION,
+        "build_date": "",
+        "migration": false,
+        "recovery_seal": false,
+        "storage_type": core.barrier().storage_type(),
+        "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
+        "cluster_id": if sealed { "" } else { core.cluster_id() },
+    }))
+}
+
+fn unseal(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    if !core.barrier().is_initialized()? {
+        return Err(bad("Vault is not initialized"));
+    }
+    if fields::opt_bool(&req.data, "reset")?.unwrap_or(false) {
+        core.reset_unseal();
+        return Ok(Response::raw(200, seal_status(core)?));
+    }
+    let key = fields::opt_string(&req.data, "key")?
+        .ok_or_else(|| bad("'key' must be specified in request body as JSON, or 'reset' set to true"))?;
+    if !core.is_sealed() {
+        return Ok(Response::raw(200, seal_status(core)?));
+    }
+    let share = decode_share(&key)?;
+    core.submit_unseal_share(share)?;
+    Ok(Response::raw(200, seal_status(core)?))
+}
+
+fn query_code(req: &Request, field: &str, default: u16) -> Result<u16, CoreError> {
+    match fields::opt_u64(&req.data, field)? {
+        Some(c) if (100..=599).contains(&c) => Ok(c as u16),
+        Some(_) => Err(bad(&format!("invalid status code in \"{field}\""))),
+        None => Ok(default),
+    }
+}
+
+fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    let initialized = core.barrier().is_initialized()?;
+    let sealed = core.is_sealed();
+    let status = if !initialized {
+        query_code(req, "uninitcode", 501)?
+    } else if sealed {
+        query_code(req, "sealedcode", 503)?
+    } else {
+        query_code(req, "activecode", 200)?
+    };
+    let body = json!({
+        "initialized": initialized,
+        "sealed": sealed,
+        "standby": false,
+        "performance_standby": false,
+        "replication_performance_mode": "disabled",
+        "replication_dr_mode": "disabled",
+        "server_time_utc": crate::core::time::unix_now(),
+        "version": VERSION,
+        "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
+        "cluster_id": if sealed { "" } else { core.cluster_id() },
+        "audit_ok": true,
+    });
+    Ok(Response::raw(status, body))
+}
+
+fn leader(core: &Core) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    Ok(Response::raw(
+        200,
+        json!({
+            "ha_enabled": false,
+            "is_self": true,
+            "active_time": "0001-01-01T00:00:00Z",
+            "leader_address": "",
+            "leader_cluster_address": "",
+            "performance_standby": false,
+            "performance_standby_last_remote_wal": 0,
+        }),
+    ))
+}
+
+fn rekey_status_body(core: &Core) -> Result<Value, CoreError> {
+    let config = core.barrier().seal_config()?.ok_or(CoreError::NotInitialized)?;
+    let st = core.seal_state();
+    Ok(match &st.rekey {
+        None => json!({"started": false, "nonce": "", "t": 0, "n": 0, "progress": 0,
+                        "required": config.secret_threshold, "pgp_fingerprints": null,
+                        "backup": false, "verification_required": false}),
+        Some(r) => json!({"started": true, "nonce": r.progress.attempt_nonce(),
+                           "t": r.config.secret_threshold, "n": r.config.secret_shares,
+                           "progress": r.progress.progress(), "required": config.secret_threshold,
+                           "pgp_fingerprints": null, "backup": false, "verification_required": false}),
+    })
+}
+
+fn rekey_status(core: &Core) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    Ok(Response::raw(200, rekey_status_body(core)?))
+}
+
+fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    if !matches!(req.data.get("pgp_keys"), None | Some(Value::Null)) {
+        return Err(bad("pgp_keys are not supported"));
+    }
+    let shares = fields::opt_u64(&req.data, "secret_shares")?
+        .ok_or_else(|| bad("missing required field \"secret_shares\""))?;
+    let threshold = fields::opt_u64(&req.data, "secret_threshold")?
+        .ok_or_else(|| bad("missing required field \"secret_threshold\""))?;
+    let config = SealConfig::new(shares, threshold)?;
+    {
+        let mut st = core.seal_state();
+        if st.rekey.is_some() {
+            return Err(bad("rekey already in progress"));
+        }
+        st.rekey = Some(crate::core::RekeyState {
+            config,
+            progress: crate::seal::UnsealProgress::new(),
+        });
+    }
+    Ok(Response::raw(200, rekey_status_body(core)?))
+}
+
+fn rekey_cancel(core: &Core) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    core.seal_state().rekey = None;
+    Ok(Response::empty())
+}
+
+fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    let key = fields::req_string(&req.data, "key")?;
+    let nonce = fields::req_string(&req.data, "nonce")?;
+    let threshold = core
+        .barrier()
+        .seal_config()?
+        .ok_or(CoreError::NotInitialized)?
+        .secret_threshold as usize;
+    let share = decode_share(&key)?;
+    let (unseal_key, config) = {
+        let mut st = core.seal_state();
+        let Some(r) = st.rekey.as_mut() else {
+            return Err(bad("no rekey in progress"));
+        };
+        if !crate::crypto::ct_eq(r.progress.attempt_nonce().as_bytes(), nonce.as_bytes()) {
+            return Err(bad("incorrect nonce"));
+        }
+        let config = (r.config.clone(), r.progress.attempt_nonce().to_string());
+        match r.progress.add(share, threshold)? {
+            None => {
+                drop(st);
+                return Ok(Response::raw(200, rekey_status_body(core)?));
+            }
+            Some(k) => (k, config),
+        }
+    };
+    let (config, nonce) = config;
+    if core.barrier().verify_unseal_key(&unseal_key).is_err() {
+        core.seal_state().rekey = None;
+        return Err(bad("rekey failed: the key shares do not form this vault's unseal key; rekey cancelled"));
+    }
+    let new_key = crate::seal::new_unseal_key();
+    let shares = crate::seal::split(&new_key, &config)?;
+    core.barrier().rekey(&new_key, &config)?;
+    core.seal_state().rekey = None;
+    let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
+    let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();
+    Ok(Response::raw(
+        200,
+        json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
+               "pgp_fingerprints": null, "backup": false, "verification_required": false}),
+    ))
+}

@@ -1,0 +1,79 @@
+//! The mount table and routing.
+//!
+//! Owns: mount entries (path, type, UUID, config, options), their
+//! persistence in the core view, and longest-prefix matching of a request
+//! path to a mount. Must not touch: the barrier below the mount's own
+//! storage view, tokens, or HTTP.
+
+mod table;
+pub use table::normalize_mount_path;
+
+pub use table::{MountConfig, MountEntry, MountTable, MountTableError};
+
+use std::sync::Arc;
+
+use crate::barrier::StorageView;
+use crate::logical::LogicalBackend;
+
+/// A live mount: its entry, its engine, and its storage view.
+#[derive(Clone)]
+pub struct Mounted {
+    pub entry: MountEntry,
+    pub backend: Arc<dyn LogicalBackend>,
+    pub storage: StorageView,
+}
+
+/// Mounts ordered for longest-prefix matching.
+#[derive(Clone, Default)]
+pub struct Router {
+    mounts: Vec<Mounted>,
+}
+
+impl Router {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a mount (the caller has checked for conflicts).
+    pub fn insert(&mut self, m: Mounted) {
+        self.mounts.push(m);
+        self.mounts
+            .sort_by(|a, b| b.entry.path.len().cmp(&a.entry.path.len()));
+    }
+
+    /// Removes the mount at exactly `path`.
+    pub fn remove(&mut self, path: &str) -> Option<Mounted> {
+        let i = self.mounts.iter().position(|m| m.entry.path == path)?;
+        Some(self.mounts.remove(i))
+    }
+
+    /// The mount serving `path` and the path relative to it.
+    pub fn route<'a>(&self, path: &'a str) -> Option<(&Mounted, &'a str)> {
+        for m in &self.mounts {
+            if let Some(rest) = path.strip_prefix(m.entry.path.as_str()) {
+                return Some((m, rest));
+            }
+            // "secret" addresses the mount "secret/" itself.
+            if m.entry.path.strip_suffix('/') == Some(path) {
+                return Some((m, ""));
+            }
+        }
+        None
+    }
+
+    /// The mount at exactly `path`.
+    pub fn get(&self, path: &str) -> Option<&Mounted> {
+        self.mounts.iter().find(|m| m.entry.path == path)
+    }
+
+    /// Whether `path` would overlap an existing mount (one a prefix of the other).
+    pub fn conflicts(&self, path: &str) -> bool {
+        self.mounts
+            .iter()
+            .any(|m| m.entry.path.starts_with(path) || path.starts_with(m.entry.path.as_str()))
+    }
+
+    pub fn all(&self) -> &[Mounted] {
+        &self.mounts
+    }
+}

@@ -17,16 +17,17 @@
 //! - [`server`]: `run(config, listener, shutdown)`, what `main` and tests call.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod barrier;
+pub mod config;
 pub mod core;
 pub mod crypto;
-pub mod physical;
-pub mod seal;
-pub mod auth;
-pub mod config;
+pub mod expiration;
 pub mod http;
 pub mod logical;
+pub mod physical;
 pub mod policy;
 pub mod router;
+pub mod seal;
 pub mod server;
 mod server_tls;

@@ -79,7 +79,9 @@ fn init_tracing(level: &str) {
 
 fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Backend>, ServerError> {
     Ok(match cfg {
-        StorageConfig::Sled { path } => Arc::new(SledBackend::open(path).map_err(|e| ServerError(e.to_string()))?),
+        StorageConfig::Sled { path } => {
+            Arc::new(SledBackend::open(path).map_err(|e| ServerError(e.to_string()))?)
+        }
         StorageConfig::Inmem => Arc::new(InmemBackend::new()),
     })
 }
@@ -104,10 +106,13 @@ fn setup_dev(core: &Core, root_id: Option<String>) -> Result<(), ServerError> {
         .initialize(SealConfig::new(1, 1).map_err(err("dev init"))?)
         .map_err(err("dev init"))?;
     let share = &result.shares[0];
-    core.submit_unseal_share(share.clone()).map_err(err("dev unseal"))?;
+    core.submit_unseal_share(share.clone())
+        .map_err(err("dev unseal"))?;
     let token = match root_id {
         Some(id) if !id.is_empty() => {
-            let t = core.create_root_token(Some(id)).map_err(err("dev root token"))?;
+            let t = core
+                .create_root_token(Some(id))
+                .map_err(err("dev root token"))?;
             let mut revoke = Request::new(Operation::Update, "auth/token/revoke-self");
             revoke.client_token = Some(result.root_token.clone());
             core.handle(revoke).map_err(err("dev root token"))?;
@@ -118,10 +123,16 @@ fn setup_dev(core: &Core, root_id: Option<String>) -> Result<(), ServerError> {
     let mut mount = Request::new(Operation::Update, "sys/mounts/secret");
     mount.client_token = Some(token.clone());
     mount.data.insert("type".into(), "kv".into());
-    mount.data.insert("options".into(), serde_json::json!({"version": crate::logical::kv::DEV_KV_VERSION}));
+    mount.data.insert(
+        "options".into(),
+        serde_json::json!({"version": crate::logical::kv::DEV_KV_VERSION}),
+    );
     core.handle(mount).map_err(err("dev mount secret/"))?;
     println!("WARNING! dev mode is enabled: in-memory storage, already unsealed, root token printed below.");
-    println!("Unseal Key: {}", base64::engine::general_purpose::STANDARD.encode(share.expose()));
+    println!(
+        "Unseal Key: {}",
+        base64::engine::general_purpose::STANDARD.encode(share.expose())
+    );
     println!("Root Token: {}", token.expose());
     Ok(())
 }
@@ -139,20 +150,28 @@ async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerEr
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("==> vault-rs server started! Listening on {scheme}://{addr}");
     tracing::info!(%addr, storage = core.barrier().storage_type(), "listening");
-    run(core, listener, tls, config.max_request_size, shutdown_signal()).await
+    run(
+        core,
+        listener,
+        tls,
+        config.max_request_size,
+        shutdown_signal(),
+    )
+    .await
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -179,10 +198,13 @@ where
 {
     let app = crate::http::router(core.clone(), max_request_size);
     let result = match tls {
-        None => axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(err("server error")),
+        None => axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(err("server error")),
         Some(acceptor) => crate::server_tls::serve_tls(listener, acceptor, app, shutdown).await,
     };
     let flushed = core.barrier().flush();
@@ -197,7 +219,9 @@ fn tls_acceptor(l: &ListenerConfig) -> Result<Option<tokio_rustls::TlsAcceptor>,
         return Ok(None);
     }
     let (Some(cert), Some(key)) = (&l.tls_cert_file, &l.tls_key_file) else {
-        return Err(ServerError("TLS needs tls_cert_file and tls_key_file".into()));
+        return Err(ServerError(
+            "TLS needs tls_cert_file and tls_key_file".into(),
+        ));
     };
     crate::server_tls::acceptor(cert, key).map(Some)
 }

@@ -19,7 +19,8 @@ use tower::Service;
 use crate::server::ServerError;
 
 fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, ServerError> {
-    std::fs::read(path).map_err(|e| ServerError(format!("cannot read {what} {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| ServerError(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 /// A TLS acceptor from PEM files.
@@ -81,7 +82,8 @@ where
                     return;
                 }
             };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc));
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc));
             let conn = watcher.watch(conn.into_owned());
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection error");

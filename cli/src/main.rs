@@ -1,1 +1,202 @@
-fn main() {}
+//! `vault-rs`: the vault-rs server and its command-line client.
+//!
+//! This file owns the clap command tree, the global options (`--address`,
+//! `--format`, `--field`), dispatch to the command groups in
+//! [`commands`], and exit codes: 0 success, 1 a failed request or local
+//! failure, 2 a usage error (and `status` exits 2 when sealed). Errors are
+//! printed once, as `Error: …` on stderr.
+
+#![forbid(unsafe_code)]
+
+mod argv;
+mod client;
+mod commands;
+mod error;
+mod input;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::client::DEFAULT_ADDRESS;
+use crate::commands::{
+    kv, lease, login, operator, policy, rw, secrets, server, status, token, Context,
+};
+use crate::error::{CliError, CmdResult, EXIT_OK};
+use crate::output::{Format, Output};
+
+/// vault-rs: a secrets vault with a Vault-compatible HTTP API and CLI.
+#[derive(Parser)]
+#[command(name = "vault-rs", about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every client command accepts.
+#[derive(Args)]
+struct GlobalArgs {
+    /// Server address [env: VAULT_ADDR] [default: http://127.0.0.1:8200].
+    #[arg(long, global = true, value_name = "URL")]
+    address: Option<String>,
+
+    /// Output format [env: VAULT_FORMAT] [default: table].
+    #[arg(long, global = true, value_enum)]
+    format: Option<Format>,
+
+    /// Print only this field of the reply, raw.
+    #[arg(long, global = true, value_name = "NAME")]
+    field: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a vault-rs server (--config FILE, or --dev).
+    Server(server::ServerArgs),
+    /// Print the seal status (exit 0 unsealed, 2 sealed, 1 error).
+    Status(status::StatusArgs),
+    /// Operator commands: init, unseal, seal, rotate, key-status, rekey.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
+    /// Read data at a path.
+    Read(rw::ReadArgs),
+    /// Write data to a path.
+    Write(rw::WriteArgs),
+    /// Delete data at a path.
+    Delete(rw::DeleteArgs),
+    /// List the keys under a path.
+    List(rw::ListArgs),
+    /// Manage secrets engines.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
+    /// Authenticate and store the token.
+    Login(login::LoginArgs),
+    /// Create, inspect, renew and revoke tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Manage ACL policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Inspect, renew and revoke leases.
+    #[command(subcommand)]
+    Lease(lease::LeaseCommand),
+    /// Key/value secrets (KV versions 1 and 2).
+    #[command(subcommand)]
+    Kv(kv::KvCommand),
+    /// Print the vault-rs version.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let names = argv::long_flag_names(&Cli::command());
+    let args = argv::normalize(std::env::args_os().collect(), &names);
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(error::EXIT_USAGE));
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("Error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// The value of an environment variable, unless unset or blank.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// `--address`, else `VAULT_ADDR`, else the default address.
+fn resolve_address(flag: Option<String>) -> String {
+    flag.filter(|address| !address.trim().is_empty())
+        .or_else(|| env_value("VAULT_ADDR"))
+        .unwrap_or_else(|| DEFAULT_ADDRESS.to_owned())
+}
+
+/// `--format`, else `VAULT_FORMAT`, else table.
+fn resolve_format(flag: Option<Format>) -> Result<Format, CliError> {
+    if let Some(format) = flag {
+        return Ok(format);
+    }
+    match env_value("VAULT_FORMAT") {
+        None => Ok(Format::Table),
+        Some(value) => Format::from_str(&value, true).map_err(|_| {
+            CliError::usage(format!(
+                "invalid VAULT_FORMAT {value:?}: expected table or json"
+            ))
+        }),
+    }
+}
+
+/// Dispatches to the command; returns its exit code.
+fn run(cli: Cli) -> CmdResult {
+    let ctx = Context {
+        address: resolve_address(cli.global.address),
+        output: Output {
+            format: resolve_format(cli.global.format)?,
+            field: cli.global.field,
+        },
+    };
+    match cli.command {
+        Command::Server(args) => server::run(args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Operator(command) => operator::run(&ctx, command),
+        Command::Read(args) => rw::read(&ctx, args),
+        Command::Write(args) => rw::write(&ctx, args),
+        Command::Delete(args) => rw::delete(&ctx, args),
+        Command::List(args) => rw::list(&ctx, args),
+        Command::Secrets(command) => secrets::run(&ctx, command),
+        Command::Login(args) => login::run(&ctx, args),
+        Command::Token(command) => token::run(&ctx, command),
+        Command::Policy(command) => policy::run(&ctx, command),
+        Command::Lease(command) => lease::run(&ctx, command),
+        Command::Kv(command) => kv::run(&ctx, command),
+        Command::Version => {
+            output::emit(&format!("vault-rs v{}", env!("CARGO_PKG_VERSION")))?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_tree_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn go_style_flags_parse() {
+        let names = argv::long_flag_names(&Cli::command());
+        let args = [
+            "vault-rs",
+            "kv",
+            "get",
+            "-mount=secret",
+            "-version=2",
+            "-field",
+            "k",
+            "foo",
+        ];
+        let args = argv::normalize(args.iter().map(std::ffi::OsString::from).collect(), &names);
+        let cli = Cli::try_parse_from(args);
+        assert!(cli.is_ok());
+        assert_eq!(
+            cli.ok().and_then(|cli| cli.global.field),
+            Some("k".to_owned())
+        );
+    }
+}

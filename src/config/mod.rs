@@ -106,7 +106,8 @@ impl Config {
 
     /// Parses HCL text; relative file paths are resolved against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
-        let body: Body = hcl::from_str(text).map_err(|e| ConfigError(format!("syntax error: {e}")))?;
+        let body: Body =
+            hcl::from_str(text).map_err(|e| ConfigError(format!("syntax error: {e}")))?;
         let mut cfg = Config::dev("127.0.0.1:8200");
         let mut storage = None;
         let mut listener = None;
@@ -134,7 +135,9 @@ impl Config {
                 }
                 "listener" => {
                     if listener.is_some() {
-                        return Err(ConfigError("only one \"listener\" block is supported".into()));
+                        return Err(ConfigError(
+                            "only one \"listener\" block is supported".into(),
+                        ));
                     }
                     listener = Some(parse_listener(block, base)?);
                 }
@@ -142,10 +145,14 @@ impl Config {
                 other => return Err(ConfigError(format!("unknown block \"{other}\""))),
             }
         }
-        cfg.storage = storage.ok_or_else(|| ConfigError("a \"storage\" block is required".into()))?;
-        cfg.listener = listener.ok_or_else(|| ConfigError("a \"listener\" block is required".into()))?;
+        cfg.storage =
+            storage.ok_or_else(|| ConfigError("a \"storage\" block is required".into()))?;
+        cfg.listener =
+            listener.ok_or_else(|| ConfigError("a \"listener\" block is required".into()))?;
         if cfg.default_lease_ttl > cfg.max_lease_ttl {
-            return Err(ConfigError("\"default_lease_ttl\" must not exceed \"max_lease_ttl\"".into()));
+            return Err(ConfigError(
+                "\"default_lease_ttl\" must not exceed \"max_lease_ttl\"".into(),
+            ));
         }
         Ok(cfg)
     }
@@ -154,7 +161,10 @@ impl Config {
 fn label(block: &Block) -> Result<String, ConfigError> {
     match block.labels.first() {
         Some(l) => Ok(l.as_str().to_string()),
-        None => Err(ConfigError(format!("\"{}\" block needs a type label", block.identifier.as_str()))),
+        None => Err(ConfigError(format!(
+            "\"{}\" block needs a type label",
+            block.identifier.as_str()
+        ))),
     }
 }
 
@@ -165,24 +175,33 @@ fn parse_storage(block: &Block, base: &Path) -> Result<StorageConfig, ConfigErro
             for attr in block.body.attributes() {
                 match attr.key.as_str() {
                     "path" => path = Some(string("storage.path", &attr.expr)?),
-                    other => return Err(ConfigError(format!("unknown setting \"storage.{other}\""))),
+                    other => {
+                        return Err(ConfigError(format!("unknown setting \"storage.{other}\"")))
+                    }
                 }
             }
-            let path = path.ok_or_else(|| ConfigError("\"storage.path\" is required for sled".into()))?;
+            let path =
+                path.ok_or_else(|| ConfigError("\"storage.path\" is required for sled".into()))?;
             if path.is_empty() {
                 return Err(ConfigError("\"storage.path\" must not be empty".into()));
             }
-            Ok(StorageConfig::Sled { path: base.join(path) })
+            Ok(StorageConfig::Sled {
+                path: base.join(path),
+            })
         }
         "inmem" => Ok(StorageConfig::Inmem),
-        other => Err(ConfigError(format!("unsupported storage type \"{other}\" (use \"sled\" or \"inmem\")"))),
+        other => Err(ConfigError(format!(
+            "unsupported storage type \"{other}\" (use \"sled\" or \"inmem\")"
+        ))),
     }
 }
 
 fn parse_listener(block: &Block, base: &Path) -> Result<ListenerConfig, ConfigError> {
     let kind = label(block)?;
     if kind != "tcp" {
-        return Err(ConfigError(format!("unsupported listener type \"{kind}\" (use \"tcp\")")));
+        return Err(ConfigError(format!(
+            "unsupported listener type \"{kind}\" (use \"tcp\")"
+        )));
     }
     let mut l = ListenerConfig {
         tls_disable: false,
@@ -194,13 +213,18 @@ fn parse_listener(block: &Block, base: &Path) -> Result<ListenerConfig, ConfigEr
         match key {
             "address" => l.address = string("listener.address", v)?,
             "tls_disable" => l.tls_disable = boolean("listener.tls_disable", v)?,
-            "tls_cert_file" => l.tls_cert_file = Some(base.join(string("listener.tls_cert_file", v)?)),
+            "tls_cert_file" => {
+                l.tls_cert_file = Some(base.join(string("listener.tls_cert_file", v)?))
+            }
             "tls_key_file" => l.tls_key_file = Some(base.join(string("listener.tls_key_file", v)?)),
             other => return Err(ConfigError(format!("unknown setting \"listener.{other}\""))),
         }
     }
     if l.address.parse::<std::net::SocketAddr>().is_err() {
-        return Err(ConfigError(format!("\"listener.address\" is not a host:port address: \"{}\"", l.address)));
+        return Err(ConfigError(format!(
+            "\"listener.address\" is not a host:port address: \"{}\"",
+            l.address
+        )));
     }
     if !l.tls_disable && (l.tls_cert_file.is_none() || l.tls_key_file.is_none()) {
         return Err(ConfigError(
@@ -232,7 +256,11 @@ fn duration(key: &str, v: &Expression) -> Result<u64, ConfigError> {
         Expression::String(s) => crate::logical::fields::parse_duration(s),
         _ => None,
     };
-    parsed.ok_or_else(|| ConfigError(format!("\"{key}\" must be a duration such as \"768h\" or seconds")))
+    parsed.ok_or_else(|| {
+        ConfigError(format!(
+            "\"{key}\" must be a duration such as \"768h\" or seconds"
+        ))
+    })
 }
 
 fn size(key: &str, v: &Expression) -> Result<usize, ConfigError> {
@@ -243,7 +271,9 @@ fn size(key: &str, v: &Expression) -> Result<usize, ConfigError> {
     };
     match n {
         Some(n) if n > 0 && n <= 1 << 32 => Ok(n as usize),
-        _ => Err(ConfigError(format!("\"{key}\" must be a positive number of bytes"))),
+        _ => Err(ConfigError(format!(
+            "\"{key}\" must be a positive number of bytes"
+        ))),
     }
 }
 
@@ -251,7 +281,9 @@ fn log_level(s: &str) -> Result<String, ConfigError> {
     let l = s.to_lowercase();
     match l.as_str() {
         "trace" | "debug" | "info" | "warn" | "error" => Ok(l),
-        _ => Err(ConfigError(format!("\"log_level\" must be one of trace, debug, info, warn, error (got \"{s}\")"))),
+        _ => Err(ConfigError(format!(
+            "\"log_level\" must be one of trace, debug, info, warn, error (got \"{s}\")"
+        ))),
     }
 }
 
@@ -277,7 +309,12 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.storage, StorageConfig::Sled { path: PathBuf::from("/base/data") });
+        assert_eq!(
+            c.storage,
+            StorageConfig::Sled {
+                path: PathBuf::from("/base/data")
+            }
+        );
         assert_eq!(c.default_lease_ttl, 3600);
         assert_eq!(c.max_lease_ttl, 7200);
         assert_eq!(c.max_request_size, 1024);
@@ -297,10 +334,16 @@ mod tests {
             let e = parse(&format!("{base}{extra}")).unwrap_err().to_string();
             assert!(e.contains(field), "{e}");
         }
-        assert!(parse("listener \"tcp\" { address = \"x\" }").unwrap_err().0.contains("storage"));
+        assert!(parse("listener \"tcp\" { address = \"x\" }")
+            .unwrap_err()
+            .0
+            .contains("storage"));
         let e = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"nope\" tls_disable = true }").unwrap_err();
         assert!(e.0.contains("listener.address"), "{e}");
-        let e = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"127.0.0.1:1\" }").unwrap_err();
+        let e = parse(
+            "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"127.0.0.1:1\" }",
+        )
+        .unwrap_err();
         assert!(e.0.contains("tls_cert_file"), "{e}");
         assert!(parse("storage \"s3\" {}").is_err());
         assert!(parse("{{{").unwrap_err().0.contains("syntax"));

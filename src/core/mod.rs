@@ -111,7 +111,10 @@ impl Core {
     }
 
     pub fn is_sealed(&self) -> bool {
-        self.active.read().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
     }
 
     /// Initializes the vault: unseal key, shares, keyring, root token.
@@ -144,7 +147,10 @@ impl Core {
         if !self.is_sealed() {
             return Ok(());
         }
-        let config = self.barrier.seal_config()?.ok_or(CoreError::NotInitialized)?;
+        let config = self
+            .barrier
+            .seal_config()?
+            .ok_or(CoreError::NotInitialized)?;
         let key = {
             let mut st = self.seal_state();
             st.unseal.add(share, config.secret_threshold as usize)?
@@ -167,6 +173,7 @@ impl Core {
 
     fn post_unseal(&self) -> Result<Arc<Active>, CoreError> {
         let active = Arc::new(Active::load(self)?);
+        active.start();
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(active.clone());
         Ok(active)
     }
@@ -178,7 +185,14 @@ impl Core {
 
     /// Seals: drops the unsealed state and every key.
     pub fn seal(&self) {
-        *self.active.write().unwrap_or_else(|p| p.into_inner()) = None;
+        if let Some(a) = self
+            .active
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            a.stop();
+        }
         self.barrier.seal();
         let mut st = self.seal_state();
         st.unseal.reset();

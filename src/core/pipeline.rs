@@ -28,11 +28,11 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
 }
 
 fn authenticate(active: &Active, req: &Request) -> Result<Authenticated, CoreError> {
-    let token = req.client_token.as_ref().ok_or(CoreError::PermissionDenied)?;
-    let entry = active
-        .tokens
-        .lookup(token.expose())
-        .map_err(token_err)?;
+    let token = req
+        .client_token
+        .as_ref()
+        .ok_or(CoreError::PermissionDenied)?;
+    let entry = active.tokens.lookup(token.expose()).map_err(token_err)?;
     let acl = active.policies.acl(&entry.policies).map_err(policy_err)?;
     let caller = Caller {
         accessor: entry.accessor.clone(),
@@ -110,7 +110,10 @@ fn route_to_mount(
     let op = resolve_write_op(mounted.backend.as_ref(), &lreq)?;
     req.operation = op;
     authorize(auth, op, &req.path, false)?;
-    let lreq = LogicalRequest { operation: op, ..lreq };
+    let lreq = LogicalRequest {
+        operation: op,
+        ..lreq
+    };
     let mut resp = mounted.backend.handle(&lreq)?;
     resp.mount_type = Some(mounted.entry.kind.clone());
     Ok(resp)

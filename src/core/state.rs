@@ -1,11 +1,14 @@
 //! The unsealed state: what exists only while the vault is unsealed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::{Core, CoreError};
 use crate::auth::token::store_limits;
 use crate::auth::token::{TokenError, TokenStore};
 use crate::barrier::{Barrier, StorageView};
+use crate::core::time::unix_now;
+use crate::expiration::{spawn_ticker, ExpirationManager, Expirer, LeaseEntry, LeaseKind};
 use crate::logical::{kv::KvBackend, LogicalBackend};
 use crate::policy::store::{PolicyStore, PolicyStoreError};
 use crate::router::{MountEntry, MountTable, Mounted, Router};
@@ -14,6 +17,10 @@ use crate::router::{MountEntry, MountTable, Mounted, Router};
 pub(crate) const CORE_VIEW: &str = "core";
 /// View id of the token store.
 pub(crate) const TOKEN_VIEW: &str = "token";
+/// View id of the expiration manager.
+pub(crate) const EXPIRATION_VIEW: &str = "expiration";
+/// How many due leases one tick handles at most.
+const EXPIRE_BATCH: usize = 1000;
 const MOUNTS_KEY: &str = "mounts";
 
 pub struct Active {
@@ -23,6 +30,8 @@ pub struct Active {
     pub tokens: TokenStore,
     pub policies: PolicyStore,
     pub mount_table: MountTable,
+    pub expiration: Arc<ExpirationManager>,
+    stop: Arc<AtomicBool>,
 }
 
 pub(crate) fn token_err(e: TokenError) -> CoreError {
@@ -75,10 +84,19 @@ impl Active {
                 )));
             };
             let storage = barrier.view(&entry.uuid);
-            router.insert(Mounted { entry, backend, storage });
+            router.insert(Mounted {
+                entry,
+                backend,
+                storage,
+            });
         }
-        let tokens = TokenStore::open(barrier.view(TOKEN_VIEW), store_limits(core.config()))
-            .map_err(token_err)?;
+        let expiration = Arc::new(ExpirationManager::open(barrier.view(EXPIRATION_VIEW))?);
+        let tokens = TokenStore::open(
+            barrier.view(TOKEN_VIEW),
+            store_limits(core.config()),
+            expiration.clone(),
+        )
+        .map_err(token_err)?;
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;
         Ok(Active {
             barrier: barrier.clone(),
@@ -87,7 +105,19 @@ impl Active {
             tokens,
             policies,
             mount_table,
+            expiration,
+            stop: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Starts the background work of the unsealed state (lease expiry).
+    pub(crate) fn start(self: &Arc<Self>) {
+        spawn_ticker(Arc::downgrade(self), self.stop.clone());
+    }
+
+    /// Stops background work (on seal).
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 
     /// Serialises mount table changes.
@@ -102,7 +132,10 @@ impl Active {
 
     /// A snapshot of the router.
     pub fn router(&self) -> Router {
-        self.router.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.router
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the router and persists the mount table.
@@ -111,5 +144,37 @@ impl Active {
         self.mount_table.save(&entries)?;
         *self.router.write().unwrap_or_else(|p| p.into_inner()) = router;
         Ok(())
+    }
+}
+
+impl Active {
+    /// Revokes what a lease stands for, then forgets the lease.
+    pub(crate) fn revoke_lease(&self, lease: &LeaseEntry) -> Result<(), CoreError> {
+        match &lease.kind {
+            LeaseKind::Token { key } => self.tokens.revoke_tree(key).map_err(token_err)?,
+        }
+        self.expiration.remove(&lease.lease_id)?;
+        Ok(())
+    }
+}
+
+impl Expirer for Active {
+    fn expire_due(&self) -> usize {
+        let due = match self.expiration.due(unix_now(), EXPIRE_BATCH) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the lease index");
+                return 0;
+            }
+        };
+        for lease in &due {
+            if let Err(e) = self.revoke_lease(lease) {
+                tracing::warn!(lease_id = %lease.lease_id, error = %e, "revocation failed; will retry");
+                if let Err(e) = self.expiration.retry_later(lease) {
+                    tracing::error!(error = %e, "cannot reschedule a lease");
+                }
+            }
+        }
+        due.len()
     }
 }

@@ -12,8 +12,14 @@ use crate::seal::SealError;
 /// The status and error messages for `err`.
 pub fn status_of(err: &CoreError) -> (StatusCode, Vec<String>) {
     match err {
-        CoreError::Sealed => (StatusCode::SERVICE_UNAVAILABLE, vec!["Vault is sealed".into()]),
-        CoreError::NotInitialized => (StatusCode::BAD_REQUEST, vec!["Vault is not initialized".into()]),
+        CoreError::Sealed => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["Vault is sealed".into()],
+        ),
+        CoreError::NotInitialized => (
+            StatusCode::BAD_REQUEST,
+            vec!["Vault is not initialized".into()],
+        ),
         CoreError::PermissionDenied => (StatusCode::FORBIDDEN, vec!["permission denied".into()]),
         CoreError::UnsupportedPath(_) => (StatusCode::NOT_FOUND, vec![err.to_string()]),
         CoreError::BadRequest(m) => (StatusCode::BAD_REQUEST, vec![m.clone()]),
@@ -28,7 +34,10 @@ pub fn status_of(err: &CoreError) -> (StatusCode, Vec<String>) {
 
 fn internal(detail: &str) -> (StatusCode, Vec<String>) {
     tracing::error!(error = %detail, "internal error");
-    (StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()])
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        vec!["internal error".into()],
+    )
 }
 
 fn seal_status(e: &SealError) -> (StatusCode, Vec<String>) {
@@ -41,7 +50,10 @@ fn policy_status(e: &PolicyError) -> (StatusCode, Vec<String>) {
 
 fn barrier_status(e: &BarrierError) -> (StatusCode, Vec<String>) {
     match e {
-        BarrierError::Sealed => (StatusCode::SERVICE_UNAVAILABLE, vec!["Vault is sealed".into()]),
+        BarrierError::Sealed => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["Vault is sealed".into()],
+        ),
         BarrierError::NotInitialized => (StatusCode::BAD_REQUEST, vec![e.to_string()]),
         BarrierError::AlreadyInitialized => (StatusCode::BAD_REQUEST, vec![e.to_string()]),
         BarrierError::InvalidPath(_) => (StatusCode::BAD_REQUEST, vec![e.to_string()]),
@@ -49,7 +61,10 @@ fn barrier_status(e: &BarrierError) -> (StatusCode, Vec<String>) {
             // A decryption failure with the right keyring means tampering or
             // a wrong unseal key; say no more than that.
             tracing::error!("barrier decryption failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()])
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec!["internal error".into()],
+            )
         }
         other => internal(&other.to_string()),
     }

@@ -23,12 +23,10 @@ struct AppState {
 
 /// The HTTP application: every path goes to one handler.
 pub fn router(core: Arc<Core>, max_request_size: usize) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(AppState {
-            core,
-            max_request_size,
-        })
+    Router::new().fallback(handle).with_state(AppState {
+        core,
+        max_request_size,
+    })
 }
 
 fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
@@ -39,10 +37,8 @@ fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -63,12 +59,20 @@ async fn handle(
     };
     let path = match percent_decode(path) {
         Some(p) => p,
-        None => return error_response(StatusCode::BAD_REQUEST, vec!["invalid path encoding".into()]),
+        None => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                vec!["invalid path encoding".into()],
+            )
+        }
     };
     let body = match axum::body::to_bytes(body, state.max_request_size).await {
         Ok(b) => b,
         Err(_) => {
-            return error_response(StatusCode::PAYLOAD_TOO_LARGE, vec!["request body too large".into()])
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                vec!["request body too large".into()],
+            )
         }
     };
     let req = match build_request(&method, &path, uri.query(), &headers, &body, remote) {
@@ -81,12 +85,18 @@ async fn handle(
     match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e, &request_id),
-        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()]),
+        Err(_) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            vec!["internal error".into()],
+        ),
     }
 }
 
 fn operation_of(method: &Method, query: &Map<String, Value>) -> Option<Operation> {
-    let list_flag = matches!(query.get("list").and_then(Value::as_str), Some("true" | "1"));
+    let list_flag = matches!(
+        query.get("list").and_then(Value::as_str),
+        Some("true" | "1")
+    );
     Some(match method.as_str() {
         "GET" if list_flag => Operation::List,
         "GET" | "HEAD" => Operation::Read,
@@ -124,7 +134,10 @@ fn build_request(
         None => Map::new(),
     };
     if op == Operation::Patch {
-        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !ct.starts_with("application/merge-patch+json") {
             return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -142,7 +155,10 @@ fn parse_body(body: &Bytes) -> Result<Option<Map<String, Value>>, BadRequest> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(Some(m)),
         Ok(Value::Null) => Ok(None),
-        Ok(_) => Err((StatusCode::BAD_REQUEST, "request body must be a JSON object".into())),
+        Ok(_) => Err((
+            StatusCode::BAD_REQUEST,
+            "request body must be a JSON object".into(),
+        )),
         Err(e) => Err((
             StatusCode::BAD_REQUEST,
             format!("failed to parse JSON input: {}", e.classify_message()),
@@ -157,7 +173,11 @@ trait ClassifyMessage {
 impl ClassifyMessage for serde_json::Error {
     /// Position only: never echo the input (it may hold secrets).
     fn classify_message(&self) -> String {
-        format!("invalid JSON at line {} column {}", self.line(), self.column())
+        format!(
+            "invalid JSON at line {} column {}",
+            self.line(),
+            self.column()
+        )
     }
 }
 
@@ -168,7 +188,9 @@ fn token_from(headers: &HeaderMap) -> Option<SecretString> {
         }
     }
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let t = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?;
+    let t = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))?;
     Some(SecretString::new(t.trim().to_string()))
 }
 
@@ -187,7 +209,10 @@ fn parse_query(q: &str) -> Map<String, Value> {
     let mut m = Map::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (Some(k), Some(v)) = (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " "))) else {
+        let (Some(k), Some(v)) = (
+            percent_decode(&k.replace('+', " ")),
+            percent_decode(&v.replace('+', " ")),
+        ) else {
             continue;
         };
         m.insert(k, Value::String(v));
@@ -218,7 +243,10 @@ fn envelope(resp: Response, request_id: &str) -> Value {
         Some(l) => (l.lease_id.clone(), l.lease_duration, l.renewable),
         None => (String::new(), 0, false),
     };
-    let auth = resp.auth.as_ref().map(|a| serde_json::to_value(a).unwrap_or(Value::Null));
+    let auth = resp
+        .auth
+        .as_ref()
+        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null));
     json!({
         "request_id": request_id,
         "lease_id": lease_id,
@@ -240,7 +268,10 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
     if let Some(raw) = &resp.raw {
         return json_response(status, raw);
     }
-    let empty = resp.data.is_none() && resp.auth.is_none() && resp.wrap_info.is_none() && resp.warnings.is_empty();
+    let empty = resp.data.is_none()
+        && resp.auth.is_none()
+        && resp.wrap_info.is_none()
+        && resp.warnings.is_empty();
     if empty && resp.status.is_none() {
         return StatusCode::NO_CONTENT.into_response();
     }

@@ -24,7 +24,9 @@ pub fn opt_string(data: &Map<String, Value>, field: &str) -> Result<Option<Strin
 pub fn req_string(data: &Map<String, Value>, field: &str) -> Result<String, LogicalError> {
     match opt_string(data, field)? {
         Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(LogicalError::BadRequest(format!("missing required field \"{field}\""))),
+        _ => Err(LogicalError::BadRequest(format!(
+            "missing required field \"{field}\""
+        ))),
     }
 }
 
@@ -53,7 +55,11 @@ pub fn opt_u64(data: &Map<String, Value>, field: &str) -> Result<Option<u64>, Lo
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .map(|f| f as u64)
+            })
             .map(Some)
             .ok_or_else(|| wrong_type(field, "a non-negative integer")),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -121,7 +127,10 @@ pub fn opt_string_list(
 }
 
 /// An optional list of integers (also a comma-separated string).
-pub fn opt_u64_list(data: &Map<String, Value>, field: &str) -> Result<Option<Vec<u64>>, LogicalError> {
+pub fn opt_u64_list(
+    data: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<Vec<u64>>, LogicalError> {
     let Some(items) = (match data.get(field) {
         Some(Value::Array(items)) => Some(items.clone()),
         Some(Value::String(s)) => Some(

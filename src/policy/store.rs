@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use super::{default_policy_text, normalize_name, parse, Acl, Policy, PolicyError, DEFAULT_POLICY, ROOT_POLICY};
+use super::{
+    default_policy_text, normalize_name, parse, Acl, Policy, PolicyError, DEFAULT_POLICY,
+    ROOT_POLICY,
+};
 use crate::barrier::{BarrierError, StorageView};
 
 pub struct PolicyStore {
@@ -51,9 +54,18 @@ impl PolicyStore {
     /// The policy `name`, if it exists (`root` exists and has no rules).
     pub fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, PolicyStoreError> {
         if name == ROOT_POLICY {
-            return Ok(Some(Arc::new(Policy { name: ROOT_POLICY.into(), raw: String::new(), rules: Vec::new() })));
+            return Ok(Some(Arc::new(Policy {
+                name: ROOT_POLICY.into(),
+                raw: String::new(),
+                rules: Vec::new(),
+            })));
         }
-        if let Some(p) = self.policies.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+        if let Some(p) = self
+            .policies
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
             return Ok(Some(p.clone()));
         }
         let Some(raw) = self.view.get(&key(name))? else {
@@ -91,7 +103,10 @@ impl PolicyStore {
             return Err(PolicyError::Invalid(format!("cannot delete the {name} policy")).into());
         }
         self.view.delete(&key(&name))?;
-        self.policies.write().unwrap_or_else(|p| p.into_inner()).remove(&name);
+        self.policies
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&name);
         self.acls.write().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(())
     }
@@ -111,7 +126,12 @@ impl PolicyStore {
         sorted.sort_unstable();
         sorted.dedup();
         let cache_key = sorted.join("\n");
-        if let Some(a) = self.acls.read().unwrap_or_else(|p| p.into_inner()).get(&cache_key) {
+        if let Some(a) = self
+            .acls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&cache_key)
+        {
             return Ok(a.clone());
         }
         let mut policies = Vec::with_capacity(sorted.len());

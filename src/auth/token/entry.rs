@@ -66,7 +66,9 @@ impl TokenEntry {
     }
 
     pub fn is_root(&self) -> bool {
-        self.policies.iter().any(|p| p == crate::policy::ROOT_POLICY)
+        self.policies
+            .iter()
+            .any(|p| p == crate::policy::ROOT_POLICY)
     }
 
     pub fn is_orphan(&self) -> bool {

@@ -38,20 +38,32 @@ pub(crate) fn handle(
     let sudo = path.starts_with("accessors") || path.starts_with("revoke-orphan");
     authorize(auth, req.operation, &req.path, sudo)?;
     let write = matches!(req.operation, Operation::Create | Operation::Update);
-    let t = Tokens { core, active, req, auth };
+    let t = Tokens {
+        core,
+        active,
+        req,
+        auth,
+    };
     match (path, req.operation) {
         ("create" | "create-orphan", _) if write => t.create(None, path == "create-orphan"),
         (p, _) if write && p.starts_with("create/") => {
-            let role = t.role(&p["create/".len()..])?.ok_or_else(|| CoreError::BadRequest("unknown role".into()))?;
+            let role = t
+                .role(&p["create/".len()..])?
+                .ok_or_else(|| CoreError::BadRequest("unknown role".into()))?;
             t.create(Some(role), false)
         }
-        ("lookup-self", Operation::Read) | ("lookup-self", _) if write || req.operation == Operation::Read => {
+        ("lookup-self", Operation::Read) | ("lookup-self", _)
+            if write || req.operation == Operation::Read =>
+        {
             let own = req.client_token.as_ref().map(|t| t.expose().to_string());
             Ok(lookup_response(&auth.entry, own.as_deref()))
         }
         ("lookup", _) if write => {
             let token = fields::req_string(&req.data, "token")?;
-            let e = active.tokens.lookup(&token).map_err(|_| CoreError::BadRequest("bad token".into()))?;
+            let e = active
+                .tokens
+                .lookup(&token)
+                .map_err(|_| CoreError::BadRequest("bad token".into()))?;
             Ok(lookup_response(&e, Some(&token)))
         }
         ("lookup-accessor", _) if write => {
@@ -70,7 +82,10 @@ pub(crate) fn handle(
             t.renew(&e.key, false)
         }
         ("revoke-self", _) if write => {
-            active.tokens.revoke_tree(&auth.entry.key).map_err(token_err)?;
+            active
+                .tokens
+                .revoke_tree(&auth.entry.key)
+                .map_err(token_err)?;
             Ok(Response::empty())
         }
         ("revoke", _) if write => {
@@ -91,9 +106,9 @@ pub(crate) fn handle(
             active.tokens.revoke_orphan(&key).map_err(token_err)?;
             Ok(Response::empty())
         }
-        ("accessors" | "accessors/", Operation::List) => {
-            Ok(Response::list(active.tokens.accessors().map_err(token_err)?))
-        }
+        ("accessors" | "accessors/", Operation::List) => Ok(Response::list(
+            active.tokens.accessors().map_err(token_err)?,
+        )),
         ("roles" | "roles/", Operation::List) => {
             let names = active.tokens.view().list("role/")?;
             if names.is_empty() {
@@ -105,7 +120,8 @@ pub(crate) fn handle(
         ("tidy", _) if write => {
             active.tokens.tidy().map_err(token_err)?;
             let mut r = Response::empty();
-            r.warnings.push("Tidy operation successfully started".into());
+            r.warnings
+                .push("Tidy operation successfully started".into());
             r.status = Some(202);
             Ok(r)
         }
@@ -125,7 +141,11 @@ fn sanitize(mut policies: Vec<String>, add_default: bool) -> Vec<String> {
         *p = p.trim().to_lowercase();
     }
     policies.retain(|p| !p.is_empty());
-    if add_default && !policies.iter().any(|p| p == DEFAULT_POLICY || p == ROOT_POLICY) {
+    if add_default
+        && !policies
+            .iter()
+            .any(|p| p == DEFAULT_POLICY || p == ROOT_POLICY)
+    {
         policies.push(DEFAULT_POLICY.into());
     }
     policies.sort();
@@ -138,17 +158,31 @@ impl Tokens<'_> {
         if name.is_empty() || name.contains('/') {
             return Err(CoreError::BadRequest("invalid role name".into()));
         }
-        Ok(self.active.tokens.view().get_json(&format!("role/{name}"))?)
+        Ok(self
+            .active
+            .tokens
+            .view()
+            .get_json(&format!("role/{name}"))?)
     }
 
-    fn create(&self, role: Option<TokenRole>, orphan_endpoint: bool) -> Result<Response, CoreError> {
+    fn create(
+        &self,
+        role: Option<TokenRole>,
+        orphan_endpoint: bool,
+    ) -> Result<Response, CoreError> {
         let d = &self.req.data;
         let parent = &self.auth.entry;
         let parent_is_root = parent.is_root();
-        let has_sudo = self.auth.acl.capabilities(&self.req.path).contains(Capability::Sudo);
+        let has_sudo = self
+            .auth
+            .acl
+            .capabilities(&self.req.path)
+            .contains(Capability::Sudo);
         if let Some(t) = fields::opt_string(d, "type")? {
             if t != "service" && t != "default" {
-                return Err(CoreError::BadRequest(format!("token type \"{t}\" is not supported")));
+                return Err(CoreError::BadRequest(format!(
+                    "token type \"{t}\" is not supported"
+                )));
             }
         }
         let no_default = fields::opt_bool(d, "no_default_policy")?.unwrap_or(false);
@@ -158,25 +192,43 @@ impl Tokens<'_> {
             Some(r) => self.role_policies(r, requested)?,
             None => self.child_policies(parent, requested, parent_is_root || has_sudo)?,
         };
-        let policies = if policies.iter().any(|p| p == ROOT_POLICY) { policies } else { sanitize(policies, !no_default) };
+        let policies = if policies.iter().any(|p| p == ROOT_POLICY) {
+            policies
+        } else {
+            sanitize(policies, !no_default)
+        };
         let no_parent = fields::opt_bool(d, "no_parent")?.unwrap_or(false);
         if no_parent && !(parent_is_root || has_sudo) {
-            return Err(CoreError::BadRequest("root or sudo privileges required to create orphan token".into()));
+            return Err(CoreError::BadRequest(
+                "root or sudo privileges required to create orphan token".into(),
+            ));
         }
         let orphan = orphan_endpoint || no_parent || role.as_ref().is_some_and(|r| r.orphan);
         let id = fields::opt_string(d, "id")?;
         if id.is_some() && !(parent_is_root || has_sudo) {
-            return Err(CoreError::BadRequest("root or sudo privileges required to specify token id".into()));
+            return Err(CoreError::BadRequest(
+                "root or sudo privileges required to specify token id".into(),
+            ));
         }
         let display = fields::opt_string(d, "display_name")?.unwrap_or_default();
-        let display_name = if display.is_empty() { "token".to_string() } else { format!("token-{}", display.trim()) };
+        let display_name = if display.is_empty() {
+            "token".to_string()
+        } else {
+            format!("token-{}", display.trim())
+        };
         let mut params = TokenParams {
             policies,
-            parent: if orphan { String::new() } else { parent.key.clone() },
+            parent: if orphan {
+                String::new()
+            } else {
+                parent.key.clone()
+            },
             meta: fields::opt_string_map(d, "meta")?.unwrap_or_default(),
             display_name,
             num_uses: fields::opt_u64(d, "num_uses")?.unwrap_or(0),
-            ttl: fields::opt_duration(d, "ttl")?.or(fields::opt_duration(d, "lease")?).unwrap_or(0),
+            ttl: fields::opt_duration(d, "ttl")?
+                .or(fields::opt_duration(d, "lease")?)
+                .unwrap_or(0),
             explicit_max_ttl: fields::opt_duration(d, "explicit_max_ttl")?.unwrap_or(0),
             period: fields::opt_duration(d, "period")?.unwrap_or(0),
             renewable: fields::opt_bool(d, "renewable")?.unwrap_or(true),
@@ -187,20 +239,33 @@ impl Tokens<'_> {
         if let Some(r) = &role {
             params.path = format!("auth/token/create/{}", r.name);
             params.role = r.name.clone();
-            if r.token_period > 0 { params.period = r.token_period; }
-            if r.token_explicit_max_ttl > 0 && (params.explicit_max_ttl == 0 || params.explicit_max_ttl > r.token_explicit_max_ttl) {
+            if r.token_period > 0 {
+                params.period = r.token_period;
+            }
+            if r.token_explicit_max_ttl > 0
+                && (params.explicit_max_ttl == 0
+                    || params.explicit_max_ttl > r.token_explicit_max_ttl)
+            {
                 params.explicit_max_ttl = r.token_explicit_max_ttl;
             }
-            if params.ttl == 0 { params.ttl = r.token_ttl; }
-            if !r.renewable { params.renewable = false; }
+            if params.ttl == 0 {
+                params.ttl = r.token_ttl;
+            }
+            if !r.renewable {
+                params.renewable = false;
+            }
         }
         if params.period > 0 && !(parent_is_root || has_sudo || role.is_some()) {
-            return Err(CoreError::BadRequest("root or sudo privileges required to create periodic token".into()));
+            return Err(CoreError::BadRequest(
+                "root or sudo privileges required to create periodic token".into(),
+            ));
         }
         // A non-root child never outlives its parent's max TTL.
         if !parent_is_root && parent.expire_time != 0 && params.period == 0 {
             let left = parent.ttl_left(unix_now());
-            if params.ttl == 0 || params.ttl > left { params.ttl = left.max(1); }
+            if params.ttl == 0 || params.ttl > left {
+                params.ttl = left.max(1);
+            }
         }
         let (token, entry) = self.active.tokens.create(params).map_err(token_err)?;
         let mut r = Response::empty();
@@ -208,29 +273,56 @@ impl Tokens<'_> {
         Ok(r)
     }
 
-    fn child_policies(&self, parent: &TokenEntry, requested: Vec<String>, privileged: bool) -> Result<Vec<String>, CoreError> {
+    fn child_policies(
+        &self,
+        parent: &TokenEntry,
+        requested: Vec<String>,
+        privileged: bool,
+    ) -> Result<Vec<String>, CoreError> {
         if requested.is_empty() {
             return Ok(parent.policies.clone());
         }
         if parent.is_root() || privileged {
             return Ok(requested);
         }
-        let missing: Vec<&String> = requested.iter().filter(|p| *p != DEFAULT_POLICY && !parent.policies.contains(p)).collect();
+        let missing: Vec<&String> = requested
+            .iter()
+            .filter(|p| *p != DEFAULT_POLICY && !parent.policies.contains(p))
+            .collect();
         if !missing.is_empty() {
-            return Err(CoreError::BadRequest("child policies must be subset of parent".into()));
+            return Err(CoreError::BadRequest(
+                "child policies must be subset of parent".into(),
+            ));
         }
         Ok(requested)
     }
 
-    fn role_policies(&self, role: &TokenRole, requested: Vec<String>) -> Result<Vec<String>, CoreError> {
-        let requested = if requested.is_empty() { role.allowed_policies.clone() } else { requested };
-        if requested.iter().any(|p| role.disallowed_policies.contains(p)) {
-            return Err(CoreError::BadRequest("token policies include a disallowed policy".into()));
+    fn role_policies(
+        &self,
+        role: &TokenRole,
+        requested: Vec<String>,
+    ) -> Result<Vec<String>, CoreError> {
+        let requested = if requested.is_empty() {
+            role.allowed_policies.clone()
+        } else {
+            requested
+        };
+        if requested
+            .iter()
+            .any(|p| role.disallowed_policies.contains(p))
+        {
+            return Err(CoreError::BadRequest(
+                "token policies include a disallowed policy".into(),
+            ));
         }
         if !role.allowed_policies.is_empty()
-            && requested.iter().any(|p| p != DEFAULT_POLICY && !role.allowed_policies.contains(p))
+            && requested
+                .iter()
+                .any(|p| p != DEFAULT_POLICY && !role.allowed_policies.contains(p))
         {
-            return Err(CoreError::BadRequest("token policies must be subset of the role's allowed policies".into()));
+            return Err(CoreError::BadRequest(
+                "token policies must be subset of the role's allowed policies".into(),
+            ));
         }
         if role.allowed_policies.is_empty() {
             return self.child_policies(&self.auth.entry, requested, self.auth.entry.is_root());
@@ -240,12 +332,20 @@ impl Tokens<'_> {
 
     fn renew(&self, key: &str, include_token: bool) -> Result<Response, CoreError> {
         let increment = fields::opt_duration(&self.req.data, "increment")?;
-        let e = self.active.tokens.renew(key, increment).map_err(|e| match e {
-            super::TokenError::Invalid => CoreError::BadRequest("invalid token".into()),
-            other => token_err(other),
-        })?;
+        let e = self
+            .active
+            .tokens
+            .renew(key, increment)
+            .map_err(|e| match e {
+                super::TokenError::Invalid => CoreError::BadRequest("invalid token".into()),
+                other => token_err(other),
+            })?;
         let token = if include_token && key == self.auth.entry.key {
-            self.req.client_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default()
+            self.req
+                .client_token
+                .as_ref()
+                .map(|t| t.expose().to_string())
+                .unwrap_or_default()
         } else if include_token {
             fields::opt_string(&self.req.data, "token")?.unwrap_or_default()
         } else {
@@ -271,16 +371,40 @@ impl Tokens<'_> {
                 })))
             }
             Operation::Create | Operation::Update => {
-                let mut r = self.role(name)?.unwrap_or(TokenRole { name: name.to_string(), renewable: true, ..TokenRole::default() });
+                let mut r = self.role(name)?.unwrap_or(TokenRole {
+                    name: name.to_string(),
+                    renewable: true,
+                    ..TokenRole::default()
+                });
                 let d = &self.req.data;
-                if let Some(v) = fields::opt_string_list(d, "allowed_policies")? { r.allowed_policies = sanitize(v, false); }
-                if let Some(v) = fields::opt_string_list(d, "disallowed_policies")? { r.disallowed_policies = sanitize(v, false); }
-                if let Some(v) = fields::opt_bool(d, "orphan")? { r.orphan = v; }
-                if let Some(v) = fields::opt_bool(d, "renewable")? { r.renewable = v; }
-                if let Some(v) = fields::opt_duration(d, "token_period")?.or(fields::opt_duration(d, "period")?) { r.token_period = v; }
-                if let Some(v) = fields::opt_duration(d, "token_explicit_max_ttl")?.or(fields::opt_duration(d, "explicit_max_ttl")?) { r.token_explicit_max_ttl = v; }
-                if let Some(v) = fields::opt_duration(d, "token_ttl")? { r.token_ttl = v; }
-                if let Some(v) = fields::opt_string(d, "path_suffix")? { r.path_suffix = v; }
+                if let Some(v) = fields::opt_string_list(d, "allowed_policies")? {
+                    r.allowed_policies = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_string_list(d, "disallowed_policies")? {
+                    r.disallowed_policies = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_bool(d, "orphan")? {
+                    r.orphan = v;
+                }
+                if let Some(v) = fields::opt_bool(d, "renewable")? {
+                    r.renewable = v;
+                }
+                if let Some(v) =
+                    fields::opt_duration(d, "token_period")?.or(fields::opt_duration(d, "period")?)
+                {
+                    r.token_period = v;
+                }
+                if let Some(v) = fields::opt_duration(d, "token_explicit_max_ttl")?
+                    .or(fields::opt_duration(d, "explicit_max_ttl")?)
+                {
+                    r.token_explicit_max_ttl = v;
+                }
+                if let Some(v) = fields::opt_duration(d, "token_ttl")? {
+                    r.token_ttl = v;
+                }
+                if let Some(v) = fields::opt_string(d, "path_suffix")? {
+                    r.path_suffix = v;
+                }
                 view.put_json(&format!("role/{name}"), &r)?;
                 Ok(Response::empty())
             }
@@ -303,7 +427,11 @@ pub(crate) fn auth_block(e: &TokenEntry, token: &str) -> AuthResponse {
         policies: e.policies.clone(),
         token_policies: e.policies.clone(),
         identity_policies: None,
-        metadata: if e.meta.is_empty() { None } else { Some(e.meta.clone()) },
+        metadata: if e.meta.is_empty() {
+            None
+        } else {
+            Some(e.meta.clone())
+        },
         lease_duration: e.ttl_left(now),
         renewable: e.renewable,
         entity_id: e.entity_id.clone(),
@@ -324,13 +452,27 @@ fn lookup_response(e: &TokenEntry, id: Option<&str>) -> Response {
     m.insert("creation_ttl".into(), json!(e.creation_ttl));
     m.insert("display_name".into(), json!(e.display_name));
     m.insert("entity_id".into(), json!(e.entity_id));
-    m.insert("expire_time".into(), if e.expire_time == 0 { Value::Null } else { json!(unix_to_rfc3339(e.expire_time)) });
+    m.insert(
+        "expire_time".into(),
+        if e.expire_time == 0 {
+            Value::Null
+        } else {
+            json!(unix_to_rfc3339(e.expire_time))
+        },
+    );
     m.insert("explicit_max_ttl".into(), json!(e.explicit_max_ttl));
     if let Some(id) = id {
         m.insert("id".into(), json!(id));
     }
     m.insert("issue_time".into(), json!(unix_to_rfc3339(e.creation_time)));
-    m.insert("meta".into(), if e.meta.is_empty() { Value::Null } else { Value::Object(e.meta.clone()) });
+    m.insert(
+        "meta".into(),
+        if e.meta.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(e.meta.clone())
+        },
+    );
     m.insert("num_uses".into(), json!(e.num_uses));
     m.insert("orphan".into(), json!(e.is_orphan()));
     m.insert("path".into(), json!(e.path));
@@ -346,7 +488,10 @@ fn lookup_response(e: &TokenEntry, id: Option<&str>) -> Response {
     }
     if e.last_renewal != 0 {
         m.insert("last_renewal_time".into(), json!(e.last_renewal));
-        m.insert("last_renewal".into(), json!(unix_to_rfc3339(e.last_renewal)));
+        m.insert(
+            "last_renewal".into(),
+            json!(unix_to_rfc3339(e.last_renewal)),
+        );
     }
     Response::data(m)
 }

@@ -17,7 +17,7 @@ mod store;
 
 pub use entry::{TokenEntry, TokenParams};
 pub use error::TokenError;
-pub use store::TokenStore;
+pub use store::{lease_id_of, TokenStore};
 
 pub use store::TtlLimits;
 

@@ -2,12 +2,13 @@
 //! revocation of whole trees.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use super::{TokenEntry, TokenError, TokenParams};
 use crate::barrier::StorageView;
 use crate::core::time::unix_now;
 use crate::crypto::{self, hmac_sha256, random_base62, SecretBytes, SecretString};
+use crate::expiration::{ExpirationManager, LeaseKind};
 
 const TOKEN_PREFIX: &str = "hvs.";
 const TOKEN_RANDOM_LEN: usize = 32; // 24 bytes of entropy ≈ 32 base62 chars
@@ -24,11 +25,21 @@ pub struct TokenStore {
     salt: SecretBytes,
     limits: TtlLimits,
     cache: RwLock<HashMap<String, TokenEntry>>,
+    expiration: Arc<ExpirationManager>,
+}
+
+/// The lease id of a token: its creation path and storage key.
+pub fn lease_id_of(e: &TokenEntry) -> String {
+    format!("{}/{}", e.path.trim_end_matches('/'), e.key)
 }
 
 impl TokenStore {
     /// Opens the store in `view`, creating its salt on first use.
-    pub fn open(view: StorageView, limits: TtlLimits) -> Result<TokenStore, TokenError> {
+    pub fn open(
+        view: StorageView,
+        limits: TtlLimits,
+        expiration: Arc<ExpirationManager>,
+    ) -> Result<TokenStore, TokenError> {
         let salt = match view.get("salt")? {
             Some(s) => SecretBytes::new(s),
             None => {
@@ -42,6 +53,7 @@ impl TokenStore {
             salt,
             limits,
             cache: RwLock::new(HashMap::new()),
+            expiration,
         })
     }
 
@@ -77,7 +89,11 @@ impl TokenStore {
         };
         let root_no_ttl = p.policies.iter().any(|x| x == "root") && p.ttl == 0 && p.period == 0;
         if root_no_ttl {
-            let max_expire = if p.explicit_max_ttl > 0 { now + p.explicit_max_ttl as i64 } else { 0 };
+            let max_expire = if p.explicit_max_ttl > 0 {
+                now + p.explicit_max_ttl as i64
+            } else {
+                0
+            };
             return (p.explicit_max_ttl, max_expire);
         }
         let ttl = if p.period > 0 {
@@ -104,7 +120,9 @@ impl TokenStore {
         };
         let key = self.key_of(&token);
         if self.view.get(&format!("id/{key}"))?.is_some() {
-            return Err(TokenError::BadRequest("cannot create a token with a duplicate ID".into()));
+            return Err(TokenError::BadRequest(
+                "cannot create a token with a duplicate ID".into(),
+            ));
         }
         let now = unix_now();
         let (ttl, max_expire) = self.compute_ttl(&p);
@@ -131,13 +149,27 @@ impl TokenStore {
         };
         let mut ops = vec![
             (format!("id/{key}"), Some(json_bytes(&entry)?)),
-            (format!("accessor/{}", entry.accessor), Some(key.clone().into_bytes())),
+            (
+                format!("accessor/{}", entry.accessor),
+                Some(key.clone().into_bytes()),
+            ),
         ];
         if !entry.parent.is_empty() {
             ops.push((format!("parent/{}/{key}", entry.parent), Some(Vec::new())));
         }
         self.view.transaction(ops)?;
         self.cache_put(&entry);
+        if entry.expire_time != 0 {
+            let kind = LeaseKind::Token {
+                key: entry.key.clone(),
+            };
+            self.expiration.register(
+                &lease_id_of(&entry),
+                kind,
+                entry.expire_time,
+                entry.renewable,
+            )?;
+        }
         Ok((SecretString::new(token), entry))
     }
 
@@ -212,7 +244,11 @@ impl TokenStore {
             return Err(TokenError::BadRequest("lease is not renewable".into()));
         }
         let now = unix_now();
-        let base = if e.period > 0 { e.period } else { increment.filter(|i| *i > 0).unwrap_or(e.creation_ttl) };
+        let base = if e.period > 0 {
+            e.period
+        } else {
+            increment.filter(|i| *i > 0).unwrap_or(e.creation_ttl)
+        };
         let mut expire = now + base as i64;
         if e.max_expire_time != 0 {
             expire = expire.min(e.max_expire_time);
@@ -220,6 +256,7 @@ impl TokenStore {
         e.expire_time = expire;
         e.last_renewal = now;
         self.save(&e)?;
+        self.expiration.renewed(&lease_id_of(&e), expire)?;
         Ok(e)
     }
 
@@ -268,6 +305,9 @@ impl TokenStore {
         }
         self.view.transaction(ops)?;
         self.cache_drop(key);
+        if e.expire_time != 0 {
+            self.expiration.remove(&lease_id_of(&e))?;
+        }
         Ok(())
     }
 
@@ -290,7 +330,10 @@ impl TokenStore {
     pub fn tidy(&self) -> Result<u64, TokenError> {
         let mut removed = 0;
         for acc in self.view.list("accessor/")? {
-            let key = self.view.get(&format!("accessor/{acc}"))?.unwrap_or_default();
+            let key = self
+                .view
+                .get(&format!("accessor/{acc}"))?
+                .unwrap_or_default();
             let key = String::from_utf8_lossy(&key).to_string();
             if self.view.get(&format!("id/{key}"))?.is_none() {
                 self.view.delete(&format!("accessor/{acc}"))?;

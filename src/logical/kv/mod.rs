@@ -34,7 +34,9 @@ impl LogicalBackend for KvBackend {
 /// Converts a KV v1 mount's data in place to the v2 layout (tune
 /// `options.version=2`).
 pub fn upgrade_v1_to_v2(_storage: &crate::barrier::StorageView) -> Result<(), LogicalError> {
-    Err(LogicalError::BadRequest("kv version 2 is not available yet".into()))
+    Err(LogicalError::BadRequest(
+        "kv version 2 is not available yet".into(),
+    ))
 }
 
 /// The KV version `server --dev` mounts at `secret/`.

@@ -16,7 +16,10 @@ pub(super) fn handle(
     path: &str,
     auth: &Authenticated,
 ) -> Result<Option<Response>, CoreError> {
-    if !matches!(path, "capabilities" | "capabilities-self" | "capabilities-accessor") {
+    if !matches!(
+        path,
+        "capabilities" | "capabilities-self" | "capabilities-accessor"
+    ) {
         return Ok(None);
     }
     if !matches!(req.operation, Operation::Create | Operation::Update) {
@@ -29,12 +32,18 @@ pub(super) fn handle(
         "capabilities-self" => auth.acl.clone(),
         "capabilities" => {
             let token = fields::req_string(&req.data, "token")?;
-            let entry = active.tokens.lookup(&token).map_err(|_| CoreError::BadRequest("invalid token".into()))?;
+            let entry = active
+                .tokens
+                .lookup(&token)
+                .map_err(|_| CoreError::BadRequest("invalid token".into()))?;
             active.policies.acl(&entry.policies).map_err(policy_err)?
         }
         _ => {
             let accessor = fields::req_string(&req.data, "accessor")?;
-            let entry = active.tokens.lookup_accessor(&accessor).map_err(token_err)?;
+            let entry = active
+                .tokens
+                .lookup_accessor(&accessor)
+                .map_err(token_err)?;
             active.policies.acl(&entry.policies).map_err(policy_err)?
         }
     };

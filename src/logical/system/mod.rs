@@ -6,6 +6,7 @@
 //! public operations.
 
 mod capabilities;
+mod leases;
 mod mounts;
 mod policies;
 mod seal;
@@ -44,6 +45,9 @@ pub(crate) fn handle(
     if let Some(r) = policies::handle(active, req, path)? {
         return Ok(r);
     }
+    if let Some(r) = leases::handle(active, req, path)? {
+        return Ok(r);
+    }
     if let Some(r) = capabilities::handle(active, req, path, auth)? {
         return Ok(r);
     }
@@ -59,6 +63,8 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || (changes && (path.starts_with("mounts/") || path.starts_with("auth/")))
         || path.starts_with("audit")
         || path.starts_with("leases/revoke-prefix")
+        || path.starts_with("revoke-prefix")
+        || (op == Operation::List && path.starts_with("leases/lookup"))
         || path.starts_with("leases/revoke-force")
         || path == "raw"
         || path.starts_with("raw/")

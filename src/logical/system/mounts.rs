@@ -71,7 +71,11 @@ fn list(core: &Core, active: &Active) -> Response {
 }
 
 fn system_mount_json(core: &Core) -> Value {
-    let mut e = MountEntry::new("sys/", "system", "system endpoints used for control, policy and debugging");
+    let mut e = MountEntry::new(
+        "sys/",
+        "system",
+        "system endpoints used for control, policy and debugging",
+    );
     e.uuid = "system".into();
     e.accessor = "system_0".into();
     e.to_json(core.config().default_lease_ttl, core.config().max_lease_ttl)
@@ -95,7 +99,9 @@ fn read_one(core: &Core, active: &Active, rest: &str) -> Result<Response, CoreEr
     let router = active.router();
     let m = router.get(&path).ok_or(LogicalError::NotFound)?;
     let c = core.config();
-    Ok(Response::json(m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl)))
+    Ok(Response::json(
+        m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl),
+    ))
 }
 
 fn parse_config(data: &Map<String, Value>, entry: &mut MountEntry) -> Result<(), CoreError> {
@@ -119,14 +125,20 @@ fn parse_options(data: &Map<String, Value>) -> Result<Map<String, Value>, CoreEr
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 Value::Null => continue,
-                _ => return Err(CoreError::BadRequest(format!("option \"{k}\" must be a string"))),
+                _ => {
+                    return Err(CoreError::BadRequest(format!(
+                        "option \"{k}\" must be a string"
+                    )))
+                }
             };
             out.insert(k, Value::String(s));
         }
     }
     if let Some(v) = out.get("version").and_then(Value::as_str) {
         if !matches!(v, "1" | "2") {
-            return Err(CoreError::BadRequest("options.version must be \"1\" or \"2\"".into()));
+            return Err(CoreError::BadRequest(
+                "options.version must be \"1\" or \"2\"".into(),
+            ));
         }
     }
     Ok(out)
@@ -135,10 +147,13 @@ fn parse_options(data: &Map<String, Value>) -> Result<Map<String, Value>, CoreEr
 fn enable(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
     let path = normalize_mount_path(rest).map_err(mount_err)?;
     if RESERVED.iter().any(|r| path.starts_with(r)) {
-        return Err(CoreError::BadRequest(format!("cannot mount at reserved path \"{path}\"")));
+        return Err(CoreError::BadRequest(format!(
+            "cannot mount at reserved path \"{path}\""
+        )));
     }
     let kind = fields::req_string(data, "type")?;
-    let backend = backend_for(&kind).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
+    let backend =
+        backend_for(&kind).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
     let description = fields::opt_string(data, "description")?.unwrap_or_default();
     let mut entry = MountEntry::new(&path, &kind, &description);
     entry.options = parse_options(data)?;
@@ -154,7 +169,11 @@ fn enable(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Resp
         return Err(mount_err(MountTableError::Conflict(path)));
     }
     let storage = active.storage_view(&entry.uuid);
-    router.insert(Mounted { entry, backend, storage });
+    router.insert(Mounted {
+        entry,
+        backend,
+        storage,
+    });
     active.save_router(router)?;
     Ok(Response::empty())
 }
@@ -176,10 +195,14 @@ fn read_tune(core: &Core, active: &Active, rest: &str) -> Result<Response, CoreE
     let path = normalize_mount_path(rest).map_err(mount_err)?;
     let c = core.config();
     if path == "sys/" {
-        return Ok(Response::json(json!({"default_lease_ttl": c.default_lease_ttl, "max_lease_ttl": c.max_lease_ttl, "force_no_cache": false, "description": "system endpoints used for control, policy and debugging"})));
+        return Ok(Response::json(
+            json!({"default_lease_ttl": c.default_lease_ttl, "max_lease_ttl": c.max_lease_ttl, "force_no_cache": false, "description": "system endpoints used for control, policy and debugging"}),
+        ));
     }
     let router = active.router();
-    let m = router.get(&path).ok_or_else(|| mount_err(MountTableError::NotMounted(path.clone())))?;
+    let m = router
+        .get(&path)
+        .ok_or_else(|| mount_err(MountTableError::NotMounted(path.clone())))?;
     let e = &m.entry;
     let mut out = json!({
         "default_lease_ttl": if e.config.default_lease_ttl == 0 { c.default_lease_ttl } else { e.config.default_lease_ttl },
@@ -217,7 +240,9 @@ fn tune(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Respon
         && m.entry.kv_version() == "2"
         && options.get("version").and_then(Value::as_str) == Some("1");
     if downgrade {
-        return Err(CoreError::BadRequest("cannot downgrade a kv mount from version 2 to 1".into()));
+        return Err(CoreError::BadRequest(
+            "cannot downgrade a kv mount from version 2 to 1".into(),
+        ));
     }
     for (k, v) in options {
         m.entry.options.insert(k, v);
@@ -232,7 +257,11 @@ fn tune(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Respon
 
 fn ui_mount(active: &Active, rest: &str) -> Result<Response, CoreError> {
     let router = active.router();
-    let full = if rest.ends_with('/') { rest.to_string() } else { format!("{rest}/") };
+    let full = if rest.ends_with('/') {
+        rest.to_string()
+    } else {
+        format!("{rest}/")
+    };
     let (m, _) = router.route(&full).ok_or(LogicalError::NotFound)?;
     let e = &m.entry;
     Ok(Response::json(json!({

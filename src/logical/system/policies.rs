@@ -9,7 +9,11 @@ use crate::core::{Active, CoreError, Operation, Request, Response};
 use crate::logical::{fields, LogicalError};
 use crate::policy::normalize_name;
 
-pub(super) fn handle(active: &Arc<Active>, req: &Request, path: &str) -> Result<Option<Response>, CoreError> {
+pub(super) fn handle(
+    active: &Arc<Active>,
+    req: &Request,
+    path: &str,
+) -> Result<Option<Response>, CoreError> {
     let write = matches!(req.operation, Operation::Create | Operation::Update);
     let (name, legacy) = if let Some(n) = path.strip_prefix("policies/acl/") {
         (Some(n), false)
@@ -59,8 +63,17 @@ fn read(active: &Active, name: &str, legacy: bool) -> Result<Response, CoreError
     })
 }
 
-fn write_policy(active: &Active, name: &str, req: &Request, legacy: bool) -> Result<Response, CoreError> {
-    let field = if legacy && req.data.contains_key("rules") { "rules" } else { "policy" };
+fn write_policy(
+    active: &Active,
+    name: &str,
+    req: &Request,
+    legacy: bool,
+) -> Result<Response, CoreError> {
+    let field = if legacy && req.data.contains_key("rules") {
+        "rules"
+    } else {
+        "policy"
+    };
     let text = fields::opt_string(&req.data, field)?
         .ok_or_else(|| CoreError::BadRequest(format!("missing required field \"{field}\"")))?;
     let text = decode_maybe_base64(text);

@@ -22,7 +22,10 @@ pub(super) fn handle_unauthenticated(
     let op = req.operation;
     let write = matches!(op, Operation::Create | Operation::Update);
     let r = match (path, op) {
-        ("init", Operation::Read) => Response::raw(200, json!({"initialized": core.barrier().is_initialized()?})),
+        ("init", Operation::Read) => Response::raw(
+            200,
+            json!({"initialized": core.barrier().is_initialized()?}),
+        ),
         ("init", _) if write => init(core, req)?,
         ("seal-status", Operation::Read) => Response::raw(200, seal_status(core)?),
         ("unseal", _) if write => unseal(core, req)?,
@@ -32,15 +35,20 @@ pub(super) fn handle_unauthenticated(
         ("rekey/init", _) if write => rekey_init(core, req)?,
         ("rekey/init", Operation::Delete) => rekey_cancel(core)?,
         ("rekey/update", _) if write => rekey_update(core, req)?,
-        ("init" | "seal-status" | "unseal" | "health" | "leader" | "rekey/init" | "rekey/update", _) => {
-            return Err(LogicalError::UnsupportedOperation.into())
-        }
+        (
+            "init" | "seal-status" | "unseal" | "health" | "leader" | "rekey/init" | "rekey/update",
+            _,
+        ) => return Err(LogicalError::UnsupportedOperation.into()),
         _ => return Ok(None),
     };
     Ok(Some(r))
 }
 
-pub(super) fn handle(core: &Core, req: &Request, path: &str) -> Result<Option<Response>, CoreError> {
+pub(super) fn handle(
+    core: &Core,
+    req: &Request,
+    path: &str,
+) -> Result<Option<Response>, CoreError> {
     let write = matches!(req.operation, Operation::Create | Operation::Update);
     let r = match (path, req.operation) {
         ("seal", _) if write => {
@@ -53,9 +61,13 @@ pub(super) fn handle(core: &Core, req: &Request, path: &str) -> Result<Option<Re
         }
         ("key-status", Operation::Read) => {
             let st = core.barrier().key_status()?;
-            Response::json(json!({"term": st.term, "install_time": st.install_time, "encryptions": st.encryptions}))
+            Response::json(
+                json!({"term": st.term, "install_time": st.install_time, "encryptions": st.encryptions}),
+            )
         }
-        ("seal" | "rotate" | "key-status", _) => return Err(LogicalError::UnsupportedOperation.into()),
+        ("seal" | "rotate" | "key-status", _) => {
+            return Err(LogicalError::UnsupportedOperation.into())
+        }
         _ => return Ok(None),
     };
     Ok(Some(r))
@@ -70,7 +82,7 @@ fn init(core: &Core, req: &Request) -> Result<Response, CoreError> {
         return Err(bad("Vault is already initialized"));
     }
     if !matches!(req.data.get("pgp_keys"), None | Some(Value::Null))
-        || !matches!(req.data.get("root_token_pgp_key"), None | Some(Value::Null) )
+        || !matches!(req.data.get("root_token_pgp_key"), None | Some(Value::Null))
             && req.data.get("root_token_pgp_key").and_then(Value::as_str) != Some("")
     {
         return Err(bad("pgp_keys are not supported"));
@@ -81,8 +93,16 @@ fn init(core: &Core, req: &Request) -> Result<Response, CoreError> {
         .ok_or_else(|| bad("missing required field \"secret_threshold\""))?;
     let config = SealConfig::new(shares, threshold)?;
     let result = core.initialize(config)?;
-    let keys: Vec<String> = result.shares.iter().map(|s| hex::encode(s.expose())).collect();
-    let keys_b64: Vec<String> = result.shares.iter().map(|s| B64.encode(s.expose())).collect();
+    let keys: Vec<String> = result
+        .shares
+        .iter()
+        .map(|s| hex::encode(s.expose()))
+        .collect();
+    let keys_b64: Vec<String> = result
+        .shares
+        .iter()
+        .map(|s| B64.encode(s.expose()))
+        .collect();
     Ok(Response::raw(
         200,
         json!({"keys": keys, "keys_base64": keys_b64, "root_token": result.root_token.expose()}),
@@ -124,8 +144,9 @@ fn unseal(core: &Core, req: &Request) -> Result<Response, CoreError> {
         core.reset_unseal();
         return Ok(Response::raw(200, seal_status(core)?));
     }
-    let key = fields::opt_string(&req.data, "key")?
-        .ok_or_else(|| bad("'key' must be specified in request body as JSON, or 'reset' set to true"))?;
+    let key = fields::opt_string(&req.data, "key")?.ok_or_else(|| {
+        bad("'key' must be specified in request body as JSON, or 'reset' set to true")
+    })?;
     if !core.is_sealed() {
         return Ok(Response::raw(200, seal_status(core)?));
     }
@@ -187,7 +208,10 @@ fn leader(core: &Core) -> Result<Response, CoreError> {
 }
 
 fn rekey_status_body(core: &Core) -> Result<Value, CoreError> {
-    let config = core.barrier().seal_config()?.ok_or(CoreError::NotInitialized)?;
+    let config = core
+        .barrier()
+        .seal_config()?
+        .ok_or(CoreError::NotInitialized)?;
     let st = core.seal_state();
     Ok(match &st.rekey {
         None => json!({"started": false, "nonce": "", "t": 0, "n": 0, "progress": 0,
@@ -272,7 +296,9 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let (config, nonce) = config;
     if core.barrier().verify_unseal_key(&unseal_key).is_err() {
         core.seal_state().rekey = None;
-        return Err(bad("rekey failed: the key shares do not form this vault's unseal key; rekey cancelled"));
+        return Err(bad(
+            "rekey failed: the key shares do not form this vault's unseal key; rekey cancelled",
+        ));
     }
     let new_key = crate::seal::new_unseal_key();
     let shares = crate::seal::split(&new_key, &config)?;

@@ -1,0 +1,321 @@
+//! `vault-rs secrets enable|disable|list|tune`: secrets engine mounts
+//! (sys/mounts).
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+
+use crate::client::Method;
+use crate::commands::{
+    clean_path, expect_body, insert_opt, parse_pairs, with_trailing_slash, Context,
+};
+use crate::error::{CliError, CmdResult, EXIT_OK};
+use crate::output::{self, Format};
+
+/// `vault-rs secrets <command>`.
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Mount a secrets engine (TYPE: kv, kv-v2, apikeys, …).
+    Enable(EnableArgs),
+    /// Unmount a secrets engine and delete its data.
+    Disable(DisableArgs),
+    /// List the mounted secrets engines.
+    List(ListArgs),
+    /// Change the settings of a mounted secrets engine.
+    Tune(TuneArgs),
+}
+
+/// `secrets enable [--path P] [--description D] [--version N] TYPE`.
+#[derive(Args)]
+pub struct EnableArgs {
+    /// Engine type. `kv-v2` means type kv with version 2.
+    #[arg(value_name = "TYPE")]
+    engine_type: String,
+    /// Mount path (default: the type).
+    #[arg(long)]
+    path: Option<String>,
+    /// Human-readable description of the mount.
+    #[arg(long)]
+    description: Option<String>,
+    /// KV version (sets options.version).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    version: Option<u32>,
+    /// Default lease TTL (e.g. 1h).
+    #[arg(long, value_name = "DURATION")]
+    default_lease_ttl: Option<String>,
+    /// Maximum lease TTL (e.g. 24h).
+    #[arg(long, value_name = "DURATION")]
+    max_lease_ttl: Option<String>,
+    /// Engine options as key=value (repeatable).
+    #[arg(long = "options", value_name = "K=V")]
+    options: Vec<String>,
+}
+
+/// `secrets disable PATH`.
+#[derive(Args)]
+pub struct DisableArgs {
+    /// Mount path.
+    path: String,
+}
+
+/// `secrets list [--detailed]`.
+#[derive(Args)]
+pub struct ListArgs {
+    /// Also show TTLs and options.
+    #[arg(long)]
+    detailed: bool,
+}
+
+/// `secrets tune [flags] PATH`.
+#[derive(Args)]
+pub struct TuneArgs {
+    /// Mount path.
+    path: String,
+    /// New description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Default lease TTL (e.g. 1h).
+    #[arg(long, value_name = "DURATION")]
+    default_lease_ttl: Option<String>,
+    /// Maximum lease TTL (e.g. 24h).
+    #[arg(long, value_name = "DURATION")]
+    max_lease_ttl: Option<String>,
+    /// KV version (sets options.version).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    version: Option<u32>,
+    /// Engine options as key=value (repeatable).
+    #[arg(long = "options", value_name = "K=V")]
+    options: Vec<String>,
+}
+
+/// Runs one secrets command.
+pub fn run(ctx: &Context, command: SecretsCommand) -> CmdResult {
+    match command {
+        SecretsCommand::Enable(args) => enable(ctx, args),
+        SecretsCommand::Disable(args) => disable(ctx, args),
+        SecretsCommand::List(args) => list(ctx, args),
+        SecretsCommand::Tune(args) => tune(ctx, args),
+    }
+}
+
+/// The mount type and options for `engine_type` (`kv-v2` → kv, version 2).
+fn engine_type_and_version(engine_type: &str, version: Option<u32>) -> (String, Option<u32>) {
+    match engine_type {
+        "kv-v2" => ("kv".to_owned(), Some(version.unwrap_or(2))),
+        other => (other.to_owned(), version),
+    }
+}
+
+fn mount_options(pairs: &[String], version: Option<u32>) -> Result<Map<String, Value>, CliError> {
+    let mut options = parse_pairs(pairs, "options")?;
+    insert_opt(
+        &mut options,
+        "version",
+        version.map(|v| json!(v.to_string())),
+    );
+    Ok(options)
+}
+
+fn ttl_config(default_ttl: Option<String>, max_ttl: Option<String>) -> Map<String, Value> {
+    let mut config = Map::new();
+    insert_opt(
+        &mut config,
+        "default_lease_ttl",
+        default_ttl.map(Value::String),
+    );
+    insert_opt(&mut config, "max_lease_ttl", max_ttl.map(Value::String));
+    config
+}
+
+fn enable(ctx: &Context, args: EnableArgs) -> CmdResult {
+    let engine = args.engine_type.trim();
+    if engine.is_empty() {
+        return Err(CliError::usage("the engine type must not be empty"));
+    }
+    let path = clean_path(args.path.as_deref().unwrap_or(engine))?;
+    let (mount_type, version) = engine_type_and_version(engine, args.version);
+    let mut request = Map::new();
+    request.insert("type".to_owned(), json!(mount_type));
+    insert_opt(
+        &mut request,
+        "description",
+        args.description.map(Value::String),
+    );
+    let config = ttl_config(args.default_lease_ttl, args.max_lease_ttl);
+    if !config.is_empty() {
+        request.insert("config".to_owned(), Value::Object(config));
+    }
+    let options = mount_options(&args.options, version)?;
+    if !options.is_empty() {
+        request.insert("options".to_owned(), Value::Object(options));
+    }
+    let client = ctx.client()?;
+    let api_path = format!("sys/mounts/{path}");
+    client.request(Method::Post, &api_path, Some(&Value::Object(request)))?;
+    ctx.success(&format!(
+        "Enabled the {engine} secrets engine at: {}",
+        with_trailing_slash(&path)
+    ))?;
+    Ok(EXIT_OK)
+}
+
+fn disable(ctx: &Context, args: DisableArgs) -> CmdResult {
+    let path = clean_path(&args.path)?;
+    let client = ctx.client()?;
+    client.request(Method::Delete, &format!("sys/mounts/{path}"), None)?;
+    ctx.success(&format!(
+        "Disabled the secrets engine (if it existed) at: {}",
+        with_trailing_slash(&path)
+    ))?;
+    Ok(EXIT_OK)
+}
+
+/// The mount entries of a `sys/mounts` reply (under `data`, or at the top
+/// level for older replies), keyed by path.
+pub fn mounts_of(body: &Value) -> Map<String, Value> {
+    let source = output::data_of(body)
+        .filter(|data| !data.is_empty())
+        .or_else(|| body.as_object());
+    source
+        .map(|map| {
+            map.iter()
+                .filter(|(_, mount)| mount.get("type").is_some())
+                .map(|(path, mount)| (path.clone(), mount.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn list(ctx: &Context, args: ListArgs) -> CmdResult {
+    let client = ctx.client()?;
+    let body = expect_body(
+        client.request(Method::Get, "sys/mounts", None)?,
+        "GET sys/mounts",
+    )?;
+    let mounts = mounts_of(&body);
+    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+        ctx.output.map(&mounts)?;
+        return Ok(EXIT_OK);
+    }
+    output::emit(&mounts_table(&mounts, args.detailed))?;
+    Ok(EXIT_OK)
+}
+
+fn mounts_table(mounts: &Map<String, Value>, detailed: bool) -> String {
+    let mut paths: Vec<&String> = mounts.keys().collect();
+    paths.sort();
+    let rows: Vec<Vec<String>> = paths
+        .into_iter()
+        .map(|path| mount_row(path, &mounts[path], detailed))
+        .collect();
+    if detailed {
+        output::table(
+            &[
+                "Path",
+                "Type",
+                "Accessor",
+                "Default TTL",
+                "Max TTL",
+                "Options",
+                "Description",
+            ],
+            &rows,
+        )
+    } else {
+        output::table(&["Path", "Type", "Accessor", "Description"], &rows)
+    }
+}
+
+fn mount_row(path: &str, mount: &Value, detailed: bool) -> Vec<String> {
+    let text = |key: &str| mount.get(key).map(output::format_value).unwrap_or_default();
+    let mut row = vec![path.to_owned(), text("type"), text("accessor")];
+    if detailed {
+        let config = mount.get("config").cloned().unwrap_or(Value::Null);
+        let ttl = |key: &str| ttl_text(config.get(key));
+        row.push(ttl("default_lease_ttl"));
+        row.push(ttl("max_lease_ttl"));
+        let options = mount.get("options").filter(|options| !options.is_null());
+        row.push(options.map(output::format_value).unwrap_or_default());
+    }
+    row.push(text("description"));
+    row
+}
+
+/// A mount TTL: `system` when unset (0), else a human duration.
+fn ttl_text(value: Option<&Value>) -> String {
+    match value.and_then(Value::as_i64) {
+        Some(0) | None => "system".to_owned(),
+        Some(seconds) => output::human_duration(seconds),
+    }
+}
+
+fn tune(ctx: &Context, args: TuneArgs) -> CmdResult {
+    let path = clean_path(&args.path)?;
+    let mut request = ttl_config(args.default_lease_ttl, args.max_lease_ttl);
+    insert_opt(
+        &mut request,
+        "description",
+        args.description.map(Value::String),
+    );
+    let options = mount_options(&args.options, args.version)?;
+    if !options.is_empty() {
+        request.insert("options".to_owned(), Value::Object(options));
+    }
+    if request.is_empty() {
+        return Err(CliError::usage(
+            "nothing to tune: give --description, --default-lease-ttl, --max-lease-ttl, --version or --options",
+        ));
+    }
+    let client = ctx.client()?;
+    let api_path = format!("sys/mounts/{path}/tune");
+    client.request(Method::Post, &api_path, Some(&Value::Object(request)))?;
+    ctx.success(&format!(
+        "Tuned the secrets engine at: {}",
+        with_trailing_slash(&path)
+    ))?;
+    Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_v2_shortcut() {
+        assert_eq!(
+            engine_type_and_version("kv-v2", None),
+            ("kv".to_owned(), Some(2))
+        );
+        assert_eq!(
+            engine_type_and_version("kv", Some(2)),
+            ("kv".to_owned(), Some(2))
+        );
+        assert_eq!(
+            engine_type_and_version("apikeys", None),
+            ("apikeys".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn mounts_from_data_or_top_level() {
+        let body = json!({
+            "request_id": "x", "secret/": {"type": "kv"},
+            "data": {"secret/": {"type": "kv"}, "sys/": {"type": "system"}}
+        });
+        let mounts = mounts_of(&body);
+        assert_eq!(mounts.len(), 2);
+        let raw = json!({"request_id": "x", "secret/": {"type": "kv"}, "data": null});
+        assert_eq!(mounts_of(&raw).len(), 1);
+    }
+
+    #[test]
+    fn mounts_table_layout() {
+        let body = json!({"data": {"secret/": {"type": "kv", "accessor": "kv_1", "description": "key/value"}}});
+        let text = mounts_table(&mounts_of(&body), false);
+        assert_eq!(
+            text,
+            "Path       Type    Accessor    Description\n\
+             ----       ----    --------    -----------\n\
+             secret/    kv      kv_1        key/value"
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! sys/leases/* (and the legacy sys/renew, sys/revoke): lookup, renew,
+//! revoke, revoke-prefix and listing of leases.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::core::state::token_err;
+use crate::core::time::{unix_now, unix_to_rfc3339};
+use crate::core::{Active, CoreError, LeaseInfo, Operation, Request, Response};
+use crate::expiration::{LeaseEntry, LeaseKind};
+use crate::logical::{fields, LogicalError};
+
+pub(super) fn handle(
+    active: &Arc<Active>,
+    req: &Request,
+    path: &str,
+) -> Result<Option<Response>, CoreError> {
+    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    let r = match path {
+        "leases/lookup" if write => lookup(active, &lease_id(req, None)?)?,
+        "leases/renew" | "renew" if write => renew(active, req, &lease_id(req, None)?)?,
+        "leases/revoke" | "revoke" if write => revoke(active, &lease_id(req, None)?)?,
+        p if write && p.starts_with("renew/") => {
+            renew(active, req, &lease_id(req, Some(&p["renew/".len()..]))?)?
+        }
+        p if write && p.starts_with("revoke/") => {
+            revoke(active, &lease_id(req, Some(&p["revoke/".len()..]))?)?
+        }
+        p if write && p.starts_with("leases/revoke/") => {
+            revoke(active, &lease_id(req, Some(&p["leases/revoke/".len()..]))?)?
+        }
+        p if write
+            && (p.starts_with("leases/revoke-prefix/") || p.starts_with("revoke-prefix/")) =>
+        {
+            let prefix = p.split_once("revoke-prefix/").map(|(_, r)| r).unwrap_or("");
+            revoke_prefix(active, prefix)?
+        }
+        p if req.operation == Operation::List
+            && (p == "leases/lookup" || p.starts_with("leases/lookup/")) =>
+        {
+            let prefix = p
+                .strip_prefix("leases/lookup")
+                .unwrap_or("")
+                .trim_start_matches('/');
+            list(active, prefix)?
+        }
+        p if p.starts_with("leases/") || p == "renew" || p == "revoke" => {
+            return Err(LogicalError::UnsupportedOperation.into())
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(r))
+}
+
+fn lease_id(req: &Request, from_path: Option<&str>) -> Result<String, CoreError> {
+    if let Some(p) = from_path.filter(|p| !p.is_empty()) {
+        return Ok(p.to_string());
+    }
+    fields::opt_string(&req.data, "lease_id")?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| CoreError::BadRequest("missing required field \"lease_id\"".into()))
+}
+
+fn find(active: &Active, id: &str) -> Result<LeaseEntry, CoreError> {
+    active
+        .expiration
+        .lookup(id)
+        .map_err(|_| CoreError::BadRequest("invalid lease".into()))?
+        .ok_or_else(|| CoreError::BadRequest("invalid lease".into()))
+}
+
+fn lookup(active: &Active, id: &str) -> Result<Response, CoreError> {
+    let e = find(active, id)?;
+    let now = unix_now();
+    Ok(Response::json(json!({
+        "id": e.lease_id,
+        "issue_time": unix_to_rfc3339(e.issue_time),
+        "expire_time": unix_to_rfc3339(e.expire_time),
+        "last_renewal": if e.last_renewal == 0 { Value::Null } else { json!(unix_to_rfc3339(e.last_renewal)) },
+        "renewable": e.renewable,
+        "ttl": (e.expire_time - now).max(0),
+    })))
+}
+
+fn renew(active: &Active, req: &Request, id: &str) -> Result<Response, CoreError> {
+    let e = find(active, id)?;
+    let increment = fields::opt_duration(&req.data, "increment")?;
+    let LeaseKind::Token { key } = &e.kind;
+    let t = active.tokens.renew(key, increment).map_err(token_err)?;
+    let mut r = Response::empty();
+    r.lease = Some(LeaseInfo {
+        lease_id: e.lease_id,
+        lease_duration: t.ttl_left(unix_now()),
+        renewable: t.renewable,
+    });
+    r.status = Some(200);
+    Ok(r)
+}
+
+fn revoke(active: &Active, id: &str) -> Result<Response, CoreError> {
+    if let Some(e) = active
+        .expiration
+        .lookup(id)
+        .map_err(|_| CoreError::BadRequest("invalid lease".into()))?
+    {
+        active.revoke_lease(&e)?;
+    }
+    Ok(Response::empty())
+}
+
+fn revoke_prefix(active: &Active, prefix: &str) -> Result<Response, CoreError> {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        return Err(CoreError::BadRequest("missing prefix".into()));
+    }
+    for id in active.expiration.ids_under(prefix)? {
+        if let Some(e) = active.expiration.lookup(&id)? {
+            active.revoke_lease(&e)?;
+        }
+    }
+    Ok(Response::empty())
+}
+
+fn list(active: &Active, prefix: &str) -> Result<Response, CoreError> {
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix.to_string()
+    } else {
+        format!("{prefix}/")
+    };
+    let keys = active.expiration.list(&prefix)?;
+    if keys.is_empty() {
+        return Err(LogicalError::NotFound.into());
+    }
+    Ok(Response::list(keys))
+}

@@ -1,0 +1,142 @@
+//! KV version 2: versioned secrets, Vault's `kv-v2` HTTP API.
+//!
+//! Owns: the v2 layout of a KV mount's storage view, the endpoints
+//! `config`, `data/`, `metadata/`, `delete/`, `undelete/`, `destroy/`,
+//! `subkeys/`, and the in-place upgrade of a v1 mount. Must not touch
+//! anything outside the mount's [`StorageView`].
+//!
+//! # Storage layout (inside the mount's view)
+//!
+//! | path                          | value                                          |
+//! |-------------------------------|------------------------------------------------|
+//! | `v2/config`                   | mount settings ([`config::Config`])           |
+//! | `v2/meta/<key>`               | key metadata, every version's state ([`versions::KeyMeta`]) |
+//! | `v2/versions/<h>/<n>`         | the data of version `n` of `<key>`; `h` = hex SHA-256 of `<key>` |
+//! | `v2/upgraded`                 | marker: this view holds the v2 layout          |
+//!
+//! Hashing the key in version paths keeps the versions of `a` apart from
+//! those of `a/1` (a prefix scan of `v2/versions/<h>/` finds exactly one
+//! key's versions). Listing `metadata/` lists `v2/meta/<prefix>`.
+//!
+//! Every change to one key (a new version, pruning, delete, destroy) is a
+//! single atomic storage transaction; changes to one key are serialized by a
+//! striped lock keyed by (view id, key) so check-and-set is exact under
+//! concurrency. A v1 mount's entries live at the user's paths in the same
+//! view; [`upgrade::upgrade_v1_to_v2`] converts them all in one transaction
+//! (see that module for why).
+
+mod config;
+mod data;
+mod delete;
+mod metadata;
+mod store;
+mod subkeys;
+pub(crate) mod upgrade;
+mod versions;
+
+use std::hash::{Hash, Hasher};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::{Map, Value};
+
+use crate::core::{Operation, Response};
+use crate::logical::{LogicalError, LogicalRequest};
+
+pub(crate) use upgrade::{upgrade_v1_to_v2, v1_guard};
+
+/// Number of lock stripes (as Vault's `locksutil`).
+const LOCK_STRIPES: usize = 256;
+
+static LOCKS: [RwLock<()>; LOCK_STRIPES] = [const { RwLock::new(()) }; LOCK_STRIPES];
+
+fn stripe(view: &str, key: &str) -> &'static RwLock<()> {
+    let mut h = std::hash::DefaultHasher::new();
+    view.hash(&mut h);
+    key.hash(&mut h);
+    &LOCKS[(h.finish() as usize) % LOCK_STRIPES]
+}
+
+/// Exclusive access to one key of one mount (all writers).
+fn lock_key(req: &LogicalRequest<'_>, key: &str) -> RwLockWriteGuard<'static, ()> {
+    stripe(req.storage.id(), key)
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Shared access to one key of one mount (readers).
+fn read_lock_key(req: &LogicalRequest<'_>, key: &str) -> RwLockReadGuard<'static, ()> {
+    stripe(req.storage.id(), key)
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Serves one request on a v2 mount.
+pub(crate) fn handle(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+    let path = req.path;
+    if path == "config" {
+        return config::handle(req);
+    }
+    if path == "metadata" {
+        return metadata::handle(req, "");
+    }
+    let Some((endpoint, key)) = path.split_once('/') else {
+        return Err(LogicalError::UnsupportedPath(path.to_string()));
+    };
+    match endpoint {
+        "data" => data::handle(req, key),
+        "metadata" => metadata::handle(req, key),
+        "delete" => delete::handle_delete(req, key),
+        "undelete" => delete::handle_undelete(req, key),
+        "destroy" => delete::handle_destroy(req, key),
+        "subkeys" => subkeys::handle(req, key),
+        _ => Err(LogicalError::UnsupportedPath(path.to_string())),
+    }
+}
+
+/// Create vs update: `data/` and `metadata/` exist once the key has
+/// metadata (as Vault's existence checks); other paths are updates.
+pub(crate) fn exists(req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
+    let key = match req.path.split_once('/') {
+        Some(("data" | "metadata", key)) => key,
+        _ => return Ok(None),
+    };
+    if !valid_key(key) {
+        return Ok(Some(false));
+    }
+    Ok(Some(store::load_meta(req.storage, key)?.is_some()))
+}
+
+/// A secret's key: non-empty, no trailing '/'.
+fn valid_key(key: &str) -> bool {
+    !key.is_empty() && !key.ends_with('/')
+}
+
+/// 400 unless `key` names a secret.
+fn require_key(key: &str) -> Result<(), LogicalError> {
+    if key.is_empty() {
+        return Err(LogicalError::BadRequest("missing path".into()));
+    }
+    if key.ends_with('/') {
+        return Err(LogicalError::BadRequest(
+            "path must not end with '/'".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the operation is a write of the POST/PUT kind.
+fn is_write(op: Operation) -> bool {
+    matches!(op, Operation::Create | Operation::Update)
+}
+
+/// The optional `version` parameter (0 or absent: latest).
+fn version_param(data: &Map<String, Value>) -> Result<u64, LogicalError> {
+    Ok(crate::logical::fields::opt_u64(data, "version")?.unwrap_or(0))
+}
+
+/// A 404 that still carries a body (deleted or destroyed versions).
+fn not_found_with(req: &LogicalRequest<'_>, data: Value) -> LogicalError {
+    let mut resp = Response::json(data);
+    resp.mount_type = Some(req.mount.kind.clone());
+    LogicalError::NotFoundWith(Box::new(resp))
+}

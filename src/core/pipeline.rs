@@ -21,6 +21,9 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         return Ok(resp);
     }
     let active = core.active()?;
+    if let Some(resp) = try_login(&active, &mut req)? {
+        return Ok(resp);
+    }
     let auth = authenticate(&active, &req)?;
     let result = dispatch(core, &active, &mut req, &auth);
     active.tokens.use_token(&auth.entry).map_err(token_err)?;
@@ -33,6 +36,9 @@ fn authenticate(active: &Active, req: &Request) -> Result<Authenticated, CoreErr
         .as_ref()
         .ok_or(CoreError::PermissionDenied)?;
     let entry = active.tokens.lookup(token.expose()).map_err(token_err)?;
+    if !crate::auth::cidr::allowed(&entry.bound_cidrs, req.remote_addr) {
+        return Err(CoreError::PermissionDenied);
+    }
     let acl = active.policies.acl(&entry.policies).map_err(policy_err)?;
     let caller = Caller {
         accessor: entry.accessor.clone(),
@@ -87,15 +93,121 @@ fn dispatch(
     if req.path.starts_with("auth/token/") || req.path == "auth/token" {
         return crate::auth::token::handlers::handle(core, active, req, auth);
     }
-    route_to_mount(active, req, auth)
+    if req.path.starts_with("auth/") {
+        return route_to_mount(&active.auth_mounts.snapshot(), req, auth);
+    }
+    route_to_mount(&active.router(), req, auth)
+}
+
+/// Serves an auth method's unauthenticated path (login) and issues the
+/// token it asks for. `None`: not such a path.
+fn try_login(active: &Active, req: &mut Request) -> Result<Option<Response>, CoreError> {
+    if !req.path.starts_with("auth/") || req.path.starts_with("auth/token/") {
+        return Ok(None);
+    }
+    let router = active.auth_mounts.snapshot();
+    let Some((mounted, rel)) = router.route(&req.path) else {
+        return Ok(None);
+    };
+    if !mounted.backend.unauthenticated(rel) {
+        return Ok(None);
+    }
+    let caller = Caller {
+        remote_addr: req.remote_addr,
+        ..Caller::default()
+    };
+    let lreq = LogicalRequest {
+        operation: req.operation,
+        path: rel,
+        data: &req.data,
+        storage: &mounted.storage,
+        mount: &mounted.entry,
+        caller: &caller,
+    };
+    let mut resp = mounted.backend.handle(&lreq)?;
+    resp.mount_type = Some(mounted.entry.kind.clone());
+    if let Some(login) = resp.login.take() {
+        let entry = &mounted.entry;
+        resp.auth = Some(issue_login_token(active, entry, login)?);
+    }
+    Ok(Some(resp))
+}
+
+/// Creates the (orphan) token of a successful login.
+fn issue_login_token(
+    active: &Active,
+    mount: &crate::router::MountEntry,
+    login: crate::logical::LoginAuth,
+) -> Result<crate::core::AuthResponse, CoreError> {
+    let limits = active.tokens.limits();
+    let mount_max = if mount.config.max_lease_ttl > 0 {
+        mount.config.max_lease_ttl
+    } else {
+        limits.max_ttl
+    };
+    let default_ttl = if mount.config.default_lease_ttl > 0 {
+        mount.config.default_lease_ttl
+    } else {
+        limits.default_ttl
+    };
+    let max = if login.max_ttl > 0 {
+        login.max_ttl.min(mount_max)
+    } else {
+        mount_max
+    };
+    let ttl = if login.ttl > 0 {
+        login.ttl
+    } else {
+        default_ttl
+    }
+    .min(max);
+    let mut policies: Vec<String> = login
+        .policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !login.no_default_policy && !policies.iter().any(|p| p == crate::policy::DEFAULT_POLICY) {
+        policies.push(crate::policy::DEFAULT_POLICY.into());
+    }
+    policies.sort();
+    policies.dedup();
+    let kind = mount.kind.clone();
+    let params = crate::auth::token::TokenParams {
+        policies,
+        meta: login.metadata,
+        display_name: if login.display_name.is_empty() {
+            kind
+        } else {
+            format!("{kind}-{}", login.display_name)
+        },
+        num_uses: login.num_uses,
+        ttl,
+        // A periodic login token renews indefinitely unless capped explicitly.
+        explicit_max_ttl: if login.period > 0 && login.max_ttl == 0 {
+            0
+        } else {
+            max
+        },
+        period: login.period,
+        renewable: true,
+        path: format!("{}login", mount.path),
+        internal_meta: login.internal,
+        bound_cidrs: login.bound_cidrs,
+        ..Default::default()
+    };
+    let (token, entry) = active.tokens.create(params).map_err(token_err)?;
+    Ok(crate::auth::token::handlers::auth_block(
+        &entry,
+        token.expose(),
+    ))
 }
 
 fn route_to_mount(
-    active: &Active,
+    router: &crate::router::Router,
     req: &mut Request,
     auth: &Authenticated,
 ) -> Result<Response, CoreError> {
-    let router = active.router();
     let Some((mounted, rel)) = router.route(&req.path) else {
         return Err(CoreError::UnsupportedPath(req.path.clone()));
     };

@@ -114,6 +114,8 @@ pub struct Response {
     pub status: Option<u16>,
     /// Filled by the core: the type of the mount that served the request.
     pub mount_type: Option<String>,
+    /// Set by an auth method's login: the token the core must issue.
+    pub login: Option<crate::logical::LoginAuth>,
 }
 
 impl Response {

@@ -1,7 +1,7 @@
 //! The unsealed state: what exists only while the vault is unsealed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::Arc;
 
 use super::{Core, CoreError};
 use crate::auth::token::store_limits;
@@ -11,7 +11,7 @@ use crate::core::time::unix_now;
 use crate::expiration::{spawn_ticker, ExpirationManager, Expirer, LeaseEntry, LeaseKind};
 use crate::logical::{kv::KvBackend, LogicalBackend};
 use crate::policy::store::{PolicyStore, PolicyStoreError};
-use crate::router::{MountEntry, MountTable, Mounted, Router};
+use crate::router::{MountEntry, MountSet, MountTable, MountTableError, Router};
 
 /// View id of the core's own entries (mount table, policies).
 pub(crate) const CORE_VIEW: &str = "core";
@@ -22,14 +22,16 @@ pub(crate) const EXPIRATION_VIEW: &str = "expiration";
 /// How many due leases one tick handles at most.
 const EXPIRE_BATCH: usize = 1000;
 const MOUNTS_KEY: &str = "mounts";
+const AUTH_MOUNTS_KEY: &str = "auth-mounts";
 
 pub struct Active {
     barrier: Arc<Barrier>,
-    mount_lock: Mutex<()>,
-    pub router: RwLock<Router>,
+    /// Secrets engines.
+    pub mounts: MountSet,
+    /// Auth methods (paths "auth/<name>/"); the token store is built in.
+    pub auth_mounts: MountSet,
     pub tokens: TokenStore,
     pub policies: PolicyStore,
-    pub mount_table: MountTable,
     pub expiration: Arc<ExpirationManager>,
     stop: Arc<AtomicBool>,
 }
@@ -58,38 +60,43 @@ pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
     }
 }
 
+/// The auth method for a type, if vault-rs has one ("token" is built in).
+pub(crate) fn auth_backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
+    crate::auth::backend_for(kind)
+}
+
 fn default_mounts() -> Vec<MountEntry> {
     vec![]
+}
+
+fn mount_err(e: MountTableError) -> CoreError {
+    match e {
+        MountTableError::Storage(b) => b.into(),
+        other => CoreError::Internal(format!("mount table: {other}")),
+    }
 }
 
 impl Active {
     pub(crate) fn load(core: &Core) -> Result<Active, CoreError> {
         let barrier = core.barrier();
         let core_view: StorageView = barrier.view(CORE_VIEW);
-        let mount_table = MountTable::new(core_view.clone(), MOUNTS_KEY);
-        let entries = match mount_table.load()? {
-            Some(e) => e,
-            None => {
-                let d = default_mounts();
-                mount_table.save(&d)?;
-                d
-            }
-        };
-        let mut router = Router::new();
-        for entry in entries {
-            let Some(backend) = backend_for(&entry.kind) else {
-                return Err(CoreError::Internal(format!(
-                    "mount {} has unknown type {}",
-                    entry.path, entry.kind
-                )));
-            };
-            let storage = barrier.view(&entry.uuid);
-            router.insert(Mounted {
-                entry,
-                backend,
-                storage,
-            });
-        }
+        let view_of = |uuid: &str| barrier.view(uuid);
+        let mounts = MountSet::load(
+            MountTable::new(core_view.clone(), MOUNTS_KEY),
+            "",
+            default_mounts(),
+            backend_for,
+            &view_of,
+        )
+        .map_err(mount_err)?;
+        let auth_mounts = MountSet::load(
+            MountTable::new(core_view.clone(), AUTH_MOUNTS_KEY),
+            "auth/",
+            Vec::new(),
+            auth_backend_for,
+            &view_of,
+        )
+        .map_err(mount_err)?;
         let expiration = Arc::new(ExpirationManager::open(barrier.view(EXPIRATION_VIEW))?);
         let tokens = TokenStore::open(
             barrier.view(TOKEN_VIEW),
@@ -100,11 +107,10 @@ impl Active {
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;
         Ok(Active {
             barrier: barrier.clone(),
-            mount_lock: Mutex::new(()),
-            router: RwLock::new(router),
+            mounts,
+            auth_mounts,
             tokens,
             policies,
-            mount_table,
             expiration,
             stop: Arc::new(AtomicBool::new(false)),
         })
@@ -120,30 +126,14 @@ impl Active {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Serialises mount table changes.
-    pub(crate) fn mount_lock(&self) -> MutexGuard<'_, ()> {
-        self.mount_lock.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The storage view of a new mount.
     pub(crate) fn storage_view(&self, uuid: &str) -> StorageView {
         self.barrier.view(uuid)
     }
 
-    /// A snapshot of the router.
+    /// A snapshot of the secrets engines' router.
     pub fn router(&self) -> Router {
-        self.router
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Replaces the router and persists the mount table.
-    pub(crate) fn save_router(&self, router: Router) -> Result<(), CoreError> {
-        let entries: Vec<MountEntry> = router.all().iter().map(|m| m.entry.clone()).collect();
-        self.mount_table.save(&entries)?;
-        *self.router.write().unwrap_or_else(|p| p.into_inner()) = router;
-        Ok(())
+        self.mounts.snapshot()
     }
 }
 

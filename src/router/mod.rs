@@ -77,3 +77,76 @@ impl Router {
         &self.mounts
     }
 }
+
+/// A persisted, routable set of mounts (secrets engines, or auth methods
+/// under `auth/`). Changes are serialised by [`MountSet::lock`].
+pub struct MountSet {
+    router: std::sync::RwLock<Router>,
+    table: MountTable,
+    lock: std::sync::Mutex<()>,
+    /// "" for secrets engines, "auth/" for auth methods.
+    pub prefix: &'static str,
+}
+
+/// Creates the engine for a mount type (None: unknown type).
+pub type BackendFactory = fn(&str) -> Option<Arc<dyn LogicalBackend>>;
+
+impl MountSet {
+    /// Loads the table (adding any missing `defaults`) and builds the router.
+    pub fn load(
+        table: MountTable,
+        prefix: &'static str,
+        defaults: Vec<MountEntry>,
+        factory: BackendFactory,
+        view_of: &dyn Fn(&str) -> StorageView,
+    ) -> Result<MountSet, MountTableError> {
+        let mut entries = table.load()?.unwrap_or_default();
+        let before = entries.len();
+        for d in defaults {
+            if !entries.iter().any(|e| e.path == d.path) {
+                entries.push(d);
+            }
+        }
+        if entries.len() != before {
+            table.save(&entries)?;
+        }
+        let mut router = Router::new();
+        for entry in entries {
+            let backend = factory(&entry.kind)
+                .ok_or_else(|| MountTableError::UnknownType(entry.kind.clone()))?;
+            let storage = view_of(&entry.uuid);
+            router.insert(Mounted {
+                entry,
+                backend,
+                storage,
+            });
+        }
+        Ok(MountSet {
+            router: std::sync::RwLock::new(router),
+            table,
+            lock: std::sync::Mutex::new(()),
+            prefix,
+        })
+    }
+
+    /// A snapshot of the router.
+    pub fn snapshot(&self) -> Router {
+        self.router
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Serialises changes to this set.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Persists `router`'s entries and makes it live.
+    pub fn save(&self, router: Router) -> Result<(), crate::barrier::BarrierError> {
+        let entries: Vec<MountEntry> = router.all().iter().map(|m| m.entry.clone()).collect();
+        self.table.save(&entries)?;
+        *self.router.write().unwrap_or_else(|p| p.into_inner()) = router;
+        Ok(())
+    }
+}

@@ -48,6 +48,9 @@ pub struct TokenEntry {
     /// Storage prefix of auth-method-specific data (e.g. approle role name).
     #[serde(default)]
     pub internal_meta: Map<String, Value>,
+    /// CIDR blocks the token may be used from (empty = anywhere).
+    #[serde(default)]
+    pub bound_cidrs: Vec<String>,
 }
 
 impl TokenEntry {
@@ -94,4 +97,5 @@ pub struct TokenParams {
     pub internal_meta: Map<String, Value>,
     /// A caller-chosen token id (root only, e.g. `--dev-root-token-id`).
     pub id: Option<String>,
+    pub bound_cidrs: Vec<String>,
 }

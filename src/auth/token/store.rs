@@ -146,6 +146,7 @@ impl TokenStore {
             role: p.role,
             entity_id: String::new(),
             internal_meta: p.internal_meta,
+            bound_cidrs: p.bound_cidrs,
         };
         let mut ops = vec![
             (format!("id/{key}"), Some(json_bytes(&entry)?)),

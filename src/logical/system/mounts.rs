@@ -1,15 +1,39 @@
-//! sys/mounts (list, enable, disable, tune) and sys/internal/ui/mounts.
+//! sys/mounts and sys/auth (list, enable, disable, tune) and
+//! sys/internal/ui/mounts.
 
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::core::state::backend_for;
+use crate::core::state::{auth_backend_for, backend_for};
 use crate::core::{Active, Core, CoreError, Operation, Request, Response};
 use crate::logical::{fields, LogicalError};
-use crate::router::{normalize_mount_path, MountEntry, MountTableError, Mounted};
+use crate::router::{
+    normalize_mount_path, BackendFactory, MountEntry, MountSet, MountTableError, Mounted,
+};
 
 const RESERVED: [&str; 5] = ["sys/", "auth/", "cubbyhole/", "identity/", "audit/"];
+
+/// Which mount set a `sys/` path manages.
+struct Target<'a> {
+    set: &'a MountSet,
+    factory: BackendFactory,
+    /// "mounts" or "auth": the sys/ path segment.
+    name: &'static str,
+}
+
+impl Target<'_> {
+    /// Internal mount path ("auth/x/" for auth methods) from a user path.
+    fn full(&self, rest: &str) -> Result<String, CoreError> {
+        let p = normalize_mount_path(rest).map_err(mount_err)?;
+        Ok(format!("{}{p}", self.set.prefix))
+    }
+
+    /// The path shown to users ("x/" for "auth/x/").
+    fn shown<'p>(&self, path: &'p str) -> &'p str {
+        path.strip_prefix(self.set.prefix).unwrap_or(path)
+    }
+}
 
 pub(super) fn handle(
     core: &Core,
@@ -17,33 +41,62 @@ pub(super) fn handle(
     req: &Request,
     path: &str,
 ) -> Result<Option<Response>, CoreError> {
-    let write = matches!(req.operation, Operation::Create | Operation::Update);
-    let r = if path == "mounts" {
-        match req.operation {
-            Operation::Read => list(core, active),
-            _ => return Err(LogicalError::UnsupportedOperation.into()),
-        }
-    } else if let Some(rest) = path.strip_prefix("mounts/") {
-        if let Some(mount) = rest.strip_suffix("/tune") {
-            match req.operation {
-                Operation::Read => read_tune(core, active, mount)?,
-                _ if write => tune(active, mount, &req.data)?,
-                _ => return Err(LogicalError::UnsupportedOperation.into()),
-            }
-        } else {
-            match req.operation {
-                _ if write => enable(active, rest, &req.data)?,
-                Operation::Delete => disable(active, rest)?,
-                Operation::Read => read_one(core, active, rest)?,
-                _ => return Err(LogicalError::UnsupportedOperation.into()),
-            }
-        }
-    } else if let Some(rest) = path.strip_prefix("internal/ui/mounts/") {
-        ui_mount(active, rest)?
+    if let Some(rest) = path.strip_prefix("internal/ui/mounts/") {
+        return ui_mount(active, rest).map(Some);
+    }
+    let (target, rest) = if let Some(rest) = strip(path, "mounts") {
+        (
+            Target {
+                set: &active.mounts,
+                factory: backend_for,
+                name: "mounts",
+            },
+            rest,
+        )
+    } else if let Some(rest) = strip(path, "auth") {
+        (
+            Target {
+                set: &active.auth_mounts,
+                factory: auth_backend_for,
+                name: "auth",
+            },
+            rest,
+        )
     } else {
         return Ok(None);
     };
+    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    let r = match rest {
+        None => match req.operation {
+            Operation::Read => list(core, &target),
+            _ => return Err(LogicalError::UnsupportedOperation.into()),
+        },
+        Some(rest) => {
+            if let Some(mount) = rest.strip_suffix("/tune") {
+                match req.operation {
+                    Operation::Read => read_tune(core, &target, mount)?,
+                    _ if write => tune(&target, mount, &req.data)?,
+                    _ => return Err(LogicalError::UnsupportedOperation.into()),
+                }
+            } else {
+                match req.operation {
+                    _ if write => enable(active, &target, rest, &req.data)?,
+                    Operation::Delete => disable(active, &target, rest)?,
+                    Operation::Read => read_one(core, &target, rest)?,
+                    _ => return Err(LogicalError::UnsupportedOperation.into()),
+                }
+            }
+        }
+    };
     Ok(Some(r))
+}
+
+/// `Some(None)` for "name", `Some(Some(rest))` for "name/rest".
+fn strip<'a>(path: &'a str, name: &str) -> Option<Option<&'a str>> {
+    if path == name {
+        return Some(None);
+    }
+    path.strip_prefix(name)?.strip_prefix('/').map(Some)
 }
 
 fn mount_err(e: MountTableError) -> CoreError {
@@ -53,16 +106,31 @@ fn mount_err(e: MountTableError) -> CoreError {
     }
 }
 
-fn list(core: &Core, active: &Active) -> Response {
+fn list(core: &Core, t: &Target<'_>) -> Response {
     let c = core.config();
     let mut m = Map::new();
-    for mounted in active.router().all() {
+    for mounted in t.set.snapshot().all() {
         m.insert(
-            mounted.entry.path.clone(),
+            t.shown(&mounted.entry.path).to_string(),
             mounted.entry.to_json(c.default_lease_ttl, c.max_lease_ttl),
         );
     }
-    m.insert("sys/".into(), system_mount_json(core));
+    if t.name == "mounts" {
+        m.insert(
+            "sys/".into(),
+            builtin_json(
+                core,
+                "sys/",
+                "system",
+                "system endpoints used for control, policy and debugging",
+            ),
+        );
+    } else {
+        m.insert(
+            "token/".into(),
+            builtin_json(core, "token/", "token", "token based credentials"),
+        );
+    }
     let mut resp = Response::data(m.clone());
     // Vault also returns the mounts at the top level of the body.
     resp.raw = Some(envelope_with_top_level(m));
@@ -70,14 +138,10 @@ fn list(core: &Core, active: &Active) -> Response {
     resp
 }
 
-fn system_mount_json(core: &Core) -> Value {
-    let mut e = MountEntry::new(
-        "sys/",
-        "system",
-        "system endpoints used for control, policy and debugging",
-    );
-    e.uuid = "system".into();
-    e.accessor = "system_0".into();
+fn builtin_json(core: &Core, path: &str, kind: &str, description: &str) -> Value {
+    let mut e = MountEntry::new(path, kind, description);
+    e.uuid = kind.into();
+    e.accessor = format!("{kind}_0");
     e.to_json(core.config().default_lease_ttl, core.config().max_lease_ttl)
 }
 
@@ -94,9 +158,9 @@ fn envelope_with_top_level(m: Map<String, Value>) -> Value {
     Value::Object(body)
 }
 
-fn read_one(core: &Core, active: &Active, rest: &str) -> Result<Response, CoreError> {
-    let path = normalize_mount_path(rest).map_err(mount_err)?;
-    let router = active.router();
+fn read_one(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
+    let path = t.full(rest)?;
+    let router = t.set.snapshot();
     let m = router.get(&path).ok_or(LogicalError::NotFound)?;
     let c = core.config();
     Ok(Response::json(
@@ -144,16 +208,27 @@ fn parse_options(data: &Map<String, Value>) -> Result<Map<String, Value>, CoreEr
     Ok(out)
 }
 
-fn enable(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
-    let path = normalize_mount_path(rest).map_err(mount_err)?;
-    if RESERVED.iter().any(|r| path.starts_with(r)) {
+fn enable(
+    active: &Active,
+    t: &Target<'_>,
+    rest: &str,
+    data: &Map<String, Value>,
+) -> Result<Response, CoreError> {
+    let path = t.full(rest)?;
+    let reserved = if t.name == "mounts" {
+        &RESERVED[..]
+    } else {
+        &["auth/token/"][..]
+    };
+    if reserved.iter().any(|r| path.starts_with(r)) {
         return Err(CoreError::BadRequest(format!(
-            "cannot mount at reserved path \"{path}\""
+            "cannot mount at reserved path \"{}\"",
+            t.shown(&path)
         )));
     }
     let kind = fields::req_string(data, "type")?;
     let backend =
-        backend_for(&kind).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
+        (t.factory)(&kind).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
     let description = fields::opt_string(data, "description")?.unwrap_or_default();
     let mut entry = MountEntry::new(&path, &kind, &description);
     entry.options = parse_options(data)?;
@@ -163,10 +238,12 @@ fn enable(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Resp
     entry.local = fields::opt_bool(data, "local")?.unwrap_or(false);
     entry.seal_wrap = fields::opt_bool(data, "seal_wrap")?.unwrap_or(false);
     parse_config(data, &mut entry)?;
-    let _guard = active.mount_lock();
-    let mut router = active.router();
+    let _guard = t.set.lock();
+    let mut router = t.set.snapshot();
     if router.conflicts(&path) {
-        return Err(mount_err(MountTableError::Conflict(path)));
+        return Err(mount_err(MountTableError::Conflict(
+            t.shown(&path).to_string(),
+        )));
     }
     let storage = active.storage_view(&entry.uuid);
     router.insert(Mounted {
@@ -174,35 +251,42 @@ fn enable(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Resp
         backend,
         storage,
     });
-    active.save_router(router)?;
+    t.set.save(router)?;
     Ok(Response::empty())
 }
 
-fn disable(active: &Active, rest: &str) -> Result<Response, CoreError> {
-    let path = normalize_mount_path(rest).map_err(mount_err)?;
-    let _guard = active.mount_lock();
-    let mut router = active.router();
+fn disable(active: &Active, t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
+    let path = t.full(rest)?;
+    let _guard = t.set.lock();
+    let mut router = t.set.snapshot();
     let Some(removed) = router.remove(&path) else {
         // Vault answers 204 for a path that is not mounted.
         return Ok(Response::empty());
     };
-    active.save_router(router)?;
+    t.set.save(router)?;
+    // Revoke everything the mount issued (tokens of an auth method).
+    for id in active.expiration.ids_under(path.trim_end_matches('/'))? {
+        if let Some(e) = active.expiration.lookup(&id)? {
+            active.revoke_lease(&e)?;
+        }
+    }
     removed.storage.clear()?;
     Ok(Response::empty())
 }
 
-fn read_tune(core: &Core, active: &Active, rest: &str) -> Result<Response, CoreError> {
-    let path = normalize_mount_path(rest).map_err(mount_err)?;
+fn read_tune(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
     let c = core.config();
-    if path == "sys/" {
+    let user = normalize_mount_path(rest).map_err(mount_err)?;
+    if (t.name == "mounts" && user == "sys/") || (t.name == "auth" && user == "token/") {
         return Ok(Response::json(
-            json!({"default_lease_ttl": c.default_lease_ttl, "max_lease_ttl": c.max_lease_ttl, "force_no_cache": false, "description": "system endpoints used for control, policy and debugging"}),
+            json!({"default_lease_ttl": c.default_lease_ttl, "max_lease_ttl": c.max_lease_ttl, "force_no_cache": false, "description": ""}),
         ));
     }
-    let router = active.router();
+    let path = t.full(rest)?;
+    let router = t.set.snapshot();
     let m = router
         .get(&path)
-        .ok_or_else(|| mount_err(MountTableError::NotMounted(path.clone())))?;
+        .ok_or_else(|| mount_err(MountTableError::NotMounted(user.clone())))?;
     let e = &m.entry;
     let mut out = json!({
         "default_lease_ttl": if e.config.default_lease_ttl == 0 { c.default_lease_ttl } else { e.config.default_lease_ttl },
@@ -216,18 +300,20 @@ fn read_tune(core: &Core, active: &Active, rest: &str) -> Result<Response, CoreE
     Ok(Response::json(out))
 }
 
-fn tune(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
-    let path = normalize_mount_path(rest).map_err(mount_err)?;
-    let _guard = active.mount_lock();
-    let mut router = active.router();
+fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
+    let path = t.full(rest)?;
+    let _guard = t.set.lock();
+    let mut router = t.set.snapshot();
     let Some(mut m) = router.remove(&path) else {
-        return Err(mount_err(MountTableError::NotMounted(path)));
+        return Err(mount_err(MountTableError::NotMounted(
+            t.shown(&path).to_string(),
+        )));
     };
-    if let Some(t) = fields::opt_duration(data, "default_lease_ttl")? {
-        m.entry.config.default_lease_ttl = t;
+    if let Some(v) = fields::opt_duration(data, "default_lease_ttl")? {
+        m.entry.config.default_lease_ttl = v;
     }
-    if let Some(t) = fields::opt_duration(data, "max_lease_ttl")? {
-        m.entry.config.max_lease_ttl = t;
+    if let Some(v) = fields::opt_duration(data, "max_lease_ttl")? {
+        m.entry.config.max_lease_ttl = v;
     }
     if let Some(d) = fields::opt_string(data, "description")? {
         m.entry.description = d;
@@ -251,7 +337,7 @@ fn tune(active: &Active, rest: &str, data: &Map<String, Value>) -> Result<Respon
         crate::logical::kv::upgrade_v1_to_v2(&m.storage)?;
     }
     router.insert(m);
-    active.save_router(router)?;
+    t.set.save(router)?;
     Ok(Response::empty())
 }
 

@@ -15,6 +15,11 @@ pub(crate) mod pipeline_api {
 mod request;
 pub(crate) mod state;
 pub mod time;
+mod wrapping;
+/// The wrapping endpoints, for the system backend.
+pub(crate) mod wrapping_api {
+    pub(crate) use super::wrapping::handle;
+}
 
 use std::sync::{Arc, Mutex, RwLock};
 

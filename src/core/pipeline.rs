@@ -21,13 +21,24 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         return Ok(resp);
     }
     let active = core.active()?;
-    if let Some(resp) = try_login(&active, &mut req)? {
+    if let Some(resp) = super::wrapping::handle_unauthenticated(&active, &req)? {
         return Ok(resp);
+    }
+    if let Some(resp) = try_login(&active, &mut req)? {
+        return maybe_wrap(&active, &req, resp);
     }
     let auth = authenticate(&active, &req)?;
     let result = dispatch(core, &active, &mut req, &auth);
     active.tokens.use_token(&auth.entry).map_err(token_err)?;
-    result
+    maybe_wrap(&active, &req, result?)
+}
+
+/// Applies `X-Vault-Wrap-TTL` to a successful response.
+fn maybe_wrap(active: &Active, req: &Request, resp: Response) -> Result<Response, CoreError> {
+    match req.wrap_ttl {
+        Some(ttl) => super::wrapping::wrap(active, &req.path, ttl, resp),
+        None => Ok(resp),
+    }
 }
 
 fn authenticate(active: &Active, req: &Request) -> Result<Authenticated, CoreError> {

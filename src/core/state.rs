@@ -9,7 +9,7 @@ use crate::auth::token::{TokenError, TokenStore};
 use crate::barrier::{Barrier, StorageView};
 use crate::core::time::unix_now;
 use crate::expiration::{spawn_ticker, ExpirationManager, Expirer, LeaseEntry, LeaseKind};
-use crate::logical::{kv::KvBackend, LogicalBackend};
+use crate::logical::{cubbyhole::CubbyholeBackend, kv::KvBackend, LogicalBackend};
 use crate::policy::store::{PolicyStore, PolicyStoreError};
 use crate::router::{MountEntry, MountSet, MountTable, MountTableError, Router};
 
@@ -56,6 +56,7 @@ pub(crate) fn policy_err(e: PolicyStoreError) -> CoreError {
 pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
     match kind {
         "kv" => Some(Arc::new(KvBackend)),
+        "cubbyhole" => Some(Arc::new(CubbyholeBackend)),
         _ => None,
     }
 }
@@ -66,7 +67,13 @@ pub(crate) fn auth_backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
 }
 
 fn default_mounts() -> Vec<MountEntry> {
-    vec![]
+    let mut cubbyhole = MountEntry::new(
+        "cubbyhole/",
+        "cubbyhole",
+        "per-token private secret storage",
+    );
+    cubbyhole.local = true;
+    vec![cubbyhole]
 }
 
 fn mount_err(e: MountTableError) -> CoreError {

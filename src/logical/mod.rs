@@ -5,6 +5,7 @@
 //! request fields. A backend sees only its mount's [`StorageView`]; it must
 //! not reach the barrier, other mounts, or HTTP.
 
+pub mod cubbyhole;
 pub mod fields;
 pub mod kv;
 pub mod system;

@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The sole policy of response-wrapping tokens (it grants nothing; the
+/// wrapping endpoints recognise such tokens themselves).
+pub const WRAPPING_POLICY: &str = "response-wrapping";
+
 /// What the store keeps about a token (never the token itself).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TokenEntry {
@@ -76,6 +80,11 @@ impl TokenEntry {
 
     pub fn is_orphan(&self) -> bool {
         self.parent.is_empty()
+    }
+
+    /// Whether this is a response-wrapping token.
+    pub fn is_wrapping(&self) -> bool {
+        self.policies.len() == 1 && self.policies[0] == WRAPPING_POLICY
     }
 }
 

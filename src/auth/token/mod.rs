@@ -15,7 +15,7 @@ mod error;
 pub(crate) mod handlers;
 mod store;
 
-pub use entry::{TokenEntry, TokenParams};
+pub use entry::{TokenEntry, TokenParams, WRAPPING_POLICY};
 pub use error::TokenError;
 pub use store::{lease_id_of, TokenStore};
 

@@ -304,6 +304,9 @@ impl TokenStore {
         if !e.parent.is_empty() {
             ops.push((format!("parent/{}/{key}", e.parent), None));
         }
+        if e.is_wrapping() {
+            ops.push((format!("wrapped/{key}"), None));
+        }
         self.view.transaction(ops)?;
         self.cache_drop(key);
         if e.expire_time != 0 {
@@ -362,5 +365,25 @@ impl TokenStore {
     /// The store's storage view (token roles live here too).
     pub fn view(&self) -> &StorageView {
         &self.view
+    }
+}
+
+impl TokenStore {
+    /// Stores the response wrapped by the wrapping token under `key`.
+    pub fn put_wrapped(&self, key: &str, response: &[u8]) -> Result<(), TokenError> {
+        Ok(self.view.put(&format!("wrapped/{key}"), response)?)
+    }
+
+    /// Takes the wrapped response of `key` and revokes the wrapping token:
+    /// a wrapping token works once.
+    pub fn take_wrapped(&self, key: &str) -> Result<Option<Vec<u8>>, TokenError> {
+        let data = self.view.get(&format!("wrapped/{key}"))?;
+        self.revoke_tree(key)?;
+        Ok(data)
+    }
+
+    /// Reads the wrapped response without consuming it.
+    pub fn peek_wrapped(&self, key: &str) -> Result<Option<Vec<u8>>, TokenError> {
+        Ok(self.view.get(&format!("wrapped/{key}"))?)
     }
 }

@@ -5,6 +5,7 @@
 //! outside that view.
 
 mod v1;
+mod v2;
 
 use crate::core::Response;
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
@@ -16,7 +17,11 @@ pub struct KvBackend;
 impl LogicalBackend for KvBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
         match req.mount.kv_version() {
-            "1" => v1::handle(req),
+            "1" => {
+                let _upgrade = v2::v1_guard(req.storage)?;
+                v1::handle(req)
+            }
+            "2" => v2::handle(req),
             other => Err(LogicalError::BadRequest(format!(
                 "unsupported kv version \"{other}\""
             ))),
@@ -26,6 +31,7 @@ impl LogicalBackend for KvBackend {
     fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
         match req.mount.kv_version() {
             "1" => v1::exists(req),
+            "2" => v2::exists(req),
             _ => Ok(None),
         }
     }
@@ -33,11 +39,9 @@ impl LogicalBackend for KvBackend {
 
 /// Converts a KV v1 mount's data in place to the v2 layout (tune
 /// `options.version=2`).
-pub fn upgrade_v1_to_v2(_storage: &crate::barrier::StorageView) -> Result<(), LogicalError> {
-    Err(LogicalError::BadRequest(
-        "kv version 2 is not available yet".into(),
-    ))
+pub fn upgrade_v1_to_v2(storage: &crate::barrier::StorageView) -> Result<(), LogicalError> {
+    v2::upgrade_v1_to_v2(storage)
 }
 
 /// The KV version `server --dev` mounts at `secret/`.
-pub const DEV_KV_VERSION: &str = "1";
+pub const DEV_KV_VERSION: &str = "2";

@@ -45,6 +45,9 @@ pub(crate) fn handle(
     if let Some(r) = policies::handle(active, req, path)? {
         return Ok(r);
     }
+    if let Some(r) = crate::core::wrapping_api::handle(active, req)? {
+        return Ok(r);
+    }
     if let Some(r) = leases::handle(active, req, path)? {
         return Ok(r);
     }

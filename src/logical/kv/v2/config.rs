@@ -84,7 +84,10 @@ pub(super) fn opt_max_versions(
 
 /// A duration that may be negative (Vault's `TypeSignedDurationSecond`):
 /// integer seconds or a Go-style string, with an optional leading '-'.
-fn opt_signed_duration(data: &Map<String, Value>, field: &str) -> Result<Option<i64>, LogicalError> {
+fn opt_signed_duration(
+    data: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<i64>, LogicalError> {
     let bad = || LogicalError::BadRequest(format!("field \"{field}\" must be a duration"));
     match data.get(field) {
         None | Some(Value::Null) => Ok(None),

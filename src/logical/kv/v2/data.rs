@@ -30,11 +30,18 @@ fn read(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     let wanted = version_param(req.data)?;
     let _guard = read_lock_key(req, key);
     let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
-    let n = if wanted > 0 { wanted } else { meta.current_version };
+    let n = if wanted > 0 {
+        wanted
+    } else {
+        meta.current_version
+    };
     let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
     let metadata = meta.version_json(n, v);
     if !v.is_live(now())? {
-        return Err(not_found_with(req, json!({"data": null, "metadata": metadata})));
+        return Err(not_found_with(
+            req,
+            json!({"data": null, "metadata": metadata}),
+        ));
     }
     let data = store::load_version(req.storage, key, n)?;
     Ok(Response::json(json!({"data": data, "metadata": metadata})))
@@ -104,7 +111,11 @@ fn commit_version(
     data: &Map<String, Value>,
 ) -> Result<Response, LogicalError> {
     let created = now();
-    let deletion = auto_deletion_time(created, config.delete_version_after, meta.delete_version_after);
+    let deletion = auto_deletion_time(
+        created,
+        config.delete_version_after,
+        meta.delete_version_after,
+    );
     let (n, pruned) = meta.add_version(created, deletion, config.max_versions);
     let ops = store::version_write_ops(key, &meta, n, data, &pruned)?;
     req.storage.transaction(ops)?;
@@ -134,7 +145,9 @@ fn patch(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> 
     let mut merged = Value::Object(store::load_version(req.storage, key, n)?);
     merge_patch(&mut merged, &Value::Object(patch.clone()));
     let Value::Object(merged) = merged else {
-        return Err(LogicalError::Internal("kv: merge patch lost the object".into()));
+        return Err(LogicalError::Internal(
+            "kv: merge patch lost the object".into(),
+        ));
     };
     commit_version(req, key, meta, &config, &merged)
 }
@@ -190,7 +203,11 @@ mod tests {
             (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
             (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
             (json!({"a":"b"}), json!({"a":null}), json!({})),
-            (json!({"a":"b","b":"c"}), json!({"a":null}), json!({"b":"c"})),
+            (
+                json!({"a":"b","b":"c"}),
+                json!({"a":null}),
+                json!({"b":"c"}),
+            ),
             (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
             (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
             (
@@ -199,16 +216,24 @@ mod tests {
                 json!({"a":{"b":"d"}}),
             ),
             (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
-            (json!(["a","b"]), json!(["c","d"]), json!(["c","d"])),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
             (json!({"a":"b"}), json!(["c"]), json!(["c"])),
             (json!({"a":"foo"}), json!(null), json!(null)),
             (json!({"a":"foo"}), json!("bar"), json!("bar")),
             (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
-            (json!([1,2]), json!({"a":"b","c":null}), json!({"a":"b"})),
-            (json!({}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
+            (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
+            (
+                json!({}),
+                json!({"a":{"bb":{"ccc":null}}}),
+                json!({"a":{"bb":{}}}),
+            ),
         ];
         for (target, patch, want) in cases {
-            assert_eq!(mp(target.clone(), patch.clone()), want, "{target} + {patch}");
+            assert_eq!(
+                mp(target.clone(), patch.clone()),
+                want,
+                "{target} + {patch}"
+            );
         }
     }
 
@@ -225,8 +250,14 @@ mod tests {
         };
         assert!(check_cas(None, &free, &meta).is_ok());
         assert!(check_cas(Some(2), &free, &meta).is_ok());
-        assert!(matches!(check_cas(Some(1), &free, &meta), Err(LogicalError::CasMismatch)));
-        assert!(matches!(check_cas(None, &strict, &meta), Err(LogicalError::BadRequest(_))));
+        assert!(matches!(
+            check_cas(Some(1), &free, &meta),
+            Err(LogicalError::CasMismatch)
+        ));
+        assert!(matches!(
+            check_cas(None, &strict, &meta),
+            Err(LogicalError::BadRequest(_))
+        ));
         let key_strict = KeyMeta {
             cas_required: true,
             ..meta.clone()
@@ -240,8 +271,14 @@ mod tests {
         let b = |v: Value| v.as_object().cloned().unwrap();
         assert_eq!(cas_option(&b(json!({}))).unwrap(), None);
         assert_eq!(cas_option(&b(json!({"options": {}}))).unwrap(), None);
-        assert_eq!(cas_option(&b(json!({"options": {"cas": 0}}))).unwrap(), Some(0));
-        assert_eq!(cas_option(&b(json!({"options": {"cas": "3"}}))).unwrap(), Some(3));
+        assert_eq!(
+            cas_option(&b(json!({"options": {"cas": 0}}))).unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            cas_option(&b(json!({"options": {"cas": "3"}}))).unwrap(),
+            Some(3)
+        );
         assert!(cas_option(&b(json!({"options": {"cas": "x"}}))).is_err());
         assert!(cas_option(&b(json!({"options": {"cas": -1}}))).is_err());
         assert!(cas_option(&b(json!({"options": 5}))).is_err());

@@ -44,7 +44,10 @@ pub(super) fn handle_delete(req: &LogicalRequest<'_>, key: &str) -> Result<Respo
     Ok(Response::empty())
 }
 
-pub(super) fn handle_undelete(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+pub(super) fn handle_undelete(
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> Result<Response, LogicalError> {
     check(req, key)?;
     let list = versions(req, "No version number provided")?;
     let config = config::load(req.storage)?;
@@ -54,7 +57,11 @@ pub(super) fn handle_undelete(req: &LogicalRequest<'_>, key: &str) -> Result<Res
     };
     // As Vault: an undeleted version is due for deletion again after the
     // configured delete_version_after, counted from now.
-    let redelete = auto_deletion_time(now(), config.delete_version_after, meta.delete_version_after);
+    let redelete = auto_deletion_time(
+        now(),
+        config.delete_version_after,
+        meta.delete_version_after,
+    );
     let mut changed = false;
     for n in list {
         changed |= meta.undelete(n, redelete);
@@ -65,7 +72,10 @@ pub(super) fn handle_undelete(req: &LogicalRequest<'_>, key: &str) -> Result<Res
     Ok(Response::empty())
 }
 
-pub(super) fn handle_destroy(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+pub(super) fn handle_destroy(
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> Result<Response, LogicalError> {
     check(req, key)?;
     let list = versions(req, "no version number provided")?;
     let _guard = lock_key(req, key);

@@ -76,7 +76,9 @@ impl Settings {
     }
 
     fn is_empty(&self) -> bool {
-        self.max_versions.is_none() && self.cas_required.is_none() && self.delete_version_after.is_none()
+        self.max_versions.is_none()
+            && self.cas_required.is_none()
+            && self.delete_version_after.is_none()
     }
 }
 
@@ -263,7 +265,9 @@ fn validate_custom_metadata(m: &BTreeMap<String, String>) -> Result<(), LogicalE
             ));
         }
         if !printable(k) {
-            errs.push(format!("{CUSTOM_PREFIX}: key {k:?} contains unprintable characters"));
+            errs.push(format!(
+                "{CUSTOM_PREFIX}: key {k:?} contains unprintable characters"
+            ));
         }
         if !printable(v) {
             errs.push(format!(
@@ -293,12 +297,17 @@ mod tests {
         assert!(parse_custom_metadata(&json!("x"), false).is_err());
         let nulls = parse_custom_metadata(&json!({"a": null}), false).unwrap();
         assert!(validate_custom_metadata(&nulls).is_err());
-        assert!(parse_custom_metadata(&json!({"a": null}), true).unwrap().is_empty());
-        let too_many: BTreeMap<String, String> =
-            (0..65).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        assert!(parse_custom_metadata(&json!({"a": null}), true)
+            .unwrap()
+            .is_empty());
+        let too_many: BTreeMap<String, String> = (0..65)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
         assert!(validate_custom_metadata(&too_many).is_err());
         let long_value = BTreeMap::from([("k".to_string(), "v".repeat(513))]);
-        let err = validate_custom_metadata(&long_value).unwrap_err().to_string();
+        let err = validate_custom_metadata(&long_value)
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("vvvv"), "{err}");
         let ctrl = BTreeMap::from([("k".to_string(), "a\u{7}".to_string())]);
         assert!(validate_custom_metadata(&ctrl).is_err());

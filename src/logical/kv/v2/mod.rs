@@ -31,6 +31,8 @@ mod delete;
 mod metadata;
 mod store;
 mod subkeys;
+#[cfg(test)]
+mod tests;
 pub(crate) mod upgrade;
 mod versions;
 

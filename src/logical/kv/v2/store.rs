@@ -77,7 +77,11 @@ pub(super) fn version_write_ops(
 }
 
 /// Stores the key's metadata alone.
-pub(super) fn save_meta(storage: &StorageView, key: &str, meta: &KeyMeta) -> Result<(), LogicalError> {
+pub(super) fn save_meta(
+    storage: &StorageView,
+    key: &str,
+    meta: &KeyMeta,
+) -> Result<(), LogicalError> {
     storage.put(&meta_path(key), &encode(meta)?)?;
     Ok(())
 }

@@ -22,11 +22,18 @@ pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, Lo
     let depth = fields::opt_u64(req.data, "depth")?.unwrap_or(0);
     let _guard = read_lock_key(req, key);
     let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
-    let n = if wanted > 0 { wanted } else { meta.current_version };
+    let n = if wanted > 0 {
+        wanted
+    } else {
+        meta.current_version
+    };
     let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
     let metadata = meta.version_json(n, v);
     if !v.is_live(now())? {
-        return Err(not_found_with(req, json!({"subkeys": null, "metadata": metadata})));
+        return Err(not_found_with(
+            req,
+            json!({"subkeys": null, "metadata": metadata}),
+        ));
     }
     let data = store::load_version(req.storage, key, n)?;
     Ok(Response::json(json!({

@@ -1,0 +1,98 @@
+//! Response wrapping end to end: wrap, lookup, unwrap once, rewrap.
+
+mod common;
+
+use common::TestServer;
+use serde_json::json;
+
+fn wrapped(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+    ttl: &str,
+) -> serde_json::Value {
+    let resp = reqwest::blocking::Client::new()
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            s.url(path),
+        )
+        .header("X-Vault-Token", "root")
+        .header("X-Vault-Wrap-TTL", ttl)
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.json().unwrap()
+}
+
+#[test]
+fn wrap_unwrap_once() {
+    let s = TestServer::dev();
+    let b = wrapped(
+        &s,
+        "POST",
+        "sys/wrapping/wrap",
+        json!({"secret": "canary"}),
+        "60s",
+    );
+    assert_eq!(b["data"], serde_json::Value::Null);
+    let info = &b["wrap_info"];
+    assert_eq!(info["ttl"], 60);
+    assert_eq!(info["creation_path"], "sys/wrapping/wrap");
+    let token = info["token"].as_str().unwrap().to_string();
+    let (st, b) = s.request(
+        "POST",
+        "sys/wrapping/lookup",
+        Some(json!({"token": token})),
+        None,
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["creation_ttl"], 60);
+    // The wrapping token grants nothing else.
+    assert_eq!(
+        s.request("GET", "auth/token/lookup-self", None, Some(&token))
+            .0,
+        403
+    );
+    let (st, b) = s.request("POST", "sys/wrapping/unwrap", None, Some(&token));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["secret"], "canary");
+    let (st, b) = s.request("POST", "sys/wrapping/unwrap", None, Some(&token));
+    assert_eq!(st, 400, "{b}");
+    assert!(b["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("wrapping token is not valid"));
+}
+
+#[test]
+fn wrapped_token_creation_and_rewrap() {
+    let s = TestServer::dev();
+    let b = wrapped(
+        &s,
+        "POST",
+        "auth/token/create",
+        json!({"policies": ["default"]}),
+        "5m",
+    );
+    let info = b["wrap_info"].clone();
+    assert_eq!(info["creation_path"], "auth/token/create");
+    assert!(!info["wrapped_accessor"].as_str().unwrap().is_empty());
+    let t1 = info["token"].as_str().unwrap().to_string();
+    let (st, b) = s.post("sys/wrapping/rewrap", json!({"token": t1}));
+    assert_eq!(st, 200, "{b}");
+    let t2 = b["wrap_info"]["token"].as_str().unwrap().to_string();
+    assert_ne!(t1, t2);
+    assert_eq!(s.post("sys/wrapping/unwrap", json!({"token": t1})).0, 400);
+    let (st, b) = s.post("sys/wrapping/unwrap", json!({"token": t2}));
+    assert_eq!(st, 200, "{b}");
+    let inner = b["auth"]["client_token"].as_str().unwrap();
+    assert_eq!(
+        s.request("GET", "auth/token/lookup-self", None, Some(inner))
+            .0,
+        200
+    );
+    // Wrap without a TTL header is refused.
+    assert_eq!(s.post("sys/wrapping/wrap", json!({"a": "b"})).0, 400);
+}

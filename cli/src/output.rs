@@ -42,6 +42,9 @@ impl Output {
     /// Prints a whole API response (envelope with `data`, `auth`, lease…):
     /// one field with `--field`, the body with `--format json`, else a table.
     pub fn secret(&self, body: &Value) -> Result<(), CliError> {
+        if let Some(raw) = body.as_object().filter(|_| !is_envelope(body)) {
+            return self.map(raw);
+        }
         if let Some(field) = &self.field {
             let value = secret_field(body, field).ok_or_else(|| missing_field(field))?;
             return self.raw(&value);
@@ -138,6 +141,14 @@ pub fn print_warnings(body: &Value) {
     for warning in warnings {
         eprintln!("  * {}\n", format_value(warning));
     }
+}
+
+/// Whether a reply has Vault's envelope (`request_id`, `data`, …); some
+/// `sys/` endpoints answer with a bare object instead.
+pub fn is_envelope(body: &Value) -> bool {
+    ["request_id", "data", "auth", "lease_id"]
+        .iter()
+        .any(|key| body.get(key).is_some())
 }
 
 /// The `data` object of a reply, if there is one.
@@ -625,6 +636,12 @@ mod tests {
         assert_eq!(secret_field(&body, "token"), Some(json!("hvs.x")));
         assert_eq!(secret_field(&body, "token_meta_user"), Some(json!("bob")));
         assert_eq!(secret_field(&body, "nope"), None);
+    }
+
+    #[test]
+    fn bare_replies_are_not_envelopes() {
+        assert!(is_envelope(&json!({"request_id": "x", "data": null})));
+        assert!(!is_envelope(&json!({"sealed": false, "t": 1})));
     }
 
     #[test]

@@ -407,6 +407,38 @@ fn token_create_lookup_renew_revoke() {
 }
 
 #[test]
+fn token_orphan_revoke_and_accessor_commands() {
+    let server = Server::dev();
+    let parent = server.ok(&["token", "create", "-field=token"]);
+    let parent = parent.trim();
+    let child = Cli::new(&server.addr, server.home())
+        .token(parent)
+        .run(&["token", "create", "-field=token", "-policy=default"])
+        .ok();
+    let child = child.trim();
+    assert!(child.starts_with("hvs."), "{child}");
+
+    server.ok(&["token", "revoke", "-mode=orphan", parent]);
+    server.cli().run(&["token", "lookup", parent]).fails_with(1);
+    assert_eq!(
+        server.ok(&["token", "lookup", "-field=orphan", child]),
+        "true\n"
+    );
+
+    let accessor = server.ok(&["token", "lookup", "-field=accessor", child]);
+    let accessor = accessor.trim();
+    let caps = server.ok(&["token", "capabilities", "-accessor", accessor, "kvv1/x"]);
+    assert_eq!(caps, "deny\n");
+    let renewed = server.ok(&["token", "renew", "-accessor", accessor]);
+    assert_eq!(
+        row_value(&renewed, "token_accessor").as_deref(),
+        Some(accessor)
+    );
+    server.ok(&["token", "revoke", "-accessor", accessor]);
+    server.cli().run(&["token", "lookup", child]).fails_with(1);
+}
+
+#[test]
 fn policy_fmt_write_read_list_delete() {
     let server = dev_with_kv1();
     let file = write_file(
@@ -662,7 +694,6 @@ fn lease_errors_name_the_request() {
 }
 
 #[test]
-#[ignore = "needs sys/leases"]
 fn lease_lookup_renew_revoke_of_a_token_lease() {
     let server = Server::dev();
     let token = server.ok(&["token", "create", "-field=token", "-ttl=1h"]);

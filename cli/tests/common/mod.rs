@@ -1,6 +1,6 @@
 //! Harness for the CLI integration tests: starts the real `vault-rs server`
 //! (dev mode, or from a config file with sled storage) on 127.0.0.1:0,
-//! learns its address from the `Listening on http://…` line, kills it on
+//! learns its address from the `Listening on http(s)://…` line, kills it on
 //! drop, and runs the `vault-rs` client against it with a private HOME.
 #![allow(dead_code)]
 
@@ -65,14 +65,20 @@ impl Server {
         }
     }
 
-    /// `server --config FILE` with sled storage in a temporary directory;
-    /// the vault is not initialized.
+    /// `server --config FILE` with sled storage in a temporary directory
+    /// and a plain-HTTP listener; the vault is not initialized.
     pub fn with_config() -> Server {
+        Server::with_listener("tls_disable = true")
+    }
+
+    /// Like [`Server::with_config`], with `listener_settings` (HCL
+    /// attributes) in the listener block after the address.
+    pub fn with_listener(listener_settings: &str) -> Server {
         let dir = tempdir();
         let config = dir.path().join("config.hcl");
         let data = dir.path().join("data");
         let text = format!(
-            "storage \"sled\" {{\n  path = \"{}\"\n}}\n\nlistener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}}\n",
+            "storage \"sled\" {{\n  path = \"{}\"\n}}\n\nlistener \"tcp\" {{\n  address = \"127.0.0.1:0\"\n  {listener_settings}\n}}\n",
             data.display()
         );
         std::fs::write(&config, text).expect("write the server config");
@@ -172,7 +178,7 @@ fn spawn(args: &[&str], dir: &Path) -> (Child, String, Vec<String>) {
 }
 
 fn listening_address(line: &str) -> Option<String> {
-    let start = line.find("Listening on http://")? + "Listening on ".len();
+    let start = line.find("Listening on http")? + "Listening on ".len();
     let rest = &line[start..];
     let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
     Some(rest[..end].to_owned())

@@ -36,10 +36,18 @@ fn new_vault() -> Vault {
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = SledBackend::open(&dir.path().join("data")).expect("sled");
     let core = Core::new(Barrier::new(Arc::new(backend)), CoreConfig::default());
-    let init = core.initialize(SealConfig::new(1, 1).expect("config")).expect("init");
+    let init = core
+        .initialize(SealConfig::new(1, 1).expect("config"))
+        .expect("init");
     let share = hex_encode(init.shares[0].expose());
-    core.submit_unseal_share(decode_share(&share).expect("share")).expect("unseal");
-    Vault { core, share, root: init.root_token, _dir: dir }
+    core.submit_unseal_share(decode_share(&share).expect("share"))
+        .expect("unseal");
+    Vault {
+        core,
+        share,
+        root: init.root_token,
+        _dir: dir,
+    }
 }
 
 fn hex_encode(b: &[u8]) -> String {
@@ -80,12 +88,18 @@ fn median(mut xs: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let n: usize = std::env::var("UNSEAL_BENCH_TOKENS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("UNSEAL_BENCH_TOKENS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let baseline = new_vault();
     let loaded = new_vault();
     let start = Instant::now();
     create_tokens(&loaded, n);
-    println!("created {n} tokens (with leases) in {:.1?}", start.elapsed());
+    println!(
+        "created {n} tokens (with leases) in {:.1?}",
+        start.elapsed()
+    );
     let mut base_t = Vec::new();
     let mut load_t = Vec::new();
     let mut load_mem = 0;
@@ -98,7 +112,10 @@ fn main() {
     let (b, l) = (median(base_t), median(load_t));
     println!("unseal, empty vault:        {b:.2?} (median of 5)");
     println!("unseal, {n} leases:  {l:.2?} (median of 5)");
-    println!("ratio loaded/empty:         {:.2}", l.as_secs_f64() / b.as_secs_f64().max(1e-9));
+    println!(
+        "ratio loaded/empty:         {:.2}",
+        l.as_secs_f64() / b.as_secs_f64().max(1e-9)
+    );
     println!("resident memory growth across unseal: {load_mem} KiB");
     let mut req = Request::new(Operation::Read, "auth/token/lookup-self");
     req.client_token = Some(loaded.root.clone());

@@ -12,11 +12,13 @@
 //! - [`barrier`]: encrypts every value and every path; keyring by term.
 //! - [`physical`]: untrusted key-value storage (sled, in-memory).
 //! - [`seal`]: Shamir shares of the unseal key.
+//! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `run(config, listener, shutdown)`, what `main` and tests call.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod barrier;
 pub mod config;

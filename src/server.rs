@@ -100,7 +100,7 @@ fn build_core(config: &Config) -> Result<Arc<Core>, ServerError> {
     ))
 }
 
-/// Dev mode: one share, unsealed, a root token, `secret/` mounted.
+/// Dev mode: one share, unsealed, a root token, `secret/` and `apikeys/` mounted.
 fn setup_dev(core: &Core, root_id: Option<String>) -> Result<(), ServerError> {
     let result = core
         .initialize(SealConfig::new(1, 1).map_err(err("dev init"))?)
@@ -128,6 +128,12 @@ fn setup_dev(core: &Core, root_id: Option<String>) -> Result<(), ServerError> {
         serde_json::json!({"version": crate::logical::kv::DEV_KV_VERSION}),
     );
     core.handle(mount).map_err(err("dev mount secret/"))?;
+    let mut apikeys = Request::new(Operation::Update, "sys/mounts/apikeys");
+    apikeys.client_token = Some(token.clone());
+    apikeys
+        .data
+        .insert("type".into(), crate::logical::apikeys::KIND.into());
+    core.handle(apikeys).map_err(err("dev mount apikeys/"))?;
     println!("WARNING! dev mode is enabled: in-memory storage, already unsealed, root token printed below.");
     println!(
         "Unseal Key: {}",
@@ -150,6 +156,7 @@ async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerEr
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("==> vault-rs server started! Listening on {scheme}://{addr}");
     tracing::info!(%addr, storage = core.barrier().storage_type(), "listening");
+    reopen_audit_on_hup(core.clone());
     run(
         core,
         listener,
@@ -158,6 +165,28 @@ async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerEr
         shutdown_signal(),
     )
     .await
+}
+
+/// SIGHUP reopens the audit files (log rotation); the chain continues.
+fn reopen_audit_on_hup(core: Arc<Core>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP: audit files will not be reopened");
+            return;
+        };
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                if let Ok(active) = core.active() {
+                    active.audit.reopen();
+                    tracing::info!("SIGHUP: audit files reopened");
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = core;
 }
 
 async fn shutdown_signal() {

@@ -438,3 +438,30 @@ fn token_roles_and_revoke_self() {
     assert_eq!(s.delete("auth/token/roles/svc").0, 204);
     assert_eq!(s.post("auth/token/create/svc", json!({})).0, 400);
 }
+
+#[test]
+fn example_policies_are_valid_and_scoped() {
+    let s = TestServer::dev();
+    for (name, text) in [
+        ("operator", include_str!("../policies/operator.hcl")),
+        ("billing", include_str!("../policies/service-at-boot.hcl")),
+        ("rotation-bot", include_str!("../policies/rotation-bot.hcl")),
+        ("auditor", include_str!("../policies/auditor.hcl")),
+    ] {
+        s.policy(name, text);
+    }
+    let caps = |policy: &str, path: &str| {
+        let t = s.token(json!({"policies": [policy]}));
+        let (_, b) = s.post("sys/capabilities", json!({"token": t, "paths": [path]}));
+        b["data"]["capabilities"].clone()
+    };
+    assert_eq!(caps("billing", "secret/data/billing/db"), json!(["read"]));
+    assert_eq!(caps("billing", "secret/data/payroll/db"), json!(["deny"]));
+    assert_eq!(
+        caps("rotation-bot", "apikeys/keys/web/rotate"),
+        json!(["update"])
+    );
+    assert_eq!(caps("rotation-bot", "apikeys/creds/web"), json!(["deny"]));
+    assert_eq!(caps("operator", "secret/data/billing/db"), json!(["deny"]));
+    assert_eq!(caps("auditor", "sys/mounts/x"), json!(["deny"]));
+}

@@ -21,7 +21,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::client::DEFAULT_ADDRESS;
 use crate::commands::{
-    kv, lease, login, operator, policy, rw, secrets, server, status, token, Context,
+    audit, exec, kv, lease, login, operator, policy, rw, secrets, server, status, token, Context,
 };
 use crate::error::{CliError, CmdResult, EXIT_OK};
 use crate::output::{Format, Output};
@@ -86,6 +86,11 @@ enum Command {
     /// Key/value secrets (KV versions 1 and 2).
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// Audit devices, and offline review of audit logs (verify, tail, search).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Run a command with secrets as environment variables or files.
+    Exec(exec::ExecArgs),
     /// Print the vault-rs version.
     Version,
 }
@@ -162,6 +167,8 @@ fn run(cli: Cli) -> CmdResult {
         Command::Policy(command) => policy::run(&ctx, command),
         Command::Lease(command) => lease::run(&ctx, command),
         Command::Kv(command) => kv::run(&ctx, command),
+        Command::Audit(command) => audit::run(&ctx, command),
+        Command::Exec(args) => exec::run(&ctx, args),
         Command::Version => {
             output::emit(&format!("vault-rs v{}", env!("CARGO_PKG_VERSION")))?;
             Ok(EXIT_OK)

@@ -81,11 +81,7 @@ pub fn line_hash(line: &[u8]) -> String {
 
 /// Appends `"seq":seq,"prev":"prev"` to the JSON object text `body`.
 pub fn link(body: &str, seq: u64, prev: &str) -> String {
-    let inner = body
-        .trim_end()
-        .strip_suffix('}')
-        .unwrap_or(body)
-        .trim_end();
+    let inner = body.trim_end().strip_suffix('}').unwrap_or(body).trim_end();
     let sep = if inner.ends_with('{') { "" } else { "," };
     format!("{inner}{sep}\"seq\":{seq},\"prev\":\"{prev}\"}}")
 }
@@ -158,7 +154,12 @@ pub fn header_line(
 }
 
 /// A signed checkpoint line for `device`, linked into `chain`.
-pub fn checkpoint_line(key: &SigningKey, device: &str, time: &str, chain: &mut ChainState) -> String {
+pub fn checkpoint_line(
+    key: &SigningKey,
+    device: &str,
+    time: &str,
+    chain: &mut ChainState,
+) -> String {
     let body = CheckpointBody {
         kind: TYPE_CHECKPOINT,
         time,
@@ -220,7 +221,10 @@ mod tests {
 
     #[test]
     fn link_appends_seq_and_prev() {
-        assert_eq!(link("{\"a\":1}", 3, "ab"), "{\"a\":1,\"seq\":3,\"prev\":\"ab\"}");
+        assert_eq!(
+            link("{\"a\":1}", 3, "ab"),
+            "{\"a\":1,\"seq\":3,\"prev\":\"ab\"}"
+        );
         assert_eq!(link("{}", 1, ""), "{\"seq\":1,\"prev\":\"\"}");
     }
 
@@ -228,7 +232,13 @@ mod tests {
     fn signed_lines_verify_and_detect_changes() {
         let k = key();
         let mut chain = ChainState::default();
-        let h = header_line(&k, "file/", "2024-01-01T00:00:00Z", HeaderFlags::default(), &mut chain);
+        let h = header_line(
+            &k,
+            "file/",
+            "2024-01-01T00:00:00Z",
+            HeaderFlags::default(),
+            &mut chain,
+        );
         assert!(verify_signed(&h, &k.verifying_key()));
         assert_eq!(chain.next_seq, 2);
         assert_eq!(chain.prev, line_hash(h.as_bytes()));
@@ -241,6 +251,9 @@ mod tests {
         assert!(!verify_signed(&changed, &k.verifying_key()));
         let other = SigningKey::from_bytes(&[8u8; 32]);
         assert!(!verify_signed(&c, &other.verifying_key()));
-        assert!(!verify_signed("{\"type\":\"checkpoint\"}", &k.verifying_key()));
+        assert!(!verify_signed(
+            "{\"type\":\"checkpoint\"}",
+            &k.verifying_key()
+        ));
     }
 }

@@ -64,7 +64,10 @@ impl Hasher {
 
     /// `hmac-sha256:<hex>` of `input` (what `sys/audit-hash` returns).
     pub fn hash(&self, input: &str) -> String {
-        format!("{HMAC_PREFIX}{}", hex::encode(hmac_sha256(self.salt.expose(), input.as_bytes())))
+        format!(
+            "{HMAC_PREFIX}{}",
+            hex::encode(hmac_sha256(self.salt.expose(), input.as_bytes()))
+        )
     }
 
     fn secret(&self, s: &str) -> String {
@@ -222,8 +225,15 @@ struct SecretBlock {
 /// response otherwise) as one compact JSON object, without `seq`/`prev`.
 pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
     let req = input.request;
-    let token = req.client_token.as_ref().map(|t| h.secret(t.expose())).unwrap_or_default();
-    let accessor = input.auth.map(|e| h.accessor(&e.accessor)).unwrap_or_default();
+    let token = req
+        .client_token
+        .as_ref()
+        .map(|t| h.secret(t.expose()))
+        .unwrap_or_default();
+    let accessor = input
+        .auth
+        .map(|e| h.accessor(&e.accessor))
+        .unwrap_or_default();
     let auth = match input.auth {
         Some(e) => Some(AuthBlock {
             client_token: token.clone(),
@@ -256,11 +266,21 @@ pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
         wrap_ttl: req.wrap_ttl,
     };
     let (kind, response, error) = match input.outcome {
-        None => ("request", None, input.error.map(error_text).unwrap_or_default()),
-        Some(Outcome::Ok(r)) => ("response", Some(response_block(input.mount, r, status_of_response(r), h)), String::new()),
+        None => (
+            "request",
+            None,
+            input.error.map(error_text).unwrap_or_default(),
+        ),
+        Some(Outcome::Ok(r)) => (
+            "response",
+            Some(response_block(input.mount, r, status_of_response(r), h)),
+            String::new(),
+        ),
         Some(Outcome::Err(e)) => {
             let block = match e {
-                CoreError::Logical(LogicalError::NotFoundWith(r)) => response_block(input.mount, r, 404, h),
+                CoreError::Logical(LogicalError::NotFoundWith(r)) => {
+                    response_block(input.mount, r, 404, h)
+                }
                 _ => ResponseBlock {
                     mount_point: input.mount.point.clone(),
                     mount_type: input.mount.kind.clone(),
@@ -287,7 +307,11 @@ pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
 }
 
 fn response_block(mount: &MountInfo, r: &Response, status: u16, h: &Hasher) -> ResponseBlock {
-    let data = r.data.as_ref().map(|d| Value::Object(h.map(d))).or_else(|| r.raw.as_ref().map(|v| h.value(v)));
+    let data = r
+        .data
+        .as_ref()
+        .map(|d| Value::Object(h.map(d)))
+        .or_else(|| r.raw.as_ref().map(|v| h.value(v)));
     ResponseBlock {
         mount_point: mount.point.clone(),
         mount_type: r.mount_type.clone().unwrap_or_else(|| mount.kind.clone()),
@@ -339,7 +363,8 @@ fn status_of_response(r: &Response) -> u16 {
     if r.raw.is_some() {
         return 200;
     }
-    let empty = r.data.is_none() && r.auth.is_none() && r.wrap_info.is_none() && r.warnings.is_empty();
+    let empty =
+        r.data.is_none() && r.auth.is_none() && r.wrap_info.is_none() && r.warnings.is_empty();
     if empty {
         204
     } else {
@@ -353,19 +378,30 @@ pub(crate) fn status_of_error(e: &CoreError) -> u16 {
     fn barrier(b: &BarrierError) -> u16 {
         match b {
             BarrierError::Sealed => 503,
-            BarrierError::NotInitialized | BarrierError::AlreadyInitialized | BarrierError::InvalidPath(_) => 400,
+            BarrierError::NotInitialized
+            | BarrierError::AlreadyInitialized
+            | BarrierError::InvalidPath(_) => 400,
             _ => 500,
         }
     }
     match e {
         CoreError::Sealed => 503,
-        CoreError::NotInitialized | CoreError::BadRequest(_) | CoreError::Seal(_) | CoreError::Policy(_) => 400,
+        CoreError::NotInitialized
+        | CoreError::BadRequest(_)
+        | CoreError::Seal(_)
+        | CoreError::Policy(_) => 400,
         CoreError::PermissionDenied => 403,
         CoreError::UnsupportedPath(_) => 404,
         CoreError::RateLimited => 429,
         CoreError::Barrier(b) => barrier(b),
+        CoreError::Audit(
+            crate::audit::AuditError::BadRequest(_) | crate::audit::AuditError::UnknownDevice(_),
+        ) => 400,
+        CoreError::Audit(crate::audit::AuditError::Storage(b)) => barrier(b),
         CoreError::Logical(l) => match l {
-            LogicalError::NotFound | LogicalError::NotFoundWith(_) | LogicalError::UnsupportedPath(_) => 404,
+            LogicalError::NotFound
+            | LogicalError::NotFoundWith(_)
+            | LogicalError::UnsupportedPath(_) => 404,
             LogicalError::BadRequest(_) | LogicalError::CasMismatch => 400,
             LogicalError::UnsupportedOperation => 405,
             LogicalError::PreconditionFailed(_) => 412,
@@ -389,7 +425,10 @@ fn error_text(e: &CoreError) -> String {
 fn unix_to_rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

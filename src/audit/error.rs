@@ -22,7 +22,9 @@ pub enum AuditError {
 impl std::fmt::Display for AuditError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AuditError::NotRecorded(why) => write!(f, "no audit device recorded the request: {why}"),
+            AuditError::NotRecorded(why) => {
+                write!(f, "no audit device recorded the request: {why}")
+            }
             AuditError::BadRequest(m) => f.write_str(m),
             AuditError::UnknownDevice(p) => write!(f, "unknown audit device \"{p}\""),
             AuditError::Storage(e) => write!(f, "audit storage: {e}"),

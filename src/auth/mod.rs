@@ -4,8 +4,11 @@
 //! Owns: token entries, accessors, the parent/child tree, TTL arithmetic.
 //! Must not touch: HTTP, the router, other mounts' storage.
 
+pub mod approle;
 pub mod cidr;
 pub mod token;
+pub mod tokenutil;
+pub mod userpass;
 
 use std::sync::Arc;
 
@@ -15,6 +18,8 @@ use crate::logical::LogicalBackend;
 /// store is built in and not listed here.
 pub fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
     match kind {
+        "approle" => Some(Arc::new(approle::AppRoleBackend::default())),
+        "userpass" => Some(Arc::new(userpass::UserpassBackend::default())),
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! The core's error: one variant per domain, each carrying that domain's
 //! own error enum. `http/error.rs` is the one place that maps it to HTTP.
 
+use crate::audit::AuditError;
 use crate::barrier::BarrierError;
 use crate::logical::LogicalError;
 use crate::policy::PolicyError;
@@ -25,6 +26,8 @@ pub enum CoreError {
     Seal(SealError),
     Policy(PolicyError),
     Logical(LogicalError),
+    /// Audit devices: enabling them, or no device recorded the request (500).
+    Audit(AuditError),
     /// Anything else; the message is logged, never sent to the client.
     Internal(String),
 }
@@ -42,6 +45,7 @@ impl std::fmt::Display for CoreError {
             CoreError::Seal(e) => e.fmt(f),
             CoreError::Policy(e) => e.fmt(f),
             CoreError::Logical(e) => e.fmt(f),
+            CoreError::Audit(e) => e.fmt(f),
             CoreError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -54,6 +58,15 @@ impl From<BarrierError> for CoreError {
         match e {
             BarrierError::Sealed => CoreError::Sealed,
             other => CoreError::Barrier(other),
+        }
+    }
+}
+
+impl From<AuditError> for CoreError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Storage(BarrierError::Sealed) => CoreError::Sealed,
+            other => CoreError::Audit(other),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The per-request pipeline: unauthenticated system paths first; then
-//! sealed check, token lookup, ACL check, dispatch, token use accounting.
+//! sealed check, token lookup, audit of the request (fail closed), ACL
+//! check, dispatch, token use accounting, audit of the response.
 
 use std::sync::Arc;
 
 use super::state::{policy_err, token_err};
 use super::{Active, Core, CoreError, Operation, Request, Response};
+use crate::audit::{AuditInput, MountInfo, Outcome};
 use crate::auth::token::TokenEntry;
 use crate::logical::{system, Caller, LogicalRequest};
 use crate::policy::{Acl, Capability};
@@ -21,16 +23,84 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         return Ok(resp);
     }
     let active = core.active()?;
-    if let Some(resp) = super::wrapping::handle_unauthenticated(&active, &req)? {
+    let (auth, auth_err) = match authenticate(&active, &req) {
+        Ok(a) => (Some(a), None),
+        Err(e) => (None, Some(e)),
+    };
+    // Audit: the request is recorded before anything is performed, or
+    // refused (fail closed); then its response (or error).
+    let audit = active.audit.scope();
+    let mount = if audit.is_empty() {
+        MountInfo::default()
+    } else {
+        mount_info(&active, &req.path)
+    };
+    let token_entry = auth.as_ref().map(|a| &a.entry);
+    let open_path = matches!(
+        req.path.as_str(),
+        "sys/wrapping/lookup" | "sys/wrapping/unwrap"
+    ) || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"));
+    audit.log(&AuditInput {
+        request: &req,
+        auth: token_entry,
+        mount: &mount,
+        outcome: None,
+        error: if open_path { None } else { auth_err.as_ref() },
+    })?;
+    let result = serve(core, &active, &mut req, auth.as_ref(), auth_err);
+    audit.log(&AuditInput {
+        request: &req,
+        auth: token_entry,
+        mount: &mount,
+        outcome: Some(Outcome::of(&result)),
+        error: None,
+    })?;
+    result
+}
+
+/// Unauthenticated paths (unwrap, login), then the authenticated request.
+fn serve(
+    core: &Core,
+    active: &Arc<Active>,
+    req: &mut Request,
+    auth: Option<&Authenticated>,
+    auth_err: Option<CoreError>,
+) -> Result<Response, CoreError> {
+    if let Some(resp) = super::wrapping::handle_unauthenticated(active, req)? {
         return Ok(resp);
     }
-    if let Some(resp) = try_login(&active, &mut req)? {
-        return maybe_wrap(&active, &req, resp);
+    if let Some(resp) = try_login(active, req)? {
+        return maybe_wrap(active, req, resp);
     }
-    let auth = authenticate(&active, &req)?;
-    let result = dispatch(core, &active, &mut req, &auth);
+    let Some(auth) = auth else {
+        return Err(auth_err.unwrap_or(CoreError::PermissionDenied));
+    };
+    let result = dispatch(core, active, req, auth);
     active.tokens.use_token(&auth.entry).map_err(token_err)?;
-    maybe_wrap(&active, &req, result?)
+    maybe_wrap(active, req, result?)
+}
+
+/// The mount a path belongs to, for audit entries.
+fn mount_info(active: &Active, path: &str) -> MountInfo {
+    let info = |point: &str, kind: &str| MountInfo {
+        point: point.into(),
+        kind: kind.into(),
+    };
+    if path == "sys" || path.starts_with("sys/") {
+        return info("sys/", "system");
+    }
+    if path == "auth/token" || path.starts_with("auth/token/") {
+        return info("auth/token/", "token");
+    }
+    let router = if path.starts_with("auth/") {
+        active.auth_mounts.snapshot()
+    } else {
+        active.router()
+    };
+    match router.route(path) {
+        Some((m, _)) => info(&m.entry.path, &m.entry.kind),
+        None => MountInfo::default(),
+    }
 }
 
 /// Applies `X-Vault-Wrap-TTL` to a successful response.

@@ -116,6 +116,9 @@ pub struct Response {
     pub mount_type: Option<String>,
     /// Set by an auth method's login: the token the core must issue.
     pub login: Option<crate::logical::LoginAuth>,
+    /// Also copy `data`'s fields to the top level of the body (Vault does
+    /// this for some `sys/` routes, and clients read them there).
+    pub top_level: bool,
 }
 
 impl Response {
@@ -149,6 +152,15 @@ impl Response {
         Response {
             raw: Some(body),
             status: Some(status),
+            ..Response::default()
+        }
+    }
+
+    /// `data` in the envelope and also at the top level of the body.
+    pub fn data_top_level(data: Map<String, Value>) -> Response {
+        Response {
+            data: Some(data),
+            top_level: true,
             ..Response::default()
         }
     }

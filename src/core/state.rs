@@ -33,6 +33,8 @@ pub struct Active {
     pub tokens: TokenStore,
     pub policies: PolicyStore,
     pub expiration: Arc<ExpirationManager>,
+    /// Audit devices; they close (final checkpoint) when this state drops.
+    pub audit: crate::audit::Broker,
     stop: Arc<AtomicBool>,
 }
 
@@ -57,6 +59,7 @@ pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
     match kind {
         "kv" => Some(Arc::new(KvBackend)),
         "cubbyhole" => Some(Arc::new(CubbyholeBackend)),
+        crate::logical::apikeys::KIND => Some(crate::logical::apikeys::backend()),
         _ => None,
     }
 }
@@ -111,6 +114,14 @@ impl Active {
             expiration.clone(),
         )
         .map_err(token_err)?;
+        if let Some(cubby) = mounts.snapshot().get("cubbyhole/") {
+            let storage = cubby.storage.clone();
+            tokens.set_on_revoke(Box::new(move |entry| {
+                crate::logical::cubbyhole::destroy_for_token(&storage, &entry.key)
+                    .map_err(|e| TokenError::BadRequest(format!("cannot destroy cubbyhole: {e}")))
+            }));
+        }
+        let audit = crate::audit::Broker::load(core_view.clone())?;
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;
         Ok(Active {
             barrier: barrier.clone(),
@@ -119,6 +130,7 @@ impl Active {
             tokens,
             policies,
             expiration,
+            audit,
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -126,11 +138,13 @@ impl Active {
     /// Starts the background work of the unsealed state (lease expiry).
     pub(crate) fn start(self: &Arc<Self>) {
         spawn_ticker(Arc::downgrade(self), self.stop.clone());
+        crate::logical::apikeys::spawn_scheduler(Arc::downgrade(self), self.stop.clone());
     }
 
     /// Stops background work (on seal).
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        crate::logical::apikeys::forget_all();
     }
 
     /// The storage view of a new mount.
@@ -152,6 +166,20 @@ impl Active {
         }
         self.expiration.remove(&lease.lease_id)?;
         Ok(())
+    }
+}
+
+impl crate::logical::apikeys::MountSource for Active {
+    fn secrets_router(&self) -> Router {
+        self.router()
+    }
+}
+
+/// API key indexes are derived from secrets: dropped with the unsealed
+/// state (again, after any request or tick that outlived `stop`).
+impl Drop for Active {
+    fn drop(&mut self) {
+        crate::logical::apikeys::forget_all();
     }
 }
 

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 
+use crate::audit::AuditError;
 use crate::barrier::BarrierError;
 use crate::core::CoreError;
 use crate::logical::LogicalError;
@@ -28,7 +29,19 @@ pub fn status_of(err: &CoreError) -> (StatusCode, Vec<String>) {
         CoreError::Policy(e) => policy_status(e),
         CoreError::Barrier(e) => barrier_status(e),
         CoreError::Logical(e) => logical_status(e),
+        CoreError::Audit(e) => audit_status(e),
         CoreError::Internal(m) => internal(m),
+    }
+}
+
+fn audit_status(e: &AuditError) -> (StatusCode, Vec<String>) {
+    match e {
+        AuditError::BadRequest(_) | AuditError::UnknownDevice(_) => {
+            (StatusCode::BAD_REQUEST, vec![e.to_string()])
+        }
+        AuditError::Storage(b) => barrier_status(b),
+        // Fail closed: the client learns only that the request failed.
+        other => internal(&other.to_string()),
     }
 }
 
@@ -79,6 +92,7 @@ fn logical_status(e: &LogicalError) -> (StatusCode, Vec<String>) {
         LogicalError::CasMismatch => (StatusCode::BAD_REQUEST, vec![e.to_string()]),
         LogicalError::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, vec![m.clone()]),
         LogicalError::PermissionDenied => (StatusCode::FORBIDDEN, vec!["permission denied".into()]),
+        LogicalError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, vec![e.to_string()]),
         LogicalError::Storage(b) => barrier_status(b),
         LogicalError::Internal(m) => internal(m),
     }

@@ -123,7 +123,13 @@ fn build_request(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("unsupported method {method}"),
     ))?;
-    let mut req = Request::new(op, path);
+    // Vault checks LIST against the folder path: "kv/app" lists "kv/app/".
+    let path = if op == Operation::List && !path.ends_with('/') && !path.is_empty() {
+        format!("{path}/")
+    } else {
+        path.to_string()
+    };
+    let mut req = Request::new(op, &path);
     req.remote_addr = Some(remote.ip());
     req.client_token = token_from(headers);
     req.wrap_ttl = wrap_ttl_from(headers)?;
@@ -247,7 +253,11 @@ fn envelope(resp: Response, request_id: &str) -> Value {
         .auth
         .as_ref()
         .map(|a| serde_json::to_value(a).unwrap_or(Value::Null));
-    json!({
+    let top: Map<String, Value> = match (&resp.data, resp.top_level) {
+        (Some(d), true) => d.clone(),
+        _ => Map::new(),
+    };
+    let mut body = json!({
         "request_id": request_id,
         "lease_id": lease_id,
         "renewable": renewable,
@@ -257,7 +267,13 @@ fn envelope(resp: Response, request_id: &str) -> Value {
         "warnings": if resp.warnings.is_empty() { Value::Null } else { json!(resp.warnings) },
         "auth": auth,
         "mount_type": resp.mount_type.clone().unwrap_or_default(),
-    })
+    });
+    if let Value::Object(m) = &mut body {
+        for (k, v) in top {
+            m.entry(k).or_insert(v);
+        }
+    }
+    body
 }
 
 fn render(resp: Response, request_id: &str) -> HttpResponse {

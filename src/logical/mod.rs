@@ -5,6 +5,7 @@
 //! request fields. A backend sees only its mount's [`StorageView`]; it must
 //! not reach the barrier, other mounts, or HTTP.
 
+pub mod apikeys;
 pub mod cubbyhole;
 pub mod fields;
 pub mod kv;
@@ -97,6 +98,8 @@ pub enum LogicalError {
     /// 412: a precondition failed.
     PreconditionFailed(String),
     PermissionDenied,
+    /// 429: the caller is over a rate limit.
+    RateLimited,
     Storage(BarrierError),
     /// Logged, never sent.
     Internal(String),
@@ -114,6 +117,7 @@ impl std::fmt::Display for LogicalError {
             }
             LogicalError::PreconditionFailed(m) => f.write_str(m),
             LogicalError::PermissionDenied => f.write_str("permission denied"),
+            LogicalError::RateLimited => f.write_str("rate limit exceeded"),
             LogicalError::Storage(e) => e.fmt(f),
             LogicalError::Internal(m) => write!(f, "internal error: {m}"),
         }

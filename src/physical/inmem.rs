@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use super::{one_level, Backend, PhysicalError, TxnOp};
+use super::{next_child, Backend, PhysicalError, TxnOp};
 
 /// A sorted map behind a lock.
 #[derive(Default)]
@@ -49,7 +49,17 @@ impl Backend for InmemBackend {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, PhysicalError> {
-        Ok(one_level(prefix, self.keys_under(prefix)))
+        let map = self.read();
+        let mut out = Vec::new();
+        let mut cursor = prefix.to_string();
+        while let Some((key, _)) = map.range(cursor.clone()..).next() {
+            let Some((child, next)) = next_child(prefix, key) else {
+                break;
+            };
+            out.push(child);
+            cursor = next;
+        }
+        Ok(out)
     }
 
     fn scan(&self, prefix: &str) -> Result<Vec<String>, PhysicalError> {

@@ -48,25 +48,14 @@ pub trait Backend: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 }
 
-/// Reduces the full keys under `prefix` to one-level children.
-fn one_level<I: IntoIterator<Item = String>>(prefix: &str, keys: I) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for key in keys {
-        let Some(rest) = key.strip_prefix(prefix) else {
-            continue;
-        };
-        if rest.is_empty() {
-            continue;
-        }
-        let child = match rest.find('/') {
-            Some(i) => &rest[..=i],
-            None => rest,
-        };
-        if out.last().map(String::as_str) != Some(child) {
-            out.push(child.to_string());
-        }
+/// One step of a one-level listing: given the first key at or after the
+/// cursor, the child it belongs to and where to continue. A folder child
+/// skips all of its descendants in one seek ('0' is the byte after '/'), so
+/// listing costs O(children), not O(descendants).
+fn next_child(prefix: &str, key: &str) -> Option<(String, String)> {
+    let rest = key.strip_prefix(prefix)?;
+    match rest.find('/') {
+        Some(i) => Some((rest[..=i].to_string(), format!("{prefix}{}0", &rest[..i]))),
+        None => Some((rest.to_string(), format!("{key}\u{0}"))),
     }
-    out.sort();
-    out.dedup();
-    out
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::group_commit::GroupCommit;
-use super::{one_level, Backend, PhysicalError, TxnOp};
+use super::{next_child, Backend, PhysicalError, TxnOp};
 
 pub struct SledBackend {
     db: sled::Db,
@@ -65,7 +65,19 @@ impl Backend for SledBackend {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, PhysicalError> {
-        Ok(one_level(prefix, self.keys_under(prefix)?))
+        let mut out = Vec::new();
+        let mut cursor = prefix.to_string();
+        while let Some(item) = self.db.range(cursor.as_bytes()..).next() {
+            let (k, _) = item.map_err(io)?;
+            let key = std::str::from_utf8(&k)
+                .map_err(|_| PhysicalError::Io("non-UTF-8 key in storage".into()))?;
+            let Some((child, next)) = next_child(prefix, key) else {
+                break;
+            };
+            out.push(child);
+            cursor = next;
+        }
+        Ok(out)
     }
 
     fn scan(&self, prefix: &str) -> Result<Vec<String>, PhysicalError> {

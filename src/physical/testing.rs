@@ -36,6 +36,11 @@ fn list_one_level(b: &dyn Backend) {
     assert_eq!(b.list("").unwrap(), vec!["a/", "ab", "b"]);
     assert_eq!(b.list("a/y/").unwrap(), vec!["1", "2"]);
     assert!(b.list("nothing/").unwrap().is_empty());
+    // Folder skipping must not jump over siblings that sort right after '/'.
+    for k in ["n/a", "n/a.b", "n/a/x", "n/a/y/z", "n/a0", "n/b"] {
+        b.put(k, b"1").unwrap();
+    }
+    assert_eq!(b.list("n/").unwrap(), vec!["a", "a.b", "a/", "a0", "b"]);
 }
 
 fn empty_and_huge_values(b: &dyn Backend) {

@@ -302,6 +302,31 @@ def test_hvac_strict_http_list(dev_server, api):
     assert client.secrets.kv.v1.list_secrets("strict", mount_point="kv1")["data"]["keys"] == ["one"]
 
 
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("GET", "sys/mounts", None),
+        ("GET", "sys/mounts/kv1/tune", None),
+        ("GET", "sys/auth", None),
+        pytest.param("GET", "sys/key-status", None, marks=pytest.mark.needs("rekey")),
+        pytest.param("GET", "sys/policy", None, marks=pytest.mark.needs("tokens")),
+        pytest.param("GET", "sys/policy/default", None, marks=pytest.mark.needs("tokens")),
+        pytest.param("POST", "sys/capabilities-self", {"paths": ["kv1/x"]}, marks=pytest.mark.needs("tokens")),
+    ],
+    ids=["mounts", "mount-tune", "auth", "key-status", "policy-list", "policy-read", "capabilities-self"],
+)
+def test_sys_data_is_also_at_top_level(api, method, path, body):
+    """For these sys/ endpoints Vault copies every field of `data` to the top
+    level of the body too (its injectDataIntoTopRoutes); clients read either."""
+    resp = api(method, path, json=body)
+    assert resp.status_code == 200, resp.text
+    full = resp.json()
+    data = full.get("data")
+    assert isinstance(data, dict) and data, full
+    missing = sorted(k for k in data if full.get(k) != data[k])
+    assert not missing, f"fields of data not copied to the top level: {missing}"
+
+
 def test_post_and_put_are_the_same(api):
     api("POST", "kv1/same", json={"v": "post"})
     assert api("GET", "kv1/same").json()["data"] == {"v": "post"}

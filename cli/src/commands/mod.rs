@@ -2,6 +2,8 @@
 //! of one invocation (server address and output settings), path clean-up,
 //! and small helpers for replies.
 
+pub mod audit;
+pub mod exec;
 pub mod kv;
 pub mod lease;
 pub mod login;

@@ -68,13 +68,18 @@ fn opt_bool(o: &BTreeMap<String, String>, k: &str, default: bool) -> Result<bool
     }
 }
 
-fn opt_duration(o: &BTreeMap<String, String>, k: &str, default: Duration) -> Result<Duration, AuditError> {
+fn opt_duration(
+    o: &BTreeMap<String, String>,
+    k: &str,
+    default: Duration,
+) -> Result<Duration, AuditError> {
     match o.get(k).map(|s| s.trim()) {
         None | Some("") => Ok(default),
         Some(s) => {
             let d = match s.parse::<u64>() {
                 Ok(secs) => Duration::from_secs(secs),
-                Err(_) => humantime::parse_duration(s).map_err(|_| bad(format!("option \"{k}\" must be a duration like \"2s\"")))?,
+                Err(_) => humantime::parse_duration(s)
+                    .map_err(|_| bad(format!("option \"{k}\" must be a duration like \"2s\"")))?,
             };
             if d.is_zero() {
                 return Err(bad(format!("option \"{k}\" must be greater than zero")));
@@ -84,12 +89,19 @@ fn opt_duration(o: &BTreeMap<String, String>, k: &str, default: Duration) -> Res
     }
 }
 
-fn opt_u64(o: &BTreeMap<String, String>, k: &str, default: u64, min: u64) -> Result<u64, AuditError> {
+fn opt_u64(
+    o: &BTreeMap<String, String>,
+    k: &str,
+    default: u64,
+    min: u64,
+) -> Result<u64, AuditError> {
     match o.get(k).map(|s| s.trim()) {
         None | Some("") => Ok(default),
         Some(s) => match s.parse::<u64>() {
             Ok(n) if n >= min => Ok(n),
-            _ => Err(bad(format!("option \"{k}\" must be an integer of at least {min}"))),
+            _ => Err(bad(format!(
+                "option \"{k}\" must be an integer of at least {min}"
+            ))),
         },
     }
 }
@@ -134,7 +146,10 @@ pub(crate) enum Tail {
     /// The last line, complete (its newline excluded).
     Complete(Vec<u8>),
     /// An incomplete last line and the complete line before it, if any.
-    Partial { partial: Vec<u8>, before: Option<Vec<u8>> },
+    Partial {
+        partial: Vec<u8>,
+        before: Option<Vec<u8>>,
+    },
 }
 
 /// Where a device's bytes go.
@@ -165,7 +180,9 @@ fn sink_for(config: &DeviceConfig, settings: &Settings) -> Result<Box<dyn Sink>,
         "file" => file::from_options(&config.options),
         "socket" => socket::from_options(&config.options, settings.timeout),
         "stdout" => Ok(Box::new(stdout::StdoutSink::new())),
-        other => Err(bad(format!("unknown audit device type \"{other}\" (file, socket, stdout)"))),
+        other => Err(bad(format!(
+            "unknown audit device type \"{other}\" (file, socket, stdout)"
+        ))),
     }
 }
 
@@ -191,6 +208,11 @@ impl Ack {
             st.1 += 1;
         }
         self.cv.notify_all();
+    }
+
+    /// (succeeded, failed) so far.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits until one of `queued` devices succeeded (true), all failed or
@@ -223,7 +245,10 @@ enum Msg {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Counters of one device (for health and metrics).
@@ -283,7 +308,10 @@ pub(crate) struct Device {
 
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Device").field("path", &self.config.path).field("type", &self.config.kind).finish()
+        f.debug_struct("Device")
+            .field("path", &self.config.path)
+            .field("type", &self.config.kind)
+            .finish()
     }
 }
 
@@ -291,15 +319,26 @@ impl Device {
     /// Starts a device. With `check`, the destination must open now
     /// (enabling); otherwise (unseal) a destination that cannot be opened
     /// yet is retried on every write and fails closed meanwhile.
-    pub fn start(config: DeviceConfig, salt: SecretBytes, key: Arc<SigningKey>, check: bool) -> Result<Device, AuditError> {
+    pub fn start(
+        config: DeviceConfig,
+        salt: SecretBytes,
+        key: Arc<SigningKey>,
+        check: bool,
+    ) -> Result<Device, AuditError> {
         let settings = Settings::parse(&config)?;
         let mut sink = sink_for(&config, &settings)?;
         match sink.open() {
             Ok(()) => {}
             Err(e) if check => {
-                return Err(bad(format!("audit device {}: cannot open its destination: {}", config.path, e.kind())))
+                return Err(bad(format!(
+                    "audit device {}: cannot open its destination: {}",
+                    config.path,
+                    e.kind()
+                )))
             }
-            Err(e) => tracing::error!(device = %config.path, error = %e.kind(), "audit device cannot open its destination"),
+            Err(e) => {
+                tracing::error!(device = %config.path, error = %e.kind(), "audit device cannot open its destination")
+            }
         }
         let hasher = Hasher::new(salt, settings.hmac_accessor, settings.log_raw);
         let (tx, rx) = sync_channel(settings.queue_size);
@@ -319,6 +358,7 @@ impl Device {
             session_open: false,
             since_checkpoint: 0,
             unsigned_since: None,
+            retry_after: None,
         };
         std::thread::Builder::new()
             .name(format!("audit-{}", config.path.trim_end_matches('/')))
@@ -349,7 +389,9 @@ impl Device {
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.stats.queued.fetch_sub(1, Ordering::Relaxed);
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                self.stats.dropped_unreported.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .dropped_unreported
+                    .fetch_add(1, Ordering::Relaxed);
                 self.stats.fail();
                 false
             }
@@ -359,7 +401,9 @@ impl Device {
     /// Records that a request gave up waiting for this device.
     pub fn timed_out(&self) {
         self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-        self.stats.last_failure_ms.store(now_ms(), Ordering::Relaxed);
+        self.stats
+            .last_failure_ms
+            .store(now_ms(), Ordering::Relaxed);
     }
 
     /// Asks the writer to reopen its destination (SIGHUP, log rotation).
@@ -432,6 +476,8 @@ struct Writer {
     session_open: bool,
     since_checkpoint: u64,
     unsigned_since: Option<Instant>,
+    /// After a failure, timer-driven writes wait until then.
+    retry_after: Option<Instant>,
 }
 
 /// A batch being assembled: bytes, entries, and the chain before it.
@@ -452,10 +498,16 @@ impl Batch {
 impl Writer {
     fn run(mut self) {
         loop {
-            let wait = match self.unsigned_since {
-                Some(t) => self.settings.checkpoint_interval.saturating_sub(t.elapsed()),
+            let mut wait = match self.unsigned_since {
+                Some(t) => self
+                    .settings
+                    .checkpoint_interval
+                    .saturating_sub(t.elapsed()),
                 None => Duration::from_secs(1),
             };
+            if let Some(r) = self.retry_after {
+                wait = wait.max(r.saturating_duration_since(Instant::now()));
+            }
             let mut entries: Vec<(String, Pending)> = Vec::new();
             let mut disconnected = false;
             match self.rx.recv_timeout(wait) {
@@ -463,7 +515,11 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => disconnected = true,
             }
-            let max = if self.settings.fsync == FsyncPolicy::Always { 1 } else { MAX_BATCH };
+            let max = if self.settings.fsync == FsyncPolicy::Always {
+                1
+            } else {
+                MAX_BATCH
+            };
             let mut bytes: usize = entries.iter().map(|(b, _)| b.len()).sum();
             while !disconnected && entries.len() < max && bytes < MAX_BATCH_BYTES {
                 match self.rx.try_recv() {
@@ -478,7 +534,10 @@ impl Writer {
             if self.reopen.swap(false, Ordering::SeqCst) {
                 self.reopen_sink();
             }
-            let due = self.unsigned_since.is_some_and(|t| t.elapsed() >= self.settings.checkpoint_interval);
+            let due = self
+                .unsigned_since
+                .is_some_and(|t| t.elapsed() >= self.settings.checkpoint_interval)
+                && self.retry_after.is_none_or(|r| Instant::now() >= r);
             if !entries.is_empty() || due {
                 self.write(entries, due);
             }
@@ -545,7 +604,11 @@ impl Writer {
         if entries.is_empty() && self.since_checkpoint == 0 {
             return;
         }
-        let before = (self.chain.clone(), self.since_checkpoint, self.unsigned_since);
+        let before = (
+            self.chain.clone(),
+            self.since_checkpoint,
+            self.unsigned_since,
+        );
         let result = self.prepare().and_then(|session| {
             let mut batch = Batch {
                 buf: Vec::new(),
@@ -557,12 +620,22 @@ impl Writer {
                     batch.buf.push(b'\n');
                 }
                 let time = now_rfc3339();
-                batch.push(&chain::header_line(&self.key, &self.device, &time, flags, &mut self.chain));
+                batch.push(&chain::header_line(
+                    &self.key,
+                    &self.device,
+                    &time,
+                    flags,
+                    &mut self.chain,
+                ));
                 self.note_unsigned();
             }
             let dropped = self.stats.dropped_unreported.swap(0, Ordering::Relaxed);
             if dropped > 0 {
-                let body = format!("{{\"type\":\"{}\",\"time\":\"{}\",\"count\":{dropped}}}", chain::TYPE_DROPPED, now_rfc3339());
+                let body = format!(
+                    "{{\"type\":\"{}\",\"time\":\"{}\",\"count\":{dropped}}}",
+                    chain::TYPE_DROPPED,
+                    now_rfc3339()
+                );
                 batch.push(&self.chain.link(&body));
                 self.note_unsigned();
             }
@@ -576,22 +649,32 @@ impl Writer {
             if force_checkpoint && self.since_checkpoint > 0 {
                 self.checkpoint(&mut batch);
             }
-            self.stats.busy_since_ms.store(now_ms().max(1), Ordering::Relaxed);
-            let r = self.sink.write_all(&batch.buf).and_then(|()| match self.settings.fsync {
-                FsyncPolicy::Never => Ok(()),
-                FsyncPolicy::Batch | FsyncPolicy::Always => self.sink.sync(),
-            });
+            self.stats
+                .busy_since_ms
+                .store(now_ms().max(1), Ordering::Relaxed);
+            let r = self
+                .sink
+                .write_all(&batch.buf)
+                .and_then(|()| match self.settings.fsync {
+                    FsyncPolicy::Never => Ok(()),
+                    FsyncPolicy::Batch | FsyncPolicy::Always => self.sink.sync(),
+                });
             self.stats.busy_since_ms.store(0, Ordering::Relaxed);
             r.map(|()| batch)
         });
         match result {
             Ok(batch) => {
+                self.retry_after = None;
                 self.session_open = true;
                 self.known = true;
                 self.stats.written.fetch_add(batch.lines, Ordering::Relaxed);
-                self.stats.bytes.fetch_add(batch.buf.len() as u64, Ordering::Relaxed);
+                self.stats
+                    .bytes
+                    .fetch_add(batch.buf.len() as u64, Ordering::Relaxed);
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                self.stats.checkpoints.fetch_add(batch.checkpoints, Ordering::Relaxed);
+                self.stats
+                    .checkpoints
+                    .fetch_add(batch.checkpoints, Ordering::Relaxed);
                 for (_, p) in entries {
                     p.ack.done(true);
                 }
@@ -602,6 +685,7 @@ impl Writer {
                 self.session_open = false;
                 self.sink.close();
                 self.stats.fail();
+                self.retry_after = Some(Instant::now() + Duration::from_secs(1));
                 for (_, p) in entries {
                     p.ack.done(false);
                 }
@@ -618,7 +702,12 @@ impl Writer {
 
     fn checkpoint(&mut self, batch: &mut Batch) {
         let time = now_rfc3339();
-        batch.push(&chain::checkpoint_line(&self.key, &self.device, &time, &mut self.chain));
+        batch.push(&chain::checkpoint_line(
+            &self.key,
+            &self.device,
+            &time,
+            &mut self.chain,
+        ));
         batch.checkpoints += 1;
         self.since_checkpoint = 0;
         self.unsigned_since = None;
@@ -699,7 +788,12 @@ pub(crate) mod testing {
 
     /// Drives a writer synchronously over `sink`: `ops` are entry bodies
     /// (`Some`) or reopen requests (`None`); closes at the end.
-    pub fn write_log(sink: MemSink, key: Arc<SigningKey>, every: u64, ops: Vec<Option<String>>) -> Vec<bool> {
+    pub fn write_log(
+        sink: MemSink,
+        key: Arc<SigningKey>,
+        every: u64,
+        ops: Vec<Option<String>>,
+    ) -> Vec<bool> {
         let (_tx, rx) = sync_channel(1);
         let settings = Settings {
             hmac_accessor: true,
@@ -723,6 +817,7 @@ pub(crate) mod testing {
             session_open: false,
             since_checkpoint: 0,
             unsigned_since: None,
+            retry_after: None,
         };
         let mut oks = Vec::new();
         for op in ops {

@@ -26,7 +26,12 @@ pub struct TokenStore {
     limits: TtlLimits,
     cache: RwLock<HashMap<String, TokenEntry>>,
     expiration: Arc<ExpirationManager>,
+    on_revoke: RwLock<Option<RevokeHook>>,
 }
+
+/// Called for each token before it is revoked (e.g. to destroy its
+/// cubbyhole); an error keeps the token and fails the revocation.
+pub type RevokeHook = Box<dyn Fn(&TokenEntry) -> Result<(), TokenError> + Send + Sync>;
 
 /// The lease id of a token: its creation path and storage key.
 pub fn lease_id_of(e: &TokenEntry) -> String {
@@ -54,7 +59,13 @@ impl TokenStore {
             limits,
             cache: RwLock::new(HashMap::new()),
             expiration,
+            on_revoke: RwLock::new(None),
         })
+    }
+
+    /// Installs the hook run before each token is revoked.
+    pub fn set_on_revoke(&self, hook: RevokeHook) {
+        *self.on_revoke.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
 
     pub fn limits(&self) -> TtlLimits {
@@ -297,6 +308,14 @@ impl TokenStore {
             self.cache_drop(key);
             return Ok(());
         };
+        if let Some(hook) = self
+            .on_revoke
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            hook(&e)?;
+        }
         let mut ops = vec![
             (format!("id/{key}"), None),
             (format!("accessor/{}", e.accessor), None),

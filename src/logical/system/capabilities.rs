@@ -47,7 +47,9 @@ pub(super) fn handle(
             active.policies.acl(&entry.policies).map_err(policy_err)?
         }
     };
-    Ok(Some(Response::data(capabilities_map(&acl, &paths))))
+    Ok(Some(Response::data_top_level(capabilities_map(
+        &acl, &paths,
+    ))))
 }
 
 fn capabilities_map(acl: &Acl, paths: &[String]) -> Map<String, Value> {

@@ -5,6 +5,7 @@
 //! storage or key material directly: it calls the core and the barrier's
 //! public operations.
 
+mod audit;
 mod capabilities;
 mod leases;
 mod mounts;
@@ -43,6 +44,9 @@ pub(crate) fn handle(
         return Ok(r);
     }
     if let Some(r) = policies::handle(active, req, path)? {
+        return Ok(r);
+    }
+    if let Some(r) = audit::handle(active, req, path)? {
         return Ok(r);
     }
     if let Some(r) = crate::core::wrapping_api::handle(active, req)? {

@@ -131,11 +131,8 @@ fn list(core: &Core, t: &Target<'_>) -> Response {
             builtin_json(core, "token/", "token", "token based credentials"),
         );
     }
-    let mut resp = Response::data(m.clone());
     // Vault also returns the mounts at the top level of the body.
-    resp.raw = Some(envelope_with_top_level(m));
-    resp.status = Some(200);
-    resp
+    Response::data_top_level(m)
 }
 
 fn builtin_json(core: &Core, path: &str, kind: &str, description: &str) -> Value {
@@ -143,19 +140,6 @@ fn builtin_json(core: &Core, path: &str, kind: &str, description: &str) -> Value
     e.uuid = kind.into();
     e.accessor = format!("{kind}_0");
     e.to_json(core.config().default_lease_ttl, core.config().max_lease_ttl)
-}
-
-fn envelope_with_top_level(m: Map<String, Value>) -> Value {
-    let mut body = m.clone();
-    body.insert("request_id".into(), json!(uuid::Uuid::new_v4().to_string()));
-    body.insert("lease_id".into(), json!(""));
-    body.insert("renewable".into(), json!(false));
-    body.insert("lease_duration".into(), json!(0));
-    body.insert("data".into(), Value::Object(m));
-    body.insert("wrap_info".into(), Value::Null);
-    body.insert("warnings".into(), Value::Null);
-    body.insert("auth".into(), Value::Null);
-    Value::Object(body)
 }
 
 fn read_one(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
@@ -176,6 +160,17 @@ fn parse_config(data: &Map<String, Value>, entry: &mut MountEntry) -> Result<(),
         if let Some(t) = fields::opt_duration(&cfg, "max_lease_ttl")? {
             entry.config.max_lease_ttl = t;
         }
+    }
+    Ok(())
+}
+
+/// A mount's default TTL may not exceed its max TTL (when both are set).
+fn check_ttls(e: &MountEntry) -> Result<(), CoreError> {
+    let (d, m) = (e.config.default_lease_ttl, e.config.max_lease_ttl);
+    if d != 0 && m != 0 && d > m {
+        return Err(CoreError::BadRequest(
+            "default_lease_ttl cannot be greater than max_lease_ttl".into(),
+        ));
     }
     Ok(())
 }
@@ -238,6 +233,12 @@ fn enable(
     entry.local = fields::opt_bool(data, "local")?.unwrap_or(false);
     entry.seal_wrap = fields::opt_bool(data, "seal_wrap")?.unwrap_or(false);
     parse_config(data, &mut entry)?;
+    check_ttls(&entry)?;
+    if t.name == "mounts" && matches!(kind.as_str(), "cubbyhole" | "system" | "identity") {
+        return Err(CoreError::BadRequest(format!(
+            "only one instance of \"{kind}\" is allowed"
+        )));
+    }
     let _guard = t.set.lock();
     let mut router = t.set.snapshot();
     if router.conflicts(&path) {
@@ -257,6 +258,17 @@ fn enable(
 
 fn disable(active: &Active, t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
     let path = t.full(rest)?;
+    let protected = if t.name == "mounts" {
+        &RESERVED[..]
+    } else {
+        &["auth/token/"][..]
+    };
+    if protected.iter().any(|r| path == *r) {
+        return Err(CoreError::BadRequest(format!(
+            "cannot unmount \"{}\"",
+            t.shown(&path)
+        )));
+    }
     let _guard = t.set.lock();
     let mut router = t.set.snapshot();
     let Some(removed) = router.remove(&path) else {
@@ -297,7 +309,14 @@ fn read_tune(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreEr
     if !e.options.is_empty() {
         out["options"] = Value::Object(e.options.clone());
     }
-    Ok(Response::json(out))
+    Ok(Response::data_top_level(obj(out)))
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
@@ -318,6 +337,7 @@ fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Respons
     if let Some(d) = fields::opt_string(data, "description")? {
         m.entry.description = d;
     }
+    check_ttls(&m.entry)?;
     let options = parse_options(data)?;
     let upgrade = m.entry.kind == "kv"
         && m.entry.kv_version() == "1"

@@ -43,7 +43,9 @@ pub(super) fn handle(
 fn list(active: &Active, legacy: bool) -> Result<Response, CoreError> {
     let names = active.policies.list().map_err(policy_err)?;
     Ok(if legacy {
-        Response::json(json!({"policies": names, "keys": names}))
+        let mut r = Response::json(json!({"policies": names, "keys": names}));
+        r.top_level = true;
+        r
     } else {
         Response::list(names)
     })
@@ -57,7 +59,9 @@ fn read(active: &Active, name: &str, legacy: bool) -> Result<Response, CoreError
         .map_err(policy_err)?
         .ok_or(LogicalError::NotFound)?;
     Ok(if legacy {
-        Response::json(json!({"name": name, "rules": p.raw}))
+        let mut r = Response::json(json!({"name": name, "rules": p.raw}));
+        r.top_level = true;
+        r
     } else {
         Response::json(json!({"name": name, "policy": p.raw}))
     })

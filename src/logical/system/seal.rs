@@ -61,9 +61,11 @@ pub(super) fn handle(
         }
         ("key-status", Operation::Read) => {
             let st = core.barrier().key_status()?;
-            Response::json(
+            let mut r = Response::json(
                 json!({"term": st.term, "install_time": st.install_time, "encryptions": st.encryptions}),
-            )
+            );
+            r.top_level = true;
+            r
         }
         ("seal" | "rotate" | "key-status", _) => {
             return Err(LogicalError::UnsupportedOperation.into())
@@ -184,7 +186,7 @@ fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
         "version": VERSION,
         "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
         "cluster_id": if sealed { "" } else { core.cluster_id() },
-        "audit_ok": true,
+        "audit_ok": core.active().map(|a| a.audit.healthy()).unwrap_or(true),
     });
     Ok(Response::raw(status, body))
 }

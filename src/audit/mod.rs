@@ -1,0 +1,568 @@
+//! The audit subsystem: a broker that fails closed, and its devices.
+//!
+//! Owns: audit device configuration (behind the barrier, in the core view:
+//! `audit/devices`, a salt per device at `audit/salt/<uuid>`, and the
+//! vault's Ed25519 audit key at `audit/signing-key`), the devices' writer
+//! threads, Vault-shaped entries with secrets HMAC-ed ([`entry`]), the hash
+//! chain and signed checkpoints ([`chain`]) and the offline verifier
+//! ([`verify`]).
+//! Must not touch: HTTP, the router, tokens (it is handed what it logs).
+//!
+//! The core logs a request after authenticating it and before dispatching
+//! it; if no enabled device records it, the request fails with 500 and is
+//! not performed. With no device enabled, requests are served (as Vault).
+//! A request waits for the first device that records its entry, at most the
+//! devices' timeout (default 2 s); a device that fails or stalls is
+//! reported by [`Broker::healthy`] (`sys/health` → `audit_ok`) and
+//! [`Broker::metrics`].
+
+pub mod chain;
+mod device;
+pub mod entry;
+mod error;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+
+use crate::barrier::StorageView;
+use crate::crypto::{random_secret, SecretBytes};
+use device::{Ack, Device};
+pub use device::{DeviceMetrics, FsyncPolicy};
+pub use entry::{AuditInput, MountInfo, Outcome};
+pub use error::AuditError;
+
+const DEVICES_KEY: &str = "audit/devices";
+const SALT_PREFIX: &str = "audit/salt/";
+const SIGNING_KEY: &str = "audit/signing-key";
+const SALT_LEN: usize = 32;
+
+/// A device as enabled through `sys/audit/:path` (persisted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceConfig {
+    /// Normalised, with a trailing slash (`file/`).
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub local: bool,
+    /// Names the device's salt in storage.
+    pub uuid: String,
+}
+
+impl DeviceConfig {
+    /// Vault's shape for `sys/audit` listings.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.kind,
+            "description": self.description,
+            "options": self.options,
+            "local": self.local,
+            "path": self.path,
+        })
+    }
+}
+
+/// The Ed25519 key that signs headers and checkpoints, as published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PublicKeyInfo {
+    pub algorithm: &'static str,
+    /// Standard base64 of the 32 raw bytes.
+    pub public_key: String,
+    /// The same key as a PEM `PUBLIC KEY` (SPKI).
+    pub public_key_pem: String,
+    pub key_id: String,
+}
+
+/// Normalises a device path: no leading slash, one trailing slash.
+pub fn normalize_path(path: &str) -> Result<String, AuditError> {
+    let p = path.trim().trim_matches('/');
+    if p.is_empty() {
+        return Err(AuditError::BadRequest(
+            "the audit device path must not be empty".into(),
+        ));
+    }
+    let ok = p.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    });
+    if !ok || p.ends_with("/public-key") || p == "public-key" {
+        return Err(AuditError::BadRequest(format!(
+            "invalid audit device path \"{p}\""
+        )));
+    }
+    Ok(format!("{p}/"))
+}
+
+/// The broker: the enabled devices and the audit key.
+pub struct Broker {
+    view: StorageView,
+    key: RwLock<Option<Arc<SigningKey>>>,
+    devices: RwLock<Arc<Vec<Arc<Device>>>>,
+    change: Mutex<()>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("devices", &self.snapshot())
+            .finish()
+    }
+}
+
+fn load_key(bytes: &[u8]) -> Result<SigningKey, AuditError> {
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| AuditError::Internal("stored audit signing key is corrupt".into()))?;
+    let key = SigningKey::from_bytes(&arr);
+    let mut arr = arr;
+    zeroize::Zeroize::zeroize(&mut arr);
+    Ok(key)
+}
+
+impl Broker {
+    /// Loads the devices from `view` (the core view) and starts them. A
+    /// device whose destination cannot be opened is started anyway: it
+    /// retries on every entry and fails closed meanwhile.
+    pub fn load(view: StorageView) -> Result<Broker, AuditError> {
+        let configs: Vec<DeviceConfig> = view.get_json(DEVICES_KEY)?.unwrap_or_default();
+        let key = match view.get(SIGNING_KEY)? {
+            Some(b) => Some(Arc::new(load_key(SecretBytes::new(b).expose())?)),
+            None => None,
+        };
+        let mut devices = Vec::new();
+        for config in configs {
+            let Some(key) = key.clone() else {
+                return Err(AuditError::Internal(
+                    "audit devices exist but the audit key is missing".into(),
+                ));
+            };
+            let salt = view
+                .get(&format!("{SALT_PREFIX}{}", config.uuid))?
+                .map(SecretBytes::new)
+                .ok_or_else(|| {
+                    AuditError::Internal(format!("audit device {} has no salt", config.path))
+                })?;
+            match Device::start(config.clone(), salt, key, false) {
+                Ok(d) => devices.push(Arc::new(d)),
+                // Options were valid when enabled; keep serving but say so.
+                Err(e) => {
+                    tracing::error!(device = %config.path, error = %e, "audit device cannot start")
+                }
+            }
+        }
+        Ok(Broker {
+            view,
+            key: RwLock::new(key),
+            devices: RwLock::new(Arc::new(devices)),
+            change: Mutex::new(()),
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Vec<Arc<Device>>> {
+        self.devices
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The devices enabled now; a request logs its request and its response
+    /// to the same scope.
+    pub fn scope(&self) -> AuditScope {
+        AuditScope {
+            devices: self.snapshot(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.change.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The audit key, created (and stored) on first use.
+    fn signing_key(&self) -> Result<Arc<SigningKey>, AuditError> {
+        if let Some(k) = self.key.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(k);
+        }
+        let seed = random_secret(32);
+        self.view.put(SIGNING_KEY, seed.expose())?;
+        let key = Arc::new(load_key(seed.expose())?);
+        *self.key.write().unwrap_or_else(|p| p.into_inner()) = Some(key.clone());
+        Ok(key)
+    }
+
+    /// Enables a device (`sys/audit/:path`).
+    pub fn enable(
+        &self,
+        path: &str,
+        kind: &str,
+        description: &str,
+        options: BTreeMap<String, String>,
+        local: bool,
+    ) -> Result<(), AuditError> {
+        let path = normalize_path(path)?;
+        let _g = self.lock();
+        let current = self.snapshot();
+        if current.iter().any(|d| d.config.path == path) {
+            return Err(AuditError::BadRequest(format!(
+                "path already in use: {path}"
+            )));
+        }
+        let config = DeviceConfig {
+            path,
+            kind: kind.trim().to_string(),
+            description: description.to_string(),
+            options,
+            local,
+            uuid: uuid::Uuid::new_v4().to_string(),
+        };
+        let key = self.signing_key()?;
+        let salt = random_secret(SALT_LEN);
+        let device = Device::start(config.clone(), salt.clone(), key, true)?;
+        let mut configs: Vec<DeviceConfig> = current.iter().map(|d| d.config.clone()).collect();
+        configs.push(config.clone());
+        let list = serde_json::to_vec(&configs).map_err(|e| AuditError::Internal(e.to_string()))?;
+        self.view.transaction(vec![
+            (
+                format!("{SALT_PREFIX}{}", config.uuid),
+                Some(salt.expose().to_vec()),
+            ),
+            (DEVICES_KEY.to_string(), Some(list)),
+        ])?;
+        let mut next: Vec<Arc<Device>> = current.iter().cloned().collect();
+        next.push(Arc::new(device));
+        next.sort_by(|a, b| a.config.path.cmp(&b.config.path));
+        *self.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        Ok(())
+    }
+
+    /// Disables a device; false if none was at `path`. The device writes a
+    /// final checkpoint once the requests that still use it are done.
+    pub fn disable(&self, path: &str) -> Result<bool, AuditError> {
+        let path = normalize_path(path)?;
+        let _g = self.lock();
+        let current = self.snapshot();
+        let Some(gone) = current.iter().find(|d| d.config.path == path).cloned() else {
+            return Ok(false);
+        };
+        let next: Vec<Arc<Device>> = current
+            .iter()
+            .filter(|d| d.config.path != path)
+            .cloned()
+            .collect();
+        let configs: Vec<DeviceConfig> = next.iter().map(|d| d.config.clone()).collect();
+        let list = serde_json::to_vec(&configs).map_err(|e| AuditError::Internal(e.to_string()))?;
+        self.view.transaction(vec![
+            (DEVICES_KEY.to_string(), Some(list)),
+            (format!("{SALT_PREFIX}{}", gone.config.uuid), None),
+        ])?;
+        *self.devices.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        Ok(true)
+    }
+
+    /// The enabled devices, by path.
+    pub fn list(&self) -> Vec<DeviceConfig> {
+        self.snapshot().iter().map(|d| d.config.clone()).collect()
+    }
+
+    fn device(&self, path: &str) -> Result<Arc<Device>, AuditError> {
+        let path = normalize_path(path)?;
+        self.snapshot()
+            .iter()
+            .find(|d| d.config.path == path)
+            .cloned()
+            .ok_or(AuditError::UnknownDevice(path))
+    }
+
+    /// `hmac-sha256:<hex>` of `input` with the device's salt (`sys/audit-hash`).
+    pub fn hash(&self, path: &str, input: &str) -> Result<String, AuditError> {
+        Ok(self.device(path)?.hasher.hash(input))
+    }
+
+    /// The key that signs the device's headers and checkpoints.
+    pub fn public_key(&self, path: &str) -> Result<PublicKeyInfo, AuditError> {
+        self.device(path)?;
+        let key = self.signing_key()?;
+        let vk = key.verifying_key();
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        let pem = vk
+            .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .map_err(|_| AuditError::Internal("cannot encode the public key".into()))?;
+        Ok(PublicKeyInfo {
+            algorithm: "ed25519",
+            public_key: chain::encode_public_key(&vk),
+            public_key_pem: pem,
+            key_id: chain::key_id(&vk),
+        })
+    }
+
+    /// Reopens every file device (SIGHUP): the current file gets a final
+    /// checkpoint, the next entry goes to a file opened anew by name, whose
+    /// header continues the chain.
+    pub fn reopen(&self) {
+        for d in self.snapshot().iter() {
+            d.request_reopen();
+        }
+    }
+
+    /// Whether every device is healthy (no failure or timeout in the last
+    /// 30 s and none stuck in a write). True with no device enabled.
+    pub fn healthy(&self) -> bool {
+        self.snapshot().iter().all(|d| d.healthy())
+    }
+
+    /// Counters of every device (for metrics).
+    pub fn metrics(&self) -> Vec<DeviceMetrics> {
+        self.snapshot().iter().map(|d| d.metrics()).collect()
+    }
+}
+
+/// The devices one request logs to.
+pub struct AuditScope {
+    devices: Arc<Vec<Arc<Device>>>,
+}
+
+impl AuditScope {
+    /// Whether any device is enabled (if not, nothing is logged).
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// Logs one entry (a request entry when `input.outcome` is `None`, a
+    /// response entry otherwise). Blocks until a device has recorded it;
+    /// `Err` when every device failed or none did within its timeout.
+    pub fn log(&self, input: &AuditInput<'_>) -> Result<(), AuditError> {
+        if self.devices.is_empty() {
+            return Ok(());
+        }
+        let time = entry::now_rfc3339();
+        let ack = Arc::new(Ack::new());
+        let mut queued = 0;
+        let mut timeout = Duration::ZERO;
+        for d in self.devices.iter() {
+            let body = entry::render(input, &time, &d.hasher);
+            if d.submit(body, ack.clone()) {
+                queued += 1;
+                timeout = timeout.max(d.settings.timeout);
+            }
+        }
+        if queued == 0 {
+            return Err(AuditError::NotRecorded(
+                "every device's queue is full or closed".into(),
+            ));
+        }
+        if ack.wait(queued, timeout) {
+            return Ok(());
+        }
+        let (ok, failed) = ack.counts();
+        if ok == 0 && failed < queued {
+            for d in self.devices.iter() {
+                d.timed_out();
+            }
+            return Err(AuditError::NotRecorded(format!(
+                "no device answered within {timeout:?}"
+            )));
+        }
+        Err(AuditError::NotRecorded(
+            "every device failed to write".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::barrier::Barrier;
+    use crate::core::{Operation, Request};
+    use crate::physical::InmemBackend;
+
+    fn view() -> StorageView {
+        let barrier = Barrier::new(Arc::new(InmemBackend::new()));
+        let key = crate::seal::new_unseal_key();
+        let config = crate::seal::SealConfig::new(1, 1).unwrap();
+        barrier.initialize(&key, &config).unwrap();
+        barrier.unseal(&key).unwrap();
+        barrier.view("core")
+    }
+
+    fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn log_one(b: &Broker, path: &str) -> Result<(), AuditError> {
+        let mut req = Request::new(Operation::Update, path);
+        req.client_token = Some("hvs.CANARY".into());
+        let mount = MountInfo::default();
+        b.scope().log(&AuditInput {
+            request: &req,
+            auth: None,
+            mount: &mount,
+            outcome: None,
+            error: None,
+        })
+    }
+
+    #[test]
+    fn enable_log_verify_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.log");
+        let v = view();
+        let b = Broker::load(v.clone()).unwrap();
+        assert!(log_one(&b, "secret/a").is_ok(), "no device: served");
+        b.enable(
+            "file",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        assert!(b
+            .enable("file/", "file", "", opts(&[("file_path", "x")]), false)
+            .is_err());
+        assert!(b.enable("bad", "nope", "", BTreeMap::new(), false).is_err());
+        for i in 0..5 {
+            log_one(&b, &format!("secret/{i}")).unwrap();
+        }
+        let hash = b.hash("file", "hvs.CANARY").unwrap();
+        let pk = b.public_key("file").unwrap();
+        drop(b);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("CANARY"));
+        assert!(text.contains(&hash));
+        let key = verify::parse_public_key(&pk.public_key).unwrap();
+        let opts_v = verify::VerifyOptions {
+            public_key: Some(key),
+            allow_open_tail: false,
+        };
+        let r = verify::verify(
+            &[verify::LogFile {
+                name: "a".into(),
+                bytes: text.clone().into_bytes(),
+            }],
+            &opts_v,
+        );
+        assert!(r.ok(), "{:?}", r.problem);
+        assert_eq!(r.requests, 5);
+        // Reload (unseal): same device, same salt, chain continues.
+        let b = Broker::load(v.clone()).unwrap();
+        assert_eq!(b.list().len(), 1);
+        assert_eq!(b.hash("file/", "hvs.CANARY").unwrap(), hash);
+        log_one(&b, "secret/after").unwrap();
+        drop(b);
+        let bytes = std::fs::read(&file).unwrap();
+        let r = verify::verify(
+            &[verify::LogFile {
+                name: "a".into(),
+                bytes,
+            }],
+            &opts_v,
+        );
+        assert!(r.ok(), "{:?}", r.problem);
+        assert_eq!((r.requests, r.headers), (6, 2));
+        let b = Broker::load(v).unwrap();
+        assert!(b.disable("file").unwrap());
+        assert!(!b.disable("file").unwrap());
+        assert!(b.list().is_empty());
+    }
+
+    #[test]
+    fn failing_device_fails_closed() {
+        let v = view();
+        let b = Broker::load(v).unwrap();
+        b.enable(
+            "full",
+            "file",
+            "",
+            opts(&[("file_path", "/dev/full")]),
+            false,
+        )
+        .unwrap();
+        assert!(matches!(
+            log_one(&b, "secret/x"),
+            Err(AuditError::NotRecorded(_))
+        ));
+        assert!(!b.healthy());
+        let m = b.metrics();
+        assert_eq!(m[0].write_failures, 1);
+        // A healthy device next to it keeps requests served.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ok.log");
+        b.enable(
+            "ok",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        assert!(log_one(&b, "secret/y").is_ok());
+    }
+
+    #[test]
+    fn stalled_socket_times_out_within_the_bound() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let held = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(4));
+            drop(s);
+        });
+        let b = Broker::load(view()).unwrap();
+        b.enable(
+            "sock",
+            "socket",
+            "",
+            opts(&[
+                ("address", &addr),
+                ("timeout", "500ms"),
+                ("log_raw", "true"),
+            ]),
+            false,
+        )
+        .unwrap();
+        let mut req = Request::new(Operation::Update, "secret/big");
+        req.data.insert("v".into(), "x".repeat(16 << 20).into());
+        let mount = MountInfo::default();
+        let start = std::time::Instant::now();
+        let r = b.scope().log(&AuditInput {
+            request: &req,
+            auth: None,
+            mount: &mount,
+            outcome: None,
+            error: None,
+        });
+        assert!(r.is_err());
+        assert!(
+            start.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(!b.healthy());
+        drop(b);
+        held.join().unwrap();
+    }
+
+    #[test]
+    fn paths_are_normalized() {
+        assert_eq!(normalize_path("/file").unwrap(), "file/");
+        assert_eq!(normalize_path("a/b/").unwrap(), "a/b/");
+        assert!(normalize_path("").is_err());
+        assert!(normalize_path("a/../b").is_err());
+        assert!(normalize_path("x/public-key").is_err());
+    }
+}

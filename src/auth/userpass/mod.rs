@@ -1,0 +1,308 @@
+//! The userpass auth method: users with a password (Argon2id) log in with
+//! `login/:username {password}` and receive a token with their policies.
+//!
+//! Owns: the layout of a userpass mount's storage view:
+//! ```text
+//! user/<username>    UserEntry: PHC password hash + token settings
+//! ```
+//! Usernames are lower-cased, as in Vault. Must not touch: tokens (the core
+//! issues them from the `LoginAuth` a login returns), other mounts, HTTP.
+//! Passwords never leave this module except as hashes, and neither the
+//! password nor its hash is ever returned, logged or put in an error.
+
+mod password;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::auth::cidr;
+use crate::auth::tokenutil::{Alias, TokenFields};
+use crate::barrier::StorageView;
+use crate::core::{Operation, Response};
+use crate::crypto::SecretString;
+use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+
+/// Legacy names a user still accepts.
+const ALIASES: &[Alias] = &[
+    ("policies", "token_policies"),
+    ("ttl", "token_ttl"),
+    ("max_ttl", "token_max_ttl"),
+    ("bound_cidrs", "token_bound_cidrs"),
+    ("period", "token_period"),
+];
+/// Vault's answer to every failed login.
+const INVALID: &str = "invalid username or password";
+
+/// A stored user.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct UserEntry {
+    /// PHC string of the Argon2id hash.
+    password_hash: String,
+    #[serde(flatten)]
+    token: TokenFields,
+}
+
+impl std::fmt::Debug for UserEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserEntry")
+            .field("password_hash", &"[REDACTED]")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// The userpass engine of one mount.
+pub struct UserpassBackend;
+
+impl Default for UserpassBackend {
+    fn default() -> Self {
+        // Pay for the dummy hash now, not on the first unknown-user login.
+        let _ = password::dummy_hash();
+        UserpassBackend
+    }
+}
+
+enum Route<'a> {
+    Users,
+    User(&'a str),
+    Password(&'a str),
+    Policies(&'a str),
+    Login(&'a str),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let path = path.trim_end_matches('/');
+    if path == "users" {
+        return Some(Route::Users);
+    }
+    if let Some(name) = path.strip_prefix("login/") {
+        return (!name.is_empty() && !name.contains('/')).then_some(Route::Login(name));
+    }
+    let rest = path.strip_prefix("users/")?;
+    let (name, sub) = match rest.split_once('/') {
+        Some((n, s)) => (n, Some(s)),
+        None => (rest, None),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    match sub {
+        None => Some(Route::User(name)),
+        Some("password") => Some(Route::Password(name)),
+        Some("policies") => Some(Route::Policies(name)),
+        Some(_) => None,
+    }
+}
+
+fn is_write(op: Operation) -> bool {
+    matches!(op, Operation::Create | Operation::Update)
+}
+
+/// A username, lower-cased; `users/` paths cannot hold a slash anyway.
+fn normalize(name: &str) -> Result<String, LogicalError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 4096 || name.chars().any(char::is_control) {
+        return Err(LogicalError::BadRequest("invalid username".into()));
+    }
+    Ok(name.to_lowercase())
+}
+
+fn user_key(name: &str) -> String {
+    format!("user/{name}")
+}
+
+fn load(s: &StorageView, name: &str) -> Result<Option<UserEntry>, LogicalError> {
+    Ok(s.get_json::<UserEntry>(&user_key(name))?)
+}
+
+/// The `password` field as a secret (`None` when absent or empty).
+fn password_field(data: &Map<String, Value>) -> Result<Option<SecretString>, LogicalError> {
+    match data.get("password") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(SecretString::new(s.clone()))),
+        Some(_) => Err(LogicalError::BadRequest(
+            "field \"password\" must be a string".into(),
+        )),
+    }
+}
+
+impl LogicalBackend for UserpassBackend {
+    fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+        let Some(r) = route(req.path) else {
+            return Err(LogicalError::UnsupportedPath(req.path.to_string()));
+        };
+        let op = req.operation;
+        match r {
+            Route::Users if op == Operation::List => list(req),
+            Route::User(name) => match op {
+                Operation::Read => read(req, name),
+                Operation::Delete => delete(req, name),
+                _ if is_write(op) => write(req, name),
+                _ => Err(LogicalError::UnsupportedOperation),
+            },
+            Route::Password(name) if is_write(op) => set_password(req, name),
+            Route::Policies(name) if is_write(op) => set_policies(req, name),
+            Route::Login(name) if is_write(op) => login(req, name),
+            _ => Err(LogicalError::UnsupportedOperation),
+        }
+    }
+
+    fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
+        match route(req.path) {
+            Some(Route::User(name)) => match normalize(name) {
+                Ok(n) => Ok(Some(req.storage.get(&user_key(&n))?.is_some())),
+                Err(_) => Ok(Some(false)),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    fn unauthenticated(&self, path: &str) -> bool {
+        matches!(route(path), Some(Route::Login(_)))
+    }
+}
+
+/// LIST users.
+fn list(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+    let keys = req.storage.list("user/")?;
+    if keys.is_empty() {
+        return Err(LogicalError::NotFound);
+    }
+    Ok(Response::list(keys))
+}
+
+/// GET users/:name — the token settings; never the password or its hash.
+fn read(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let name = normalize(name)?;
+    let user = load(req.storage, &name)?.ok_or(LogicalError::NotFound)?;
+    let mut m = Map::new();
+    user.token.populate(&mut m);
+    m.insert("policies".into(), json!(user.token.token_policies));
+    Ok(Response::data(m))
+}
+
+/// POST users/:name — create (password required) or update.
+fn write(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let name = normalize(name)?;
+    let existing = load(req.storage, &name)?;
+    let password = password_field(req.data)?;
+    if existing.is_none() && password.is_none() {
+        return Err(LogicalError::BadRequest("missing password".into()));
+    }
+    let mut user = existing.unwrap_or_default();
+    user.token.update(req.data, ALIASES)?;
+    if let Some(pw) = password {
+        user.password_hash = password::hash(&pw)?;
+    }
+    req.storage.put_json(&user_key(&name), &user)?;
+    Ok(Response::empty())
+}
+
+/// DELETE users/:name.
+fn delete(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let name = normalize(name)?;
+    req.storage.delete(&user_key(&name))?;
+    Ok(Response::empty())
+}
+
+fn existing_user(
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<(String, UserEntry), LogicalError> {
+    let name = normalize(name)?;
+    let user = load(req.storage, &name)?
+        .ok_or_else(|| LogicalError::BadRequest("username does not exist".into()))?;
+    Ok((name, user))
+}
+
+/// POST users/:name/password {password}.
+fn set_password(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let password = password_field(req.data)?
+        .ok_or_else(|| LogicalError::BadRequest("missing password".into()))?;
+    let (name, mut user) = existing_user(req, name)?;
+    user.password_hash = password::hash(&password)?;
+    req.storage.put_json(&user_key(&name), &user)?;
+    Ok(Response::empty())
+}
+
+/// POST users/:name/policies {token_policies | policies}.
+fn set_policies(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let (name, mut user) = existing_user(req, name)?;
+    let mut only = Map::new();
+    for key in ["token_policies", "policies"] {
+        if let Some(v) = req.data.get(key) {
+            only.insert(key.to_string(), v.clone());
+        }
+    }
+    if only.is_empty() {
+        return Err(LogicalError::BadRequest("missing token_policies".into()));
+    }
+    user.token.update(&only, ALIASES)?;
+    req.storage.put_json(&user_key(&name), &user)?;
+    Ok(Response::empty())
+}
+
+/// POST login/:name {password}. One Argon2 verification whether or not
+/// the user exists; the same 400 for an unknown user and a wrong password.
+fn login(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let password = password_field(req.data)?
+        .ok_or_else(|| LogicalError::BadRequest("missing password".into()))?;
+    let name = normalize(name).map_err(|_| LogicalError::BadRequest(INVALID.into()))?;
+    let user = load(req.storage, &name)?;
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.as_str())
+        .unwrap_or_else(|| password::dummy_hash());
+    let matches = password::verify(&password, phc);
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(LogicalError::BadRequest(INVALID.into()));
+    };
+    if !cidr::allowed(&user.token.token_bound_cidrs, req.caller.remote_addr) {
+        return Err(LogicalError::PermissionDenied);
+    }
+    let mut auth = user.token.login_auth();
+    auth.display_name = name.clone();
+    auth.metadata
+        .insert("username".into(), Value::from(name.clone()));
+    auth.internal.insert("username".into(), Value::from(name));
+    Ok(Response {
+        login: Some(auth),
+        ..Response::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert!(matches!(route("users/"), Some(Route::Users)));
+        assert!(matches!(route("users/Bob"), Some(Route::User("Bob"))));
+        assert!(matches!(
+            route("users/bob/password"),
+            Some(Route::Password("bob"))
+        ));
+        assert!(matches!(
+            route("users/bob/policies"),
+            Some(Route::Policies("bob"))
+        ));
+        assert!(matches!(route("login/bob"), Some(Route::Login("bob"))));
+        assert!(route("login/").is_none());
+        assert!(route("login/a/b").is_none());
+        assert!(route("users/bob/other").is_none());
+        let b = UserpassBackend;
+        assert!(b.unauthenticated("login/bob"));
+        assert!(!b.unauthenticated("users/bob"));
+    }
+
+    #[test]
+    fn debug_hides_the_hash() {
+        let u = UserEntry {
+            password_hash: "$argon2id$secret".into(),
+            token: TokenFields::default(),
+        };
+        assert!(!format!("{u:?}").contains("argon2id"));
+    }
+}

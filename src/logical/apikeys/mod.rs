@@ -1,0 +1,248 @@
+//! The `apikeys` secrets engine: service API keys that vault-rs generates
+//! (or imports), hands to the owning service (`creds/`), validates for the
+//! services that receive them (`validate`) and rotates on schedule.
+//!
+//! Paths (relative to the mount, `apikeys/` in dev mode; mountable more
+//! than once): `config`, `keys/` (LIST), `keys/:name` (create/update, read
+//! metadata, delete), `keys/:name/rotate`, `keys/:name/revoke`,
+//! `creds/:name`, `validate`, `stats`.
+//!
+//! Per-mount state (salt, config, in-memory index, rate limiter, counters)
+//! lives in a [`Registry`] keyed by the mount's uuid (its storage view id),
+//! shared by every backend object [`backend`] hands out, and by the
+//! rotation scheduler. The state is a cache of storage: built lazily on
+//! first use after unseal (in practice by the scheduler's first tick), and
+//! dropped by [`forget_all`] when the core seals (`Active::stop`) and again
+//! when the unsealed state is dropped (`Drop for Active`: by then no
+//! request or tick that could have reloaded it is still running).
+//!
+//! Owns: everything under this module's mounts' storage views. Must not
+//! touch other mounts, the barrier, tokens or HTTP; never logs a key.
+
+mod handlers;
+pub mod key;
+mod ratelimit;
+pub mod rotation;
+pub mod store;
+mod validate;
+mod webhook;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+
+use crate::barrier::StorageView;
+use crate::core::{Operation, Response};
+use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+
+pub use rotation::MountSource;
+use store::MountState;
+
+/// The mount type.
+pub const KIND: &str = "apikeys";
+
+/// Per-mount state of every `apikeys` mount, by mount uuid.
+#[derive(Default)]
+pub struct Registry {
+    /// Bumped by [`Registry::forget_all`]; a state remembers its epoch.
+    epoch: AtomicU64,
+    mounts: RwLock<HashMap<String, Arc<MountState>>>,
+}
+
+impl Registry {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<MountState>>> {
+        self.mounts.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<MountState>>> {
+        self.mounts.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The mount's state if it is loaded (never touches storage).
+    pub fn peek(&self, storage: &StorageView) -> Option<Arc<MountState>> {
+        self.read().get(storage.id()).cloned()
+    }
+
+    /// The mount's state, loading it from storage on first use. Loads are
+    /// serialised, so a mount's salt is created at most once.
+    pub fn state(&self, storage: &StorageView) -> Result<Arc<MountState>, LogicalError> {
+        if let Some(s) = self.peek(storage) {
+            return Ok(s);
+        }
+        let mut map = self.write();
+        if let Some(s) = map.get(storage.id()) {
+            return Ok(s.clone());
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let state = Arc::new(MountState::load(storage, epoch)?);
+        map.insert(storage.id().to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// Drops every mount's state (on seal): salts are zeroized once the
+    /// last request using them ends.
+    pub fn forget_all(&self) {
+        let mut map = self.write();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        map.clear();
+    }
+
+    /// Keeps only the states of mounts in `live` (unmounted ones go).
+    pub fn retain(&self, live: &HashSet<&str>) {
+        if self.read().keys().all(|k| live.contains(k.as_str())) {
+            return;
+        }
+        self.write().retain(|k, _| live.contains(k.as_str()));
+    }
+
+    /// After a mutation through `state`: if a seal/unseal happened
+    /// meanwhile, the loaded state may predate the write, so drop it (it is
+    /// reloaded on next use).
+    pub fn settle(&self, storage: &StorageView, state: &MountState) {
+        if state.epoch != self.epoch.load(Ordering::SeqCst) {
+            self.write().remove(storage.id());
+        }
+    }
+}
+
+/// The engine. Every mount shares one instance (and its [`Registry`]).
+pub struct ApiKeysBackend {
+    registry: Arc<Registry>,
+}
+
+static SHARED: OnceLock<Arc<ApiKeysBackend>> = OnceLock::new();
+
+fn shared() -> &'static Arc<ApiKeysBackend> {
+    SHARED.get_or_init(|| Arc::new(ApiKeysBackend::new(Arc::new(Registry::default()))))
+}
+
+/// The engine for a new or loaded `apikeys` mount.
+pub fn backend() -> Arc<dyn LogicalBackend> {
+    shared().clone()
+}
+
+/// Forgets every mount's in-memory state (the core is sealing).
+pub fn forget_all() {
+    if let Some(b) = SHARED.get() {
+        b.registry.forget_all();
+    }
+}
+
+/// Starts the rotation scheduler of an unsealed core.
+pub fn spawn_scheduler<T: MountSource>(source: Weak<T>, stop: Arc<AtomicBool>) {
+    rotation::spawn_ticker(shared().registry.clone(), source, stop);
+}
+
+/// Where a request goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Config,
+    Stats,
+    Validate,
+    Keys,
+    Key(&'a str),
+    Rotate(&'a str),
+    Revoke(&'a str),
+    Creds(&'a str),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    match path {
+        "config" => return Some(Route::Config),
+        "stats" => return Some(Route::Stats),
+        "validate" => return Some(Route::Validate),
+        "keys" | "keys/" => return Some(Route::Keys),
+        _ => {}
+    }
+    if let Some(name) = path.strip_prefix("creds/") {
+        return Some(Route::Creds(name));
+    }
+    let rest = path.strip_prefix("keys/")?;
+    match rest.split_once('/') {
+        None => Some(Route::Key(rest)),
+        Some((name, "rotate")) => Some(Route::Rotate(name)),
+        Some((name, "revoke")) => Some(Route::Revoke(name)),
+        Some(_) => None,
+    }
+}
+
+fn is_write(op: Operation) -> bool {
+    matches!(op, Operation::Create | Operation::Update)
+}
+
+impl ApiKeysBackend {
+    pub fn new(registry: Arc<Registry>) -> ApiKeysBackend {
+        ApiKeysBackend { registry }
+    }
+
+    /// Validation: the format check comes before any state is touched.
+    fn validate(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+        let input = handlers::validate_input(req.data)?;
+        let shape = match validate::precheck(input.key) {
+            Ok(shape) => shape,
+            Err(_) => {
+                if let Some(state) = self.registry.peek(req.storage) {
+                    state.stats.count(&state.stats.malformed);
+                }
+                return Ok(handlers::malformed());
+            }
+        };
+        let state = self.registry.state(req.storage)?;
+        handlers::validate(&state, req, &input, shape)
+    }
+
+    fn dispatch(
+        &self,
+        state: &MountState,
+        route: Route<'_>,
+        req: &LogicalRequest<'_>,
+    ) -> Result<Response, LogicalError> {
+        let op = req.operation;
+        match route {
+            Route::Config if op == Operation::Read => Ok(handlers::read_config(state)),
+            Route::Config if is_write(op) => handlers::write_config(state, req),
+            Route::Stats if op == Operation::Read => Ok(handlers::stats(state)),
+            Route::Keys if op == Operation::List => handlers::list(state),
+            Route::Key(name) => match op {
+                Operation::Read => handlers::read(state, name),
+                Operation::Create | Operation::Update => handlers::write(state, req, name),
+                Operation::Delete => handlers::delete(state, req, name),
+                _ => Err(LogicalError::UnsupportedOperation),
+            },
+            Route::Rotate(name) if is_write(op) => handlers::rotate(state, req, name),
+            Route::Revoke(name) if is_write(op) => handlers::revoke(state, req, name),
+            Route::Creds(name) if op == Operation::Read => handlers::creds(state, req, name),
+            _ => Err(LogicalError::UnsupportedOperation),
+        }
+    }
+}
+
+impl LogicalBackend for ApiKeysBackend {
+    fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+        let route =
+            route(req.path).ok_or_else(|| LogicalError::UnsupportedPath(req.path.to_string()))?;
+        if route == Route::Validate {
+            if !is_write(req.operation) {
+                return Err(LogicalError::UnsupportedOperation);
+            }
+            return self.validate(req);
+        }
+        let state = self.registry.state(req.storage)?;
+        let result = self.dispatch(&state, route, req);
+        self.registry.settle(req.storage, &state);
+        result
+    }
+
+    fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
+        match route(req.path) {
+            Some(Route::Key(name)) => {
+                let state = self.registry.state(req.storage)?;
+                Ok(Some(state.record(name).is_some()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

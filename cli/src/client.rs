@@ -183,6 +183,8 @@ pub struct ClientConfig {
     pub token: Option<SecretString>,
     pub ca_cert: Option<PathBuf>,
     pub skip_verify: bool,
+    /// Sent as `X-Vault-Wrap-TTL` on every request when set.
+    pub wrap_ttl: Option<String>,
 }
 
 impl ClientConfig {
@@ -202,6 +204,7 @@ impl ClientConfig {
             token: token_from_env()?,
             ca_cert,
             skip_verify,
+            wrap_ttl: None,
         })
     }
 }
@@ -263,6 +266,7 @@ pub struct Client {
     http: HttpClient,
     base: Url,
     token: Option<SecretString>,
+    wrap_ttl: Option<String>,
 }
 
 impl Client {
@@ -284,6 +288,7 @@ impl Client {
             http,
             base,
             token: config.token.clone(),
+            wrap_ttl: config.wrap_ttl.clone(),
         })
     }
 
@@ -293,6 +298,7 @@ impl Client {
             http: self.http.clone(),
             base: self.base.clone(),
             token,
+            wrap_ttl: self.wrap_ttl.clone(),
         }
     }
 
@@ -403,6 +409,11 @@ impl Client {
             })?;
             value.set_sensitive(true);
             headers.insert("X-Vault-Token", value);
+        }
+        if let Some(ttl) = &self.wrap_ttl {
+            let value = HeaderValue::from_str(ttl.trim())
+                .map_err(|_| transport(method, path, "invalid --wrap-ttl value".to_owned()))?;
+            headers.insert("X-Vault-Wrap-TTL", value);
         }
         Ok(headers)
     }

@@ -21,7 +21,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::client::DEFAULT_ADDRESS;
 use crate::commands::{
-    audit, exec, kv, lease, login, operator, policy, rw, secrets, server, status, token, Context,
+    apikeys, audit, exec, kv, lease, login, operator, policy, rw, secrets, server, status, token,
+    Context,
 };
 use crate::error::{CliError, CmdResult, EXIT_OK};
 use crate::output::{Format, Output};
@@ -50,6 +51,11 @@ struct GlobalArgs {
     /// Print only this field of the reply, raw.
     #[arg(long, global = true, value_name = "NAME")]
     field: Option<String>,
+
+    /// Ask the server to wrap the response in a single-use token with this
+    /// TTL (e.g. "60s") [env: VAULT_WRAP_TTL].
+    #[arg(long, global = true, value_name = "DURATION", env = "VAULT_WRAP_TTL")]
+    wrap_ttl: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -91,6 +97,8 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Run a command with secrets as environment variables or files.
     Exec(exec::ExecArgs),
+    /// Service API keys: create, get, list, creds, rotate, revoke, validate, delete.
+    Apikeys(apikeys::ApikeysArgs),
     /// Print the vault-rs version.
     Version,
 }
@@ -148,6 +156,7 @@ fn resolve_format(flag: Option<Format>) -> Result<Format, CliError> {
 fn run(cli: Cli) -> CmdResult {
     let ctx = Context {
         address: resolve_address(cli.global.address),
+        wrap_ttl: cli.global.wrap_ttl.filter(|ttl| !ttl.trim().is_empty()),
         output: Output {
             format: resolve_format(cli.global.format)?,
             field: cli.global.field,
@@ -169,6 +178,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Kv(command) => kv::run(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
         Command::Exec(args) => exec::run(&ctx, args),
+        Command::Apikeys(args) => apikeys::run(&ctx, args),
         Command::Version => {
             output::emit(&format!("vault-rs v{}", env!("CARGO_PKG_VERSION")))?;
             Ok(EXIT_OK)

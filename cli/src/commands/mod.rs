@@ -2,6 +2,7 @@
 //! of one invocation (server address and output settings), path clean-up,
 //! and small helpers for replies.
 
+pub mod apikeys;
 pub mod audit;
 pub mod exec;
 pub mod kv;
@@ -24,6 +25,8 @@ use crate::output::{self, Output};
 /// What every client command needs: where the server is, how to print.
 pub struct Context {
     pub address: String,
+    /// `--wrap-ttl`: responses come back wrapped.
+    pub wrap_ttl: Option<String>,
     pub output: Output,
 }
 
@@ -31,7 +34,8 @@ impl Context {
     /// A client for the configured address, with the token from the
     /// environment or the token file.
     pub fn client(&self) -> Result<Client, CliError> {
-        let config = ClientConfig::from_env(self.address.clone())?;
+        let mut config = ClientConfig::from_env(self.address.clone())?;
+        config.wrap_ttl = self.wrap_ttl.clone();
         Ok(Client::new(&config)?)
     }
 

@@ -96,6 +96,7 @@ fn build_core(config: &Config) -> Result<Arc<Core>, ServerError> {
             default_lease_ttl: config.default_lease_ttl,
             max_lease_ttl: config.max_lease_ttl,
             cluster_name: config.cluster_name.clone(),
+            unauthenticated_metrics: config.unauthenticated_metrics,
         },
     ))
 }

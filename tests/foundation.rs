@@ -447,3 +447,31 @@ fn bad_config_and_arguments_fail_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
+
+#[test]
+fn metrics_in_prometheus_and_json() {
+    let s = TestServer::dev();
+    s.get("sys/mounts");
+    let resp = reqwest::blocking::Client::new()
+        .get(s.url("sys/metrics?format=prometheus"))
+        .header("X-Vault-Token", "root")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = resp.text().unwrap();
+    assert!(
+        text.contains("vault_rs_requests_total{code=\"2xx\"}"),
+        "{text}"
+    );
+    assert!(text.contains("vault_rs_sealed 0"), "{text}");
+    assert!(!text.contains("root"), "no token or path in metrics");
+    let (st, b) = s.get("sys/metrics");
+    assert_eq!(st, 200);
+    assert_eq!(b["data"]["sealed"], false);
+    assert_eq!(s.request("GET", "sys/metrics", None, None).0, 403);
+    assert_eq!(s.get("sys/metrics?format=xml").0, 400);
+}

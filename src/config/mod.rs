@@ -49,6 +49,8 @@ pub struct Config {
     pub max_lease_ttl: u64,
     pub max_request_size: usize,
     pub cluster_name: String,
+    /// `telemetry { unauthenticated_metrics_access = true }`.
+    pub unauthenticated_metrics: bool,
 }
 
 /// A configuration error; the message names the field.
@@ -93,6 +95,7 @@ impl Config {
             max_lease_ttl: DEFAULT_TTL,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             cluster_name: "vault-rs".into(),
+            unauthenticated_metrics: false,
         }
     }
 
@@ -141,7 +144,7 @@ impl Config {
                     }
                     listener = Some(parse_listener(block, base)?);
                 }
-                "telemetry" => {}
+                "telemetry" => cfg.unauthenticated_metrics = parse_telemetry(block)?,
                 other => return Err(ConfigError(format!("unknown block \"{other}\""))),
             }
         }
@@ -194,6 +197,24 @@ fn parse_storage(block: &Block, base: &Path) -> Result<StorageConfig, ConfigErro
             "unsupported storage type \"{other}\" (use \"sled\" or \"inmem\")"
         ))),
     }
+}
+
+fn parse_telemetry(block: &Block) -> Result<bool, ConfigError> {
+    let mut unauthenticated = false;
+    for attr in block.body.attributes() {
+        match attr.key.as_str() {
+            "unauthenticated_metrics_access" => {
+                unauthenticated = boolean("telemetry.unauthenticated_metrics_access", &attr.expr)?
+            }
+            "prometheus_retention_time" | "disable_hostname" => {}
+            other => {
+                return Err(ConfigError(format!(
+                    "unknown setting \"telemetry.{other}\""
+                )))
+            }
+        }
+    }
+    Ok(unauthenticated)
 }
 
 fn parse_listener(block: &Block, base: &Path) -> Result<ListenerConfig, ConfigError> {

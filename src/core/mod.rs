@@ -7,6 +7,7 @@
 //! Must not touch: HTTP types, physical storage (only through the barrier).
 
 mod error;
+pub mod metrics;
 mod pipeline;
 /// The pieces of the pipeline that system and auth handlers reuse.
 pub(crate) mod pipeline_api {
@@ -38,6 +39,8 @@ pub struct CoreConfig {
     pub default_lease_ttl: u64,
     pub max_lease_ttl: u64,
     pub cluster_name: String,
+    /// Serve `sys/metrics` without a token (`telemetry` block).
+    pub unauthenticated_metrics: bool,
 }
 
 impl Default for CoreConfig {
@@ -46,6 +49,7 @@ impl Default for CoreConfig {
             default_lease_ttl: 768 * 3600,
             max_lease_ttl: 768 * 3600,
             cluster_name: "vault-rs".into(),
+            unauthenticated_metrics: false,
         }
     }
 }
@@ -74,6 +78,7 @@ pub struct Core {
     cluster_id: String,
     seal_state: Mutex<SealState>,
     active: RwLock<Option<Arc<Active>>>,
+    metrics: metrics::Metrics,
 }
 
 impl Core {
@@ -87,11 +92,17 @@ impl Core {
                 rekey: None,
             }),
             active: RwLock::new(None),
+            metrics: metrics::Metrics::default(),
         })
     }
 
     pub fn config(&self) -> &CoreConfig {
         &self.config
+    }
+
+    /// Request counters (updated by the HTTP layer).
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     pub fn cluster_id(&self) -> &str {

@@ -119,6 +119,8 @@ pub struct Response {
     /// Also copy `data`'s fields to the top level of the body (Vault does
     /// this for some `sys/` routes, and clients read them there).
     pub top_level: bool,
+    /// A non-JSON body: (content type, text). Used by `sys/metrics`.
+    pub text: Option<(String, String)>,
 }
 
 impl Response {

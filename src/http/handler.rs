@@ -284,6 +284,14 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
     if let Some(raw) = &resp.raw {
         return json_response(status, raw);
     }
+    if let Some((content_type, text)) = resp.text {
+        let mut out = HttpResponse::new(Body::from(text));
+        *out.status_mut() = status;
+        if let Ok(v) = HeaderValue::from_str(&content_type) {
+            out.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        return out;
+    }
     let empty = resp.data.is_none()
         && resp.auth.is_none()
         && resp.wrap_info.is_none()

@@ -11,7 +11,8 @@ use crate::crypto::{self, hmac_sha256, random_base62, SecretBytes, SecretString}
 use crate::expiration::{ExpirationManager, LeaseKind};
 
 const TOKEN_PREFIX: &str = "hvs.";
-const TOKEN_RANDOM_LEN: usize = 32; // 24 bytes of entropy ≈ 32 base62 chars
+/// 33 base62 characters: about 196 bits from the OS CSPRNG (≥ 24 bytes).
+const TOKEN_RANDOM_LEN: usize = 33;
 
 /// System lease bounds applied to tokens.
 #[derive(Clone, Copy, Debug)]

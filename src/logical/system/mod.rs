@@ -20,7 +20,34 @@ use crate::core::{Active, Core, CoreError, Operation, Request, Response};
 /// Serves the `sys/` paths that need no token (seal lifecycle, health).
 /// `None`: not one of them.
 pub fn handle_unauthenticated(core: &Core, req: &Request) -> Result<Option<Response>, CoreError> {
+    if req.path == "sys/metrics" && core.config().unauthenticated_metrics {
+        return metrics(core, req).map(Some);
+    }
     seal::handle_unauthenticated(core, req)
+}
+
+/// `sys/metrics` (`?format=prometheus` for the text format).
+fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    if req.operation != Operation::Read {
+        return Err(crate::logical::LogicalError::UnsupportedOperation.into());
+    }
+    let format = crate::logical::fields::opt_string(&req.data, "format")?;
+    Ok(match format.as_deref() {
+        Some("prometheus") => Response {
+            text: Some((
+                "text/plain; version=0.0.4".into(),
+                core.metrics().prometheus(core),
+            )),
+            status: Some(200),
+            ..Response::default()
+        },
+        None | Some("") | Some("json") => Response::json(core.metrics().json(core)),
+        Some(other) => {
+            return Err(CoreError::BadRequest(format!(
+                "unsupported metrics format \"{other}\""
+            )))
+        }
+    })
 }
 
 /// Serves an authenticated `sys/` request.
@@ -36,6 +63,9 @@ pub(crate) fn handle(
     if !path.starts_with("internal/ui/mounts/") {
         let sudo = needs_sudo(path, req.operation);
         authorize(auth, req.operation, &req.path, sudo)?;
+    }
+    if path == "metrics" {
+        return metrics(core, req);
     }
     if let Some(r) = seal::handle(core, req, path)? {
         return Ok(r);

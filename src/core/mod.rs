@@ -77,6 +77,8 @@ pub struct Core {
     config: CoreConfig,
     cluster_id: String,
     seal_state: Mutex<SealState>,
+    /// Serialises `initialize` (two concurrent inits must not both succeed).
+    init_lock: Mutex<()>,
     active: RwLock<Option<Arc<Active>>>,
     metrics: metrics::Metrics,
 }
@@ -91,6 +93,7 @@ impl Core {
                 unseal: UnsealProgress::new(),
                 rekey: None,
             }),
+            init_lock: Mutex::new(()),
             active: RwLock::new(None),
             metrics: metrics::Metrics::default(),
         })
@@ -136,6 +139,10 @@ impl Core {
     /// Initializes the vault: unseal key, shares, keyring, root token.
     /// Leaves the vault sealed, as Vault does.
     pub fn initialize(&self, config: SealConfig) -> Result<InitResult, CoreError> {
+        let _init = self.init_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.barrier.is_initialized()? {
+            return Err(crate::barrier::BarrierError::AlreadyInitialized.into());
+        }
         let key = seal::new_unseal_key();
         let shares = seal::split(&key, &config)?;
         self.barrier.initialize(&key, &config)?;

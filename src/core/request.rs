@@ -39,8 +39,8 @@ impl Operation {
     }
 }
 
-/// A request after HTTP parsing.
-#[derive(Debug)]
+/// A request after HTTP parsing. Its `Debug` output names the data fields
+/// but never shows their values.
 pub struct Request {
     pub id: String,
     pub operation: Operation,
@@ -69,8 +69,8 @@ impl Request {
     }
 }
 
-/// The `auth` block of a login or token creation.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+/// The `auth` block of a login or token creation. `Debug` hides the token.
+#[derive(Clone, Default, serde::Serialize)]
 pub struct AuthResponse {
     pub client_token: String,
     pub accessor: String,
@@ -102,8 +102,9 @@ pub struct LeaseInfo {
 }
 
 /// A response from a backend. `raw` bodies bypass the envelope (sys/init,
-/// sys/seal-status, sys/health); `status` overrides 200/204.
-#[derive(Debug, Default)]
+/// sys/seal-status, sys/health); `status` overrides 200/204. Its `Debug`
+/// output shows the shape, never data values or tokens.
+#[derive(Default)]
 pub struct Response {
     pub data: Option<Map<String, Value>>,
     pub auth: Option<AuthResponse>,
@@ -172,5 +173,72 @@ impl Response {
         let mut m = Map::new();
         m.insert("keys".into(), Value::from(keys));
         Response::data(m)
+    }
+}
+
+fn field_names(m: &Map<String, Value>) -> Vec<&str> {
+    m.keys().map(String::as_str).collect()
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("data_fields", &field_names(&self.data))
+            .field(
+                "client_token",
+                &self.client_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("remote_addr", &self.remote_addr)
+            .field("wrap_ttl", &self.wrap_ttl)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthResponse")
+            .field("client_token", &"[REDACTED]")
+            .field("accessor", &self.accessor)
+            .field("policies", &self.policies)
+            .field("lease_duration", &self.lease_duration)
+            .field("renewable", &self.renewable)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("data_fields", &self.data.as_ref().map(field_names))
+            .field("auth", &self.auth)
+            .field("lease", &self.lease.as_ref().map(|l| &l.lease_id))
+            .field("wrapped", &self.wrap_info.is_some())
+            .field("raw", &self.raw.is_some())
+            .field("status", &self.status)
+            .field("mount_type", &self.mount_type)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::field_reassign_with_default)]
+    fn debug_output_hides_values_and_tokens() {
+        let mut req = Request::new(Operation::Update, "secret/x");
+        req.data.insert("password".into(), Value::from("canary-pw"));
+        req.client_token = Some(SecretString::from("hvs.canarytoken"));
+        let mut resp = Response::data(req.data.clone());
+        let mut auth = AuthResponse::default();
+        auth.client_token = "hvs.canarytoken".into();
+        resp.auth = Some(auth);
+        let text = format!("{req:?} {resp:?}");
+        assert!(text.contains("password"));
+        assert!(!text.contains("canary"), "{text}");
     }
 }

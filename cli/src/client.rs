@@ -559,6 +559,7 @@ mod tests {
             token: None,
             ca_cert: None,
             skip_verify: false,
+            wrap_ttl: None,
         };
         match Client::new(&config) {
             Ok(client) => client,

@@ -143,6 +143,7 @@ impl Broker {
             None => None,
         };
         let mut devices = Vec::new();
+        let enabled = configs.len();
         for config in configs {
             let Some(key) = key.clone() else {
                 return Err(AuditError::Internal(
@@ -162,6 +163,12 @@ impl Broker {
                     tracing::error!(device = %config.path, error = %e, "audit device cannot start")
                 }
             }
+        }
+        if enabled > 0 && devices.is_empty() {
+            // As Vault: audit devices are configured but none can run.
+            return Err(AuditError::Internal(
+                "no audit device could be started".into(),
+            ));
         }
         Ok(Broker {
             view,
@@ -555,6 +562,49 @@ mod tests {
         assert!(!b.healthy());
         drop(b);
         held.join().unwrap();
+    }
+
+    #[test]
+    fn concurrent_requests_are_all_recorded_in_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.log");
+        let b = Arc::new(Broker::load(view()).unwrap());
+        b.enable(
+            "file",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        let start = std::time::Instant::now();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    for i in 0..100 {
+                        log_one(&b, &format!("secret/{t}/{i}")).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let elapsed = start.elapsed();
+        let m = b.metrics();
+        eprintln!("800 entries in {elapsed:?}, {} batches", m[0].batches);
+        assert!(m[0].batches <= 800);
+        drop(b);
+        let r = verify::verify(
+            &[verify::LogFile {
+                name: "a".into(),
+                bytes: std::fs::read(&file).unwrap(),
+            }],
+            &verify::VerifyOptions::default(),
+        );
+        assert!(r.ok(), "{:?}", r.problem);
+        assert_eq!(r.requests, 800);
     }
 
     #[test]

@@ -321,7 +321,13 @@ mod tests {
         let c = parse(
             r#"
             storage "sled" { path = "data" }
-            listener "tcp" { address = "127.0.0.1:0" tls_disable = true }
+            listener "tcp" {
+              address = "127.0.0.1:0"
+              tls_disable = true
+            }
+            telemetry {
+              unauthenticated_metrics_access = true
+            }
             api_addr = "http://x"
             log_level = "DEBUG"
             default_lease_ttl = "1h"
@@ -340,11 +346,12 @@ mod tests {
         assert_eq!(c.max_lease_ttl, 7200);
         assert_eq!(c.max_request_size, 1024);
         assert_eq!(c.log_level, "debug");
+        assert!(c.unauthenticated_metrics);
     }
 
     #[test]
     fn errors_name_the_field() {
-        let base = "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"127.0.0.1:1\" tls_disable = true }\n";
+        let base = "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}\n";
         let cases = [
             ("log_level = \"loud\"", "log_level"),
             ("max_lease_ttl = \"forever\"", "max_lease_ttl"),
@@ -355,11 +362,13 @@ mod tests {
             let e = parse(&format!("{base}{extra}")).unwrap_err().to_string();
             assert!(e.contains(field), "{e}");
         }
-        assert!(parse("listener \"tcp\" { address = \"x\" }")
-            .unwrap_err()
-            .0
-            .contains("storage"));
-        let e = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"nope\" tls_disable = true }").unwrap_err();
+        assert!(
+            parse("listener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}")
+                .unwrap_err()
+                .0
+                .contains("storage")
+        );
+        let e = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"nope\"\n tls_disable = true\n}").unwrap_err();
         assert!(e.0.contains("listener.address"), "{e}");
         let e = parse(
             "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" { address = \"127.0.0.1:1\" }",

@@ -480,7 +480,7 @@ struct Writer {
     retry_after: Option<Instant>,
 }
 
-/// A batch being assembled: bytes, entries, and the chain before it.
+/// A batch being assembled: its bytes and how many lines and checkpoints.
 struct Batch {
     buf: Vec<u8>,
     lines: u64,
@@ -511,7 +511,9 @@ impl Writer {
             let mut entries: Vec<(String, Pending)> = Vec::new();
             let mut disconnected = false;
             match self.rx.recv_timeout(wait) {
-                Ok(msg) => self.take(msg, &mut entries),
+                Ok(msg) => {
+                    self.take(msg, &mut entries);
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => disconnected = true,
             }
@@ -523,10 +525,7 @@ impl Writer {
             let mut bytes: usize = entries.iter().map(|(b, _)| b.len()).sum();
             while !disconnected && entries.len() < max && bytes < MAX_BATCH_BYTES {
                 match self.rx.try_recv() {
-                    Ok(msg) => {
-                        self.take(msg, &mut entries);
-                        bytes = entries.iter().map(|(b, _)| b.len()).sum();
-                    }
+                    Ok(msg) => bytes += self.take(msg, &mut entries),
                     Err(std::sync::mpsc::TryRecvError::Empty) => break,
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => disconnected = true,
                 }
@@ -548,10 +547,16 @@ impl Writer {
         self.finish();
     }
 
-    fn take(&self, msg: Msg, entries: &mut Vec<(String, Pending)>) {
-        if let Msg::Entry { body, ack } = msg {
-            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-            entries.push((body, Pending { ack }));
+    /// Adds an entry to the batch; returns its size.
+    fn take(&self, msg: Msg, entries: &mut Vec<(String, Pending)>) -> usize {
+        match msg {
+            Msg::Entry { body, ack } => {
+                self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                let n = body.len();
+                entries.push((body, Pending { ack }));
+                n
+            }
+            Msg::Wake => 0,
         }
     }
 

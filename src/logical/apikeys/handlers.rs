@@ -559,7 +559,8 @@ mod tests {
     #[test]
     fn seconds_left_rounds_up() {
         assert_eq!(seconds_left(&[0, 0], 5), 0);
-        assert_eq!(seconds_left(&[10_001, 0], 1), 11);
+        assert_eq!(seconds_left(&[10_002, 0], 1), 11);
+        assert_eq!(seconds_left(&[10_001, 0], 1), 10);
         assert_eq!(seconds_left(&[20_000, 5_000], 0), 5);
         assert_eq!(seconds_left(&[1_000], 5_000), 0);
     }

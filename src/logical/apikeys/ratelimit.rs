@@ -47,16 +47,30 @@ impl Bucket {
     }
 }
 
+/// One shard: its buckets, and the size at which it is pruned next (it
+/// doubles when pruning frees little, so pruning stays amortised O(1)).
+struct Shard {
+    buckets: HashMap<String, Bucket>,
+    prune_at: usize,
+}
+
 /// The buckets of one mount.
 pub struct RateLimiter {
-    shards: Vec<Mutex<HashMap<String, Bucket>>>,
+    shards: Vec<Mutex<Shard>>,
     hasher: RandomState,
 }
 
 impl Default for RateLimiter {
     fn default() -> Self {
         RateLimiter {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        buckets: HashMap::new(),
+                        prune_at: SHARD_SOFT_CAP,
+                    })
+                })
+                .collect(),
             hasher: RandomState::new(),
         }
     }
@@ -69,14 +83,25 @@ impl RateLimiter {
             return true;
         }
         let shard = (self.hasher.hash_one(client) as usize) % self.shards.len();
-        let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > SHARD_SOFT_CAP && !map.contains_key(client) {
+        let mut guard = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        let Shard {
+            buckets: map,
+            prune_at,
+        } = &mut *guard;
+        if !map.contains_key(client) && map.len() >= *prune_at {
             map.retain(|_, b| b.refilled(limit, now) < limit.capacity());
+            *prune_at = SHARD_SOFT_CAP.max(map.len() * 2);
         }
-        let bucket = map.entry(client.to_string()).or_insert(Bucket {
-            tokens: limit.capacity(),
-            last: now,
-        });
+        if !map.contains_key(client) {
+            let fresh = Bucket {
+                tokens: limit.capacity(),
+                last: now,
+            };
+            map.insert(client.to_string(), fresh);
+        }
+        let Some(bucket) = map.get_mut(client) else {
+            return false;
+        };
         let level = bucket.refilled(limit, now);
         bucket.last = now;
         if level >= 1.0 {
@@ -92,7 +117,7 @@ impl RateLimiter {
     pub fn clients(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).buckets.len())
             .sum()
     }
 }

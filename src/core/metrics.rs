@@ -131,8 +131,15 @@ fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(out, "{name} {value}");
 }
 
+/// A per-device series: name, help, and how to read it.
+type DeviceSeries = (
+    &'static str,
+    &'static str,
+    fn(&crate::audit::DeviceMetrics) -> u64,
+);
+
 fn audit_devices(out: &mut String, devices: &[crate::audit::DeviceMetrics]) {
-    let series: [(&str, &str, fn(&crate::audit::DeviceMetrics) -> u64); 4] = [
+    let series: [DeviceSeries; 4] = [
         (
             "vault_rs_audit_lines_written_total",
             "Lines written per audit device.",

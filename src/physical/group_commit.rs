@@ -96,7 +96,7 @@ mod tests {
             h.join().unwrap();
         }
         let n = flushes.load(Ordering::SeqCst);
-        assert!(n >= 1 && n <= 16 * 50, "flushes: {n}");
+        assert!((1..=16 * 50).contains(&n), "flushes: {n}");
     }
 
     #[test]

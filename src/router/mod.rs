@@ -38,7 +38,7 @@ impl Router {
     pub fn insert(&mut self, m: Mounted) {
         self.mounts.push(m);
         self.mounts
-            .sort_by(|a, b| b.entry.path.len().cmp(&a.entry.path.len()));
+            .sort_by_key(|m| std::cmp::Reverse(m.entry.path.len()));
     }
 
     /// Removes the mount at exactly `path`.

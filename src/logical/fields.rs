@@ -175,6 +175,31 @@ pub fn opt_string_map(
     }
 }
 
+/// An optional map of options (`options` of mounts and audit devices):
+/// string, number and boolean values become strings, nulls are dropped,
+/// anything else is a 400 naming the option.
+pub fn opt_options(
+    data: &Map<String, Value>,
+    field: &str,
+) -> Result<std::collections::BTreeMap<String, String>, LogicalError> {
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in opt_object(data, field)?.unwrap_or_default() {
+        let s = match v {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => continue,
+            _ => {
+                return Err(LogicalError::BadRequest(format!(
+                    "option \"{k}\" must be a string"
+                )))
+            }
+        };
+        out.insert(k, s);
+    }
+    Ok(out)
+}
+
 /// An optional JSON object.
 pub fn opt_object(
     data: &Map<String, Value>,

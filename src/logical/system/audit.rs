@@ -2,7 +2,6 @@
 //! sys/audit/:path/public-key (vault-rs: the key that signs the device's
 //! checkpoints) and sys/audit-hash/:path.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -68,19 +67,7 @@ fn list(active: &Active) -> Response {
     for d in active.audit.list() {
         m.insert(d.path.clone(), d.to_json());
     }
-    let mut body = m.clone();
-    body.insert("request_id".into(), json!(uuid::Uuid::new_v4().to_string()));
-    body.insert("lease_id".into(), json!(""));
-    body.insert("renewable".into(), json!(false));
-    body.insert("lease_duration".into(), json!(0));
-    body.insert("data".into(), Value::Object(m.clone()));
-    body.insert("wrap_info".into(), Value::Null);
-    body.insert("warnings".into(), Value::Null);
-    body.insert("auth".into(), Value::Null);
-    let mut resp = Response::data(m);
-    resp.raw = Some(Value::Object(body));
-    resp.status = Some(200);
-    resp
+    Response::data_top_level(m)
 }
 
 fn enable(active: &Active, path: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
@@ -89,23 +76,7 @@ fn enable(active: &Active, path: &str, data: &Map<String, Value>) -> Result<Resp
         .ok_or_else(|| CoreError::BadRequest("missing required field \"type\"".into()))?;
     let description = fields::opt_string(data, "description")?.unwrap_or_default();
     let local = fields::opt_bool(data, "local")?.unwrap_or(false);
-    let mut options = BTreeMap::new();
-    if let Some(opts) = fields::opt_object(data, "options")? {
-        for (k, v) in opts {
-            let s = match v {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                Value::Null => continue,
-                _ => {
-                    return Err(CoreError::BadRequest(format!(
-                        "option \"{k}\" must be a string"
-                    )))
-                }
-            };
-            options.insert(k, s);
-        }
-    }
+    let options = fields::opt_options(data, "options")?;
     active
         .audit
         .enable(path, &kind, &description, options, local)?;

@@ -176,23 +176,10 @@ fn check_ttls(e: &MountEntry) -> Result<(), CoreError> {
 }
 
 fn parse_options(data: &Map<String, Value>) -> Result<Map<String, Value>, CoreError> {
-    let mut out = Map::new();
-    if let Some(opts) = fields::opt_object(data, "options")? {
-        for (k, v) in opts {
-            let s = match v {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                Value::Null => continue,
-                _ => {
-                    return Err(CoreError::BadRequest(format!(
-                        "option \"{k}\" must be a string"
-                    )))
-                }
-            };
-            out.insert(k, Value::String(s));
-        }
-    }
+    let out: Map<String, Value> = fields::opt_options(data, "options")?
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
     if let Some(v) = out.get("version").and_then(Value::as_str) {
         if !matches!(v, "1" | "2") {
             return Err(CoreError::BadRequest(

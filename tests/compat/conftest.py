@@ -12,9 +12,6 @@ Every test talks to the real `vault-rs` binary over HTTP on 127.0.0.1:
 The binary is `$VAULT_RS_BIN`, default `target/debug/vault-rs` under the
 repository root.
 
-Features: a test marked `@pytest.mark.needs("kv2")` runs only when `kv2` is
-listed in the comma-separated `VAULT_RS_FEATURES` (default `core`); `all`
-enables every marker. Known features are in `FEATURES` below.
 """
 
 from __future__ import annotations
@@ -34,19 +31,6 @@ import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-#: Feature names accepted by `@pytest.mark.needs(...)`.
-FEATURES = {
-    # init, seal/unseal, seal-status, health, leader, mounts + tune,
-    # kv v1, error mapping, persistence across restarts
-    "core",
-    # sys/rotate, sys/key-status, sys/rekey/*
-    "rekey",
-    # kv version 2 engine
-    "kv2",
-    # auth/token (create, lookup, renew, revoke, uses, TTL) and ACL policies
-    "tokens",
-}
-
 STARTUP_TIMEOUT = float(os.environ.get("VAULT_RS_STARTUP_TIMEOUT", "30"))
 ROOT_TOKEN = "root"
 
@@ -57,41 +41,6 @@ def binary_path() -> Path:
     if not path.is_absolute():
         path = REPO_ROOT / path
     return path
-
-
-def enabled_features() -> set[str]:
-    raw = os.environ.get("VAULT_RS_FEATURES", "core")
-    names = {name.strip() for name in raw.split(",") if name.strip()}
-    if "all" in names:
-        return set(FEATURES)
-    return names
-
-
-# --------------------------------------------------------------------------
-# markers
-
-
-def pytest_collection_modifyitems(config, items):
-    enabled = enabled_features()
-    unknown = enabled - FEATURES
-    if unknown:
-        raise pytest.UsageError(
-            f"VAULT_RS_FEATURES names unknown features {sorted(unknown)}; known: {sorted(FEATURES)}"
-        )
-    for item in items:
-        needed = set()
-        for mark in item.iter_markers(name="needs"):
-            if not mark.args:
-                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.needs() without a feature name")
-            needed.update(mark.args)
-        bad = needed - FEATURES
-        if bad:
-            raise pytest.UsageError(f"{item.nodeid}: unknown feature(s) {sorted(bad)} in @pytest.mark.needs")
-        missing = needed - enabled
-        if missing:
-            item.add_marker(
-                pytest.mark.skip(reason=f"needs feature(s) {', '.join(sorted(missing))} (not in VAULT_RS_FEATURES)")
-            )
 
 
 # --------------------------------------------------------------------------

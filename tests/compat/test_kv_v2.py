@@ -6,7 +6,6 @@ import hvac
 import pytest
 import requests
 
-pytestmark = pytest.mark.needs("kv2")
 
 
 @pytest.fixture

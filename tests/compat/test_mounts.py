@@ -6,7 +6,6 @@ import hvac
 import pytest
 import requests
 
-pytestmark = pytest.mark.needs("core")
 
 
 def payload(resp: dict) -> dict:

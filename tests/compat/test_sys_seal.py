@@ -8,7 +8,6 @@ import hvac
 import pytest
 import requests
 
-pytestmark = pytest.mark.needs("core")
 
 
 def corrupt_share(hex_share: str) -> str:
@@ -295,7 +294,6 @@ def test_sigkill_restart_keeps_acknowledged_writes(unsealed):
 # rotate
 
 
-@pytest.mark.needs("rekey")
 def test_rotate_encryption_key(unsealed):
     server, result = unsealed
     root = server.client(result["root_token"])
@@ -325,7 +323,6 @@ def test_rotate_encryption_key(unsealed):
     assert root.secrets.kv.v1.read_secret("after", mount_point="kv")["data"] == {"v": "2"}
 
 
-@pytest.mark.needs("rekey")
 def test_rotate_needs_a_privileged_token(unsealed):
     server, _ = unsealed
     with pytest.raises(hvac.exceptions.Forbidden):
@@ -338,7 +335,6 @@ def test_rotate_needs_a_privileged_token(unsealed):
 # rekey
 
 
-@pytest.mark.needs("rekey")
 def test_rekey_then_unseal_with_new_shares_only(unsealed):
     server, result = unsealed
     client = server.client()
@@ -392,7 +388,6 @@ def test_rekey_then_unseal_with_new_shares_only(unsealed):
     assert root.secrets.kv.v1.read_secret("keep", mount_point="kv")["data"] == {"v": "kept"}
 
 
-@pytest.mark.needs("rekey")
 def test_rekey_wrong_nonce_and_cancel(unsealed):
     server, result = unsealed
     client = server.client()
@@ -418,7 +413,6 @@ def test_rekey_wrong_nonce_and_cancel(unsealed):
     assert (status["t"], status["n"]) == (3, 5)
 
 
-@pytest.mark.needs("rekey")
 def test_rekey_refuses_corrupt_share(unsealed):
     server, result = unsealed
     client = server.client()

@@ -1,7 +1,7 @@
 """auth/token and ACL policies through hvac (dev server, root token `root`).
 
 The secrets these tests guard live on a KV version 1 mount at `kv/`, so that
-this file needs only the `tokens` feature (plus core)."""
+it does not depend on KV v2."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import time
 import hvac
 import pytest
 
-pytestmark = pytest.mark.needs("tokens")
 
 APP_POLICY = """
 # read-only on the app's secrets, a writable slot, one secret denied

@@ -12,7 +12,9 @@
 //!
 //! `cargo bench -p vault-rs-cli --bench validate_load` (env
 //! `VALIDATE_LOAD_SECS`, default 5; `VALIDATE_LOAD_THREADS`, default 4).
-//! It only prints: timing is not a test. No audit device is enabled.
+//! Then it repeats the authenticated endpoints with a file audit device
+//! enabled and prints their ratio to the unaudited runs.
+//! It only prints: timing is not a test.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -285,6 +287,7 @@ fn main() {
         server.addr
     );
     let mut baseline = None;
+    let mut unaudited = Vec::new();
     for t in targets(&server.addr, &key, &token) {
         // Warm the connection pool and the server's caches.
         run_phase(&client, &t, threads, 1);
@@ -297,6 +300,64 @@ fn main() {
             o.rps / base,
             o.errors
         );
+        unaudited.push(o.rps);
+    }
+    for fsync in ["batch", "never"] {
+        let run = Run { threads, secs, fsync };
+        audited_phase(&client, &server.addr, &key, &token, &run, &unaudited);
     }
     drop(server);
+}
+
+/// Load settings of one audited phase.
+struct Run {
+    threads: u64,
+    secs: u64,
+    /// The audit device's fsync policy.
+    fsync: &'static str,
+}
+
+/// The same authenticated endpoints with a file audit device, as a ratio
+/// to the unaudited runs above. "batch" shows the cost of durable audit
+/// (group-committed fsyncs), "never" the cost of the audit code itself.
+fn audited_phase(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    key: &str,
+    token: &str,
+    run: &Run,
+    unaudited: &[f64],
+) {
+    let (threads, secs) = (run.threads, run.secs);
+    let dir = std::env::temp_dir().join(format!("vault-rs-bench-audit-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        eprintln!("validate_load: cannot create {}", dir.display());
+        return;
+    }
+    let body = json!({"type": "file", "options": {
+        "file_path": dir.join("audit.log").display().to_string(),
+        "fsync": run.fsync,
+    }});
+    let url = format!("{base}/v1/sys/audit/bench");
+    match call(client, reqwest::Method::PUT, &url, Some("root"), Some(&body)) {
+        Ok((204, _)) => {}
+        other => {
+            eprintln!("validate_load: enabling the audit device failed: {other:?}");
+            return;
+        }
+    }
+    println!("with a file audit device (fsync = {}):", run.fsync);
+    for (i, t) in targets(base, key, token).iter().enumerate().skip(1) {
+        run_phase(client, t, threads, 1);
+        let o = run_phase(client, t, threads, secs);
+        println!(
+            "{:<36} {:>10.0} req/s   ratio to unaudited {:>5.2}   errors {}",
+            t.label,
+            o.rps,
+            o.rps / unaudited[i],
+            o.errors
+        );
+    }
+    let _ = call(client, reqwest::Method::DELETE, &url, Some("root"), None);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -87,7 +87,8 @@ fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Backend>, ServerError> {
 }
 
 /// Builds the core for `config` (sealed, or initialized and unsealed in dev mode).
-fn build_core(config: &Config) -> Result<Arc<Core>, ServerError> {
+/// `listen_url` ("http://127.0.0.1:8200") stands in for an unset `api_addr`.
+fn build_core(config: &Config, listen_url: &str) -> Result<Arc<Core>, ServerError> {
     let physical = open_storage(&config.storage)?;
     let barrier = Barrier::new(physical);
     Ok(Core::new(
@@ -97,6 +98,12 @@ fn build_core(config: &Config) -> Result<Arc<Core>, ServerError> {
             max_lease_ttl: config.max_lease_ttl,
             cluster_name: config.cluster_name.clone(),
             unauthenticated_metrics: config.unauthenticated_metrics,
+            api_addr: Some(
+                config
+                    .api_addr
+                    .clone()
+                    .unwrap_or_else(|| listen_url.to_string()),
+            ),
         },
     ))
 }
@@ -145,16 +152,17 @@ fn setup_dev(core: &Core, root_id: Option<String>) -> Result<(), ServerError> {
 }
 
 async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerError> {
-    let core = build_core(&config)?;
-    if opts.dev {
-        setup_dev(&core, opts.dev_root_token_id.clone())?;
-    }
+    // Bound first: an unset api_addr defaults to the address listened on.
     let listener = TcpListener::bind(&config.listener.address)
         .await
         .map_err(err("cannot listen"))?;
     let tls = tls_acceptor(&config.listener)?;
     let addr = listener.local_addr().map_err(err("cannot listen"))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let core = build_core(&config, &format!("{scheme}://{addr}"))?;
+    if opts.dev {
+        setup_dev(&core, opts.dev_root_token_id.clone())?;
+    }
     println!("==> vault-rs server started! Listening on {scheme}://{addr}");
     tracing::info!(%addr, storage = core.barrier().storage_type(), "listening");
     reopen_audit_on_hup(core.clone());

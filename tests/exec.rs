@@ -72,6 +72,22 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// A running `vault-rs exec`, killed if the test ends before it does.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start(mut cmd: Command) -> Running {
+    Running(cmd.spawn().expect("spawn vault-rs exec"))
+}
+
 fn signal(child: &Child, name: &str) {
     let st = Command::new("kill")
         .arg(format!("-{name}"))
@@ -139,11 +155,16 @@ fn child_sees_its_secret_and_its_exit_code_is_kept() {
             "--",
             "sh",
             "-c",
-            "echo \"$DB_PASS\" > out; exit 3",
+            "echo \"$DB_PASS\" > out; echo \"${VAULT_TOKEN:-none}\" > token; exit 3",
         ],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(read(&dir.path().join("out")), "db-canary-1\n");
+    assert_eq!(
+        read(&dir.path().join("token")),
+        "none\n",
+        "VAULT_TOKEN is not passed on"
+    );
     assert!(!text(&out.stdout).contains("db-canary-1"));
     assert!(!text(&out.stderr).contains("db-canary-1"));
 
@@ -356,7 +377,7 @@ fn signals_are_forwarded_to_the_child() {
     put_secret(&s, "app/db", json!({"password": "x"}));
     let script = "trap 'echo hup >> log' HUP; trap 'echo term >> log; exit 0' TERM; \
                   echo ready > log; while true; do sleep 0.1; done";
-    let mut child = exec_cmd(
+    let mut child = start(exec_cmd(
         &s,
         dir.path(),
         Some("root"),
@@ -368,15 +389,13 @@ fn signals_are_forwarded_to_the_child() {
             "-c",
             script,
         ],
-    )
-    .spawn()
-    .expect("spawn");
+    ));
     let log = dir.path().join("log");
     wait_for("the child to start", || read(&log).contains("ready"));
-    signal(&child, "HUP");
+    signal(&child.0, "HUP");
     wait_for("the child to get SIGHUP", || read(&log).contains("hup"));
-    signal(&child, "TERM");
-    let status = wait_exit(&mut child);
+    signal(&child.0, "TERM");
+    let status = wait_exit(&mut child.0);
     assert_eq!(status.code(), Some(0));
     assert_eq!(read(&log), "ready\nhup\nterm\n");
 }
@@ -387,10 +406,10 @@ fn restart_on_change_restarts_with_new_values_and_renews_the_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     put_secret(&s, "app/db", json!({"password": "v1"}));
     // A short token TTL: the re-reads only keep working if exec renews it.
-    let (rid, sid) = approle(&s, json!({"token_ttl": "2s", "token_max_ttl": "1h"}));
+    let (rid, sid) = approle(&s, json!({"token_ttl": "3s", "token_max_ttl": "1h"}));
     std::fs::write(dir.path().join("sid"), &sid).expect("write");
     let script = "echo \"$P\" >> seen; trap 'exit 0' TERM; while true; do sleep 0.1; done";
-    let mut child = exec_cmd(
+    let mut child = start(exec_cmd(
         &s,
         dir.path(),
         None,
@@ -409,18 +428,16 @@ fn restart_on_change_restarts_with_new_values_and_renews_the_token() {
             "-c",
             script,
         ],
-    )
-    .spawn()
-    .expect("spawn");
+    ));
     let seen = dir.path().join("seen");
     wait_for("the first start", || read(&seen) == "v1\n");
-    std::thread::sleep(Duration::from_millis(3500));
+    std::thread::sleep(Duration::from_millis(4500));
     put_secret(&s, "app/db", json!({"password": "v2"}));
     wait_for("the restart with the new value", || {
         read(&seen) == "v1\nv2\n"
     });
-    signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    signal(&child.0, "TERM");
+    assert_eq!(wait_exit(&mut child.0).code(), Some(0));
 }
 
 #[test]
@@ -430,7 +447,7 @@ fn reload_signal_rewrites_files_without_a_restart() {
     put_secret(&s, "app/db", json!({"password": "v1"}));
     let script = "trap 'cat pw >> seen; echo >> seen' HUP; trap 'exit 0' TERM; \
                   echo start >> seen; while true; do sleep 0.1; done";
-    let mut child = exec_cmd(
+    let mut child = start(exec_cmd(
         &s,
         dir.path(),
         Some("root"),
@@ -447,14 +464,38 @@ fn reload_signal_rewrites_files_without_a_restart() {
             "-c",
             script,
         ],
-    )
-    .spawn()
-    .expect("spawn");
+    ));
     let seen = dir.path().join("seen");
     wait_for("the start", || read(&seen) == "start\n");
     assert_eq!(read(&dir.path().join("pw")), "v1");
     put_secret(&s, "app/db", json!({"password": "v2"}));
     wait_for("the reload", || read(&seen) == "start\nv2\n");
-    signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    signal(&child.0, "TERM");
+    assert_eq!(wait_exit(&mut child.0).code(), Some(0));
+}
+
+#[test]
+fn token_file_or_no_credentials() {
+    let s = TestServer::dev();
+    let dir = tempfile::tempdir().expect("tempdir");
+    put_secret(&s, "app/db", json!({"password": "tf-canary"}));
+    std::fs::write(dir.path().join("tok"), "root\n").expect("write");
+    let args = [
+        "--token-file",
+        "tok",
+        "--env",
+        "P=secret/app/db#password",
+        "--once",
+    ];
+    let out = run(&s, dir.path(), None, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "P='tf-canary'\n");
+    let out = run(
+        &s,
+        dir.path(),
+        None,
+        &["--env", "P=secret/app/db#password", "--once"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no credentials"));
 }

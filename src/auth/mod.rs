@@ -19,7 +19,7 @@ use crate::logical::LogicalBackend;
 pub fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
     match kind {
         "approle" => Some(Arc::new(approle::AppRoleBackend::default())),
-        "userpass" => Some(Arc::new(userpass::UserpassBackend::default())),
+        "userpass" => Some(Arc::new(userpass::UserpassBackend::new())),
         _ => None,
     }
 }

@@ -89,12 +89,21 @@ pub fn cidrs_subset(inner: &[String], outer: &[String]) -> bool {
 }
 
 impl TokenFields {
-    /// Applies the fields present in `data` (and their `aliases`).
+    /// Applies the fields present in `data` (and their `aliases`); on an
+    /// error nothing is changed.
     pub fn update(
         &mut self,
         data: &Map<String, Value>,
         aliases: &[Alias],
     ) -> Result<(), LogicalError> {
+        let mut next = self.clone();
+        next.apply(data, aliases)?;
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    fn apply(&mut self, data: &Map<String, Value>, aliases: &[Alias]) -> Result<(), LogicalError> {
         if let Some(f) = pick(data, "token_policies", aliases) {
             self.token_policies =
                 sanitize_policies(fields::opt_string_list(data, f)?.unwrap_or_default());
@@ -122,7 +131,7 @@ impl TokenFields {
         if let Some(t) = fields::opt_string(data, "token_type")? {
             self.token_type = check_token_type(&t)?;
         }
-        self.validate()
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), LogicalError> {

@@ -41,6 +41,9 @@ pub struct CoreConfig {
     pub cluster_name: String,
     /// Serve `sys/metrics` without a token (`telemetry` block).
     pub unauthenticated_metrics: bool,
+    /// The address clients reach the vault at (`api_addr`): the issuer of
+    /// identity tokens is `<api_addr>/v1/identity/oidc`.
+    pub api_addr: Option<String>,
 }
 
 impl Default for CoreConfig {
@@ -50,6 +53,7 @@ impl Default for CoreConfig {
             max_lease_ttl: 768 * 3600,
             cluster_name: "vault-rs".into(),
             unauthenticated_metrics: false,
+            api_addr: None,
         }
     }
 }

@@ -39,7 +39,8 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
     let open_path = matches!(
         req.path.as_str(),
         "sys/wrapping/lookup" | "sys/wrapping/unwrap"
-    ) || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"));
+    ) || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
+        || unauthenticated_read(&active, &req).is_some();
     audit.log(&AuditInput {
         request: &req,
         auth: token_entry,
@@ -71,6 +72,9 @@ fn serve(
     }
     if let Some(resp) = try_login(active, req)? {
         return maybe_wrap(active, req, resp);
+    }
+    if let Some(resp) = try_unauthenticated_read(active, req)? {
+        return Ok(resp);
     }
     let Some(auth) = auth else {
         return Err(auth_err.unwrap_or(CoreError::PermissionDenied));
@@ -211,6 +215,50 @@ fn try_login(active: &Active, req: &mut Request) -> Result<Option<Response>, Cor
         let entry = &mounted.entry;
         resp.auth = Some(issue_login_token(active, entry, login)?);
     }
+    Ok(Some(resp))
+}
+
+/// The secrets mount and relative path of a GET that the mount's engine
+/// serves without a token (`LogicalBackend::unauthenticated`: the identity
+/// engine's well-known OIDC documents). Reads only; never `sys/`, `auth/`.
+fn unauthenticated_read(
+    active: &Active,
+    req: &Request,
+) -> Option<(crate::router::Mounted, String)> {
+    if req.operation != Operation::Read
+        || req.path.starts_with("sys/")
+        || req.path.starts_with("auth/")
+    {
+        return None;
+    }
+    let router = active.router();
+    let (mounted, rel) = router.route(&req.path)?;
+    mounted
+        .backend
+        .unauthenticated(rel)
+        .then(|| (mounted.clone(), rel.to_string()))
+}
+
+/// Serves [`unauthenticated_read`] paths with an anonymous caller (no
+/// token needed, none consulted). `None`: not such a path.
+fn try_unauthenticated_read(active: &Active, req: &Request) -> Result<Option<Response>, CoreError> {
+    let Some((mounted, rel)) = unauthenticated_read(active, req) else {
+        return Ok(None);
+    };
+    let caller = Caller {
+        remote_addr: req.remote_addr,
+        ..Caller::default()
+    };
+    let lreq = LogicalRequest {
+        operation: Operation::Read,
+        path: &rel,
+        data: &req.data,
+        storage: &mounted.storage,
+        mount: &mounted.entry,
+        caller: &caller,
+    };
+    let mut resp = mounted.backend.handle(&lreq)?;
+    resp.mount_type = Some(mounted.entry.kind.clone());
     Ok(Some(resp))
 }
 

@@ -60,6 +60,7 @@ pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
         "kv" => Some(Arc::new(KvBackend)),
         "cubbyhole" => Some(Arc::new(CubbyholeBackend)),
         crate::logical::apikeys::KIND => Some(crate::logical::apikeys::backend()),
+        crate::logical::identity::KIND => Some(crate::logical::identity::backend()),
         _ => None,
     }
 }
@@ -76,7 +77,12 @@ fn default_mounts() -> Vec<MountEntry> {
         "per-token private secret storage",
     );
     cubbyhole.local = true;
-    vec![cubbyhole]
+    let identity = MountEntry::new(
+        crate::logical::identity::MOUNT_PATH,
+        crate::logical::identity::KIND,
+        "identity store",
+    );
+    vec![cubbyhole, identity]
 }
 
 fn mount_err(e: MountTableError) -> CoreError {
@@ -120,6 +126,12 @@ impl Active {
                 crate::logical::cubbyhole::destroy_for_token(&storage, &entry.key)
                     .map_err(|e| TokenError::BadRequest(format!("cannot destroy cubbyhole: {e}")))
             }));
+        }
+        if let Some(identity) = mounts.snapshot().get(crate::logical::identity::MOUNT_PATH) {
+            crate::logical::identity::configure(
+                &identity.storage,
+                core.config().api_addr.as_deref(),
+            );
         }
         let audit = crate::audit::Broker::load(core_view.clone())?;
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;

@@ -8,6 +8,7 @@
 pub mod apikeys;
 pub mod cubbyhole;
 pub mod fields;
+pub mod identity;
 pub mod kv;
 pub mod system;
 

@@ -281,28 +281,46 @@ pub(super) fn write_role_id(
     Ok(Response::empty())
 }
 
-/// The one-field endpoints: the path segment, the response keys, and the
-/// value a DELETE resets it to.
-const FIELD_ENDPOINTS: &[(&str, &[&str], fn() -> Value)] = &[
-    ("policies", &["token_policies", "policies"], || json!([])),
-    ("secret-id-num-uses", &["secret_id_num_uses"], || json!(0)),
-    ("secret-id-ttl", &["secret_id_ttl"], || json!(0)),
-    ("token-num-uses", &["token_num_uses"], || json!(0)),
-    ("token-ttl", &["token_ttl"], || json!(0)),
-    ("token-max-ttl", &["token_max_ttl"], || json!(0)),
-    ("bind-secret-id", &["bind_secret_id"], || json!(true)),
-    ("secret-id-bound-cidrs", &["secret_id_bound_cidrs"], || {
+/// A one-field endpoint: its path segment, the keys it shows (the first
+/// is the one it sets), and the value a DELETE resets it to.
+struct FieldEndpoint {
+    segment: &'static str,
+    keys: &'static [&'static str],
+    reset: fn() -> Value,
+}
+
+const fn field(
+    segment: &'static str,
+    keys: &'static [&'static str],
+    reset: fn() -> Value,
+) -> FieldEndpoint {
+    FieldEndpoint {
+        segment,
+        keys,
+        reset,
+    }
+}
+
+const FIELD_ENDPOINTS: &[FieldEndpoint] = &[
+    field("policies", &["token_policies", "policies"], || json!([])),
+    field("secret-id-num-uses", &["secret_id_num_uses"], || json!(0)),
+    field("secret-id-ttl", &["secret_id_ttl"], || json!(0)),
+    field("token-num-uses", &["token_num_uses"], || json!(0)),
+    field("token-ttl", &["token_ttl"], || json!(0)),
+    field("token-max-ttl", &["token_max_ttl"], || json!(0)),
+    field("bind-secret-id", &["bind_secret_id"], || json!(true)),
+    field("secret-id-bound-cidrs", &["secret_id_bound_cidrs"], || {
         json!([])
     }),
-    ("bound-cidr-list", &["secret_id_bound_cidrs"], || json!([])),
-    ("token-bound-cidrs", &["token_bound_cidrs"], || json!([])),
-    ("period", &["token_period", "period"], || json!(0)),
-    ("local-secret-ids", &["local_secret_ids"], || json!(false)),
+    field("bound-cidr-list", &["secret_id_bound_cidrs"], || json!([])),
+    field("token-bound-cidrs", &["token_bound_cidrs"], || json!([])),
+    field("period", &["token_period", "period"], || json!(0)),
+    field("local-secret-ids", &["local_secret_ids"], || json!(false)),
 ];
 
 /// Whether `segment` is one of the one-field endpoints.
 pub(super) fn is_field_endpoint(segment: &str) -> bool {
-    FIELD_ENDPOINTS.iter().any(|(s, _, _)| *s == segment)
+    FIELD_ENDPOINTS.iter().any(|f| f.segment == segment)
 }
 
 /// GET/POST/DELETE role/:name/<field>.
@@ -312,7 +330,7 @@ pub(super) fn field_endpoint(
     name: &str,
     segment: &str,
 ) -> Result<Response, LogicalError> {
-    let Some((_, keys, reset)) = FIELD_ENDPOINTS.iter().find(|(s, _, _)| *s == segment) else {
+    let Some(endpoint) = FIELD_ENDPOINTS.iter().find(|f| f.segment == segment) else {
         return Err(LogicalError::UnsupportedPath(req.path.to_string()));
     };
     let name = normalize_name(name)?;
@@ -321,41 +339,53 @@ pub(super) fn field_endpoint(
         .storage
         .get_json::<RoleEntry>(&role_key(&name))?
         .ok_or(LogicalError::NotFound)?;
+    if req.operation == Operation::Read {
+        let all = to_map(&role);
+        let shown = endpoint
+            .keys
+            .iter()
+            .filter_map(|k| all.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        return Ok(Response::data(shown));
+    }
+    let data = field_change(endpoint, req)?;
+    apply(&mut role, &data, false)?;
+    save(b, req.storage, &role, Some(&role.role_id.clone()))?;
+    Ok(Response::empty())
+}
+
+/// The role fields a write or delete on a one-field endpoint sets.
+fn field_change(
+    endpoint: &FieldEndpoint,
+    req: &LogicalRequest<'_>,
+) -> Result<Map<String, Value>, LogicalError> {
+    let main = endpoint.keys[0];
+    if endpoint.segment == "local-secret-ids" {
+        return Err(LogicalError::UnsupportedOperation);
+    }
     let mut data = Map::new();
     match req.operation {
-        Operation::Read => {
-            let all = to_map(&role);
-            let m = keys
-                .iter()
-                .filter_map(|k| all.get(*k).map(|v| (k.to_string(), v.clone())))
-                .collect();
-            return Ok(Response::data(m));
+        Operation::Delete => {
+            data.insert(main.to_string(), (endpoint.reset)());
         }
-        Operation::Delete if segment != "local-secret-ids" => {
-            data.insert(keys[0].to_string(), reset());
-        }
-        Operation::Create | Operation::Update if segment != "local-secret-ids" => {
-            let legacy: &[&str] = if keys[0] == "secret_id_bound_cidrs" {
+        Operation::Create | Operation::Update => {
+            let legacy: &[&str] = if main == "secret_id_bound_cidrs" {
                 &["bound_cidr_list"]
             } else {
                 &[]
             };
-            let given = keys
-                .iter()
-                .chain(legacy)
-                .filter(|k| req.data.get(**k).is_some_and(|v| !v.is_null()));
-            for k in given {
-                data.insert(k.to_string(), req.data[*k].clone());
+            for k in endpoint.keys.iter().chain(legacy) {
+                if let Some(v) = req.data.get(*k).filter(|v| !v.is_null()) {
+                    data.insert(k.to_string(), v.clone());
+                }
             }
             if data.is_empty() {
-                return Err(LogicalError::BadRequest(format!("missing {}", keys[0])));
+                return Err(LogicalError::BadRequest(format!("missing {main}")));
             }
         }
         _ => return Err(LogicalError::UnsupportedOperation),
     }
-    apply(&mut role, &data, false)?;
-    save(b, req.storage, &role, Some(&role.role_id.clone()))?;
-    Ok(Response::empty())
+    Ok(data)
 }
 
 #[cfg(test)]

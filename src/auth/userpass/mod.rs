@@ -51,14 +51,23 @@ impl std::fmt::Debug for UserEntry {
     }
 }
 
-/// The userpass engine of one mount.
-pub struct UserpassBackend;
+/// The userpass engine of one mount (stateless: everything is in storage).
+pub struct UserpassBackend {
+    _private: (),
+}
+
+impl UserpassBackend {
+    /// The engine; pays for the dummy hash now rather than on the first
+    /// login of an unknown user.
+    pub fn new() -> Self {
+        let _ = password::dummy_hash();
+        UserpassBackend { _private: () }
+    }
+}
 
 impl Default for UserpassBackend {
     fn default() -> Self {
-        // Pay for the dummy hash now, not on the first unknown-user login.
-        let _ = password::dummy_hash();
-        UserpassBackend
+        Self::new()
     }
 }
 
@@ -292,7 +301,7 @@ mod tests {
         assert!(route("login/").is_none());
         assert!(route("login/a/b").is_none());
         assert!(route("users/bob/other").is_none());
-        let b = UserpassBackend;
+        let b = UserpassBackend::new();
         assert!(b.unauthenticated("login/bob"));
         assert!(!b.unauthenticated("users/bob"));
     }

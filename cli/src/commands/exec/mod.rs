@@ -12,7 +12,7 @@
 //! `--format json`) or starts COMMAND with them as environment variables
 //! and/or 0600 files, renews the token while it runs, forwards SIGTERM,
 //! SIGINT and SIGHUP to it, and exits with its exit code (128+signal when
-//! it was killed by a signal).
+//! it was killed by a signal). The command does not inherit `VAULT_TOKEN`.
 //!
 //! Owns: this command's options and the order of the steps. Login and
 //! renewal live in [`auth`], reading secrets in [`secrets`], rendering and

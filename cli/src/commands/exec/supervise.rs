@@ -15,7 +15,7 @@
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -59,6 +59,32 @@ fn is_reload(signal: Signal) -> bool {
 
 fn warn(message: &str) {
     eprintln!("vault-rs exec: {message}");
+}
+
+/// Repeats of the same warning are printed at most once per [`REPEAT_AFTER`]
+/// (a server that is down would otherwise fill the log every poll).
+#[derive(Default)]
+struct Throttle {
+    last: Option<(String, Instant)>,
+}
+
+const REPEAT_AFTER: Duration = Duration::from_secs(60);
+
+impl Throttle {
+    fn warn(&mut self, message: String) {
+        let repeat = self
+            .last
+            .as_ref()
+            .is_some_and(|(m, at)| *m == message && at.elapsed() < REPEAT_AFTER);
+        if !repeat {
+            warn(&message);
+            self.last = Some((message, Instant::now()));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.last = None;
+    }
 }
 
 /// Installs handlers for SIGTERM, SIGINT and SIGHUP; each signal received
@@ -122,14 +148,16 @@ fn exit_code(status: ExitStatus) -> u8 {
     u8::try_from(128 + signal).unwrap_or(255)
 }
 
-/// Starts the command with the snapshot's variables; on failure, prints why
+/// Starts the command with the snapshot's variables (and without
+/// `VAULT_TOKEN`, unless an `--env` sets it); on failure, prints why
 /// and returns the shell's exit code for it (127 not found, 126 not runnable).
 fn spawn(command: &[OsString], snapshot: &Snapshot) -> Result<Child, u8> {
     let Some((program, args)) = command.split_first() else {
         return Err(2);
     };
     let mut cmd = Command::new(program);
-    cmd.args(args);
+    // The token exec itself used is not the service's to keep.
+    cmd.args(args).env_remove("VAULT_TOKEN");
     for (name, value) in &snapshot.env {
         cmd.env(name, value.expose());
     }
@@ -157,6 +185,9 @@ fn send(child: &Child, signal: Signal) {
 struct Renewal {
     next: Option<Instant>,
     ttl: u64,
+    failures: Throttle,
+    /// The maximum-TTL warning was printed.
+    capped: bool,
 }
 
 impl Renewal {
@@ -164,6 +195,8 @@ impl Renewal {
         let mut r = Renewal {
             next: None,
             ttl: session.ttl,
+            failures: Throttle::default(),
+            capped: false,
         };
         if session.renewable {
             r.schedule(session.ttl);
@@ -172,10 +205,13 @@ impl Renewal {
     }
 
     /// Next renewal at 2/3 of `ttl` (none for a token that never expires).
+    /// TTLs are whole seconds, so up to one second of it may already be
+    /// gone: 2/3 is taken of `ttl - 1`.
     fn schedule(&mut self, ttl: u64) {
         self.ttl = ttl;
         self.next = (ttl > 0).then(|| {
-            let wait = (Duration::from_secs(ttl) * 2 / 3).max(Duration::from_secs(1));
+            let wait = (Duration::from_secs(ttl.saturating_sub(1)) * 2 / 3)
+                .max(Duration::from_millis(500));
             Instant::now() + wait
         });
     }
@@ -186,15 +222,25 @@ impl Renewal {
             return;
         }
         match renew(session) {
-            Ok(ttl) if ttl < self.ttl => {
-                warn(&format!(
-                    "the token reached its maximum TTL and expires in {ttl}s; it cannot be renewed further"
-                ));
-                self.next = None;
+            Ok(ttl) => {
+                self.failures.clear();
+                // A renewal that gives back less than before (beyond the
+                // one-second rounding) has hit the token's maximum TTL.
+                if ttl.saturating_add(1) < self.ttl && !self.capped {
+                    self.capped = true;
+                    warn(&format!(
+                        "the token is reaching its maximum TTL and expires in {ttl}s"
+                    ));
+                }
+                if ttl <= 1 {
+                    self.next = None;
+                } else {
+                    self.schedule(ttl);
+                }
             }
-            Ok(ttl) => self.schedule(ttl),
             Err(error) => {
-                warn(&format!("token renewal failed (will retry): {error}"));
+                self.failures
+                    .warn(format!("token renewal failed (will retry): {error}"));
                 let retry = (Duration::from_secs(self.ttl) / 6)
                     .clamp(Duration::from_secs(1), MAX_RENEW_RETRY);
                 self.next = Some(Instant::now() + retry);
@@ -222,6 +268,7 @@ struct Supervisor<'a> {
     restart: Option<Restart>,
     /// SIGTERM or SIGINT was forwarded: no more restarts.
     stopping: bool,
+    fetch_failures: Throttle,
 }
 
 /// Runs the command until it exits; returns its exit code.
@@ -242,6 +289,7 @@ pub fn run(session: Session, specs: &Specs, snapshot: Snapshot, options: Options
         child,
         restart: None,
         stopping: false,
+        fetch_failures: Throttle::default(),
     };
     sup.run(&signals)
 }
@@ -258,8 +306,11 @@ impl Supervisor<'_> {
                 }
                 continue;
             }
-            if let Ok(signal) = signals.recv_timeout(TICK) {
-                self.on_signal(signal);
+            match signals.recv_timeout(TICK) {
+                Ok(signal) => self.on_signal(signal),
+                Err(RecvTimeoutError::Timeout) => {}
+                // No more signals can come; keep the loop's pace anyway.
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
             }
             self.renewal.tick(&self.session);
             self.check_restart_deadline();
@@ -316,9 +367,15 @@ impl Supervisor<'_> {
         }
         self.next_poll = Instant::now() + self.options.poll_interval;
         match fetch(&self.session.client, self.specs) {
-            Ok(next) if !next.same_as(&self.current) => self.on_change(next),
-            Ok(_) => {}
-            Err(error) => warn(&format!("cannot re-read the secrets (will retry): {error}")),
+            Ok(next) => {
+                self.fetch_failures.clear();
+                if !next.same_as(&self.current) {
+                    self.on_change(next);
+                }
+            }
+            Err(error) => self
+                .fetch_failures
+                .warn(format!("cannot re-read the secrets (will retry): {error}")),
         }
     }
 

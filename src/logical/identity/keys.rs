@@ -1,0 +1,375 @@
+//! Named signing keys of the identity engine: their configuration, their
+//! Ed25519 key versions, scheduled rotation with overlap, and the public
+//! JWKS.
+//!
+//! Owns: the `oidc/key/<name>` entries of the identity mount's storage view.
+//! Each entry holds the key's settings and its versions: the current one
+//! (signs new tokens) and the rotated ones, kept until their `expire_at`
+//! (rotation time + `verification_ttl`) so tokens they signed still verify.
+//! A key rotates when `next_rotation` has passed — checked lazily whenever
+//! the key is used (token issue, introspection, JWKS, read) — or on demand.
+//!
+//! Private keys live only in storage (behind the barrier) and, while a
+//! token is being signed, in an `ed25519_dalek::SigningKey` (zeroized on
+//! drop); the stored seed is zeroized when a [`KeyVersion`] drops. They are
+//! never returned, logged or shown by `Debug`. Must not touch roles' entries
+//! (except reading them, via the caller), other mounts, tokens or HTTP.
+
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::barrier::StorageView;
+use crate::logical::LogicalError;
+
+/// Storage prefix of named keys.
+pub const KEY_PREFIX: &str = "oidc/key/";
+/// Default rotation period and verification TTL: 24h.
+pub const DEFAULT_PERIOD: u64 = 24 * 3600;
+
+/// Serialises read-modify-write of key entries (rotation, updates) and the
+/// key/role cross checks.
+pub static LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes [`LOCK`].
+pub fn lock() -> std::sync::MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One Ed25519 key pair of a named key.
+#[derive(Serialize, Deserialize)]
+pub struct KeyVersion {
+    pub kid: String,
+    /// The raw 32-byte public key, base64url (no padding), as in a JWK.
+    pub public: String,
+    /// The 32-byte private seed, base64. Secret: never leaves this module.
+    seed: String,
+    pub created: i64,
+    /// When the key stops being published and accepted (None: current).
+    #[serde(default)]
+    pub expire_at: Option<i64>,
+}
+
+impl Drop for KeyVersion {
+    fn drop(&mut self) {
+        self.seed.zeroize();
+    }
+}
+
+impl std::fmt::Debug for KeyVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVersion")
+            .field("kid", &self.kid)
+            .field("created", &self.created)
+            .field("expire_at", &self.expire_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyVersion {
+    fn generate(now: i64) -> KeyVersion {
+        let seed = Zeroizing::new(crate::crypto::random_array::<32>());
+        let sk = SigningKey::from_bytes(&seed);
+        KeyVersion {
+            kid: uuid::Uuid::new_v4().to_string(),
+            public: URL_SAFE_NO_PAD.encode(sk.verifying_key().to_bytes()),
+            seed: STANDARD.encode(seed.as_slice()),
+            created: now,
+            expire_at: None,
+        }
+    }
+
+    /// The signing key (zeroized when dropped).
+    pub fn signing_key(&self) -> Result<SigningKey, LogicalError> {
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(&self.seed)
+                .map_err(|_| LogicalError::Internal("stored signing key is corrupt".into()))?,
+        );
+        let arr: Zeroizing<[u8; 32]> = Zeroizing::new(
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| LogicalError::Internal("stored signing key is corrupt".into()))?,
+        );
+        Ok(SigningKey::from_bytes(&arr))
+    }
+
+    /// The public key.
+    pub fn verifying_key(&self) -> Option<VerifyingKey> {
+        let raw: [u8; 32] = URL_SAFE_NO_PAD.decode(&self.public).ok()?.try_into().ok()?;
+        VerifyingKey::from_bytes(&raw).ok()
+    }
+
+    /// Whether the key is still published and accepted at `now`.
+    pub fn verifiable_at(&self, now: i64) -> bool {
+        self.expire_at.is_none_or(|t| t > now)
+    }
+
+    /// The public JWK (RFC 8037 OKP).
+    pub fn jwk(&self) -> Value {
+        json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": self.public,
+            "kid": self.kid,
+            "alg": super::jwt::ALG,
+            "use": "sig",
+        })
+    }
+}
+
+/// A named key: settings and versions.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct NamedKey {
+    pub algorithm: String,
+    pub rotation_period: u64,
+    pub verification_ttl: u64,
+    pub allowed_client_ids: Vec<String>,
+    /// Unix time of the next scheduled rotation.
+    pub next_rotation: i64,
+    /// The kid of the version that signs.
+    pub current: String,
+    pub versions: Vec<KeyVersion>,
+}
+
+/// What a key write asks for (None: keep / default).
+#[derive(Default)]
+pub struct KeyParams {
+    pub rotation_period: Option<u64>,
+    pub verification_ttl: Option<u64>,
+    pub allowed_client_ids: Option<Vec<String>>,
+}
+
+impl NamedKey {
+    /// A new key with one fresh version.
+    pub fn new(p: KeyParams, now: i64) -> NamedKey {
+        let v = KeyVersion::generate(now);
+        let rotation_period = p.rotation_period.unwrap_or(DEFAULT_PERIOD);
+        NamedKey {
+            algorithm: super::jwt::ALG.into(),
+            rotation_period,
+            verification_ttl: p.verification_ttl.unwrap_or(DEFAULT_PERIOD),
+            allowed_client_ids: p.allowed_client_ids.unwrap_or_else(|| vec!["*".into()]),
+            next_rotation: now.saturating_add(rotation_period as i64),
+            current: v.kid.clone(),
+            versions: vec![v],
+        }
+    }
+
+    /// Applies an update; a new rotation period restarts the schedule.
+    pub fn update(&mut self, p: KeyParams, now: i64) {
+        if let Some(rp) = p.rotation_period {
+            if rp != self.rotation_period {
+                self.rotation_period = rp;
+                self.next_rotation = now.saturating_add(rp as i64);
+            }
+        }
+        if let Some(v) = p.verification_ttl {
+            self.verification_ttl = v;
+        }
+        if let Some(ids) = p.allowed_client_ids {
+            self.allowed_client_ids = ids;
+        }
+    }
+
+    /// The version that signs new tokens.
+    pub fn current(&self) -> Result<&KeyVersion, LogicalError> {
+        self.versions
+            .iter()
+            .find(|v| v.kid == self.current)
+            .ok_or_else(|| LogicalError::Internal("named key has no current version".into()))
+    }
+
+    /// Rotates: a new current version; the previous one stays verifiable
+    /// for `verification_ttl` (this rotation's override, else the key's).
+    pub fn rotate(&mut self, now: i64, verification_ttl: Option<u64>) {
+        let ttl = verification_ttl.unwrap_or(self.verification_ttl);
+        let expire = now.saturating_add(ttl as i64);
+        for v in &mut self.versions {
+            if v.expire_at.is_none() {
+                v.expire_at = Some(expire);
+            }
+        }
+        let v = KeyVersion::generate(now);
+        self.current = v.kid.clone();
+        self.versions.push(v);
+        self.next_rotation = now.saturating_add(self.rotation_period as i64);
+        self.prune(now);
+    }
+
+    /// Drops versions past their verification window. True if any went.
+    fn prune(&mut self, now: i64) -> bool {
+        let before = self.versions.len();
+        self.versions.retain(|v| v.verifiable_at(now));
+        self.versions.len() != before
+    }
+
+    /// Rotates if due and prunes; true if the entry changed.
+    fn refresh(&mut self, now: i64) -> bool {
+        if now >= self.next_rotation {
+            self.rotate(now, None);
+            return true;
+        }
+        self.prune(now)
+    }
+
+    /// Whether the key may sign for `client_id`.
+    pub fn allows(&self, client_id: &str) -> bool {
+        self.allowed_client_ids
+            .iter()
+            .any(|c| c == "*" || c == client_id)
+    }
+
+    /// The key's settings, for GET (never key material).
+    pub fn describe(&self) -> serde_json::Map<String, Value> {
+        let v = json!({
+            "algorithm": self.algorithm,
+            "rotation_period": self.rotation_period,
+            "verification_ttl": self.verification_ttl,
+            "allowed_client_ids": self.allowed_client_ids,
+        });
+        v.as_object().cloned().unwrap_or_default()
+    }
+}
+
+fn path_of(name: &str) -> String {
+    format!("{KEY_PREFIX}{name}")
+}
+
+/// Loads a key without rotating it.
+pub fn load(storage: &StorageView, name: &str) -> Result<Option<NamedKey>, LogicalError> {
+    Ok(storage.get_json(&path_of(name))?)
+}
+
+/// Stores a key.
+pub fn save(storage: &StorageView, name: &str, key: &NamedKey) -> Result<(), LogicalError> {
+    Ok(storage.put_json(&path_of(name), key)?)
+}
+
+/// Deletes a key.
+pub fn delete(storage: &StorageView, name: &str) -> Result<(), LogicalError> {
+    Ok(storage.delete(&path_of(name))?)
+}
+
+/// Names of all keys.
+pub fn names(storage: &StorageView) -> Result<Vec<String>, LogicalError> {
+    Ok(storage
+        .list(KEY_PREFIX)?
+        .into_iter()
+        .filter(|k| !k.ends_with('/'))
+        .collect())
+}
+
+/// Loads a key, rotating it first if its rotation is due (and dropping
+/// versions past their verification window). Takes [`LOCK`].
+pub fn load_fresh(
+    storage: &StorageView,
+    name: &str,
+    now: i64,
+) -> Result<Option<NamedKey>, LogicalError> {
+    let _g = lock();
+    load_fresh_locked(storage, name, now)
+}
+
+/// [`load_fresh`] for a caller that holds [`LOCK`].
+pub fn load_fresh_locked(
+    storage: &StorageView,
+    name: &str,
+    now: i64,
+) -> Result<Option<NamedKey>, LogicalError> {
+    let Some(mut key) = load(storage, name)? else {
+        return Ok(None);
+    };
+    if key.refresh(now) {
+        save(storage, name, &key)?;
+        tracing::info!(key = %name, kid = %key.current, "identity signing key rotated on schedule");
+    }
+    Ok(Some(key))
+}
+
+/// Every key, refreshed.
+pub fn all_fresh(storage: &StorageView, now: i64) -> Result<Vec<NamedKey>, LogicalError> {
+    let _g = lock();
+    let mut out = Vec::new();
+    for name in names(storage)? {
+        if let Some(k) = load_fresh_locked(storage, &name, now)? {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// The JWKS: every current and still verifiable public key of every key.
+pub fn jwks(storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
+    let keys: Vec<Value> = all_fresh(storage, now)?
+        .iter()
+        .flat_map(|k| k.versions.iter())
+        .filter(|v| v.verifiable_at(now))
+        .map(KeyVersion::jwk)
+        .collect();
+    Ok(json!({ "keys": keys }))
+}
+
+/// The verifying key for `kid`, if some key publishes it at `now`.
+pub fn find_verifying(
+    storage: &StorageView,
+    kid: &str,
+    now: i64,
+) -> Result<Option<VerifyingKey>, LogicalError> {
+    Ok(all_fresh(storage, now)?
+        .iter()
+        .flat_map(|k| k.versions.iter())
+        .find(|v| v.kid == kid && v.verifiable_at(now))
+        .and_then(KeyVersion::verifying_key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_the_previous_version_for_the_verification_ttl() {
+        let mut k = NamedKey::new(
+            KeyParams {
+                rotation_period: Some(100),
+                verification_ttl: Some(50),
+                ..KeyParams::default()
+            },
+            1000,
+        );
+        let first = k.current.clone();
+        assert!(!k.refresh(1099));
+        assert!(k.refresh(1100));
+        assert_ne!(k.current, first);
+        assert_eq!(k.versions.len(), 2);
+        assert_eq!(k.next_rotation, 1200);
+        let old = k.versions.iter().find(|v| v.kid == first).unwrap();
+        assert_eq!(old.expire_at, Some(1150));
+        assert!(old.verifiable_at(1149) && !old.verifiable_at(1150));
+        assert!(k.refresh(1150)); // pruned
+        assert_eq!(k.versions.len(), 1);
+        // the signing key matches the published key
+        let cur = k.current().unwrap();
+        assert_eq!(
+            cur.signing_key().unwrap().verifying_key(),
+            cur.verifying_key().unwrap()
+        );
+        // Debug never shows the seed
+        let shown = format!("{k:?}");
+        assert!(!shown.contains(&cur.seed), "{shown}");
+    }
+
+    #[test]
+    fn allowed_client_ids() {
+        let mut k = NamedKey::new(KeyParams::default(), 0);
+        assert!(k.allows("anything"));
+        k.allowed_client_ids = vec!["a".into()];
+        assert!(k.allows("a") && !k.allows("b"));
+    }
+}

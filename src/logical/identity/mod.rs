@@ -1,0 +1,554 @@
+//! The `identity` secrets engine (mounted once, at `identity/`): signed
+//! identity tokens. vault-rs signs short-lived Ed25519 JWTs (`EdDSA`) for
+//! authenticated callers and publishes its public keys as a JWKS, so
+//! services validate each other's tokens locally.
+//!
+//! Paths (relative to the mount): `oidc/key/:name` (create/update, read,
+//! delete; LIST `oidc/key`), `oidc/key/:name/rotate`, `oidc/role/:name`
+//! (likewise; LIST `oidc/role`), `oidc/token/:role` (GET: a signed token
+//! for the caller), `oidc/introspect`, and, without a token,
+//! `oidc/.well-known/keys` and `oidc/.well-known/openid-configuration`.
+//!
+//! Owns: request dispatch, token issue (claims) and introspection; keys
+//! live in [`keys`], roles in [`roles`], the JWS format in [`jwt`]. The
+//! issuer (`<api_addr>/v1/identity/oidc`) comes from the core's
+//! configuration through [`configure`]. Must not touch other mounts, the
+//! barrier, tokens or HTTP; never logs a token or a private key.
+
+pub mod jwt;
+pub mod keys;
+pub mod roles;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use serde_json::{json, Map, Value};
+
+use crate::barrier::StorageView;
+use crate::core::time::unix_now;
+use crate::core::{Operation, Response};
+use crate::logical::{fields, LogicalBackend, LogicalError, LogicalRequest};
+
+/// The mount type.
+pub const KIND: &str = "identity";
+/// Where the engine is mounted.
+pub const MOUNT_PATH: &str = "identity/";
+/// The issuer base when no `api_addr` is configured.
+pub const DEFAULT_API_ADDR: &str = "http://127.0.0.1:8200";
+
+const WELL_KNOWN_KEYS: &str = "oidc/.well-known/keys";
+const WELL_KNOWN_CONFIG: &str = "oidc/.well-known/openid-configuration";
+
+/// The api_addr of each identity mount, by storage view id (set on unseal).
+fn api_addrs() -> &'static RwLock<HashMap<String, String>> {
+    static ADDRS: OnceLock<RwLock<HashMap<String, String>>> = OnceLock::new();
+    ADDRS.get_or_init(Default::default)
+}
+
+/// Records the address tokens of the mount with `storage` name as issuer.
+/// Called by the core when it loads the mounts.
+pub fn configure(storage: &StorageView, api_addr: Option<&str>) {
+    let addr = api_addr
+        .map(|a| a.trim().trim_end_matches('/'))
+        .filter(|a| !a.is_empty())
+        .unwrap_or(DEFAULT_API_ADDR)
+        .to_string();
+    api_addrs()
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(storage.id().to_string(), addr);
+}
+
+/// The `iss` of the mount's tokens: `<api_addr>/v1/identity/oidc`.
+pub fn issuer(storage: &StorageView) -> String {
+    let addrs = api_addrs().read().unwrap_or_else(|p| p.into_inner());
+    let base = addrs
+        .get(storage.id())
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_API_ADDR);
+    format!("{base}/v1/identity/oidc")
+}
+
+/// The engine.
+#[derive(Default)]
+pub struct IdentityBackend;
+
+/// A backend object for the mount table.
+pub fn backend() -> Arc<dyn LogicalBackend> {
+    Arc::new(IdentityBackend)
+}
+
+/// Key and role names: letters, digits, `_`, `-`, `.`.
+fn check_name(name: &str) -> Result<&str, LogicalError> {
+    if name.is_empty()
+        || name.len() > 128
+        || name == "."
+        || name == ".."
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(LogicalError::BadRequest(format!(
+            "invalid name \"{name}\": use letters, digits, '_', '-' and '.'"
+        )));
+    }
+    Ok(name)
+}
+
+/// The routes of the engine.
+enum Route<'a> {
+    KeyList,
+    Key(&'a str),
+    KeyRotate(&'a str),
+    RoleList,
+    Role(&'a str),
+    Token(&'a str),
+    Introspect,
+    Jwks,
+    OpenIdConfig,
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let p = path.trim_end_matches('/');
+    Some(match p {
+        "oidc/key" => Route::KeyList,
+        "oidc/role" => Route::RoleList,
+        "oidc/introspect" => Route::Introspect,
+        WELL_KNOWN_KEYS => Route::Jwks,
+        WELL_KNOWN_CONFIG => Route::OpenIdConfig,
+        _ => {
+            if let Some(rest) = p.strip_prefix("oidc/key/") {
+                match rest.strip_suffix("/rotate") {
+                    Some(name) if !name.contains('/') => Route::KeyRotate(name),
+                    _ if !rest.contains('/') => Route::Key(rest),
+                    _ => return None,
+                }
+            } else if let Some(rest) = p.strip_prefix("oidc/role/") {
+                if rest.contains('/') {
+                    return None;
+                }
+                Route::Role(rest)
+            } else if let Some(rest) = p.strip_prefix("oidc/token/") {
+                if rest.contains('/') {
+                    return None;
+                }
+                Route::Token(rest)
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
+impl LogicalBackend for IdentityBackend {
+    fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+        use Operation::*;
+        let Some(r) = route(req.path) else {
+            return Err(LogicalError::UnsupportedPath(req.path.to_string()));
+        };
+        let op = req.operation;
+        match (r, op) {
+            (Route::KeyList, List) => list(keys::names(req.storage)?),
+            (Route::Key(n), Read) => read_key(req, check_name(n)?),
+            (Route::Key(n), Create | Update) => write_key(req, check_name(n)?),
+            (Route::Key(n), Delete) => delete_key(req, check_name(n)?),
+            (Route::KeyRotate(n), Create | Update) => rotate_key(req, check_name(n)?),
+            (Route::RoleList, List) => list(roles::names(req.storage)?),
+            (Route::Role(n), Read) => read_role(req, check_name(n)?),
+            (Route::Role(n), Create | Update) => write_role(req, check_name(n)?),
+            (Route::Role(n), Delete) => {
+                let _g = keys::lock();
+                roles::delete(req.storage, check_name(n)?)?;
+                Ok(Response::empty())
+            }
+            (Route::Token(n), Read) => issue_token(req, check_name(n)?),
+            (Route::Introspect, Create | Update) => introspect(req),
+            (Route::Jwks, Read) => Ok(Response::raw(200, keys::jwks(req.storage, unix_now())?)),
+            (Route::OpenIdConfig, Read) => Ok(Response::raw(200, openid_configuration(req))),
+            _ => Err(LogicalError::UnsupportedOperation),
+        }
+    }
+
+    fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
+        Ok(match route(req.path) {
+            Some(Route::Key(n)) if check_name(n).is_ok() => {
+                Some(keys::load(req.storage, n)?.is_some())
+            }
+            Some(Route::Role(n)) if check_name(n).is_ok() => {
+                Some(roles::load(req.storage, n)?.is_some())
+            }
+            _ => None,
+        })
+    }
+
+    fn unauthenticated(&self, path: &str) -> bool {
+        matches!(path, WELL_KNOWN_KEYS | WELL_KNOWN_CONFIG)
+    }
+}
+
+fn list(names: Vec<String>) -> Result<Response, LogicalError> {
+    if names.is_empty() {
+        return Err(LogicalError::NotFound);
+    }
+    Ok(Response::list(names))
+}
+
+fn openid_configuration(req: &LogicalRequest<'_>) -> Value {
+    let iss = issuer(req.storage);
+    json!({
+        "issuer": iss,
+        "jwks_uri": format!("{iss}/.well-known/keys"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [jwt::ALG],
+    })
+}
+
+// ---- keys -----------------------------------------------------------------
+
+fn key_params(data: &Map<String, Value>) -> Result<keys::KeyParams, LogicalError> {
+    let rotation_period = fields::opt_duration(data, "rotation_period")?;
+    if rotation_period == Some(0) {
+        return Err(LogicalError::BadRequest(
+            "rotation_period must be at least one second".into(),
+        ));
+    }
+    Ok(keys::KeyParams {
+        rotation_period,
+        verification_ttl: fields::opt_duration(data, "verification_ttl")?,
+        allowed_client_ids: fields::opt_string_list(data, "allowed_client_ids")?,
+    })
+}
+
+fn check_algorithm(data: &Map<String, Value>) -> Result<(), LogicalError> {
+    match fields::opt_string(data, "algorithm")? {
+        None => Ok(()),
+        Some(a) if a == jwt::ALG => Ok(()),
+        Some(a) => Err(LogicalError::BadRequest(format!(
+            "unsupported algorithm \"{a}\": vault-rs signs identity tokens with \"EdDSA\" (Ed25519) only"
+        ))),
+    }
+}
+
+fn read_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    match keys::load_fresh(req.storage, name, unix_now())? {
+        Some(k) => Ok(Response::data(k.describe())),
+        None => Err(LogicalError::NotFound),
+    }
+}
+
+fn write_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    check_algorithm(req.data)?;
+    let params = key_params(req.data)?;
+    let now = unix_now();
+    let _g = keys::lock();
+    let key = match keys::load(req.storage, name)? {
+        Some(mut k) => {
+            k.update(params, now);
+            k
+        }
+        None => keys::NamedKey::new(params, now),
+    };
+    // A role's tokens must stay verifiable for their whole life.
+    for (role_name, role) in roles::all(req.storage)? {
+        if role.key == name && role.ttl > key.verification_ttl {
+            return Err(LogicalError::BadRequest(format!(
+                "verification_ttl cannot be shorter than the ttl of role \"{role_name}\" ({}s), which uses this key",
+                role.ttl
+            )));
+        }
+    }
+    keys::save(req.storage, name, &key)?;
+    Ok(Response::empty())
+}
+
+fn delete_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let _g = keys::lock();
+    let users: Vec<String> = roles::all(req.storage)?
+        .into_iter()
+        .filter(|(_, r)| r.key == name)
+        .map(|(n, _)| n)
+        .collect();
+    if !users.is_empty() {
+        return Err(LogicalError::BadRequest(format!(
+            "unable to delete key \"{name}\" because it is currently referenced by these roles: {}",
+            users.join(", ")
+        )));
+    }
+    keys::delete(req.storage, name)?;
+    Ok(Response::empty())
+}
+
+fn rotate_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let ttl = fields::opt_duration(req.data, "verification_ttl")?;
+    let now = unix_now();
+    let _g = keys::lock();
+    let Some(mut key) = keys::load(req.storage, name)? else {
+        return Err(LogicalError::BadRequest(format!(
+            "no named key found at \"{name}\""
+        )));
+    };
+    key.rotate(now, ttl);
+    keys::save(req.storage, name, &key)?;
+    tracing::info!(key = %name, kid = %key.current, "identity signing key rotated");
+    Ok(Response::empty())
+}
+
+// ---- roles ----------------------------------------------------------------
+
+fn read_role(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    match roles::load(req.storage, name)? {
+        Some(r) => Ok(Response::data(r.describe())),
+        None => Err(LogicalError::NotFound),
+    }
+}
+
+fn write_role(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    let _g = keys::lock();
+    let existing = roles::load(req.storage, name)?;
+    let key_name = match (fields::opt_string(req.data, "key")?, &existing) {
+        (Some(k), _) if !k.is_empty() => k,
+        (_, Some(r)) => r.key.clone(),
+        _ => {
+            return Err(LogicalError::BadRequest(
+                "the key parameter is required".into(),
+            ))
+        }
+    };
+    let Some(key) = keys::load(req.storage, check_name(&key_name)?)? else {
+        return Err(LogicalError::BadRequest(format!(
+            "key \"{key_name}\" does not exist"
+        )));
+    };
+    let ttl = fields::opt_duration(req.data, "ttl")?
+        .or(existing.as_ref().map(|r| r.ttl))
+        .unwrap_or(keys::DEFAULT_PERIOD);
+    if ttl > key.verification_ttl {
+        return Err(LogicalError::BadRequest(format!(
+            "a role's token ttl ({ttl}s) cannot be longer than the verification_ttl of its key ({}s)",
+            key.verification_ttl
+        )));
+    }
+    let client_id = match fields::opt_string(req.data, "client_id")? {
+        Some(c) if !c.is_empty() => c,
+        _ => existing
+            .as_ref()
+            .map(|r| r.client_id.clone())
+            .unwrap_or_else(roles::new_client_id),
+    };
+    let template = if req.data.contains_key("template") {
+        roles::normalize_template(req.data.get("template"))?
+    } else {
+        existing.map(|r| r.template).unwrap_or_default()
+    };
+    let role = roles::Role {
+        key: key_name,
+        ttl,
+        client_id,
+        template,
+    };
+    roles::save(req.storage, name, &role)?;
+    Ok(Response::empty())
+}
+
+// ---- tokens ---------------------------------------------------------------
+
+fn issue_token(req: &LogicalRequest<'_>, role_name: &str) -> Result<Response, LogicalError> {
+    let Some(role) = roles::load(req.storage, role_name)? else {
+        return Err(LogicalError::BadRequest(format!(
+            "role \"{role_name}\" not found"
+        )));
+    };
+    let now = unix_now();
+    let Some(key) = keys::load_fresh(req.storage, &role.key, now)? else {
+        return Err(LogicalError::BadRequest(format!(
+            "key \"{}\" not found",
+            role.key
+        )));
+    };
+    if !key.allows(&role.client_id) {
+        return Err(LogicalError::BadRequest(format!(
+            "the key \"{}\" does not list the role's client_id in allowed_client_ids",
+            role.key
+        )));
+    }
+    let caller = req.caller;
+    let mut claims = roles::render(&role.template, caller);
+    claims.insert("iss".into(), json!(issuer(req.storage)));
+    claims.insert("sub".into(), json!(caller.accessor));
+    claims.insert("aud".into(), json!(role.client_id));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now.saturating_add(role.ttl as i64)));
+    claims.insert("namespace".into(), json!("root"));
+    claims
+        .entry("policies")
+        .or_insert_with(|| json!(caller.policies));
+    claims
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(caller.metadata.clone()));
+    let current = key.current()?;
+    let token = {
+        let sk = current.signing_key()?;
+        jwt::encode(&current.kid, &claims, &sk)
+    };
+    let mut data = Map::new();
+    data.insert("token".into(), json!(token));
+    data.insert("client_id".into(), json!(role.client_id));
+    data.insert("ttl".into(), json!(role.ttl));
+    Ok(Response::data(data))
+}
+
+/// Why a token is not active ("" when it is).
+fn check_token(
+    storage: &StorageView,
+    token: &str,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<Result<(), String>, LogicalError> {
+    let parsed = match jwt::parse(token) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let Some(vk) = keys::find_verifying(storage, &parsed.header.kid, now)? else {
+        return Ok(Err("unknown or expired signing key".into()));
+    };
+    if !parsed.verify(&vk) {
+        return Ok(Err("invalid signature".into()));
+    }
+    let c = &parsed.claims;
+    match c.get("exp").and_then(Value::as_i64) {
+        Some(exp) if exp > now => {}
+        Some(_) => return Ok(Err("token is expired".into())),
+        None => return Ok(Err("token has no expiry".into())),
+    }
+    if c.get("iat")
+        .and_then(Value::as_i64)
+        .is_some_and(|iat| iat > now + 60)
+    {
+        return Ok(Err("token is issued in the future".into()));
+    }
+    if c.get("iss").and_then(Value::as_str) != Some(issuer(storage).as_str()) {
+        return Ok(Err("issuer does not match".into()));
+    }
+    if let Some(cid) = client_id {
+        let aud_ok = match c.get("aud") {
+            Some(Value::String(a)) => a == cid,
+            Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(cid)),
+            _ => false,
+        };
+        if !aud_ok {
+            return Ok(Err("audience does not match client_id".into()));
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn introspect(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+    let token = fields::req_string(req.data, "token")?;
+    let client_id = fields::opt_string(req.data, "client_id")?.filter(|c| !c.is_empty());
+    let body = match check_token(req.storage, &token, client_id.as_deref(), unix_now())? {
+        Ok(()) => json!({"active": true}),
+        Err(reason) => json!({"active": false, "error": reason}),
+    };
+    Ok(Response::raw(200, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::barrier::Barrier;
+    use crate::logical::Caller;
+    use crate::physical::InmemBackend;
+    use crate::router::MountEntry;
+    use crate::seal::{new_unseal_key, SealConfig};
+
+    fn view() -> StorageView {
+        let barrier = Barrier::new(Arc::new(InmemBackend::new()));
+        barrier
+            .initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
+            .unwrap();
+        barrier.view(&uuid::Uuid::new_v4().to_string())
+    }
+
+    fn call(
+        s: &StorageView,
+        op: Operation,
+        path: &str,
+        data: Value,
+    ) -> Result<Response, LogicalError> {
+        let mount = MountEntry::new(MOUNT_PATH, KIND, "");
+        let data = data.as_object().cloned().unwrap_or_default();
+        let caller = Caller {
+            accessor: "acc-1".into(),
+            policies: vec!["default".into()],
+            ..Caller::default()
+        };
+        IdentityBackend.handle(&LogicalRequest {
+            operation: op,
+            path,
+            data: &data,
+            storage: s,
+            mount: &mount,
+            caller: &caller,
+        })
+    }
+
+    #[test]
+    fn issue_and_introspect() {
+        let s = view();
+        configure(&s, Some("https://vault.example:8200/"));
+        call(&s, Operation::Update, "oidc/key/k", json!({})).unwrap();
+        call(
+            &s,
+            Operation::Update,
+            "oidc/role/r",
+            json!({"key": "k", "ttl": "1h"}),
+        )
+        .unwrap();
+        let r = call(&s, Operation::Read, "oidc/token/r", json!({})).unwrap();
+        let d = r.data.unwrap();
+        let token = d["token"].as_str().unwrap().to_string();
+        let p = jwt::parse(&token).unwrap();
+        assert_eq!(
+            p.claims["iss"],
+            "https://vault.example:8200/v1/identity/oidc"
+        );
+        assert_eq!(p.claims["sub"], "acc-1");
+        assert_eq!(p.claims["aud"], d["client_id"]);
+        let active = |t: &str, cid: Value| {
+            call(
+                &s,
+                Operation::Update,
+                "oidc/introspect",
+                json!({"token": t, "client_id": cid}),
+            )
+            .unwrap()
+            .raw
+            .unwrap()["active"]
+                .clone()
+        };
+        assert_eq!(active(&token, Value::Null), json!(true));
+        assert_eq!(active(&token, d["client_id"].clone()), json!(true));
+        assert_eq!(active(&token, json!("other")), json!(false));
+        assert_eq!(active("x.y.z", Value::Null), json!(false));
+        // unauthenticated paths are exactly the well-known documents
+        assert!(IdentityBackend.unauthenticated("oidc/.well-known/keys"));
+        assert!(IdentityBackend.unauthenticated("oidc/.well-known/openid-configuration"));
+        assert!(!IdentityBackend.unauthenticated("oidc/token/r"));
+        assert!(!IdentityBackend.unauthenticated("oidc/introspect"));
+    }
+
+    #[test]
+    fn routes() {
+        assert!(matches!(
+            route("oidc/key/a/rotate"),
+            Some(Route::KeyRotate("a"))
+        ));
+        assert!(matches!(route("oidc/key/"), Some(Route::KeyList)));
+        assert!(route("oidc/key/a/b").is_none());
+        assert!(route("oidc/nope").is_none());
+        assert!(check_name("../x").is_err());
+    }
+}

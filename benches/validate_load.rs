@@ -303,7 +303,11 @@ fn main() {
         unaudited.push(o.rps);
     }
     for fsync in ["batch", "never"] {
-        let run = Run { threads, secs, fsync };
+        let run = Run {
+            threads,
+            secs,
+            fsync,
+        };
         audited_phase(&client, &server.addr, &key, &token, &run, &unaudited);
     }
     drop(server);
@@ -339,7 +343,13 @@ fn audited_phase(
         "fsync": run.fsync,
     }});
     let url = format!("{base}/v1/sys/audit/bench");
-    match call(client, reqwest::Method::PUT, &url, Some("root"), Some(&body)) {
+    match call(
+        client,
+        reqwest::Method::PUT,
+        &url,
+        Some("root"),
+        Some(&body),
+    ) {
         Ok((204, _)) => {}
         other => {
             eprintln!("validate_load: enabling the audit device failed: {other:?}");

@@ -18,6 +18,11 @@ use tower::Service;
 
 use crate::server::ServerError;
 
+/// A client gets this long to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Pause after a failed accept (e.g. no file descriptors left).
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
 fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, ServerError> {
     std::fs::read(path)
         .map_err(|e| ServerError(format!("cannot read {what} {}: {e}", path.display())))
@@ -65,7 +70,9 @@ where
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
             },
@@ -75,10 +82,14 @@ where
         let builder = Builder::new(TokioExecutor::new());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(s) => s,
-                Err(e) => {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
                     tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
                     return;
                 }
             };

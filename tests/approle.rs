@@ -544,9 +544,13 @@ fn custom_role_id_and_role_deletion() {
 #[test]
 fn role_field_endpoints_and_legacy_names() {
     let s = server();
-    create_role(&s, "Web", json!({"policies": "App,db", "period": "1h"}));
+    // Names are matched by policies case-sensitively, so only the stored
+    // (lower-case) form is accepted.
+    let (st, _) = s.post("auth/approle/role/Web", json!({}));
+    assert_eq!(st, 400);
+    create_role(&s, "web", json!({"policies": "App,db", "period": "1h"}));
     let (st, b) = s.get("auth/approle/role/web");
-    assert_eq!(st, 200, "role names are case-insensitive: {b}");
+    assert_eq!(st, 200, "{b}");
     assert_eq!(b["data"]["token_policies"], json!(["app", "db"]));
     assert_eq!(b["data"]["token_period"], 3600);
     let (st, b) = s.get("auth/approle/role/web/policies");

@@ -465,3 +465,98 @@ fn example_policies_are_valid_and_scoped() {
     assert_eq!(caps("operator", "secret/data/billing/db"), json!(["deny"]));
     assert_eq!(caps("auditor", "sys/mounts/x"), json!(["deny"]));
 }
+
+#[test]
+fn limited_use_tokens_cannot_be_overspent_or_resurrected() {
+    let s = TestServer::dev();
+    // revoke-self with uses left: the token stays revoked.
+    let t = s.token(json!({"num_uses": 5}));
+    assert_eq!(
+        s.request("POST", "auth/token/revoke-self", None, Some(&t))
+            .0,
+        204
+    );
+    assert_eq!(status(&s, "GET", "auth/token/lookup-self", &t), 403);
+    // Concurrent requests with one use: exactly one is served.
+    let t = s.token(json!({"num_uses": 1}));
+    let served = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                if status(&s, "GET", "auth/token/lookup-self", &t) == 200 {
+                    served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(status(&s, "GET", "auth/token/lookup-self", &t), 403);
+}
+
+#[test]
+fn only_root_can_mint_root_or_wrapping_tokens() {
+    let s = TestServer::dev();
+    s.policy(
+        "minter",
+        r#"path "auth/token/create" { capabilities = ["update", "sudo"] }"#,
+    );
+    let m = s.token(json!({"policies": ["minter"]}));
+    let (st, b) = s.request(
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": ["root"]})),
+        Some(&m),
+    );
+    assert_eq!(st, 400, "{b}");
+    let (st, _) = s.request(
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": ["response-wrapping"]})),
+        Some("root"),
+    );
+    assert_eq!(st, 400);
+    // Auth methods cannot issue root tokens either.
+    s.post("sys/auth/userpass", json!({"type": "userpass"}));
+    s.post(
+        "auth/userpass/users/eve",
+        json!({"password": "pw", "token_policies": ["root"]}),
+    );
+    let (st, b) = s.request(
+        "POST",
+        "auth/userpass/login/eve",
+        Some(json!({"password": "pw"})),
+        None,
+    );
+    assert_eq!(st, 400, "{b}");
+}
+
+#[test]
+fn renewing_another_tokens_lease_needs_sudo() {
+    let s = TestServer::dev();
+    let victim = s.token(json!({"ttl": "1h", "policies": ["default"]}));
+    let other = s.token(json!({"ttl": "1h", "policies": ["default"]}));
+    let (_, b) = s.list("sys/leases/lookup/auth/token/create/");
+    let keys: Vec<String> = b["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let (_, me) = s.request("GET", "auth/token/lookup-self", None, Some(&victim));
+    let victim_acc = me["data"]["accessor"].as_str().unwrap().to_string();
+    let mut refused = 0;
+    for k in &keys {
+        let lease = format!("auth/token/create/{k}");
+        let (st, _) = s.request(
+            "PUT",
+            "sys/leases/renew",
+            Some(json!({"lease_id": lease})),
+            Some(&other),
+        );
+        if st == 403 {
+            refused += 1;
+        }
+    }
+    // `other` may renew only its own lease.
+    assert_eq!(refused, keys.len() - 1, "{victim_acc}");
+}

@@ -32,10 +32,12 @@ fn error(b: &Value) -> String {
 #[test]
 fn user_crud_never_shows_the_password() {
     let s = server();
-    let (st, b) = s.post(
-        "auth/userpass/users/Alice",
-        json!({"password": "s3cret-pw-canary", "token_policies": "app,ops", "token_ttl": "1h"}),
-    );
+    let body =
+        json!({"password": "s3cret-pw-canary", "token_policies": "app,ops", "token_ttl": "1h"});
+    // Policies match paths case-sensitively: only the stored (lower-case)
+    // form of a name is accepted in management paths.
+    assert_eq!(s.post("auth/userpass/users/Alice", body.clone()).0, 400);
+    let (st, b) = s.post("auth/userpass/users/alice", body);
     assert_eq!(st, 204, "{b}");
     let (st, b) = s.get("auth/userpass/users/alice");
     assert_eq!(st, 200, "{b}");
@@ -46,11 +48,7 @@ fn user_crud_never_shows_the_password() {
     assert!(!text.contains("s3cret-pw-canary"), "{text}");
     assert!(!text.contains("argon2"), "{text}");
     assert!(d.get("password").is_none() && d.get("password_hash").is_none());
-    assert_eq!(
-        s.get("auth/userpass/users/ALICE").0,
-        200,
-        "usernames are lower-cased"
-    );
+    assert_eq!(s.get("auth/userpass/users/ALICE").0, 400);
     let (st, b) = s.list("auth/userpass/users");
     assert_eq!((st, &b["data"]["keys"]), (200, &json!(["alice"])));
 
@@ -188,4 +186,35 @@ fn token_bound_cidrs_restrict_login_source() {
         .as_u16();
     assert_eq!(st, 403);
     assert_eq!(login(&s, "gina", "pw").0, 200);
+}
+
+#[test]
+fn non_canonical_user_paths_are_refused() {
+    let s = TestServer::dev();
+    s.post("sys/auth/userpass", json!({"type": "userpass"}));
+    assert_eq!(
+        s.post("auth/userpass/users/admin", json!({"password": "pw"}))
+            .0,
+        204
+    );
+    s.policy(
+        "helpdesk",
+        "path \"auth/userpass/users/*\" {\n  capabilities = [\"create\", \"update\"]\n}\npath \"auth/userpass/users/admin\" {\n  capabilities = [\"deny\"]\n}\n",
+    );
+    let t = s.token(json!({"policies": ["helpdesk"]}));
+    for path in [
+        "auth/userpass/users/admin",
+        "auth/userpass/users/admin/",
+        "auth/userpass/users/ADMIN",
+    ] {
+        let (st, _) = s.request("POST", path, Some(json!({"password": "owned"})), Some(&t));
+        assert!(st == 403 || st == 400 || st == 404, "{path}: {st}");
+    }
+    let (st, _) = s.request(
+        "POST",
+        "auth/userpass/login/admin",
+        Some(json!({"password": "pw"})),
+        None,
+    );
+    assert_eq!(st, 200, "admin's password is unchanged");
 }

@@ -96,3 +96,46 @@ fn wrapped_token_creation_and_rewrap() {
     // Wrap without a TTL header is refused.
     assert_eq!(s.post("sys/wrapping/wrap", json!({"a": "b"})).0, 400);
 }
+
+#[test]
+fn concurrent_unwraps_succeed_once() {
+    let s = TestServer::dev();
+    let b = wrapped(&s, "POST", "sys/wrapping/wrap", json!({"v": "x"}), "60s");
+    let token = b["wrap_info"]["token"].as_str().unwrap().to_string();
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                if s.request("POST", "sys/wrapping/unwrap", None, Some(&token))
+                    .0
+                    == 200
+                {
+                    ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(ok.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn an_overlong_wrap_ttl_is_refused_before_anything_runs() {
+    let s = TestServer::dev();
+    let before = s.list("auth/token/accessors").1["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .len();
+    let resp = reqwest::blocking::Client::new()
+        .post(s.url("auth/token/create"))
+        .header("X-Vault-Token", "root")
+        .header("X-Vault-Wrap-TTL", "9999h")
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let after = s.list("auth/token/accessors").1["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "no token was created");
+}

@@ -557,7 +557,6 @@ fn login_with_token_stores_a_private_token_file() {
 }
 
 #[test]
-#[ignore = "needs the userpass auth method"]
 fn login_with_userpass() {
     let server = Server::dev();
     server.ok(&["write", "sys/auth/userpass", "type=userpass"]);
@@ -600,7 +599,6 @@ fn login_with_userpass() {
 }
 
 #[test]
-#[ignore = "needs the approle auth method"]
 fn login_with_approle() {
     let server = Server::dev();
     server.ok(&["write", "sys/auth/approle", "type=approle"]);

@@ -53,6 +53,9 @@ pub enum WriteOp {
 pub struct Barrier {
     physical: Arc<dyn Backend>,
     keyring: RwLock<Option<Arc<Keyring>>>,
+    /// Serialises keyring changes (init, rotate, rekey): each reads the
+    /// current keyring, writes a new one and installs it as one step.
+    keyring_write: std::sync::Mutex<()>,
     encryptions: AtomicU64,
 }
 
@@ -61,6 +64,7 @@ impl Barrier {
         Arc::new(Barrier {
             physical,
             keyring: RwLock::new(None),
+            keyring_write: std::sync::Mutex::new(()),
             encryptions: AtomicU64::new(0),
         })
     }
@@ -100,6 +104,10 @@ impl Barrier {
         *self.keyring.write().unwrap_or_else(|p| p.into_inner()) = k;
     }
 
+    fn keyring_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.keyring_write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn unsealed(&self) -> Result<Arc<Keyring>, BarrierError> {
         self.read_keyring().ok_or(BarrierError::Sealed)
     }
@@ -111,6 +119,7 @@ impl Barrier {
         unseal_key: &SecretBytes,
         config: &SealConfig,
     ) -> Result<(), BarrierError> {
+        let _write = self.keyring_lock();
         if self.is_initialized()? {
             return Err(BarrierError::AlreadyInitialized);
         }
@@ -143,6 +152,7 @@ impl Barrier {
 
     /// Adds a new barrier key term; old terms keep decrypting.
     pub fn rotate(&self) -> Result<KeyStatus, BarrierError> {
+        let _write = self.keyring_lock();
         let current = self.unsealed()?;
         let next = current.with_new_term();
         self.physical.put(KEYRING_KEY, &next.wrap(KEYRING_KEY)?)?;
@@ -162,6 +172,7 @@ impl Barrier {
         new_unseal_key: &SecretBytes,
         config: &SealConfig,
     ) -> Result<(), BarrierError> {
+        let _write = self.keyring_lock();
         let current = self.unsealed()?;
         let next = current.with_root_key(new_unseal_key);
         let config_json =

@@ -40,7 +40,7 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         req.path.as_str(),
         "sys/wrapping/lookup" | "sys/wrapping/unwrap"
     ) || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
-        || unauthenticated_read(&active, &req).is_some();
+        || (auth_err.is_some() && unauthenticated_read(&active, &req).is_some());
     audit.log(&AuditInput {
         request: &req,
         auth: token_entry,
@@ -79,8 +79,20 @@ fn serve(
     let Some(auth) = auth else {
         return Err(auth_err.unwrap_or(CoreError::PermissionDenied));
     };
+    // A limited-use token spends its use before the request runs, under the
+    // token's lock, so concurrent requests cannot exceed the limit.
+    let last_use = auth.entry.num_uses > 0
+        && active
+            .tokens
+            .spend_use(&auth.entry.key)
+            .map_err(token_err)?;
     let result = dispatch(core, active, req, auth);
-    active.tokens.use_token(&auth.entry).map_err(token_err)?;
+    if last_use {
+        active
+            .tokens
+            .revoke_tree(&auth.entry.key)
+            .map_err(token_err)?;
+    }
     maybe_wrap(active, req, result?)
 }
 
@@ -290,6 +302,19 @@ fn issue_login_token(
         default_ttl
     }
     .min(max);
+    let reserved = [
+        crate::policy::ROOT_POLICY,
+        crate::auth::token::WRAPPING_POLICY,
+    ];
+    if login
+        .policies
+        .iter()
+        .any(|p| reserved.contains(&p.trim().to_lowercase().as_str()))
+    {
+        return Err(CoreError::BadRequest(
+            "auth methods cannot create root tokens".into(),
+        ));
+    }
     let mut policies: Vec<String> = login
         .policies
         .iter()

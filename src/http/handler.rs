@@ -110,6 +110,9 @@ fn operation_of(method: &Method, query: &Map<String, Value>) -> Option<Operation
 
 type BadRequest = (StatusCode, String);
 
+/// Longest response-wrapping TTL accepted.
+const MAX_WRAP_TTL: u64 = 30 * 24 * 3600;
+
 fn build_request(
     method: &Method,
     path: &str,
@@ -205,8 +208,14 @@ fn wrap_ttl_from(headers: &HeaderMap) -> Result<Option<u64>, BadRequest> {
         return Ok(None);
     };
     let text = v.to_str().unwrap_or("");
+    // Checked before the request runs: a refusal after it ran would lose
+    // what it created (a token, a secret id, a key).
     match parse_duration(text) {
         Some(0) | None => Err((StatusCode::BAD_REQUEST, "invalid X-Vault-Wrap-TTL".into())),
+        Some(s) if s > MAX_WRAP_TTL => Err((
+            StatusCode::BAD_REQUEST,
+            "X-Vault-Wrap-TTL is longer than the 30-day maximum".into(),
+        )),
         Some(s) => Ok(Some(s)),
     }
 }

@@ -16,6 +16,9 @@ pub struct PolicyStore {
     view: StorageView,
     policies: RwLock<HashMap<String, Arc<Policy>>>,
     acls: RwLock<HashMap<String, Arc<Acl>>>,
+    /// Cache fills hold it shared, policy writes exclusively: a cache fill
+    /// that read old text can never land after the write that replaced it.
+    gate: RwLock<()>,
 }
 
 /// Failure to read or write a policy.
@@ -44,6 +47,7 @@ impl PolicyStore {
             view,
             policies: RwLock::new(HashMap::new()),
             acls: RwLock::new(HashMap::new()),
+            gate: RwLock::new(()),
         };
         if store.view.get(&key(DEFAULT_POLICY))?.is_none() {
             store.set(DEFAULT_POLICY, default_policy_text())?;
@@ -53,6 +57,12 @@ impl PolicyStore {
 
     /// The policy `name`, if it exists (`root` exists and has no rules).
     pub fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, PolicyStoreError> {
+        let _fill = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        self.get_filling(name)
+    }
+
+    /// [`PolicyStore::get`] for a caller holding the gate shared.
+    fn get_filling(&self, name: &str) -> Result<Option<Arc<Policy>>, PolicyStoreError> {
         if name == ROOT_POLICY {
             return Ok(Some(Arc::new(Policy {
                 name: ROOT_POLICY.into(),
@@ -87,6 +97,7 @@ impl PolicyStore {
             return Err(PolicyError::Invalid("cannot update the root policy".into()).into());
         }
         let p = parse(&name, text)?;
+        let _write = self.gate.write().unwrap_or_else(|p| p.into_inner());
         self.view.put(&key(&name), text.as_bytes())?;
         self.policies
             .write()
@@ -102,6 +113,7 @@ impl PolicyStore {
         if name == ROOT_POLICY || name == DEFAULT_POLICY {
             return Err(PolicyError::Invalid(format!("cannot delete the {name} policy")).into());
         }
+        let _write = self.gate.write().unwrap_or_else(|p| p.into_inner());
         self.view.delete(&key(&name))?;
         self.policies
             .write()
@@ -134,9 +146,10 @@ impl PolicyStore {
         {
             return Ok(a.clone());
         }
+        let _fill = self.gate.read().unwrap_or_else(|p| p.into_inner());
         let mut policies = Vec::with_capacity(sorted.len());
         for name in sorted {
-            if let Some(p) = self.get(name)? {
+            if let Some(p) = self.get_filling(name)? {
                 policies.push(p);
             }
         }

@@ -34,13 +34,20 @@ fn spawn(args: &[&str]) -> (Child, String, Vec<String>) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start vault-rs");
-    let stdout = child.stdout.take().expect("stdout");
+    let Some(stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("server stdout is not piped");
+    };
     let mut reader = BufReader::new(stdout);
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();
-        let n = reader.read_line(&mut line).expect("read server stdout");
-        assert!(n > 0, "server exited before listening; output: {lines:?}");
+        let n = reader.read_line(&mut line).unwrap_or(0);
+        if n == 0 {
+            let status = child.wait();
+            panic!("server exited before listening ({status:?}); output: {lines:?}");
+        }
         if let Some(i) = line.find("Listening on ") {
             let url = line[i + "Listening on ".len()..].trim().to_string();
             // Keep draining stdout so the server never blocks on a full pipe.

@@ -90,7 +90,9 @@ def test_wrap_and_unwrap_arbitrary_data(dev_server, root_client):
 def test_userpass_flow(dev_server, root_client):
     root_client.sys.enable_auth_method("userpass")
     up = root_client.auth.userpass
-    up.create_or_update_user("Alice", password="correct horse", policies=["default"])
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        up.create_or_update_user("Alice", password="x", policies=["default"])
+    up.create_or_update_user("alice", password="correct horse", policies=["default"])
     assert "alice" in up.list_user()["data"]["keys"]
     user = up.read_user("alice")["data"]
     assert "password" not in user

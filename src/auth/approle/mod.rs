@@ -82,8 +82,23 @@ enum Route<'a> {
     Tidy,
 }
 
+/// The folders LIST may name with a trailing '/'.
+fn is_list_folder(path: &str) -> bool {
+    path == "role"
+        || path
+            .strip_prefix("role/")
+            .and_then(|rest| rest.strip_suffix("/secret-id"))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
 fn route(path: &str) -> Option<Route<'_>> {
-    let path = path.trim_end_matches('/');
+    // Only the folder "role/" may end in '/': "role/x/" must not reach the
+    // handler of "role/x", or a policy on "…/role/x" could be sidestepped.
+    let path = match path.strip_suffix('/') {
+        Some(folder) if is_list_folder(folder) => folder,
+        Some(_) => return None,
+        None => path,
+    };
     match path {
         "login" => return Some(Route::Login),
         "role" => return Some(Route::Roles),

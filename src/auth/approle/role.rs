@@ -61,7 +61,14 @@ pub(super) fn normalize_name(name: &str) -> Result<String, LogicalError> {
             name.chars().take(64).collect::<String>()
         )));
     }
-    Ok(name.to_lowercase())
+    // Policies match paths case-sensitively: a name that differs from its
+    // stored (lower-case) form would be checked against another path.
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(LogicalError::BadRequest(
+            "role names must be lower case".into(),
+        ));
+    }
+    Ok(name.to_string())
 }
 
 fn role_key(name: &str) -> String {
@@ -394,7 +401,8 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(normalize_name("Web-App.1").unwrap(), "web-app.1");
+        assert_eq!(normalize_name("web-app.1").unwrap(), "web-app.1");
+        assert!(normalize_name("Web-App.1").is_err());
         assert!(normalize_name("a").is_ok());
         assert!(normalize_name("-a").is_err());
         assert!(normalize_name("a/b").is_err());

@@ -55,6 +55,10 @@ pub struct TokenEntry {
     /// CIDR blocks the token may be used from (empty = anywhere).
     #[serde(default)]
     pub bound_cidrs: Vec<String>,
+    /// The last use of a limited-use token has been spent: it is refused
+    /// from now on and revoked when that last request ends.
+    #[serde(default)]
+    pub uses_exhausted: bool,
 }
 
 impl TokenEntry {

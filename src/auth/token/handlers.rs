@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{TokenEntry, TokenParams};
+use super::{TokenEntry, TokenParams, WRAPPING_POLICY};
 use crate::core::pipeline_api::{authorize, Authenticated};
 use crate::core::state::token_err;
 use crate::core::time::{unix_now, unix_to_rfc3339};
@@ -192,6 +192,16 @@ impl Tokens<'_> {
             Some(r) => self.role_policies(r, requested)?,
             None => self.child_policies(parent, requested, parent_is_root || has_sudo)?,
         };
+        if policies.iter().any(|p| p == ROOT_POLICY) && !parent_is_root {
+            return Err(CoreError::BadRequest(
+                "root tokens may not be created without parent token being root".into(),
+            ));
+        }
+        if policies.iter().any(|p| p == WRAPPING_POLICY) {
+            return Err(CoreError::BadRequest(format!(
+                "the \"{WRAPPING_POLICY}\" policy cannot be assigned"
+            )));
+        }
         let policies = if policies.iter().any(|p| p == ROOT_POLICY) {
             policies
         } else {

@@ -2,7 +2,7 @@
 //! revocation of whole trees.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::{TokenEntry, TokenError, TokenParams};
 use crate::barrier::StorageView;
@@ -28,7 +28,12 @@ pub struct TokenStore {
     cache: RwLock<HashMap<String, TokenEntry>>,
     expiration: Arc<ExpirationManager>,
     on_revoke: RwLock<Option<RevokeHook>>,
+    /// Striped locks serialising every change to one token's entry
+    /// (use counting, renewal, revocation, unwrapping).
+    stripes: Vec<Mutex<()>>,
 }
+
+const LOCK_STRIPES: usize = 64;
 
 /// Called for each token before it is revoked (e.g. to destroy its
 /// cubbyhole); an error keeps the token and fails the revocation.
@@ -61,6 +66,7 @@ impl TokenStore {
             cache: RwLock::new(HashMap::new()),
             expiration,
             on_revoke: RwLock::new(None),
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
 
@@ -92,21 +98,22 @@ impl TokenStore {
             .remove(key);
     }
 
+    /// The TTL of a new token and the latest expiry renewals may reach
+    /// (0 = unbounded, for periodic tokens). Every input is capped by the
+    /// system max TTL, so no arithmetic can overflow.
     fn compute_ttl(&self, p: &TokenParams) -> (u64, i64) {
         let now = unix_now();
-        let max = if p.explicit_max_ttl > 0 {
-            p.explicit_max_ttl.min(self.limits.max_ttl)
-        } else {
-            self.limits.max_ttl
-        };
+        let system_max = self.limits.max_ttl;
+        let explicit = p.explicit_max_ttl.min(system_max);
+        let max = if explicit > 0 { explicit } else { system_max };
         let root_no_ttl = p.policies.iter().any(|x| x == "root") && p.ttl == 0 && p.period == 0;
         if root_no_ttl {
-            let max_expire = if p.explicit_max_ttl > 0 {
-                now + p.explicit_max_ttl as i64
+            let max_expire = if explicit > 0 {
+                add_secs(now, explicit)
             } else {
                 0
             };
-            return (p.explicit_max_ttl, max_expire);
+            return (explicit, max_expire);
         }
         let ttl = if p.period > 0 {
             p.period
@@ -114,11 +121,12 @@ impl TokenStore {
             p.ttl
         } else {
             self.limits.default_ttl
-        };
-        let max_expire = if p.period > 0 && p.explicit_max_ttl == 0 {
+        }
+        .min(system_max);
+        let max_expire = if p.period > 0 && explicit == 0 {
             0
         } else {
-            now + max as i64
+            add_secs(now, max)
         };
         let ttl = if max_expire == 0 { ttl } else { ttl.min(max) };
         (ttl, max_expire)
@@ -149,7 +157,7 @@ impl TokenStore {
             path: p.path,
             creation_time: now,
             creation_ttl: ttl,
-            expire_time: if ttl == 0 { 0 } else { now + ttl as i64 },
+            expire_time: if ttl == 0 { 0 } else { add_secs(now, ttl) },
             max_expire_time: max_expire,
             last_renewal: 0,
             explicit_max_ttl: p.explicit_max_ttl,
@@ -159,6 +167,7 @@ impl TokenStore {
             entity_id: String::new(),
             internal_meta: p.internal_meta,
             bound_cidrs: p.bound_cidrs,
+            uses_exhausted: false,
         };
         let mut ops = vec![
             (format!("id/{key}"), Some(json_bytes(&entry)?)),
@@ -210,10 +219,32 @@ impl TokenStore {
                 e
             }
         };
-        if entry.is_expired(unix_now()) {
+        if entry.is_expired(unix_now()) || entry.uses_exhausted {
             return Err(TokenError::Invalid);
         }
         Ok(entry)
+    }
+
+    /// The lock of the token stored under `key`.
+    fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
+        let h = key
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+        self.stripes[h % LOCK_STRIPES]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stored entry, read under the caller's lock (never the cache).
+    fn live_stored(&self, key: &str) -> Result<TokenEntry, TokenError> {
+        let e: TokenEntry = self
+            .view
+            .get_json(&format!("id/{key}"))?
+            .ok_or(TokenError::Invalid)?;
+        if e.is_expired(unix_now()) || e.uses_exhausted {
+            return Err(TokenError::Invalid);
+        }
+        Ok(e)
     }
 
     /// The entry of the token with `accessor`.
@@ -230,17 +261,19 @@ impl TokenStore {
             .map_err(|_| TokenError::BadRequest("invalid accessor".into()))
     }
 
-    /// Counts one use of a limited-use token; revokes it after its last use.
-    pub fn use_token(&self, entry: &TokenEntry) -> Result<(), TokenError> {
-        if entry.num_uses == 0 {
-            return Ok(());
+    /// Spends one use of a limited-use token before its request runs.
+    /// Returns true when that was the last use: the token is then refused
+    /// by every other request and must be revoked when this one ends.
+    pub fn spend_use(&self, key: &str) -> Result<bool, TokenError> {
+        let _guard = self.lock(key);
+        let mut e = self.live_stored(key)?;
+        match e.num_uses {
+            0 => return Ok(false),
+            1 => e.uses_exhausted = true,
+            _ => e.num_uses -= 1,
         }
-        if entry.num_uses == 1 {
-            return self.revoke_tree(&entry.key);
-        }
-        let mut e = entry.clone();
-        e.num_uses -= 1;
-        self.save(&e)
+        self.save(&e)?;
+        Ok(e.uses_exhausted)
     }
 
     fn save(&self, e: &TokenEntry) -> Result<(), TokenError> {
@@ -252,7 +285,8 @@ impl TokenStore {
     /// Renews the token: a new TTL of `increment` (or its original TTL /
     /// period), never past its max expiry.
     pub fn renew(&self, key: &str, increment: Option<u64>) -> Result<TokenEntry, TokenError> {
-        let mut e = self.lookup_key(key)?;
+        let _guard = self.lock(key);
+        let mut e = self.live_stored(key)?;
         if !e.renewable {
             return Err(TokenError::BadRequest("lease is not renewable".into()));
         }
@@ -262,7 +296,8 @@ impl TokenStore {
         } else {
             increment.filter(|i| *i > 0).unwrap_or(e.creation_ttl)
         };
-        let mut expire = now + base as i64;
+        let base = base.min(self.limits.max_ttl);
+        let mut expire = add_secs(now, base);
         if e.max_expire_time != 0 {
             expire = expire.min(e.max_expire_time);
         }
@@ -292,6 +327,7 @@ impl TokenStore {
     /// Revokes only the token under `key`; its children become orphans.
     pub fn revoke_orphan(&self, key: &str) -> Result<(), TokenError> {
         for child in self.view.list(&format!("parent/{key}/"))? {
+            let _guard = self.lock(&child);
             if let Some(mut c) = self.view.get_json::<TokenEntry>(&format!("id/{child}"))? {
                 c.parent.clear();
                 self.view.transaction(vec![
@@ -305,6 +341,12 @@ impl TokenStore {
     }
 
     fn revoke_one(&self, key: &str) -> Result<(), TokenError> {
+        let _guard = self.lock(key);
+        self.revoke_one_locked(key)
+    }
+
+    /// Revokes one token; the caller holds its lock.
+    fn revoke_one_locked(&self, key: &str) -> Result<(), TokenError> {
         let Some(e) = self.view.get_json::<TokenEntry>(&format!("id/{key}"))? else {
             self.cache_drop(key);
             return Ok(());
@@ -377,6 +419,11 @@ impl TokenStore {
     }
 }
 
+/// `now + secs`, saturating.
+fn add_secs(now: i64, secs: u64) -> i64 {
+    now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
 fn json_bytes<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, TokenError> {
     serde_json::to_vec(v).map_err(|_| TokenError::BadRequest("cannot encode token entry".into()))
 }
@@ -397,9 +444,13 @@ impl TokenStore {
     /// Takes the wrapped response of `key` and revokes the wrapping token:
     /// a wrapping token works once.
     pub fn take_wrapped(&self, key: &str) -> Result<Option<Vec<u8>>, TokenError> {
-        let data = self.view.get(&format!("wrapped/{key}"))?;
-        self.revoke_tree(key)?;
-        Ok(data)
+        let _guard = self.lock(key);
+        let Some(data) = self.view.get(&format!("wrapped/{key}"))? else {
+            return Ok(None);
+        };
+        // Only the caller that removes the token gets the data.
+        self.revoke_one_locked(key)?;
+        Ok(Some(data))
     }
 
     /// Reads the wrapped response without consuming it.

@@ -80,7 +80,12 @@ enum Route<'a> {
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
-    let path = path.trim_end_matches('/');
+    // Only the folder "users/" may end in '/' (see approle's `route`).
+    let path = match path.strip_suffix('/') {
+        Some("users") => "users",
+        Some(_) => return None,
+        None => path,
+    };
     if path == "users" {
         return Some(Route::Users);
     }
@@ -114,6 +119,18 @@ fn normalize(name: &str) -> Result<String, LogicalError> {
         return Err(LogicalError::BadRequest("invalid username".into()));
     }
     Ok(name.to_lowercase())
+}
+
+/// A username in a management path: it must already be in its stored
+/// (lower-case) form, because policies match paths case-sensitively.
+fn managed(name: &str) -> Result<String, LogicalError> {
+    let n = normalize(name)?;
+    if n != name {
+        return Err(LogicalError::BadRequest(
+            "usernames must be lower case, without surrounding spaces".into(),
+        ));
+    }
+    Ok(n)
 }
 
 fn user_key(name: &str) -> String {
@@ -159,7 +176,7 @@ impl LogicalBackend for UserpassBackend {
 
     fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
         match route(req.path) {
-            Some(Route::User(name)) => match normalize(name) {
+            Some(Route::User(name)) => match managed(name) {
                 Ok(n) => Ok(Some(req.storage.get(&user_key(&n))?.is_some())),
                 Err(_) => Ok(Some(false)),
             },
@@ -183,7 +200,7 @@ fn list(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
 
 /// GET users/:name — the token settings; never the password or its hash.
 fn read(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
-    let name = normalize(name)?;
+    let name = managed(name)?;
     let user = load(req.storage, &name)?.ok_or(LogicalError::NotFound)?;
     let mut m = Map::new();
     user.token.populate(&mut m);
@@ -193,7 +210,7 @@ fn read(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> 
 
 /// POST users/:name — create (password required) or update.
 fn write(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
-    let name = normalize(name)?;
+    let name = managed(name)?;
     let existing = load(req.storage, &name)?;
     let password = password_field(req.data)?;
     if existing.is_none() && password.is_none() {
@@ -210,7 +227,7 @@ fn write(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError>
 
 /// DELETE users/:name.
 fn delete(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
-    let name = normalize(name)?;
+    let name = managed(name)?;
     req.storage.delete(&user_key(&name))?;
     Ok(Response::empty())
 }
@@ -219,7 +236,7 @@ fn existing_user(
     req: &LogicalRequest<'_>,
     name: &str,
 ) -> Result<(String, UserEntry), LogicalError> {
-    let name = normalize(name)?;
+    let name = managed(name)?;
     let user = load(req.storage, &name)?
         .ok_or_else(|| LogicalError::BadRequest("username does not exist".into()))?;
     Ok((name, user))
@@ -263,7 +280,7 @@ fn login(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError>
         .as_ref()
         .map(|u| u.password_hash.as_str())
         .unwrap_or_else(|| password::dummy_hash());
-    let matches = password::verify(&password, phc);
+    let matches = password::verify(&password, phc)?;
     let Some(user) = user.filter(|_| matches) else {
         return Err(LogicalError::BadRequest(INVALID.into()));
     };

@@ -50,8 +50,22 @@ fn list(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     Ok(Response::list(keys))
 }
 
+/// The storage prefix of the KV v2 layout (see `kv::v2`): a v1 write there
+/// could forge an upgraded layout, so it is reserved.
+const RESERVED_PREFIX: &str = "v2/";
+
+fn check_writable(path: &str) -> Result<(), LogicalError> {
+    check_key(path)?;
+    if path.starts_with(RESERVED_PREFIX) {
+        return Err(LogicalError::BadRequest(format!(
+            "paths under \"{RESERVED_PREFIX}\" are reserved in kv version 1 mounts"
+        )));
+    }
+    Ok(())
+}
+
 fn write(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-    check_key(req.path)?;
+    check_writable(req.path)?;
     if req.data.is_empty() {
         return Err(LogicalError::BadRequest("missing data fields".into()));
     }
@@ -60,7 +74,7 @@ fn write(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
 }
 
 fn delete(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-    check_key(req.path)?;
+    check_writable(req.path)?;
     req.storage.delete(req.path)?;
     Ok(Response::empty())
 }

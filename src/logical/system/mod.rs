@@ -82,7 +82,7 @@ pub(crate) fn handle(
     if let Some(r) = crate::core::wrapping_api::handle(active, req)? {
         return Ok(r);
     }
-    if let Some(r) = leases::handle(active, req, path)? {
+    if let Some(r) = leases::handle(active, req, path, auth)? {
         return Ok(r);
     }
     if let Some(r) = capabilities::handle(active, req, path, auth)? {

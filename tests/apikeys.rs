@@ -760,3 +760,34 @@ fn validation_never_fails_while_keys_rotate() {
         "{stats}"
     );
 }
+
+#[test]
+fn scheduled_rotations_are_audited() {
+    let s = TestServer::dev();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let (st, b) = s.request(
+        "PUT",
+        "sys/audit/file",
+        Some(json!({"type": "file", "options": {"file_path": log.display().to_string()}})),
+        Some("root"),
+    );
+    assert_eq!(st, 204, "{b}");
+    let key = create(
+        &s,
+        "sched",
+        json!({"service": "svc", "rotation_period": 1, "grace_period": 30}),
+    );
+    assert!(wait_until(Duration::from_secs(10), || current_version(
+        &s, "sched"
+    ) >= 2));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let scheduled: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.contains("apikeys/keys/sched/rotate") && !l.contains("\"client_token\":\"hmac")
+        })
+        .collect();
+    assert!(scheduled.len() >= 2, "request and response entries: {text}");
+    assert!(!text.contains(&key), "the key never appears in clear");
+}

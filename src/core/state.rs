@@ -185,6 +185,32 @@ impl crate::logical::apikeys::MountSource for Active {
     fn secrets_router(&self) -> Router {
         self.router()
     }
+
+    fn audit_rotation(&self, mount_path: &str, key_name: &str) {
+        use crate::audit::{AuditInput, MountInfo, Outcome};
+        let path = format!("{mount_path}keys/{key_name}/rotate");
+        let mut req = super::Request::new(super::Operation::Update, &path);
+        req.data.insert("trigger".into(), "scheduled".into());
+        let mount = MountInfo {
+            point: mount_path.into(),
+            kind: "apikeys".into(),
+        };
+        let scope = self.audit.scope();
+        let done: Result<super::Response, CoreError> = Ok(super::Response::empty());
+        for outcome in [None, Some(Outcome::of(&done))] {
+            let input = AuditInput {
+                request: &req,
+                auth: None,
+                mount: &mount,
+                outcome,
+                error: None,
+            };
+            if let Err(e) = scope.log(&input) {
+                // The rotation already happened; it cannot be undone here.
+                tracing::error!(error = %e, "cannot audit a scheduled API key rotation");
+            }
+        }
+    }
 }
 
 /// API key indexes are derived from secrets: dropped with the unsealed

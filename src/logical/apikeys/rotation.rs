@@ -226,9 +226,9 @@ pub fn retire(
 }
 
 /// One scheduler pass over a mount: due rotations, then retirements.
-/// Returns how many keys were rotated.
-pub fn run_due(state: &MountState, storage: &StorageView, now: i64) -> usize {
-    let mut rotated = 0;
+/// Returns the names of the keys it rotated.
+pub fn run_due(state: &MountState, storage: &StorageView, now: i64) -> Vec<String> {
+    let mut rotated = Vec::new();
     for record in state.records() {
         let due = !record.imported && record.rotation_period > 0 && record.rotation_due(now);
         let retiring = record.versions.values().any(|v| v.needs_retiring(now));
@@ -245,7 +245,7 @@ pub fn run_due(state: &MountState, storage: &StorageView, now: i64) -> usize {
             retire(state, &guard, storage, &record.name, now).map(|_| false)
         };
         match result {
-            Ok(true) => rotated += 1,
+            Ok(true) => rotated.push(record.name.clone()),
             Ok(false) => {}
             Err(e) => tracing::warn!(mount = storage.id(), key = %record.name, error = %e,
                 "scheduled apikeys maintenance failed; will retry"),
@@ -256,7 +256,8 @@ pub fn run_due(state: &MountState, storage: &StorageView, now: i64) -> usize {
 
 /// One scheduler tick over every `apikeys` mount of `router`; also drops
 /// the state of mounts that no longer exist.
-pub(super) fn tick(registry: &Registry, router: &Router, now: i64) {
+pub(super) fn tick<T: MountSource>(registry: &Registry, source: &T, now: i64) {
+    let router = source.secrets_router();
     let mounts: Vec<_> = router
         .all()
         .iter()
@@ -267,7 +268,9 @@ pub(super) fn tick(registry: &Registry, router: &Router, now: i64) {
     for m in mounts {
         match registry.state(&m.storage) {
             Ok(state) => {
-                run_due(&state, &m.storage, now);
+                for name in run_due(&state, &m.storage, now) {
+                    source.audit_rotation(&m.entry.path, &name);
+                }
                 registry.settle(&m.storage, &state);
             }
             Err(LogicalError::Storage(crate::barrier::BarrierError::Sealed)) => return,
@@ -280,6 +283,9 @@ pub(super) fn tick(registry: &Registry, router: &Router, now: i64) {
 /// What the scheduler walks: the unsealed core's secrets mounts.
 pub trait MountSource: Send + Sync + 'static {
     fn secrets_router(&self) -> Router;
+    /// Records a scheduled rotation in the audit log (manual rotations are
+    /// audited as the requests they are).
+    fn audit_rotation(&self, mount_path: &str, key_name: &str);
 }
 
 /// Starts the rotation scheduler: every [`TICK`] it walks the mounts of
@@ -299,7 +305,7 @@ pub fn spawn_ticker<T: MountSource>(
                 return;
             }
             let Some(s) = source.upgrade() else { return };
-            tick(&registry, &s.secrets_router(), now_ms());
+            tick(&registry, s.as_ref(), now_ms());
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the apikeys rotation thread");

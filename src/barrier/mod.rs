@@ -10,6 +10,7 @@
 //! Physical layout:
 //! - `core/seal-config`: the seal configuration, in clear;
 //! - `core/keyring`: the keyring, sealed under the root key;
+//! - `core/initialized`: present once `sys/init` completed;
 //! - `d/<view id>/<enc seg>/<enc seg>…`: values, each
 //!   `term(4, BE) ‖ version(1) ‖ nonce(24) ‖ ciphertext+tag`.
 
@@ -32,6 +33,9 @@ use keyring::Keyring;
 
 const SEAL_CONFIG_KEY: &str = "core/seal-config";
 const KEYRING_KEY: &str = "core/keyring";
+/// Written last by `sys/init`, once the root token exists: a crash before
+/// it leaves a vault that can simply be initialized again.
+const INIT_DONE_KEY: &str = "core/initialized";
 const VALUE_VERSION: u8 = 1;
 const HEADER_LEN: usize = 5;
 
@@ -74,9 +78,14 @@ impl Barrier {
         self.physical.kind()
     }
 
-    /// Whether `sys/init` has run.
+    /// Whether `sys/init` has completed.
     pub fn is_initialized(&self) -> Result<bool, BarrierError> {
-        Ok(self.physical.get(KEYRING_KEY)?.is_some())
+        Ok(self.physical.get(INIT_DONE_KEY)?.is_some())
+    }
+
+    /// Records that initialization completed (after the root token exists).
+    pub fn mark_initialized(&self) -> Result<(), BarrierError> {
+        Ok(self.physical.put(INIT_DONE_KEY, b"1")?)
     }
 
     /// The stored seal configuration, if initialized.

@@ -11,6 +11,7 @@ fn setup() -> (Arc<InmemBackend>, Arc<Barrier>, SecretBytes) {
     barrier
         .initialize(&key, &SealConfig::new(1, 1).unwrap())
         .unwrap();
+    barrier.mark_initialized().unwrap();
     (phys, barrier, key)
 }
 
@@ -132,4 +133,20 @@ fn bad_paths_are_refused() {
     assert!(barrier
         .initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
         .is_err());
+}
+
+#[test]
+fn an_unfinished_init_can_be_redone() {
+    let phys = Arc::new(InmemBackend::new());
+    let barrier = Barrier::new(phys.clone());
+    let cfg = SealConfig::new(1, 1).unwrap();
+    barrier.initialize(&new_unseal_key(), &cfg).unwrap();
+    assert!(!barrier.is_initialized().unwrap());
+    let key = new_unseal_key();
+    barrier.initialize(&key, &cfg).unwrap();
+    barrier.mark_initialized().unwrap();
+    assert!(barrier.is_initialized().unwrap());
+    assert!(barrier.initialize(&new_unseal_key(), &cfg).is_err());
+    barrier.seal();
+    barrier.unseal(&key).unwrap();
 }

@@ -160,6 +160,7 @@ impl Core {
                     ..TokenParams::default()
                 })
                 .map_err(state::token_err)?;
+            self.barrier.mark_initialized()?;
             Ok(token)
         });
         self.seal();

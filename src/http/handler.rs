@@ -69,10 +69,15 @@ async fn handle(
     let body = match axum::body::to_bytes(body, state.max_request_size).await {
         Ok(b) => b,
         Err(_) => {
-            return error_response(
+            // The rest of the body is never read, so the connection cannot
+            // be reused: tell the client.
+            let mut resp = error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 vec!["request body too large".into()],
-            )
+            );
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return resp;
         }
     };
     let req = match build_request(&method, &path, uri.query(), &headers, &body, remote) {

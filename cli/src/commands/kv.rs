@@ -266,7 +266,7 @@ fn add_prefix_to_kv_path(path: &str, mount: &str, prefix: &str) -> String {
 
 /// Asks the server which mount holds `path` and its KV version; a 404
 /// (no such endpoint or mount) means version 1 with an unknown mount.
-fn preflight(client: &Client, path: &str) -> Result<(String, bool), CliError> {
+pub(crate) fn preflight(client: &Client, path: &str) -> Result<(String, bool), CliError> {
     let api_path = format!("sys/internal/ui/mounts/{path}");
     let response = client.send(Method::Get, &api_path, &[], None)?;
     if response.status == 404 {

@@ -11,9 +11,8 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::client::{into_body, Client, Method, SecretString};
+use crate::client::{Client, SecretString};
 use crate::error::CliError;
-use crate::output;
 
 /// A KV secret and optionally one of its fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,32 +140,9 @@ impl Specs {
     }
 }
 
-/// The mount holding `path` and whether it is KV version 2. A 404 (no such
-/// endpoint or mount) means KV version 1.
-fn kv_mount(client: &Client, path: &str) -> Result<(String, bool), CliError> {
-    let api_path = format!("sys/internal/ui/mounts/{path}");
-    let response = client.send(Method::Get, &api_path, &[], None)?;
-    if response.status == 404 {
-        return Ok((String::new(), false));
-    }
-    let body = into_body(Method::Get, &api_path, response)?.unwrap_or(Value::Null);
-    let data = output::data_of(&body);
-    let mount = data
-        .and_then(|d| d.get("path"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let version = data
-        .and_then(|d| d.get("options"))
-        .and_then(|o| o.get("version"))
-        .map(output::format_value)
-        .unwrap_or_default();
-    Ok((mount, version == "2"))
-}
-
 /// Reads the data object of the KV secret at `path`.
 fn read_kv(client: &Client, path: &str) -> Result<Map<String, Value>, CliError> {
-    let (mount, v2) = kv_mount(client, path)?;
+    let (mount, v2) = crate::commands::kv::preflight(client, path)?;
     let api_path = match path.strip_prefix(mount.as_str()) {
         Some(rest) if v2 && !mount.is_empty() => format!("{mount}data/{rest}"),
         _ => path.to_owned(),

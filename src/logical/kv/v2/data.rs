@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::config::{self, Config};
 use super::store;
 use super::versions::{auto_deletion_time, now, KeyMeta};
-use super::{lock_key, not_found_with, read_lock_key, require_key, valid_key, version_param};
+use super::{live_version, lock_key, not_found_with, require_key, valid_key};
 use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 
@@ -27,23 +27,7 @@ pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, Lo
 }
 
 fn read(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
-    let wanted = version_param(req.data)?;
-    let _guard = read_lock_key(req, key);
-    let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
-    let n = if wanted > 0 {
-        wanted
-    } else {
-        meta.current_version
-    };
-    let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
-    let metadata = meta.version_json(n, v);
-    if !v.is_live(now())? {
-        return Err(not_found_with(
-            req,
-            json!({"data": null, "metadata": metadata}),
-        ));
-    }
-    let data = store::load_version(req.storage, key, n)?;
+    let (data, metadata) = live_version(req, key, "data")?;
     Ok(Response::json(json!({"data": data, "metadata": metadata})))
 }
 

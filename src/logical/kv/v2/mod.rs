@@ -132,6 +132,34 @@ fn is_write(op: Operation) -> bool {
 }
 
 /// The optional `version` parameter (0 or absent: latest).
+/// The requested (`?version=N`, else current) version of `key`: its data
+/// and its metadata JSON. A deleted or destroyed version is Vault's 404
+/// whose body is `{<field>: null, metadata}`.
+fn live_version(
+    req: &LogicalRequest<'_>,
+    key: &str,
+    field: &str,
+) -> Result<(Map<String, Value>, Value), LogicalError> {
+    let wanted = version_param(req.data)?;
+    let _guard = read_lock_key(req, key);
+    let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
+    let n = if wanted > 0 {
+        wanted
+    } else {
+        meta.current_version
+    };
+    let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
+    let metadata = meta.version_json(n, v);
+    if !v.is_live(versions::now())? {
+        let mut body = Map::new();
+        body.insert(field.to_string(), Value::Null);
+        body.insert("metadata".into(), metadata);
+        return Err(not_found_with(req, Value::Object(body)));
+    }
+    let data = store::load_version(req.storage, key, n)?;
+    Ok((data, metadata))
+}
+
 fn version_param(data: &Map<String, Value>) -> Result<u64, LogicalError> {
     Ok(crate::logical::fields::opt_u64(data, "version")?.unwrap_or(0))
 }

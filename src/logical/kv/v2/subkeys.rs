@@ -5,9 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::store;
-use super::versions::now;
-use super::{not_found_with, read_lock_key, valid_key, version_param};
+use super::{live_version, valid_key};
 use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 
@@ -18,24 +16,8 @@ pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, Lo
     if !valid_key(key) {
         return Err(LogicalError::NotFound);
     }
-    let wanted = version_param(req.data)?;
     let depth = fields::opt_u64(req.data, "depth")?.unwrap_or(0);
-    let _guard = read_lock_key(req, key);
-    let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
-    let n = if wanted > 0 {
-        wanted
-    } else {
-        meta.current_version
-    };
-    let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
-    let metadata = meta.version_json(n, v);
-    if !v.is_live(now())? {
-        return Err(not_found_with(
-            req,
-            json!({"subkeys": null, "metadata": metadata}),
-        ));
-    }
-    let data = store::load_version(req.storage, key, n)?;
+    let (data, metadata) = live_version(req, key, "subkeys")?;
     Ok(Response::json(json!({
         "subkeys": strip_values(&data, depth),
         "metadata": metadata,

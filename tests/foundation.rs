@@ -45,20 +45,73 @@ fn init_unseal_write_restart_read() {
 
 #[test]
 fn data_at_rest_holds_no_names_or_values() {
-    let mut s = TestServer::unsealed(1, 1);
+    // Random canaries (a different set each run) in values, path segments of
+    // KV v1 and v2 mounts, a policy name and a token's metadata; then the
+    // root token and every share (hex and raw) must not appear on disk.
+    let mut s = TestServer::unsealed(3, 2);
+    let canary = |tag: &str| format!("{tag}{:016x}", rand_u64());
+    let (seg_a, seg_b, value, meta, policy) = (
+        canary("seg"),
+        canary("leaf"),
+        canary("value"),
+        canary("meta"),
+        canary("pol"),
+    );
     s.post("sys/mounts/kv", json!({"type": "kv"}));
-    s.post("kv/very-secret-name", json!({"value": "canary-value-42"}));
+    s.post(
+        "sys/mounts/kv2",
+        json!({"type": "kv", "options": {"version": "2"}}),
+    );
+    assert_eq!(
+        s.post(&format!("kv/{seg_a}/{seg_b}"), json!({"v": value}))
+            .0,
+        204
+    );
+    let (st, _) = s.post(
+        &format!("kv2/data/{seg_a}/{seg_b}"),
+        json!({"data": {"v": value}}),
+    );
+    assert_eq!(st, 200);
+    s.policy(&policy, "path \"kv/*\" {\n  capabilities = [\"read\"]\n}\n");
+    let token = s.token(json!({"policies": [policy], "meta": {"m": meta}}));
     s.terminate();
+    let mut needles: Vec<Vec<u8>> = [
+        &seg_a,
+        &seg_b,
+        &value,
+        &meta,
+        &policy,
+        &token,
+        &s.root_token,
+    ]
+    .iter()
+    .map(|n| n.as_bytes().to_vec())
+    .collect();
+    for key in &s.keys {
+        needles.push(key.as_bytes().to_vec());
+        needles.push(hex_decode(key));
+    }
     let mut found = Vec::new();
     for entry in walk(&s.dir.join("data")) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
-        for needle in [&b"canary-value-42"[..], b"very-secret-name"] {
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                found.push(entry.display().to_string());
+        for needle in &needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                found.push((
+                    entry.display().to_string(),
+                    String::from_utf8_lossy(needle).to_string(),
+                ));
             }
         }
     }
-    assert!(found.is_empty(), "plaintext found in {found:?}");
+    assert!(found.is_empty(), "plaintext found: {found:?}");
+}
+
+/// A random number: `RandomState` is seeded from the OS for each instance.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    h.finish()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test: the Rust unit and end-to-end tests, the hvac compatibility
+# suite (in its own Python venv, .venv-compat/), and the SIGKILL crash test.
+# This is the test command README.md gives; .ci/run runs it after the
+# formatting and lint checks.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() {
+    echo
+    echo "==> $*"
+}
+
+step "cargo test --workspace --locked"
+cargo test --workspace --locked
+
+step "hvac compatibility suite"
+cargo build --locked -p vault-rs-cli
+VENV=.venv-compat
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
+VAULT_RS_BIN=target/debug/vault-rs \
+    "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/compat
+
+step "crash test (SIGKILL under load, ${CRASH_ROUNDS:-3} rounds)"
+VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS="${CRASH_ROUNDS:-3}" PYTHON="$VENV/bin/python" \
+    bash scripts/crash-test.sh
+
+echo
+echo "==> all tests passed"

@@ -5,17 +5,21 @@
 //! and what it must not touch):
 //! - [`http`]: parses requests, maps errors to status codes; never touches storage.
 //! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router → backend.
-//! - [`router`]: the mount table and longest-prefix routing.
-//! - [`logical`]: secrets engines (kv, system) behind the router.
-//! - [`auth`]: the token store (and later auth methods).
+//! - [`router`]: the mount tables (secrets engines, auth methods) and
+//!   longest-prefix routing.
+//! - [`logical`]: secrets engines behind the router: kv (v1, v2), cubbyhole,
+//!   apikeys, identity, and the system backend (`sys/`).
+//! - [`auth`]: the token store, AppRole and userpass.
 //! - [`policy`]: HCL/JSON policies compiled into ACLs.
+//! - [`expiration`]: leases, their time index, revocation on expiry.
 //! - [`barrier`]: encrypts every value and every path; keyring by term.
 //! - [`physical`]: untrusted key-value storage (sled, in-memory).
 //! - [`seal`]: Shamir shares of the unseal key.
 //! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
-//! - [`server`]: `run(config, listener, shutdown)`, what `main` and tests call.
+//! - [`server`]: `serve(options)` (what `main` calls) and
+//!   `run(core, listener, tls, max_request_size, shutdown)`.
 #![forbid(unsafe_code)]
 
 pub mod audit;

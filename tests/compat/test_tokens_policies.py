@@ -401,3 +401,27 @@ def test_tokens_survive_restart(unsealed):
     assert "sys/" in client.sys.list_mounted_secrets_engines()["data"]
     with pytest.raises(hvac.exceptions.Forbidden):
         client.sys.enable_secrets_engine("kv", path="no")
+
+
+def test_lease_calls_on_token_leases(dev_server):
+    client = dev_server.client("root")
+    created = client.auth.token.create(policies=["default"], ttl="1h")["auth"]
+    keys = client.sys.list_leases("auth/token/create")["data"]["keys"]
+    assert keys, "a token with a TTL has a lease"
+    lease_id = "auth/token/create/" + keys[0]
+    looked = client.sys.read_lease(lease_id)["data"]
+    assert looked["id"] == lease_id
+    assert looked["renewable"] is True
+    assert 0 < looked["ttl"] <= 3600
+    renewed = client.sys.renew_lease(lease_id, increment=7200)
+    assert renewed["lease_id"] == lease_id
+    client.sys.revoke_lease(lease_id)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        client.sys.read_lease(lease_id)
+    # revoke-prefix revokes every token lease under the prefix.
+    other = client.auth.token.create(policies=["default"], ttl="1h")["auth"]["client_token"]
+    client.sys.revoke_prefix("auth/token/create")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        dev_server.client(other).auth.token.lookup_self()
+    with pytest.raises(hvac.exceptions.Forbidden):
+        dev_server.client(created["client_token"]).auth.token.lookup_self()

@@ -275,7 +275,7 @@ fn once_prints_an_env_file_or_json() {
         )
         .status
         .code(),
-        Some(2)
+        Some(1)
     );
     assert_eq!(
         run(
@@ -286,7 +286,7 @@ fn once_prints_an_env_file_or_json() {
         )
         .status
         .code(),
-        Some(2)
+        Some(1)
     );
     let out = run(
         &s,
@@ -348,7 +348,7 @@ fn approle_login_with_plain_and_wrapped_secret_ids() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "P='approle-canary'\n");
     let out = run(&s, dir.path(), None, &args);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
 
     // Wrong credentials fail without echoing them.
     std::fs::write(dir.path().join("bad"), "not-the-secret").expect("write");
@@ -366,7 +366,7 @@ fn approle_login_with_plain_and_wrapped_secret_ids() {
             "--once",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(!text(&out.stderr).contains("not-the-secret"));
 }
 
@@ -496,6 +496,6 @@ fn token_file_or_no_credentials() {
         None,
         &["--env", "P=secret/app/db#password", "--once"],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no credentials"));
 }

@@ -2,8 +2,9 @@
 //!
 //! This file owns the clap command tree, the global options (`--address`,
 //! `--format`, `--field`), dispatch to the command groups in
-//! [`commands`], and exit codes: 0 success, 1 a failed request or local
-//! failure, 2 a usage error (and `status` exits 2 when sealed). Errors are
+//! [`commands`], and exit codes, as `vault`: 0 success, 1 a usage error or
+//! a local failure, 2 an error from the server (and `status`: 2 sealed, 1
+//! any error). Errors are
 //! printed once, as `Error: …` on stderr.
 
 #![forbid(unsafe_code)]
@@ -110,7 +111,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(error::EXIT_USAGE));
+            // `--help` and `--version` exit 0; every parse error is a usage error.
+            return if error.exit_code() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(error::EXIT_USAGE)
+            };
         }
     };
     match run(cli) {

@@ -98,7 +98,7 @@ fn sealed_status_exits_2_and_unseal_restores() {
          HA Enabled         false\n"
     );
     // Requests that need the barrier fail while sealed.
-    let stderr = server.cli().run(&["token", "lookup"]).fails_with(1);
+    let stderr = server.cli().run(&["token", "lookup"]).fails_with(2);
     assert!(stderr.contains("503"), "{stderr}");
 
     let key = server.dev_unseal_key();
@@ -147,7 +147,7 @@ fn write_read_list_delete_round_trip() {
         stdout,
         "Success! Data deleted (if it existed) at: kvv1/app/db\n"
     );
-    let stderr = server.cli().run(&["read", "kvv1/app/db"]).fails_with(1);
+    let stderr = server.cli().run(&["read", "kvv1/app/db"]).fails_with(2);
     assert_eq!(stderr, "Error: No value found at kvv1/app/db\n");
     assert_eq!(server.ok(&["list", "kvv1/app"]), "Keys\n----\ncache\n");
 }
@@ -187,7 +187,7 @@ fn write_values_from_files_and_stdin() {
         .cli()
         .stdin("x")
         .run(&["write", "kvv1/twice", "a=-", "b=-"])
-        .fails_with(2);
+        .fails_with(1);
     assert!(stderr.contains("stdin"), "{stderr}");
     let stderr = server
         .cli()
@@ -225,7 +225,7 @@ fn json_and_field_output() {
 }
 
 #[test]
-fn argument_errors_exit_2_with_a_message() {
+fn argument_errors_exit_1_with_a_message() {
     let home = common::tempdir();
     let cases: &[(&[&str], &str)] = &[
         (&[], "Usage"),
@@ -274,7 +274,7 @@ fn argument_errors_exit_2_with_a_message() {
     ];
     for (args, message) in cases {
         let run = Cli::new(NOWHERE, home.path()).run(args);
-        assert_eq!(run.code, 2, "args {args:?}: stderr {}", run.stderr);
+        assert_eq!(run.code, 1, "args {args:?}: stderr {}", run.stderr);
         assert!(
             run.stderr.contains(message),
             "args {args:?}: expected {message:?} in stderr: {}",
@@ -289,12 +289,12 @@ fn argument_errors_exit_2_with_a_message() {
     let run = Cli::new(NOWHERE, home.path())
         .env("VAULT_FORMAT", "yaml")
         .run(&["status"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("VAULT_FORMAT"), "{}", run.stderr);
 }
 
 #[test]
-fn bad_address_and_request_errors_exit_1() {
+fn bad_address_exits_1_and_request_errors_exit_2() {
     let home = common::tempdir();
     let run = Cli::new("not a url", home.path()).run(&["status"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -308,7 +308,7 @@ fn bad_address_and_request_errors_exit_1() {
     let stderr = server
         .cli()
         .run(&["write", "sys/mounts/bad", "type=no-such-engine"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(
         stderr.starts_with("Error: PUT sys/mounts/bad: 400 "),
         "{stderr}"
@@ -322,18 +322,18 @@ fn errors_never_show_tokens() {
     let stderr = Cli::new(&server.addr, server.home())
         .token(secret)
         .run(&["read", "secret/anything"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(stderr.contains("403"), "{stderr}");
     assert!(!stderr.contains(secret), "{stderr}");
 
-    let stderr = server.cli().run(&["token", "lookup", secret]).fails_with(1);
+    let stderr = server.cli().run(&["token", "lookup", secret]).fails_with(2);
     assert!(
         stderr.starts_with("Error: POST auth/token/lookup: "),
         "{stderr}"
     );
     assert!(!stderr.contains(secret), "{stderr}");
 
-    let stderr = server.anonymous().run(&["login", secret]).fails_with(1);
+    let stderr = server.anonymous().run(&["login", secret]).fails_with(2);
     assert!(!stderr.contains(secret), "{stderr}");
 }
 
@@ -394,7 +394,7 @@ fn token_create_lookup_renew_revoke() {
 
     let stdout = server.ok(&["token", "revoke", &token]);
     assert_eq!(stdout, "Success! Revoked token (if it existed)\n");
-    server.cli().run(&["token", "lookup", &token]).fails_with(1);
+    server.cli().run(&["token", "lookup", &token]).fails_with(2);
 
     let child = server.ok(&["token", "create", "-field=token"]);
     let child = child.trim();
@@ -403,7 +403,7 @@ fn token_create_lookup_renew_revoke() {
         .run(&["token", "revoke", "-self"])
         .ok();
     assert_eq!(stdout, "Success! Revoked token (if it existed)\n");
-    server.cli().run(&["token", "lookup", child]).fails_with(1);
+    server.cli().run(&["token", "lookup", child]).fails_with(2);
 }
 
 #[test]
@@ -419,7 +419,7 @@ fn token_orphan_revoke_and_accessor_commands() {
     assert!(child.starts_with("hvs."), "{child}");
 
     server.ok(&["token", "revoke", "-mode=orphan", parent]);
-    server.cli().run(&["token", "lookup", parent]).fails_with(1);
+    server.cli().run(&["token", "lookup", parent]).fails_with(2);
     assert_eq!(
         server.ok(&["token", "lookup", "-field=orphan", child]),
         "true\n"
@@ -435,7 +435,7 @@ fn token_orphan_revoke_and_accessor_commands() {
         Some(accessor)
     );
     server.ok(&["token", "revoke", "-accessor", accessor]);
-    server.cli().run(&["token", "lookup", child]).fails_with(1);
+    server.cli().run(&["token", "lookup", child]).fails_with(2);
 }
 
 #[test]
@@ -552,7 +552,7 @@ fn login_with_token_stores_a_private_token_file() {
     server
         .anonymous()
         .run(&["login", "hvs.bogus"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(!token_file.exists());
 }
 
@@ -594,7 +594,7 @@ fn login_with_userpass() {
             "username=bob",
             "password=wrong",
         ])
-        .fails_with(1);
+        .fails_with(2);
     assert!(!stderr.contains("wrong"), "{stderr}");
 }
 
@@ -676,7 +676,7 @@ fn lease_errors_name_the_request() {
     let stderr = server
         .cli()
         .run(&["lease", "lookup", "no/such/lease"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(
         stderr.starts_with("Error: PUT sys/leases/lookup: "),
         "{stderr}"
@@ -684,7 +684,7 @@ fn lease_errors_name_the_request() {
     let stderr = server
         .cli()
         .run(&["lease", "renew", "no/such/lease"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(
         stderr.starts_with("Error: PUT sys/leases/renew: "),
         "{stderr}"
@@ -710,7 +710,7 @@ fn lease_lookup_renew_revoke_of_a_token_lease() {
         server.ok(&["lease", "revoke", &lease]),
         format!("Success! Revoked lease: {lease}\n")
     );
-    server.cli().run(&["token", "lookup", token]).fails_with(1);
+    server.cli().run(&["token", "lookup", token]).fails_with(2);
 }
 
 #[test]

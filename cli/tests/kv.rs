@@ -55,7 +55,7 @@ fn kv_v1_put_get_list_delete() {
         stdout,
         "Success! Data deleted (if it existed) at: kvv1/app\n"
     );
-    let stderr = server.cli().run(&["kv", "get", "kvv1/app"]).fails_with(1);
+    let stderr = server.cli().run(&["kv", "get", "kvv1/app"]).fails_with(2);
     assert_eq!(stderr, "Error: No value found at kvv1/app\n");
 }
 
@@ -89,7 +89,7 @@ fn kv_v1_refuses_v2_only_commands() {
     let stderr = server
         .cli()
         .run(&["kv", "put", "-cas=1", "kvv1/app", "a=1"])
-        .fails_with(2);
+        .fails_with(1);
     assert!(stderr.contains("--cas"), "{stderr}");
 }
 
@@ -160,7 +160,7 @@ fn kv_v2_field_json_and_versions() {
     let stderr = server
         .cli()
         .run(&["kv", "get", "secret/missing"])
-        .fails_with(1);
+        .fails_with(2);
     assert_eq!(stderr, "Error: No value found at secret/data/missing\n");
 }
 
@@ -171,7 +171,7 @@ fn kv_v2_check_and_set() {
     let stderr = server
         .cli()
         .run(&["kv", "put", "-cas=0", "secret/cas", "a=2"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(stderr.contains("check-and-set"), "{stderr}");
     server.ok(&["kv", "put", "-cas=1", "secret/cas", "a=2"]);
     assert_eq!(server.ok(&["kv", "get", "-field=a", "secret/cas"]), "2\n");
@@ -199,12 +199,12 @@ fn kv_v2_patch() {
     let stderr = server
         .cli()
         .run(&["kv", "patch", "-cas=1", "secret/p", "a=0"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(stderr.contains("check-and-set"), "{stderr}");
     server
         .cli()
         .run(&["kv", "patch", "secret/none", "a=1"])
-        .fails_with(1);
+        .fails_with(2);
 }
 
 #[test]
@@ -288,7 +288,7 @@ fn kv_v2_list() {
     let stderr = server
         .cli()
         .run(&["kv", "list", "secret/nothing"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(
         stderr.contains("No value found at secret/metadata/nothing/"),
         "{stderr}"
@@ -351,8 +351,8 @@ fn kv_v2_metadata_put_get_delete() {
     server
         .cli()
         .run(&["kv", "metadata", "get", "secret/m"])
-        .fails_with(1);
-    server.cli().run(&["kv", "get", "secret/m"]).fails_with(1);
+        .fails_with(2);
+    server.cli().run(&["kv", "get", "secret/m"]).fails_with(2);
 }
 
 #[test]

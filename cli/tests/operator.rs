@@ -128,7 +128,7 @@ fn init_and_unseal_through_the_cli() {
     server
         .anonymous()
         .run(&["operator", "unseal", "AAAAnot-a-share"])
-        .fails_with(1);
+        .fails_with(2);
     // Second share from stdin (not a terminal): unsealed.
     let stdout = server
         .anonymous()
@@ -143,7 +143,7 @@ fn init_and_unseal_through_the_cli() {
     let stderr = server
         .anonymous()
         .run(&["operator", "init", "-key-shares=1", "-key-threshold=1"])
-        .fails_with(1);
+        .fails_with(2);
     assert!(stderr.starts_with("Error: PUT sys/init: 400 "), "{stderr}");
 
     // Seal again: exit 2; unseal needs the shares again.

@@ -445,7 +445,7 @@ fn get(ctx: &Context, args: GetArgs) -> CmdResult {
         query.push(("version", version.to_string()));
     }
     let body = read_kv(&client, &full_path, &query)?
-        .ok_or_else(|| CliError::failed(format!("No value found at {full_path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
     if let Some(field) = &ctx.output.field {
         get_field(ctx, &target, &full_path, &body, field)?;
     } else if ctx.output.format == Format::Json {
@@ -554,7 +554,7 @@ fn read_then_write(
     cas: Option<u64>,
 ) -> Result<Option<Value>, CliError> {
     let current = read_kv(client, full_path, &[])?
-        .ok_or_else(|| CliError::failed(format!("No value found at {full_path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
     let outer = output::data_of(&current);
     let mut data = outer
         .and_then(|outer| outer.get("data"))
@@ -637,7 +637,7 @@ fn list(ctx: &Context, args: ListArgs) -> CmdResult {
     let full_path = with_trailing_slash(&target.path("metadata"));
     let body = client
         .list(&full_path)?
-        .ok_or_else(|| CliError::failed(format!("No value found at {full_path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
     ctx.output.list(&body)?;
     Ok(EXIT_OK)
 }
@@ -663,7 +663,7 @@ fn rollback(ctx: &Context, args: RollbackArgs) -> CmdResult {
         &[("version", args.version.to_string())],
     )?
     .ok_or_else(|| {
-        CliError::failed(format!(
+        CliError::not_found(format!(
             "No value found at {data_path} version {}",
             args.version
         ))
@@ -688,7 +688,7 @@ fn rollback(ctx: &Context, args: RollbackArgs) -> CmdResult {
 fn current_version(client: &Client, metadata_path: &str, data_path: &str) -> Result<u64, CliError> {
     let metadata = client
         .read(metadata_path)?
-        .ok_or_else(|| CliError::failed(format!("No value found at {data_path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {data_path}")))?;
     output::data_of(&metadata)
         .and_then(|data| data.get("current_version"))
         .and_then(Value::as_u64)
@@ -706,14 +706,14 @@ fn metadata_get(ctx: &Context, args: PathArgs) -> CmdResult {
     let full_path = target.path("metadata");
     let body = client
         .read(&full_path)?
-        .ok_or_else(|| CliError::failed(format!("No value found at {full_path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
     if ctx.output.field.is_some() || ctx.output.format == Format::Json {
         ctx.output.secret(&body)?;
         return Ok(EXIT_OK);
     }
     let mut metadata = output::data_of(&body)
         .cloned()
-        .ok_or_else(|| CliError::failed(format!("No value found at {full_path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
     let versions = metadata.remove("versions").unwrap_or(Value::Null);
     output::emit(&output::path_header("Metadata Path", &full_path))?;
     print_section("Metadata", &metadata)?;

@@ -60,7 +60,7 @@ pub fn read(ctx: &Context, args: ReadArgs) -> CmdResult {
         query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let body = client
         .read_with_query(&path, &query_refs)?
-        .ok_or_else(|| CliError::failed(format!("No value found at {path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {path}")))?;
     ctx.output.secret(&body)?;
     Ok(EXIT_OK)
 }
@@ -106,7 +106,7 @@ pub fn list(ctx: &Context, args: ListArgs) -> CmdResult {
     let client = ctx.client()?;
     let body = client
         .list(&path)?
-        .ok_or_else(|| CliError::failed(format!("No value found at {path}")))?;
+        .ok_or_else(|| CliError::not_found(format!("No value found at {path}")))?;
     if body.get("data").and_then(|data| data.get("keys")).is_none() {
         return Err(CliError::failed(format!("No entries found at {path}")));
     }

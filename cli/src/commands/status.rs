@@ -16,8 +16,16 @@ pub const EXIT_SEALED: u8 = 2;
 #[derive(Args)]
 pub struct StatusArgs {}
 
-/// Prints the seal status; the exit code tells sealed from unsealed.
-pub fn run(ctx: &Context, _args: StatusArgs) -> CmdResult {
+/// Prints the seal status; the exit code tells sealed (2) from unsealed (0),
+/// and any error is 1, as `vault status`.
+pub fn run(ctx: &Context, args: StatusArgs) -> CmdResult {
+    seal_status(ctx, args).map_err(|e| match e {
+        CliError::Request(r) => CliError::failed(r.to_string()),
+        other => other,
+    })
+}
+
+fn seal_status(ctx: &Context, _args: StatusArgs) -> CmdResult {
     let client = ctx.client()?;
     let body = expect_body(
         client.request(Method::Get, "sys/seal-status", None)?,

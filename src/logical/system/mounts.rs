@@ -131,6 +131,15 @@ fn list(core: &Core, t: &Target<'_>) -> Response {
             builtin_json(core, "token/", "token", "token based credentials"),
         );
     }
+    if t.name == "auth" {
+        // Auth mounts also report the kind of token they issue (clients
+        // such as vaultrs require the field).
+        for v in m.values_mut() {
+            if let Some(cfg) = v.get_mut("config").and_then(Value::as_object_mut) {
+                cfg.insert("token_type".into(), json!("default-service"));
+            }
+        }
+    }
     // Vault also returns the mounts at the top level of the body.
     Response::data_top_level(m)
 }

@@ -12,16 +12,7 @@ use serde_json::Value;
 /// A server address where nothing listens.
 const NOWHERE: &str = "http://127.0.0.1:1";
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|error| panic!("not JSON ({error}): {text}"))
-}
-
-/// A dev server with a KV version 1 engine mounted at kvv1/.
-fn dev_with_kv1() -> Server {
-    let server = Server::dev();
-    server.ok(&["secrets", "enable", "-path=kvv1", "-version=1", "kv"]);
-    server
-}
+use common::parse_json as json;
 
 #[test]
 fn status_of_unsealed_dev_server_exits_0() {
@@ -127,7 +118,7 @@ fn status_of_unreachable_server_exits_1() {
 
 #[test]
 fn write_read_list_delete_round_trip() {
-    let server = dev_with_kv1();
+    let server = Server::dev_with_kv1();
     let stdout = server.ok(&["write", "kvv1/app/db", "user=alice", "password=hunter2"]);
     assert_eq!(stdout, "Success! Data written to: kvv1/app/db\n");
     server.ok(&["write", "kvv1/app/cache", "url=redis://x"]);
@@ -154,7 +145,7 @@ fn write_read_list_delete_round_trip() {
 
 #[test]
 fn write_values_from_files_and_stdin() {
-    let server = dev_with_kv1();
+    let server = Server::dev_with_kv1();
     let file = write_file(server.home(), "cert.pem", "-----BEGIN X-----\nabc\n");
     server.ok(&["write", "kvv1/file", &format!("cert=@{file}")]);
     assert_eq!(
@@ -198,7 +189,7 @@ fn write_values_from_files_and_stdin() {
 
 #[test]
 fn json_and_field_output() {
-    let server = dev_with_kv1();
+    let server = Server::dev_with_kv1();
     server.ok(&["write", "kvv1/creds", "user=alice", "port=5432"]);
 
     let body = json(&server.ok(&["read", "--format", "json", "kvv1/creds"]));
@@ -440,7 +431,7 @@ fn token_orphan_revoke_and_accessor_commands() {
 
 #[test]
 fn policy_fmt_write_read_list_delete() {
-    let server = dev_with_kv1();
+    let server = Server::dev_with_kv1();
     let file = write_file(
         server.home(),
         "readers.hcl",

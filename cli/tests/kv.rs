@@ -4,21 +4,13 @@
 mod common;
 
 use common::{mask_rows, row_value, Server};
-use serde_json::{json, Value};
+use serde_json::json;
 
-fn body(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|error| panic!("not JSON ({error}): {text}"))
-}
-
-fn dev_with_kv1() -> Server {
-    let server = Server::dev();
-    server.ok(&["secrets", "enable", "-path=kvv1", "-version=1", "kv"]);
-    server
-}
+use common::parse_json as body;
 
 #[test]
 fn kv_v1_put_get_list_delete() {
-    let server = dev_with_kv1();
+    let server = Server::dev_with_kv1();
     let stdout = server.ok(&["kv", "put", "kvv1/app", "user=alice", "password=hunter2"]);
     assert_eq!(stdout, "Success! Data written to: kvv1/app\n");
     server.ok(&["kv", "put", "-mount=kvv1", "dir/one", "x=1"]);
@@ -61,7 +53,7 @@ fn kv_v1_put_get_list_delete() {
 
 #[test]
 fn kv_v1_refuses_v2_only_commands() {
-    let server = dev_with_kv1();
+    let server = Server::dev_with_kv1();
     server.ok(&["kv", "put", "kvv1/app", "a=1"]);
     let cases: &[(&[&str], &str)] = &[
         (&["kv", "patch", "kvv1/app", "a=2"], "must be version 2"),

@@ -118,6 +118,13 @@ impl Server {
     }
 
     /// Runs the client with the root token and expects success.
+    /// A dev server with a KV version 1 engine mounted at `kvv1/`.
+    pub fn dev_with_kv1() -> Server {
+        let server = Server::dev();
+        server.ok(&["secrets", "enable", "-path=kvv1", "-version=1", "kv"]);
+        server
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         self.cli().run(args).ok()
     }
@@ -320,4 +327,9 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> String {
     let path: PathBuf = dir.join(name);
     std::fs::write(&path, contents).expect("write test file");
     path.to_str().expect("utf-8 temp path").to_owned()
+}
+
+/// Parses CLI output as JSON, with the text in the panic message.
+pub fn parse_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("not JSON ({error}): {text}"))
 }

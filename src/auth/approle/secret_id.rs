@@ -280,8 +280,8 @@ fn secret_field(req: &LogicalRequest<'_>) -> Result<SecretString, LogicalError> 
     }
 }
 
-/// The live (unexpired) entry of `secret` under `role`, with its HMAC.
-fn find_by_secret(
+/// The stored entry of `secret` under `role` (expired or not), with its HMAC.
+fn stored_by_secret(
     b: &AppRoleBackend,
     s: &StorageView,
     role: &str,
@@ -289,8 +289,17 @@ fn find_by_secret(
 ) -> Result<Option<(String, SecretIdEntry)>, LogicalError> {
     let sid_hmac = b.salt.hmac(s, Kind::SecretId, secret.expose())?;
     Ok(s.get_json::<SecretIdEntry>(&entry_key(role, &sid_hmac))?
-        .filter(|e| !e.expired(unix_now()))
         .map(|e| (sid_hmac, e)))
+}
+
+/// The live (unexpired) entry of `secret` under `role`, with its HMAC.
+fn find_by_secret(
+    b: &AppRoleBackend,
+    s: &StorageView,
+    role: &str,
+    secret: &SecretString,
+) -> Result<Option<(String, SecretIdEntry)>, LogicalError> {
+    Ok(stored_by_secret(b, s, role, secret)?.filter(|(_, e)| !e.expired(unix_now())))
 }
 
 /// POST role/:name/secret-id/lookup {secret_id} — 204 when unknown (as Vault).
@@ -319,11 +328,8 @@ pub(super) fn destroy(
     let name = normalize_name(name)?;
     let _guard = b.lock_role(&name);
     require(req.storage, &name)?;
-    let sid_hmac = b.salt.hmac(req.storage, Kind::SecretId, secret.expose())?;
-    if let Some(e) = req
-        .storage
-        .get_json::<SecretIdEntry>(&entry_key(&name, &sid_hmac))?
-    {
+    // Expired entries are destroyed too.
+    if let Some((sid_hmac, e)) = stored_by_secret(b, req.storage, &name, &secret)? {
         req.storage
             .transaction(delete_ops(b, req.storage, &name, &sid_hmac, &e)?)?;
     }

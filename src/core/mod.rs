@@ -8,6 +8,7 @@
 
 mod error;
 pub mod metrics;
+pub mod path;
 mod pipeline;
 /// The pieces of the pipeline that system and auth handlers reuse.
 pub(crate) mod pipeline_api {

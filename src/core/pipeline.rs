@@ -19,6 +19,12 @@ pub(crate) struct Authenticated {
 }
 
 pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreError> {
+    // One canonical path for everything below: the ACL and the handler see
+    // the same string, and no engine re-normalises it.
+    let canonical = super::path::canonicalize(req.operation, &req.path)
+        .map_err(|e| CoreError::BadRequest(e.to_string()))?;
+    req.path = canonical.path;
+    req.alias = canonical.alias;
     if let Some(resp) = system::handle_unauthenticated(core, &req)? {
         return Ok(resp);
     }
@@ -142,10 +148,24 @@ fn authenticate(active: &Active, req: &Request) -> Result<Authenticated, CoreErr
         token_key: entry.key.clone(),
         policies: entry.policies.clone(),
         display_name: entry.display_name.clone(),
-        metadata: entry.meta.clone(),
+        metadata: login_metadata(&entry),
         remote_addr: req.remote_addr,
     };
     Ok(Authenticated { caller, entry, acl })
+}
+
+/// The metadata an engine may trust: what an auth method attached at login.
+/// A token created through the token store (`auth/token/create…`) carries
+/// metadata its creator chose, so it counts for nothing here — otherwise a
+/// token holder could put any claim (`groups=admins`) into the identity
+/// tokens its children obtain.
+fn login_metadata(entry: &TokenEntry) -> serde_json::Map<String, serde_json::Value> {
+    let by_auth_method = entry.path.starts_with("auth/") && !entry.path.starts_with("auth/token/");
+    if by_auth_method {
+        entry.meta.clone()
+    } else {
+        serde_json::Map::new()
+    }
 }
 
 /// The capability an operation needs.

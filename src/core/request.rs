@@ -52,19 +52,25 @@ pub struct Request {
     pub remote_addr: Option<IpAddr>,
     /// `X-Vault-Wrap-TTL`, in seconds.
     pub wrap_ttl: Option<u64>,
+    /// Set by the pipeline when `path` was rewritten from a legacy alias
+    /// (`sys/policy/:name`): the path as the client sent it. Only the shape
+    /// of the response depends on it; the ACL and the handler use `path`.
+    pub alias: Option<String>,
 }
 
 impl Request {
-    /// A request with an empty body.
+    /// A request with an empty body. `path` is taken as given: the
+    /// pipeline canonicalises it (or refuses it) before anything uses it.
     pub fn new(operation: Operation, path: &str) -> Request {
         Request {
             id: uuid::Uuid::new_v4().to_string(),
             operation,
-            path: path.trim_start_matches('/').to_string(),
+            path: path.to_string(),
             data: Map::new(),
             client_token: None,
             remote_addr: None,
             wrap_ttl: None,
+            alias: None,
         }
     }
 }

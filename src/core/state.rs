@@ -51,6 +51,7 @@ pub(crate) fn policy_err(e: PolicyStoreError) -> CoreError {
     match e {
         PolicyStoreError::Policy(p) => CoreError::Policy(p),
         PolicyStoreError::Storage(b) => b.into(),
+        PolicyStoreError::Immutable(m) => CoreError::BadRequest(m),
     }
 }
 

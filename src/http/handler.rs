@@ -57,14 +57,11 @@ async fn handle(
     let Some(path) = uri.path().strip_prefix("/v1/") else {
         return error_response(StatusCode::NOT_FOUND, vec![]);
     };
-    let path = match percent_decode(path) {
-        Some(p) => p,
-        None => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                vec!["invalid path encoding".into()],
-            )
-        }
+    // Decoded once; an encoded '/' is refused. The core canonicalises the
+    // result before the ACL (crate::core::path).
+    let path = match crate::core::path::decode(path) {
+        Ok(p) => p,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, vec![e.to_string()]),
     };
     let body = match axum::body::to_bytes(body, state.max_request_size).await {
         Ok(b) => b,

@@ -28,6 +28,9 @@ pub struct Caller {
     pub token_key: String,
     pub policies: Vec<String>,
     pub display_name: String,
+    /// The token's metadata as its auth method set it at login; empty for
+    /// tokens made through the token store, whose metadata the creating
+    /// token holder chose (engines must not turn that into trusted claims).
     pub metadata: Map<String, Value>,
     pub remote_addr: Option<std::net::IpAddr>,
 }

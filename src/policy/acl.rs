@@ -102,6 +102,28 @@ impl Acl {
         self.list_capabilities(path).to_strings()
     }
 
+    /// Whether some rule grants something on `mount` (a mount path ending
+    /// in `/`) or on any path below it: Vault's `hasMountAccess`, used
+    /// before revealing a mount's configuration to a token. A rule whose
+    /// winning capability is `deny` grants nothing.
+    pub fn has_mount_access(&self, mount: &str) -> bool {
+        if self.root {
+            return true;
+        }
+        let mount = trim_leading_slashes(mount);
+        let grants = |caps: &CapabilitySet| !caps.is_deny() && !caps.is_empty();
+        !self.capabilities(mount).is_empty()
+            || self
+                .exact
+                .iter()
+                .any(|(path, caps)| path.starts_with(mount) && grants(caps))
+            || self.prefixes.any_below(mount, &grants)
+            || self
+                .wildcards
+                .iter()
+                .any(|r| grants(&r.caps) && r.may_match_below(mount))
+    }
+
     /// An ACL without rules.
     fn empty(root: bool) -> Acl {
         Acl {
@@ -294,6 +316,26 @@ impl WildcardRule {
         self.is_prefix || parts.next().is_none()
     }
 
+    /// Whether the rule can match some path that starts with `mount` (a
+    /// path ending in `/`): its segments agree with the mount's segments.
+    fn may_match_below(&self, mount: &str) -> bool {
+        let mount_segments: Vec<&str> = mount.trim_end_matches('/').split('/').collect();
+        if self.segments.len() < mount_segments.len() && !self.is_prefix {
+            return false;
+        }
+        let last = self.segments.len().saturating_sub(1);
+        mount_segments
+            .iter()
+            .zip(self.segments.iter())
+            .enumerate()
+            .all(|(i, (part, seg))| match seg {
+                Segment::Any => true,
+                Segment::Literal(lit) => {
+                    lit == part || (self.is_prefix && i == last && part.starts_with(lit.as_str()))
+                }
+            })
+    }
+
     /// This rule as a priority candidate.
     fn candidate(&self) -> Candidate<'_> {
         Candidate {
@@ -364,6 +406,28 @@ impl PrefixTrie {
         children.get(i).map(|(_, child)| *child)
     }
 
+    /// Whether a rule whose prefix starts with `path` satisfies `pred`.
+    fn any_below(&self, path: &str, pred: &dyn Fn(&CapabilitySet) -> bool) -> bool {
+        let mut node = 0;
+        for byte in path.bytes() {
+            match self.child(node, byte) {
+                Some(next) => node = next,
+                None => return false,
+            }
+        }
+        let mut stack = vec![node];
+        while let Some(n) = stack.pop() {
+            let Some(tn) = self.nodes.get(n) else {
+                continue;
+            };
+            if tn.value.as_ref().is_some_and(pred) {
+                return true;
+            }
+            stack.extend(tn.children.iter().map(|(_, c)| *c));
+        }
+        false
+    }
+
     /// Length and capabilities of the longest stored prefix of `path`.
     fn longest_match(&self, path: &str) -> Option<(usize, CapabilitySet)> {
         let value_at = |node: usize| self.nodes.get(node).and_then(|n| n.value);
@@ -402,6 +466,27 @@ mod tests {
             .map(|(i, t)| policy(&format!("p{i}"), t))
             .collect();
         Acl::new(&policies)
+    }
+
+    #[test]
+    fn mount_access_needs_a_grant_on_or_below_the_mount() {
+        let a = acl(&[r#"path "secret/data/app/*" { capabilities = ["read"] }"#]);
+        assert!(a.has_mount_access("secret/"));
+        assert!(!a.has_mount_access("other/"));
+        let a = acl(&[r#"path "sec*" { capabilities = ["list"] }"#]);
+        assert!(a.has_mount_access("secret/"));
+        let a = acl(&[r#"path "+/data/x" { capabilities = ["read"] }"#]);
+        assert!(a.has_mount_access("kv/"));
+        let a = acl(&[r#"path "kv/+/x" { capabilities = ["read"] }"#]);
+        assert!(a.has_mount_access("kv/"));
+        assert!(!a.has_mount_access("secret/"));
+        let a = acl(&[
+            r#"path "secret/x" { capabilities = ["deny"] }"#,
+            r#"path "other/*" { capabilities = ["read"] }"#,
+        ]);
+        assert!(!a.has_mount_access("secret/"));
+        assert!(Acl::root().has_mount_access("anything/"));
+        assert!(!acl(&[]).has_mount_access("secret/"));
     }
 
     fn caps(acl: &Acl, path: &str) -> Vec<String> {

@@ -21,6 +21,7 @@ pub mod store;
 
 pub use acl::Acl;
 pub use error::PolicyError;
+pub use store::check_canonical_name;
 
 /// Name of the built-in policy that grants everything; it has no rules and
 /// cannot be changed.

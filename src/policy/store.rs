@@ -1,7 +1,11 @@
 //! Stored ACL policies and the cache of compiled ACLs per policy set.
 //!
 //! Policies live in the core view under `policy/<name>` as their raw text.
-//! `root` is built in and never stored; `default` is created on first use.
+//! `root` is built in and never stored; `default` is created on first use;
+//! `root` and `response-wrapping` (the policy of wrapping tokens) can never
+//! be written. Names arrive canonical (the request pipeline folds policy
+//! names before the ACL check); the store refuses any other spelling rather
+//! than folding it again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -26,6 +30,37 @@ pub struct PolicyStore {
 pub enum PolicyStoreError {
     Policy(PolicyError),
     Storage(BarrierError),
+    /// A built-in policy that cannot be written or deleted (Vault's message).
+    Immutable(String),
+}
+
+impl std::fmt::Display for PolicyStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyStoreError::Policy(e) => e.fmt(f),
+            PolicyStoreError::Storage(e) => e.fmt(f),
+            PolicyStoreError::Immutable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The policy of response-wrapping tokens (see `auth::token::WRAPPING_POLICY`).
+pub const RESPONSE_WRAPPING_POLICY: &str = "response-wrapping";
+
+/// Policies no one may write: `root` is built in, and `response-wrapping`
+/// is what every wrapping token holds (anyone may mint one), so a stored
+/// policy of that name would grant its rules to everyone.
+const IMMUTABLE: [&str; 2] = [ROOT_POLICY, RESPONSE_WRAPPING_POLICY];
+
+/// Checks that `name` is a valid policy name in canonical form (lower case,
+/// no surrounding whitespace), as the pipeline produces it.
+pub fn check_canonical_name(name: &str) -> Result<(), PolicyError> {
+    if normalize_name(name)? != name {
+        return Err(PolicyError::InvalidName(
+            "policy names are lower case, without surrounding whitespace".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl From<PolicyError> for PolicyStoreError {
@@ -92,10 +127,13 @@ impl PolicyStore {
 
     /// Creates or replaces `name` with `text` after validating it.
     pub fn set(&self, name: &str, text: &str) -> Result<(), PolicyStoreError> {
-        let name = normalize_name(name)?;
-        if name == ROOT_POLICY {
-            return Err(PolicyError::Invalid("cannot update the root policy".into()).into());
+        check_canonical_name(name)?;
+        if IMMUTABLE.contains(&name) {
+            return Err(PolicyStoreError::Immutable(format!(
+                "cannot update {name:?} policy"
+            )));
         }
+        let name = name.to_string();
         let p = parse(&name, text)?;
         let _write = self.gate.write().unwrap_or_else(|p| p.into_inner());
         self.view.put(&key(&name), text.as_bytes())?;
@@ -109,10 +147,13 @@ impl PolicyStore {
 
     /// Deletes `name` (`root` and `default` cannot be deleted).
     pub fn delete(&self, name: &str) -> Result<(), PolicyStoreError> {
-        let name = normalize_name(name)?;
-        if name == ROOT_POLICY || name == DEFAULT_POLICY {
-            return Err(PolicyError::Invalid(format!("cannot delete the {name} policy")).into());
+        check_canonical_name(name)?;
+        if IMMUTABLE.contains(&name) || name == DEFAULT_POLICY {
+            return Err(PolicyStoreError::Immutable(format!(
+                "cannot delete {name:?} policy"
+            )));
         }
+        let name = name.to_string();
         let _write = self.gate.write().unwrap_or_else(|p| p.into_inner());
         self.view.delete(&key(&name))?;
         self.policies

@@ -91,11 +91,13 @@ fn is_list_folder(path: &str) -> bool {
             .is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
 
-fn route(path: &str) -> Option<Route<'_>> {
-    // Only the folder "role/" may end in '/': "role/x/" must not reach the
-    // handler of "role/x", or a policy on "…/role/x" could be sidestepped.
+/// The route of `path` for `op`. Only a list may name a folder, with the
+/// trailing '/' the pipeline gives every list: "role/x/secret-id/" must not
+/// reach the writer of "role/x/secret-id", or a policy on the latter could be
+/// sidestepped.
+fn route(path: &str, op: Operation) -> Option<Route<'_>> {
     let path = match path.strip_suffix('/') {
-        Some(folder) if is_list_folder(folder) => folder,
+        Some(folder) if op == Operation::List && is_list_folder(folder) => folder,
         Some(_) => return None,
         None => path,
     };
@@ -133,7 +135,7 @@ fn is_write(op: Operation) -> bool {
 
 impl LogicalBackend for AppRoleBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-        let Some(r) = route(req.path) else {
+        let Some(r) = route(req.path, req.operation) else {
             return Err(LogicalError::UnsupportedPath(req.path.to_string()));
         };
         let op = req.operation;
@@ -176,7 +178,7 @@ impl LogicalBackend for AppRoleBackend {
     }
 
     fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
-        match route(req.path) {
+        match route(req.path, req.operation) {
             Some(Route::Role(name)) => Ok(Some(role::load(req.storage, name)?.is_some())),
             // Every other write is an update of something that exists (or
             // an action), as in Vault.
@@ -195,23 +197,32 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert!(matches!(route("login"), Some(Route::Login)));
-        assert!(matches!(route("role/"), Some(Route::Roles)));
-        assert!(matches!(route("role/web"), Some(Route::Role("web"))));
+        use Operation::{List, Read, Update};
+        assert!(matches!(route("login", Update), Some(Route::Login)));
+        assert!(matches!(route("role/", List), Some(Route::Roles)));
+        assert!(matches!(route("role/web", Read), Some(Route::Role("web"))));
         assert!(matches!(
-            route("role/web/secret-id/"),
+            route("role/web/secret-id/", List),
             Some(Route::SecretIds("web"))
         ));
         assert!(matches!(
-            route("role/web/secret-id-accessor/destroy"),
+            route("role/web/secret-id", Update),
+            Some(Route::SecretIds("web"))
+        ));
+        // The folder form is a list, never a write or a read.
+        assert!(route("role/web/secret-id/", Update).is_none());
+        assert!(route("role/", Read).is_none());
+        assert!(route("role/web/", List).is_none());
+        assert!(matches!(
+            route("role/web/secret-id-accessor/destroy", Update),
             Some(Route::AccessorDestroy("web"))
         ));
         assert!(matches!(
-            route("role/web/token-ttl"),
+            route("role/web/token-ttl", Read),
             Some(Route::RoleField("web", "token-ttl"))
         ));
-        assert!(route("role/web/nope").is_none());
-        assert!(route("role//x").is_none());
-        assert!(route("other").is_none());
+        assert!(route("role/web/nope", Read).is_none());
+        assert!(route("role//x", Read).is_none());
+        assert!(route("other", Read).is_none());
     }
 }

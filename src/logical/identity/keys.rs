@@ -11,20 +11,21 @@
 //!
 //! Private keys live only in storage (behind the barrier) and, while a
 //! token is being signed, in an `ed25519_dalek::SigningKey` (zeroized on
-//! drop); the stored seed is zeroized when a [`KeyVersion`] drops. They are
+//! drop); the seed is a [`SecretBytes`], zeroized when a [`KeyVersion`] drops. They are
 //! never returned, logged or shown by `Debug`. Must not touch roles' entries
 //! (except reading them, via the caller), other mounts, tokens or HTTP.
 
 use std::sync::Mutex;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::barrier::StorageView;
+use crate::crypto::SecretBytes;
 use crate::logical::LogicalError;
 
 /// Storage prefix of named keys.
@@ -47,17 +48,37 @@ pub struct KeyVersion {
     pub kid: String,
     /// The raw 32-byte public key, base64url (no padding), as in a JWK.
     pub public: String,
-    /// The 32-byte private seed, base64. Secret: never leaves this module.
-    seed: String,
+    /// The 32-byte private seed (stored as base64). Secret: never leaves
+    /// this module; zeroized when dropped.
+    #[serde(with = "seed_base64")]
+    seed: SecretBytes,
     pub created: i64,
     /// When the key stops being published and accepted (None: current).
     #[serde(default)]
     pub expire_at: Option<i64>,
 }
 
-impl Drop for KeyVersion {
-    fn drop(&mut self) {
-        self.seed.zeroize();
+/// The seed's storage form: standard base64, with every intermediate copy
+/// zeroized.
+mod seed_base64 {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zeroize::Zeroizing;
+
+    use crate::crypto::SecretBytes;
+
+    pub fn serialize<S: Serializer>(seed: &SecretBytes, s: S) -> Result<S::Ok, S::Error> {
+        let text = Zeroizing::new(STANDARD.encode(seed.expose()));
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretBytes, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let bytes = STANDARD
+            .decode(text.as_bytes())
+            .map_err(|_| serde::de::Error::custom("stored signing key is corrupt"))?;
+        Ok(SecretBytes::new(bytes))
     }
 }
 
@@ -78,7 +99,7 @@ impl KeyVersion {
         KeyVersion {
             kid: uuid::Uuid::new_v4().to_string(),
             public: URL_SAFE_NO_PAD.encode(sk.verifying_key().to_bytes()),
-            seed: STANDARD.encode(seed.as_slice()),
+            seed: SecretBytes::from_slice(seed.as_slice()),
             created: now,
             expire_at: None,
         }
@@ -86,14 +107,9 @@ impl KeyVersion {
 
     /// The signing key (zeroized when dropped).
     pub fn signing_key(&self) -> Result<SigningKey, LogicalError> {
-        let bytes = Zeroizing::new(
-            STANDARD
-                .decode(&self.seed)
-                .map_err(|_| LogicalError::Internal("stored signing key is corrupt".into()))?,
-        );
         let arr: Zeroizing<[u8; 32]> = Zeroizing::new(
-            bytes
-                .as_slice()
+            self.seed
+                .expose()
                 .try_into()
                 .map_err(|_| LogicalError::Internal("stored signing key is corrupt".into()))?,
         );
@@ -362,7 +378,17 @@ mod tests {
         );
         // Debug never shows the seed
         let shown = format!("{k:?}");
-        assert!(!shown.contains(&cur.seed), "{shown}");
+        let seed_b64 = base64::engine::general_purpose::STANDARD.encode(cur.seed.expose());
+        assert!(!shown.contains(&seed_b64), "{shown}");
+        // the storage form is unchanged: base64 of the 32-byte seed, and it
+        // round-trips
+        let stored = serde_json::to_value(cur).unwrap();
+        assert_eq!(stored["seed"], json!(seed_b64));
+        let back: KeyVersion = serde_json::from_value(stored).unwrap();
+        assert_eq!(back.seed, cur.seed);
+        let mut bad = serde_json::to_value(cur).unwrap();
+        bad["seed"] = json!("not base64!");
+        assert!(serde_json::from_value::<KeyVersion>(bad).is_err());
     }
 
     #[test]

@@ -108,11 +108,15 @@ enum Route<'a> {
     OpenIdConfig,
 }
 
+/// The route of `path` as the pipeline canonicalised it: only the list
+/// folders `oidc/key/` and `oidc/role/` end in `/`, and a path is never
+/// trimmed here ("oidc/role/x/" must not reach the handler of "oidc/role/x",
+/// or a policy on the latter could be sidestepped).
 fn route(path: &str) -> Option<Route<'_>> {
-    let p = path.trim_end_matches('/');
+    let p = path;
     Some(match p {
-        "oidc/key" => Route::KeyList,
-        "oidc/role" => Route::RoleList,
+        "oidc/key/" => Route::KeyList,
+        "oidc/role/" => Route::RoleList,
         "oidc/introspect" => Route::Introspect,
         WELL_KNOWN_KEYS => Route::Jwks,
         WELL_KNOWN_CONFIG => Route::OpenIdConfig,
@@ -548,6 +552,15 @@ mod tests {
         ));
         assert!(matches!(route("oidc/key/"), Some(Route::KeyList)));
         assert!(route("oidc/key/a/b").is_none());
+        // Only the list folders end in '/': nothing is trimmed.
+        for p in [
+            "oidc/token/boss/",
+            "oidc/role/boss/",
+            "oidc/key/k/",
+            "oidc/key",
+        ] {
+            assert!(route(p).is_none(), "{p}");
+        }
         assert!(route("oidc/nope").is_none());
         assert!(check_name("../x").is_err());
     }

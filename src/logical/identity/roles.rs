@@ -13,6 +13,14 @@
 //! (a missing metadata key drops the claim); placeholders inside longer
 //! strings are interpolated as text. Templates cannot set the reserved
 //! claims.
+//!
+//! `identity.token.metadata` is the metadata the token's auth method set
+//! at login (userpass: `username`; approle: `role_name` and the secret id's
+//! metadata, which only a holder of the role's `secret-id` path sets). A
+//! token made through `auth/token/create` has none here: its creator chose
+//! its metadata, and a claim a receiver trusts must not come from the
+//! caller. (Vault templates read `identity.entity.*`, data an operator or
+//! auth method set, for the same reason.)
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

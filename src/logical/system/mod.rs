@@ -58,8 +58,8 @@ pub(crate) fn handle(
     auth: &Authenticated,
 ) -> Result<Response, CoreError> {
     let path = req.path.strip_prefix("sys/").unwrap_or("");
-    // Any valid token may ask how a mount is configured (clients use it to
-    // detect the KV version), as in Vault.
+    // A token may ask how a mount it can use is configured (clients use it
+    // to detect the KV version), as in Vault: the check is in `mounts`.
     if !path.starts_with("internal/ui/mounts/") {
         let sudo = needs_sudo(path, req.operation);
         authorize(auth, req.operation, &req.path, sudo)?;
@@ -70,7 +70,7 @@ pub(crate) fn handle(
     if let Some(r) = seal::handle(core, req, path)? {
         return Ok(r);
     }
-    if let Some(r) = mounts::handle(core, active, req, path)? {
+    if let Some(r) = mounts::handle(core, active, req, path, auth)? {
         return Ok(r);
     }
     if let Some(r) = policies::handle(active, req, path)? {

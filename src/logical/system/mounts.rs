@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::core::pipeline_api::Authenticated;
 use crate::core::state::{auth_backend_for, backend_for};
 use crate::core::{Active, Core, CoreError, Operation, Request, Response};
 use crate::logical::{fields, LogicalError};
@@ -23,8 +24,13 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
-    /// Internal mount path ("auth/x/" for auth methods) from a user path.
+    /// Internal mount path ("auth/x/" for auth methods) from the canonical
+    /// request path (the pipeline has removed any trailing '/' and refused
+    /// empty segments; nothing is trimmed here).
     fn full(&self, rest: &str) -> Result<String, CoreError> {
+        if rest.starts_with('/') || rest.ends_with('/') {
+            return Err(mount_err(MountTableError::InvalidPath(rest.to_string())));
+        }
         let p = normalize_mount_path(rest).map_err(mount_err)?;
         Ok(format!("{}{p}", self.set.prefix))
     }
@@ -40,9 +46,10 @@ pub(super) fn handle(
     active: &Arc<Active>,
     req: &Request,
     path: &str,
+    auth: &Authenticated,
 ) -> Result<Option<Response>, CoreError> {
     if let Some(rest) = path.strip_prefix("internal/ui/mounts/") {
-        return ui_mount(active, rest).map(Some);
+        return ui_mount(active, rest, auth).map(Some);
     }
     let (target, rest) = if let Some(rest) = strip(path, "mounts") {
         (
@@ -357,15 +364,18 @@ fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Respons
     Ok(Response::empty())
 }
 
-fn ui_mount(active: &Active, rest: &str) -> Result<Response, CoreError> {
+/// `sys/internal/ui/mounts/:path`: the mount serving `path`, for a token
+/// that may use that mount (some capability on or below its path, as
+/// Vault's preflight check); others get 403, as if it did not exist to them.
+fn ui_mount(active: &Active, rest: &str, auth: &Authenticated) -> Result<Response, CoreError> {
     let router = active.router();
-    let full = if rest.ends_with('/') {
-        rest.to_string()
-    } else {
-        format!("{rest}/")
-    };
+    // Routing only: "secret" names the mount "secret/".
+    let full = format!("{rest}/");
     let (m, _) = router.route(&full).ok_or(LogicalError::NotFound)?;
     let e = &m.entry;
+    if !auth.acl.has_mount_access(&e.path) {
+        return Err(CoreError::PermissionDenied);
+    }
     Ok(Response::json(json!({
         "path": e.path,
         "type": e.kind,

@@ -1,4 +1,5 @@
-//! sys/policies/acl/* and the legacy sys/policy/*.
+//! sys/policies/acl/* and the legacy sys/policy/* (which the pipeline
+//! rewrites to sys/policies/acl/*, so both are one ACL object).
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use serde_json::json;
 use crate::core::state::policy_err;
 use crate::core::{Active, CoreError, Operation, Request, Response};
 use crate::logical::{fields, LogicalError};
-use crate::policy::normalize_name;
+use crate::policy::check_canonical_name;
 
 pub(super) fn handle(
     active: &Arc<Active>,
@@ -15,14 +16,14 @@ pub(super) fn handle(
     path: &str,
 ) -> Result<Option<Response>, CoreError> {
     let write = matches!(req.operation, Operation::Create | Operation::Update);
-    let (name, legacy) = if let Some(n) = path.strip_prefix("policies/acl/") {
-        (Some(n), false)
+    // The pipeline rewrote the legacy `sys/policy/…` to `sys/policies/acl/…`
+    // (one ACL object for both) and folded the name; `alias` only picks the
+    // legacy response shape.
+    let legacy = req.alias.is_some();
+    let name = if let Some(n) = path.strip_prefix("policies/acl/") {
+        Some(n)
     } else if path == "policies/acl" {
-        (None, false)
-    } else if let Some(n) = path.strip_prefix("policy/") {
-        (Some(n), true)
-    } else if path == "policy" {
-        (None, true)
+        None
     } else {
         return Ok(None);
     };
@@ -52,10 +53,10 @@ fn list(active: &Active, legacy: bool) -> Result<Response, CoreError> {
 }
 
 fn read(active: &Active, name: &str, legacy: bool) -> Result<Response, CoreError> {
-    let name = normalize_name(name)?;
+    check_canonical_name(name)?;
     let p = active
         .policies
-        .get(&name)
+        .get(name)
         .map_err(policy_err)?
         .ok_or(LogicalError::NotFound)?;
     Ok(if legacy {

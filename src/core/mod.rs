@@ -9,6 +9,8 @@
 mod error;
 pub mod metrics;
 pub mod path;
+#[cfg(test)]
+mod path_props;
 mod pipeline;
 /// The pieces of the pipeline that system and auth handlers reuse.
 pub(crate) mod pipeline_api {

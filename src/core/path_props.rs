@@ -35,9 +35,9 @@ struct Route {
     body: fn() -> Value,
     /// (operation, path) whose response data fingerprints the object.
     fingerprint: Option<(Operation, &'static str)>,
-    /// For writes whose canonical path can be read back: the read path of a
-    /// canonical path, and the field that must hold what was written.
-    readback: Option<fn(&str) -> Option<(String, &'static str)>>,
+    /// For writes whose canonical path reads back what was written: the
+    /// JSON pointer, in the read's data, of the written value.
+    readback: Option<&'static str>,
 }
 
 fn empty() -> Value {
@@ -72,25 +72,13 @@ fn tune_body() -> Value {
     json!({"max_lease_ttl": "1h"})
 }
 
-fn kv2_readback(c: &str) -> Option<(String, &'static str)> {
-    Some((c.to_string(), "/data/v"))
-}
-
-fn kv1_readback(c: &str) -> Option<(String, &'static str)> {
-    Some((c.to_string(), "/v"))
-}
-
-fn policy_readback(c: &str) -> Option<(String, &'static str)> {
-    Some((c.to_string(), "/policy"))
-}
-
 const ROUTES: &[Route] = &[
     Route {
         op: Operation::Update,
         protected: "secret/data/boss",
         body: kv2_body,
         fingerprint: Some((Operation::Read, "secret/data/boss")),
-        readback: Some(kv2_readback),
+        readback: Some("/data/v"),
     },
     Route {
         op: Operation::Read,
@@ -111,7 +99,7 @@ const ROUTES: &[Route] = &[
         protected: "kv/boss",
         body: kv1_body,
         fingerprint: Some((Operation::Read, "kv/boss")),
-        readback: Some(kv1_readback),
+        readback: Some("/v"),
     },
     Route {
         op: Operation::Delete,
@@ -132,7 +120,7 @@ const ROUTES: &[Route] = &[
         protected: "sys/policies/acl/boss",
         body: policy_body,
         fingerprint: Some((Operation::Read, "sys/policies/acl/boss")),
-        readback: Some(policy_readback),
+        readback: Some("/policy"),
     },
     Route {
         op: Operation::Read,
@@ -274,7 +262,7 @@ fn fixture() -> &'static Fixture {
             .expect("unseal");
         let root = init.root_token.clone();
         let c = &core;
-        use Operation::{Update, Read};
+        use Operation::Update;
         ok(c, &root, Update, "sys/mounts/secret", json!({"type": "kv", "options": {"version": "2"}}));
         ok(c, &root, Update, "sys/mounts/kv", json!({"type": "kv"}));
         ok(c, &root, Update, "sys/mounts/victim", json!({"type": "kv"}));
@@ -299,7 +287,6 @@ fn fixture() -> &'static Fixture {
         ok(c, &root, Update, "sys/policies/acl/limited", json!({ "policy": policy }));
         let resp = ok(c, &root, Update, "auth/token/create", json!({"policies": ["limited"], "no_default_policy": true}));
         let limited = SecretString::new(resp.auth.as_ref().expect("auth").client_token.clone());
-        let _ = Read;
         let mut f = Fixture {
             core,
             root,
@@ -546,19 +533,17 @@ fn check(route: &Route, mutations: &[Mutation]) -> Result<(), TestCaseError> {
                 "{what}: the ACL allows {:?}, but the request was denied",
                 c.path
             );
-            if let (Ok(_), Some(readback)) = (&result, route.readback) {
-                if let Some((p, field)) = readback(&c.path) {
-                    let stored = send(&f.core, &f.root, Operation::Read, &p, json!({}))
-                        .map(|r| Value::Object(r.data.unwrap_or_else(Map::new)));
-                    let written = (route.body)();
-                    let want = match field {
-                        "/policy" => written["policy"].clone(),
-                        "/data/v" => written["data"]["v"].clone(),
-                        _ => written["v"].clone(),
-                    };
-                    let got = stored.as_ref().ok().and_then(|v| v.pointer(field)).cloned();
-                    prop_assert_eq!(got, Some(want), "{}: stored object of {:?}", what, c.path);
-                }
+            if let (Ok(_), Some(field)) = (&result, route.readback) {
+                let stored = send(&f.core, &f.root, Operation::Read, &c.path, json!({}))
+                    .map(|r| Value::Object(r.data.unwrap_or_else(Map::new)));
+                let written = (route.body)();
+                let want = match field {
+                    "/policy" => written["policy"].clone(),
+                    "/data/v" => written["data"]["v"].clone(),
+                    _ => written["v"].clone(),
+                };
+                let got = stored.as_ref().ok().and_then(|v| v.pointer(field)).cloned();
+                prop_assert_eq!(got, Some(want), "{}: stored object of {:?}", what, c.path);
             }
         }
     }

@@ -16,7 +16,8 @@
 //! refused (400), except two spellings Vault clients send that are rewritten
 //! to the canonical path before the ACL sees it: a trailing `/` after a mount
 //! path in `sys/mounts/…`, `sys/auth/…` and `sys/internal/ui/mounts/…`
-//! (`sys/mounts/secret/`, `sys/mounts/secret//tune`).
+//! (`sys/mounts/secret/`, `sys/mounts/secret//tune`), and after a lease
+//! prefix in `sys/leases/revoke-prefix/…`.
 
 use super::Operation;
 
@@ -92,9 +93,15 @@ pub fn decode(raw: &str) -> Result<String, PathError> {
     String::from_utf8(out).map_err(|_| PathError::BadEncoding)
 }
 
-/// Prefixes under which a trailing `/` after the mount path (sent by Vault
-/// clients on non-list operations) is rewritten away.
-const MOUNT_ADMIN: [&str; 3] = ["sys/mounts/", "sys/auth/", "sys/internal/ui/mounts/"];
+/// Prefixes under which a trailing `/` after a mount path or lease prefix
+/// (sent by Vault clients on non-list operations) is rewritten away.
+const MOUNT_ADMIN: [&str; 5] = [
+    "sys/mounts/",
+    "sys/auth/",
+    "sys/internal/ui/mounts/",
+    "sys/leases/revoke-prefix/",
+    "sys/revoke-prefix/",
+];
 
 const POLICIES: &str = "sys/policies/acl";
 const LEGACY_POLICIES: &str = "sys/policy";

@@ -45,10 +45,10 @@ pub(super) fn handle(
         p if req.operation == Operation::List
             && (p == "leases/lookup" || p.starts_with("leases/lookup/")) =>
         {
-            let prefix = p
-                .strip_prefix("leases/lookup")
-                .unwrap_or("")
-                .trim_start_matches('/');
+            // The canonical path has no empty segment: at most the one '/'
+            // after "lookup" separates the prefix.
+            let rest = p.strip_prefix("leases/lookup").unwrap_or("");
+            let prefix = rest.strip_prefix('/').unwrap_or(rest);
             list(active, prefix)?
         }
         p if p.starts_with("leases/") || p == "renew" || p == "revoke" => {
@@ -127,7 +127,7 @@ fn revoke(active: &Active, id: &str) -> Result<Response, CoreError> {
 }
 
 fn revoke_prefix(active: &Active, prefix: &str) -> Result<Response, CoreError> {
-    let prefix = prefix.trim_matches('/');
+    // Canonical already: no leading, doubled or trailing '/'.
     if prefix.is_empty() {
         return Err(CoreError::BadRequest("missing prefix".into()));
     }

@@ -105,6 +105,11 @@ impl PolicyStore {
                 rules: Vec::new(),
             })));
         }
+        if name == RESPONSE_WRAPPING_POLICY {
+            // Grants nothing (the wrapping endpoints need no ACL). A policy
+            // stored under this name before it was reserved is ignored.
+            return Ok(None);
+        }
         if let Some(p) = self
             .policies
             .read()
@@ -167,6 +172,7 @@ impl PolicyStore {
     /// Every policy name, with `root`.
     pub fn list(&self) -> Result<Vec<String>, PolicyStoreError> {
         let mut names = self.view.list("policy/")?;
+        names.retain(|n| n != RESPONSE_WRAPPING_POLICY);
         names.push(ROOT_POLICY.to_string());
         names.sort();
         Ok(names)
@@ -205,4 +211,84 @@ impl PolicyStore {
 
 fn key(name: &str) -> String {
     format!("policy/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::barrier::Barrier;
+    use crate::physical::InmemBackend;
+
+    fn store() -> PolicyStore {
+        let barrier = Barrier::new(Arc::new(InmemBackend::new()));
+        let key = crate::seal::new_unseal_key();
+        let config = crate::seal::SealConfig::new(1, 1).unwrap();
+        barrier.initialize(&key, &config).unwrap();
+        barrier.unseal(&key).unwrap();
+        PolicyStore::open(barrier.view("core")).unwrap()
+    }
+
+    const TEXT: &str = r#"path "secret/*" { capabilities = ["read"] }"#;
+
+    #[test]
+    fn reserved_names_cannot_be_written_or_deleted() {
+        assert_eq!(
+            RESPONSE_WRAPPING_POLICY,
+            crate::auth::token::WRAPPING_POLICY
+        );
+        let s = store();
+        for name in [ROOT_POLICY, RESPONSE_WRAPPING_POLICY] {
+            match s.set(name, TEXT) {
+                Err(PolicyStoreError::Immutable(m)) => {
+                    assert_eq!(m, format!("cannot update {name:?} policy"))
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert!(matches!(
+                s.delete(name),
+                Err(PolicyStoreError::Immutable(_))
+            ));
+        }
+        assert!(matches!(
+            s.delete(DEFAULT_POLICY),
+            Err(PolicyStoreError::Immutable(_))
+        ));
+        assert!(s.get(RESPONSE_WRAPPING_POLICY).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_stored_wrapping_policy_from_before_the_reservation_is_ignored() {
+        let s = store();
+        s.view
+            .put(&key(RESPONSE_WRAPPING_POLICY), TEXT.as_bytes())
+            .unwrap();
+        assert!(s.get(RESPONSE_WRAPPING_POLICY).unwrap().is_none());
+        assert!(!s
+            .list()
+            .unwrap()
+            .contains(&RESPONSE_WRAPPING_POLICY.to_string()));
+        let acl = s.acl(&[RESPONSE_WRAPPING_POLICY.to_string()]).unwrap();
+        assert!(acl.capabilities("secret/x").is_empty());
+    }
+
+    #[test]
+    fn names_must_arrive_canonical() {
+        let s = store();
+        s.set("ops", TEXT).unwrap();
+        for bad in ["Ops", " ops", "ops ", "OPS"] {
+            assert!(
+                matches!(
+                    s.set(bad, TEXT),
+                    Err(PolicyStoreError::Policy(PolicyError::InvalidName(_)))
+                ),
+                "{bad:?}"
+            );
+            assert!(s.delete(bad).is_err(), "{bad:?}");
+        }
+        assert!(s.get("ops").unwrap().is_some());
+        s.delete("ops").unwrap();
+        assert!(s.get("ops").unwrap().is_none());
+    }
 }

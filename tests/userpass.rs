@@ -288,6 +288,12 @@ fn a_login_flood_keeps_memory_bounded() {
     );
     let peak = status_kib(pid, "VmHWM").expect("VmHWM");
     let growth_mib = peak.saturating_sub(idle) / 1024;
+    let served = statuses.iter().filter(|st| **st == 400).count();
+    eprintln!(
+        "login flood: {} answers ({served} verified, the rest 429), idle {idle} KiB, \
+         peak {peak} KiB, growth {growth_mib} MiB",
+        statuses.len()
+    );
     assert!(
         growth_mib < 200,
         "peak RSS grew {growth_mib} MiB above idle ({idle} KiB) during the flood"

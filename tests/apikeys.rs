@@ -538,6 +538,38 @@ fn webhook_receiver() -> (String, std::thread::JoinHandle<(String, String)>) {
 fn rotations_notify_a_signed_webhook_with_retries() {
     let s = TestServer::dev();
     let (url, receiver) = webhook_receiver();
+    // By default webhooks must be https:// and public: a plain-http
+    // receiver on loopback is refused until the mount allows both.
+    let (st, b) = s.post(
+        "apikeys/keys/refused",
+        json!({"service": "svc", "webhook_url": url}),
+    );
+    assert_eq!(st, 400, "{b}");
+    assert!(b.to_string().contains("https"), "{b}");
+    let (st, _) = s.post("apikeys/config", json!({"webhook_allow_http": true}));
+    assert_eq!(st, 204);
+    let (st, b) = s.post(
+        "apikeys/keys/refused",
+        json!({"service": "svc", "webhook_url": url}),
+    );
+    assert_eq!(st, 400, "{b}");
+    assert!(b.to_string().contains("internal address"), "{b}");
+    let (st, _) = s.post(
+        "apikeys/config",
+        json!({"webhook_allowed_networks": ["127.0.0.0/8"]}),
+    );
+    assert_eq!(st, 204);
+    // Link-local (cloud metadata) stays refused: it is not in the list.
+    let (st, b) = s.post(
+        "apikeys/keys/refused",
+        json!({"service": "svc", "webhook_url": "http://169.254.169.254/latest/meta-data/"}),
+    );
+    assert_eq!(st, 400, "{b}");
+    let (st, b) = s.post(
+        "apikeys/config",
+        json!({"webhook_allowed_networks": ["not a cidr"]}),
+    );
+    assert_eq!(st, 400, "{b}");
     let d = create_at(
         &s,
         "apikeys",

@@ -134,7 +134,12 @@ impl Vault {
         let resp = self
             .call(&self.root, Operation::Update, "auth/token/create", body)
             .expect("token create");
-        resp.auth.as_ref().expect("auth").client_token.clone()
+        resp.auth
+            .as_ref()
+            .expect("auth")
+            .client_token
+            .expose()
+            .to_string()
     }
 
     fn cubbyhole_storage(&self) -> StorageView {

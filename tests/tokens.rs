@@ -560,3 +560,51 @@ fn renewing_another_tokens_lease_needs_sudo() {
     // `other` may renew only its own lease.
     assert_eq!(refused, keys.len() - 1, "{victim_acc}");
 }
+
+/// Vault's rule for a child's lifetime: a non-orphan child is bounded by
+/// its parent's max expiry (it is revoked with the parent), an orphan only
+/// by the system max TTL and its own explicit max TTL.
+#[test]
+fn child_lifetime_is_bounded_by_the_parent_unless_orphan() {
+    let s = TestServer::dev();
+    s.policy(
+        "p",
+        r#"path "auth/token/*" { capabilities = ["create", "update", "read", "sudo"] }"#,
+    );
+    let parent = s.token(json!({"policies": ["p"], "explicit_max_ttl": "1h", "ttl": "1h"}));
+    let mk = |body: Value| {
+        let (st, b) = s.request("POST", "auth/token/create", Some(body), Some(&parent));
+        assert_eq!(st, 200, "{b}");
+        (
+            b["auth"]["client_token"].as_str().unwrap().to_string(),
+            b["auth"]["lease_duration"].as_u64().unwrap(),
+        )
+    };
+    let renew = |t: &str| {
+        let (st, b) = s.request(
+            "POST",
+            "auth/token/renew-self",
+            Some(json!({"increment": "504h"})),
+            Some(t),
+        );
+        assert_eq!(st, 200, "{b}");
+        b["auth"]["lease_duration"].as_u64().unwrap()
+    };
+    // A child asking for more than its parent has: capped at creation and
+    // at every renewal by the parent's max expiry.
+    let (child, ttl) = mk(json!({"explicit_max_ttl": "1000h", "ttl": "1000h"}));
+    assert!(ttl <= 3600, "child ttl {ttl}");
+    assert!(renew(&child) <= 3600, "a child renewed past its parent");
+    let (st, b) = s.request("GET", "auth/token/lookup-self", None, Some(&child));
+    assert_eq!(st, 200);
+    assert!(b["data"]["ttl"].as_u64().unwrap() <= 3600, "{b}");
+    // An orphan is independent of the parent: its own explicit max TTL
+    // (1000h) and the system max TTL (768h) bound it, as in Vault.
+    let (orphan, _) = mk(json!({"explicit_max_ttl": "1000h", "ttl": "2h", "no_parent": true}));
+    let renewed = renew(&orphan);
+    assert!(renewed > 3600, "orphan renewed only to {renewed}s");
+    assert!(renewed <= 504 * 3600, "orphan renewed to {renewed}s");
+    // An orphan with a small explicit max TTL keeps it.
+    let (short, _) = mk(json!({"explicit_max_ttl": "90m", "no_parent": true}));
+    assert!(renew(&short) <= 90 * 60);
+}

@@ -218,3 +218,86 @@ fn non_canonical_user_paths_are_refused() {
     );
     assert_eq!(st, 200, "admin's password is unchanged");
 }
+
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A flood of anonymous logins with bad passwords (known and unknown
+/// users) keeps memory bounded: Argon2 runs on a fixed set of workers that
+/// reuse their memory, and what cannot be served in time gets 429.
+#[test]
+fn a_login_flood_keeps_memory_bounded() {
+    let s = server();
+    let Some(pid) = s.pid() else { return };
+    if status_kib(pid, "VmRSS").is_none() {
+        return; // no /proc here
+    }
+    let (st, _) = s.post("auth/userpass/users/alice", json!({"password": "right-pw"}));
+    assert_eq!(st, 204);
+    // Warm up: one login of each kind, so idle includes the workers.
+    login(&s, "alice", "warm");
+    login(&s, "nobody", "warm");
+    let idle = status_kib(pid, "VmRSS").expect("VmRSS");
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let url = s.url("auth/userpass/login/");
+    let clients: Vec<_> = (0..32)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("client");
+                let user = if i % 2 == 0 { "alice" } else { "nobody" };
+                let mut statuses = Vec::new();
+                while Instant::now() < deadline {
+                    match client
+                        .post(format!("{url}{user}"))
+                        .json(&json!({"password": format!("bad-{i}")}))
+                        .send()
+                    {
+                        Ok(r) => statuses.push(r.status().as_u16()),
+                        Err(_) => statuses.push(0),
+                    }
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for c in clients {
+        statuses.extend(c.join().expect("client thread"));
+    }
+    assert!(!statuses.is_empty());
+    assert!(
+        statuses.iter().all(|st| *st == 400 || *st == 429),
+        "unexpected statuses: {:?}",
+        statuses
+            .iter()
+            .filter(|st| **st != 400 && **st != 429)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    let peak = status_kib(pid, "VmHWM").expect("VmHWM");
+    let growth_mib = peak.saturating_sub(idle) / 1024;
+    let served = statuses.iter().filter(|st| **st == 400).count();
+    eprintln!(
+        "login flood: {} answers ({served} verified, the rest 429), idle {idle} KiB, \
+         peak {peak} KiB, growth {growth_mib} MiB",
+        statuses.len()
+    );
+    assert!(
+        growth_mib < 200,
+        "peak RSS grew {growth_mib} MiB above idle ({idle} KiB) during the flood"
+    );
+    // The server still answers, and the right password still works.
+    assert_eq!(login(&s, "alice", "right-pw").0, 200);
+}

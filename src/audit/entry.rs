@@ -317,7 +317,7 @@ fn response_block(mount: &MountInfo, r: &Response, status: u16, h: &Hasher) -> R
         mount_type: r.mount_type.clone().unwrap_or_else(|| mount.kind.clone()),
         status_code: status,
         auth: r.auth.as_ref().map(|a| ResponseAuth {
-            client_token: h.secret(&a.client_token),
+            client_token: h.secret(a.client_token.expose()),
             accessor: h.accessor(&a.accessor),
             policies: a.policies.clone(),
             token_policies: a.token_policies.clone(),

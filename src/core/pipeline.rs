@@ -371,10 +371,7 @@ fn issue_login_token(
         ..Default::default()
     };
     let (token, entry) = active.tokens.create(params).map_err(token_err)?;
-    Ok(crate::auth::token::handlers::auth_block(
-        &entry,
-        token.expose(),
-    ))
+    Ok(crate::auth::token::handlers::auth_block(&entry, &token))
 }
 
 fn route_to_mount(

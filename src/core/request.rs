@@ -75,10 +75,12 @@ impl Request {
     }
 }
 
-/// The `auth` block of a login or token creation. `Debug` hides the token.
+/// The `auth` block of a login or token creation. The token stays a
+/// zeroizing secret until it is serialized; `Debug` hides it.
 #[derive(Clone, Default, serde::Serialize)]
 pub struct AuthResponse {
-    pub client_token: String,
+    #[serde(serialize_with = "crate::crypto::serialize_exposed")]
+    pub client_token: SecretString,
     pub accessor: String,
     pub policies: Vec<String>,
     pub token_policies: Vec<String>,
@@ -91,12 +93,6 @@ pub struct AuthResponse {
     pub orphan: bool,
     pub mfa_requirement: Option<Value>,
     pub num_uses: u64,
-}
-
-impl Drop for AuthResponse {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.client_token);
-    }
 }
 
 /// A lease attached to a response.
@@ -241,7 +237,7 @@ mod tests {
         req.client_token = Some(SecretString::from("hvs.canarytoken"));
         let mut resp = Response::data(req.data.clone());
         let mut auth = AuthResponse::default();
-        auth.client_token = "hvs.canarytoken".into();
+        auth.client_token = SecretString::from("hvs.canarytoken");
         resp.auth = Some(auth);
         let text = format!("{req:?} {resp:?}");
         assert!(text.contains("password"));

@@ -14,6 +14,7 @@ use super::state::token_err;
 use super::time::unix_to_rfc3339;
 use super::{Active, AuthResponse, CoreError, LeaseInfo, Operation, Request, Response};
 use crate::auth::token::{TokenEntry, TokenParams, WRAPPING_POLICY};
+use crate::crypto::SecretString;
 use crate::logical::fields;
 
 /// What is stored for a wrapped response.
@@ -169,9 +170,9 @@ struct AuthValue {
 }
 
 impl AuthValue {
-    fn into_auth(self) -> AuthResponse {
+    fn into_auth(mut self) -> AuthResponse {
         AuthResponse {
-            client_token: self.client_token.clone(),
+            client_token: SecretString::new(std::mem::take(&mut self.client_token)),
             accessor: self.accessor.clone(),
             policies: self.policies.clone(),
             token_policies: self.token_policies.clone(),

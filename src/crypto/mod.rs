@@ -17,4 +17,4 @@ pub use aead::{open, seal, AeadError, KEY_LEN, NONCE_LEN, TAG_LEN};
 pub use encoding::{base62_encode, BASE62};
 pub use mac::{ct_eq, hkdf_sha256, hmac_sha256, sha256, sha256_hex};
 pub use random::{random_array, random_base62, random_bytes, random_secret};
-pub use secret::{SecretBytes, SecretString};
+pub use secret::{serialize_exposed, SecretBytes, SecretString};

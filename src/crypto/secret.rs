@@ -80,6 +80,16 @@ impl PartialEq for SecretString {
 
 impl Eq for SecretString {}
 
+/// Serializes a secret string as its plain text, for
+/// `#[serde(serialize_with = "…")]` on a field that must reach a response
+/// body (a newly issued token); nothing else should serialize a secret.
+pub fn serialize_exposed<S: serde::Serializer>(
+    s: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(s.expose())
+}
+
 impl From<&str> for SecretString {
     fn from(s: &str) -> Self {
         SecretString(s.to_string())

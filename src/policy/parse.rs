@@ -7,6 +7,13 @@
 //! may hold `name` and `path`; a path block may hold the keys in
 //! [`PATH_KEYS`]; anything else is an error (so a typo such as `capabilites`
 //! is reported instead of silently granting nothing).
+//!
+//! Before either parser runs, [`check_bounds`] makes one linear pass over
+//! the text and refuses what no policy needs: more than
+//! [`MAX_POLICY_BYTES`] bytes, or brackets, braces, parentheses and
+//! template interpolations nested deeper than [`MAX_NESTING`] (outside
+//! string literals and comments). The parsers' work is then bounded by the
+//! size and depth of the input whatever their own strategy.
 
 use hcl::structure::{Block, Structure};
 use serde_json::{Map, Value};
@@ -28,6 +35,155 @@ const PATH_KEYS: [&str; 11] = [
     "control_group",
     "subscribe_event_types",
 ];
+
+/// The largest policy text accepted, in bytes.
+pub(crate) const MAX_POLICY_BYTES: usize = 64 * 1024;
+/// The deepest nesting of `(`, `[`, `{`, `${` and `%{` accepted. A policy
+/// needs 3 (`path "…" { capabilities = [ … ] }`, or JSON's objects).
+pub(crate) const MAX_NESTING: usize = 32;
+
+/// What the pre-scan is inside of.
+#[derive(Clone, PartialEq, Eq)]
+enum Scope {
+    /// An expression bracket, with the character that closes it.
+    Bracket(u8),
+    /// A `${…}` / `%{…}` inside a string or heredoc.
+    Interpolation,
+    /// A quoted string.
+    Str,
+    /// A heredoc, with its closing delimiter.
+    Heredoc(String),
+}
+
+/// One linear pass: refuses text over [`MAX_POLICY_BYTES`] or nested deeper
+/// than [`MAX_NESTING`]. `templates`: whether `${`/`%{` in strings open a
+/// nested expression (HCL) or are plain text (JSON). Anything else, even
+/// unbalanced input, is left to the parser to report.
+fn check_bounds(text: &str, templates: bool) -> Result<(), PolicyError> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(PolicyError::Invalid(format!(
+            "the policy is larger than {MAX_POLICY_BYTES} bytes"
+        )));
+    }
+    let b = text.as_bytes();
+    let mut stack: Vec<Scope> = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    let mut line_start = true;
+    let too_deep = |at: usize| {
+        let before = &text[..at];
+        PolicyError::Parse {
+            line: before.matches('\n').count() + 1,
+            column: before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+            message: format!("nesting deeper than {MAX_NESTING} levels"),
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        match stack.last() {
+            Some(Scope::Str) => match c {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'$' | b'%' if templates && next == Some(c) && b.get(i + 2) == Some(&b'{') => {
+                    i += 2;
+                }
+                b'$' | b'%' if templates && next == Some(b'{') => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Err(too_deep(i));
+                    }
+                    stack.push(Scope::Interpolation);
+                    i += 1;
+                }
+                _ => {}
+            },
+            Some(Scope::Heredoc(delim)) => {
+                if line_start {
+                    let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                    if text[i..end].trim() == delim {
+                        stack.pop();
+                        i = end;
+                        continue;
+                    }
+                }
+                match c {
+                    b'$' | b'%' if next == Some(c) && b.get(i + 2) == Some(&b'{') => i += 2,
+                    b'$' | b'%' if next == Some(b'{') => {
+                        depth += 1;
+                        if depth > MAX_NESTING {
+                            return Err(too_deep(i));
+                        }
+                        stack.push(Scope::Interpolation);
+                        i += 1;
+                    }
+                    _ => {}
+                }
+            }
+            _ => match c {
+                b'"' => stack.push(Scope::Str),
+                b'#' => {
+                    i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                    continue;
+                }
+                b'/' if next == Some(b'/') => {
+                    i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                    continue;
+                }
+                b'/' if next == Some(b'*') => {
+                    i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+                    line_start = false;
+                    continue;
+                }
+                b'<' if templates && next == Some(b'<') => {
+                    // `<<ID` or `<<-ID` then a newline starts a heredoc.
+                    let rest = &text[i + 2..];
+                    let rest = rest.strip_prefix('-').unwrap_or(rest);
+                    let id_len = rest
+                        .bytes()
+                        .take_while(|x| x.is_ascii_alphanumeric() || *x == b'_' || *x == b'-')
+                        .count();
+                    let after = &rest[id_len..];
+                    if id_len > 0 && (after.starts_with('\n') || after.starts_with("\r\n")) {
+                        stack.push(Scope::Heredoc(rest[..id_len].to_owned()));
+                        i = b.len() - after.len() + after.find('\n').unwrap_or(0) + 1;
+                        line_start = true;
+                        continue;
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Err(too_deep(i));
+                    }
+                    stack.push(Scope::Bracket(match c {
+                        b'(' => b')',
+                        b'[' => b']',
+                        _ => b'}',
+                    }));
+                }
+                b')' | b']' | b'}' => match stack.last() {
+                    Some(Scope::Bracket(close)) if *close == c => {
+                        stack.pop();
+                        depth -= 1;
+                    }
+                    Some(Scope::Interpolation) if c == b'}' => {
+                        stack.pop();
+                        depth -= 1;
+                    }
+                    // Unbalanced: the parser reports it.
+                    _ => return Ok(()),
+                },
+                _ => {}
+            },
+        }
+        line_start = c == b'\n';
+        i += 1;
+    }
+    Ok(())
+}
 
 /// An attribute value reduced to the shapes validation distinguishes.
 #[derive(Debug)]
@@ -61,13 +217,17 @@ pub(crate) fn parse_rules(text: &str) -> Result<Vec<PathRule>, PolicyError> {
 /// Chooses JSON or HCL and extracts the raw path blocks.
 fn read_raw_paths(text: &str) -> Result<Vec<RawPath>, PolicyError> {
     if !text.trim_start().starts_with('{') {
+        check_bounds(text, true)?;
         return hcl_paths(text);
     }
+    check_bounds(text, false)?;
     match serde_json::from_str::<Value>(text) {
         Ok(value) => json_paths(&value),
         // Text starting with '{' is never valid HCL, but try anyway as
         // documented; if HCL fails too, the JSON error is the useful one.
-        Err(json_err) => hcl_paths(text).map_err(|_| json_error(&json_err)),
+        Err(json_err) => check_bounds(text, true)
+            .and_then(|()| hcl_paths(text))
+            .map_err(|_| json_error(&json_err)),
     }
 }
 
@@ -730,5 +890,67 @@ mod tests {
     fn bom_is_ignored() {
         let r = rules("\u{feff}path \"a\" { capabilities = [\"read\"] }");
         assert_eq!(r.len(), 1);
+    }
+
+    fn nest(open: &str, close: &str, n: usize) -> String {
+        format!("{}\"x\"{}", open.repeat(n), close.repeat(n))
+    }
+
+    fn too_deep(text: &str) -> bool {
+        matches!(parse_rules(text), Err(PolicyError::Parse { message, .. }) if message.contains("nesting deeper"))
+    }
+
+    #[test]
+    fn nesting_beyond_the_bound_is_refused_before_parsing() {
+        for (open, close) in [("[", "]"), ("(", ")"), ("{a = ", "}"), ("\"${", "}\"")] {
+            let deep = format!(
+                "path \"a\" {{\n  comment = {}\n  capabilities = [\"read\"]\n}}\n",
+                nest(open, close, MAX_NESTING + 8)
+            );
+            assert!(too_deep(&deep), "{open}: {:?}", parse_rules(&deep).err());
+            let shallow = format!(
+                "path \"a\" {{\n  comment = {}\n  capabilities = [\"read\"]\n}}\n",
+                nest(open, close, MAX_NESTING - 4)
+            );
+            assert!(!too_deep(&shallow), "{open}");
+        }
+        // Very deep and unterminated: refused at once.
+        let worst = format!("path \"a\" {{ c = {}", "[{(\"${".repeat(20_000));
+        assert!(worst.len() > MAX_POLICY_BYTES);
+        assert!(parse_rules(&worst).is_err());
+        let worst = format!("path \"a\" {{ c = {}", "[{(\"${".repeat(2_000));
+        assert!(too_deep(&worst));
+        // JSON is bounded too.
+        let json = format!(
+            "{{\"path\": {{\"a\": {{\"x\": {}}}}}}}",
+            nest("[", "]", 100)
+        );
+        assert!(too_deep(&json), "{:?}", parse_rules(&json).err());
+    }
+
+    #[test]
+    fn brackets_in_strings_comments_and_heredocs_do_not_count() {
+        let many = "[".repeat(200);
+        let text = format!(
+            "# {many}\n// {many}\n/* {many} */\npath \"a/{many}\" {{\n  comment = \"{many} $${{ %%{{\"\n  \
+             capabilities = [\"read\"]\n}}\npath \"b\" {{\n  comment = <<EOT\n{many}\nEOT\n  \
+             capabilities = [\"list\"]\n}}\n"
+        );
+        let r = rules(&text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].capabilities, caps(&[Capability::List]));
+        let json = format!("{{\"path\": {{\"a/{many}${{\": {{\"capabilities\": [\"read\"]}}}}}}");
+        assert_eq!(rules(&json).len(), 1);
+    }
+
+    #[test]
+    fn oversized_policies_are_refused() {
+        let block = "path \"secret/data/app/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n";
+        let fits = block.repeat(MAX_POLICY_BYTES / block.len());
+        assert!(rules(&fits).len() > 100);
+        let over = block.repeat(MAX_POLICY_BYTES / block.len() + 1);
+        assert!(
+            matches!(parse_rules(&over), Err(PolicyError::Invalid(m)) if m.contains("larger than"))
+        );
     }
 }

@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 /// wrapping endpoints recognise such tokens themselves).
 pub const WRAPPING_POLICY: &str = "response-wrapping";
 
-/// What the store keeps about a token (never the token itself).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What the store keeps about a token (never the token itself). `Debug`
+/// leaves out what can act on the token (its accessor, its storage key
+/// and its parent's) and the metadata.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TokenEntry {
     /// HMAC of the token: the storage key.
     pub key: String,
@@ -61,6 +63,26 @@ pub struct TokenEntry {
     pub uses_exhausted: bool,
 }
 
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenEntry")
+            .field("key", &"[REDACTED]")
+            .field("accessor", &"[REDACTED]")
+            .field("policies", &self.policies)
+            .field("orphan", &self.parent.is_empty())
+            .field("display_name", &self.display_name)
+            .field("num_uses", &self.num_uses)
+            .field("path", &self.path)
+            .field("creation_time", &self.creation_time)
+            .field("expire_time", &self.expire_time)
+            .field("max_expire_time", &self.max_expire_time)
+            .field("period", &self.period)
+            .field("renewable", &self.renewable)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TokenEntry {
     /// Whether the token is past its expiry at `now` (unix seconds).
     pub fn is_expired(&self, now: i64) -> bool {
@@ -111,4 +133,43 @@ pub struct TokenParams {
     /// A caller-chosen token id (root only, e.g. `--dev-root-token-id`).
     pub id: Option<String>,
     pub bound_cidrs: Vec<String>,
+    /// The latest instant (unix seconds) the token may live to because of
+    /// its parent (0 = no bound): a non-orphan child is revoked with its
+    /// parent, so it never gets a lifetime past the parent's max expiry.
+    pub parent_max_expire: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_out_the_accessor_and_keys() {
+        let e = TokenEntry {
+            key: "KEYCANARY".into(),
+            accessor: "ACCESSORCANARY".into(),
+            policies: vec!["default".into()],
+            parent: "PARENTCANARY".into(),
+            meta: Map::new(),
+            display_name: "token".into(),
+            num_uses: 0,
+            path: "auth/token/create".into(),
+            creation_time: 0,
+            creation_ttl: 0,
+            expire_time: 0,
+            max_expire_time: 0,
+            last_renewal: 0,
+            explicit_max_ttl: 0,
+            period: 0,
+            renewable: false,
+            role: String::new(),
+            entity_id: String::new(),
+            internal_meta: Map::new(),
+            bound_cidrs: Vec::new(),
+            uses_exhausted: false,
+        };
+        let text = format!("{e:?}");
+        assert!(!text.contains("CANARY"), "{text}");
+        assert!(text.contains("default"));
+    }
 }

@@ -11,6 +11,7 @@ use crate::core::pipeline_api::{authorize, Authenticated};
 use crate::core::state::token_err;
 use crate::core::time::{unix_now, unix_to_rfc3339};
 use crate::core::{Active, AuthResponse, Core, CoreError, Operation, Request, Response};
+use crate::crypto::SecretString;
 use crate::logical::{fields, LogicalError};
 use crate::policy::{Capability, DEFAULT_POLICY, ROOT_POLICY};
 
@@ -270,16 +271,23 @@ impl Tokens<'_> {
                 "root or sudo privileges required to create periodic token".into(),
             ));
         }
-        // A non-root child never outlives its parent's max TTL.
-        if !parent_is_root && parent.expire_time != 0 && params.period == 0 {
-            let left = parent.ttl_left(unix_now());
-            if params.ttl == 0 || params.ttl > left {
-                params.ttl = left.max(1);
+        // Vault's rule: a non-orphan child is revoked with its parent, so
+        // it never gets a lifetime past the parent's: its first TTL stops
+        // at the parent's current expiry, and its max expiry (what renewals
+        // may reach) at the parent's max expiry. An orphan is independent:
+        // only the system max TTL and its own explicit max TTL bound it.
+        if !orphan {
+            params.parent_max_expire = parent.max_expire_time;
+            if parent.expire_time != 0 && params.period == 0 {
+                let left = parent.ttl_left(unix_now());
+                if params.ttl == 0 || params.ttl > left {
+                    params.ttl = left.max(1);
+                }
             }
         }
         let (token, entry) = self.active.tokens.create(params).map_err(token_err)?;
         let mut r = Response::empty();
-        r.auth = Some(auth_block(&entry, token.expose()));
+        r.auth = Some(auth_block(&entry, &token));
         Ok(r)
     }
 
@@ -351,15 +359,11 @@ impl Tokens<'_> {
                 other => token_err(other),
             })?;
         let token = if include_token && key == self.auth.entry.key {
-            self.req
-                .client_token
-                .as_ref()
-                .map(|t| t.expose().to_string())
-                .unwrap_or_default()
+            self.req.client_token.clone().unwrap_or_default()
         } else if include_token {
-            fields::opt_string(&self.req.data, "token")?.unwrap_or_default()
+            SecretString::new(fields::opt_string(&self.req.data, "token")?.unwrap_or_default())
         } else {
-            String::new()
+            SecretString::default()
         };
         let mut r = Response::empty();
         r.auth = Some(auth_block(&e, &token));
@@ -429,10 +433,10 @@ impl Tokens<'_> {
 }
 
 /// The `auth` block for a token.
-pub(crate) fn auth_block(e: &TokenEntry, token: &str) -> AuthResponse {
+pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString) -> AuthResponse {
     let now = unix_now();
     AuthResponse {
-        client_token: token.to_string(),
+        client_token: token.clone(),
         accessor: e.accessor.clone(),
         policies: e.policies.clone(),
         token_policies: e.policies.clone(),

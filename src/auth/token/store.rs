@@ -99,10 +99,34 @@ impl TokenStore {
     }
 
     /// The TTL of a new token and the latest expiry renewals may reach
-    /// (0 = unbounded, for periodic tokens). Every input is capped by the
-    /// system max TTL, so no arithmetic can overflow.
-    fn compute_ttl(&self, p: &TokenParams) -> (u64, i64) {
-        let now = unix_now();
+    /// (0 = unbounded, for periodic tokens), at `now`.
+    ///
+    /// The rule, as in Vault: a token's lifetime is bounded by the system
+    /// max TTL and its own explicit max TTL; a non-orphan child is also
+    /// bounded by its parent's max expiry ([`TokenParams::parent_max_expire`]),
+    /// since it is revoked with its parent. An orphan has no parent, so
+    /// only the first two bounds apply to it.
+    fn compute_ttl(&self, p: &TokenParams, now: i64) -> (u64, i64) {
+        let (ttl, max_expire) = self.own_ttl(p, now);
+        let cap = p.parent_max_expire;
+        if cap == 0 {
+            return (ttl, max_expire);
+        }
+        let max_expire = if max_expire == 0 {
+            cap
+        } else {
+            max_expire.min(cap)
+        };
+        let left = u64::try_from(max_expire.saturating_sub(now))
+            .unwrap_or(0)
+            .max(1);
+        let ttl = if ttl == 0 { left } else { ttl.min(left) };
+        (ttl, max_expire)
+    }
+
+    /// [`TokenStore::compute_ttl`] without the parent's bound. Every input
+    /// is capped by the system max TTL, so no arithmetic can overflow.
+    fn own_ttl(&self, p: &TokenParams, now: i64) -> (u64, i64) {
         let system_max = self.limits.max_ttl;
         let explicit = p.explicit_max_ttl.min(system_max);
         let max = if explicit > 0 { explicit } else { system_max };
@@ -145,7 +169,7 @@ impl TokenStore {
             ));
         }
         let now = unix_now();
-        let (ttl, max_expire) = self.compute_ttl(&p);
+        let (ttl, max_expire) = self.compute_ttl(&p, now);
         let entry = TokenEntry {
             key: key.clone(),
             accessor: random_base62(24),

@@ -57,10 +57,10 @@ pub struct UserpassBackend {
 }
 
 impl UserpassBackend {
-    /// The engine; pays for the dummy hash now rather than on the first
-    /// login of an unknown user.
+    /// The engine; starts the hashing workers now rather than on the
+    /// first login.
     pub fn new() -> Self {
-        let _ = password::dummy_hash();
+        let _ = password::workers();
         UserpassBackend { _private: () }
     }
 }
@@ -276,11 +276,13 @@ fn login(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError>
         .ok_or_else(|| LogicalError::BadRequest("missing password".into()))?;
     let name = normalize(name).map_err(|_| LogicalError::BadRequest(INVALID.into()))?;
     let user = load(req.storage, &name)?;
-    let phc = user
-        .as_ref()
-        .map(|u| u.password_hash.as_str())
-        .unwrap_or_else(|| password::dummy_hash());
-    let matches = password::verify(&password, phc)?;
+    let matches = match &user {
+        Some(u) => password::verify(&password, &u.password_hash)?,
+        None => {
+            password::verify_unknown(&password)?;
+            false
+        }
+    };
     let Some(user) = user.filter(|_| matches) else {
         return Err(LogicalError::BadRequest(INVALID.into()));
     };

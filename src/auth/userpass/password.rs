@@ -1,96 +1,253 @@
-//! Password hashing: Argon2id with the `argon2` crate's default parameters,
-//! stored as PHC strings (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+//! Password hashing: Argon2id with the `argon2` crate's default parameters
+//! (19 MiB, 2 passes, 1 lane), stored as PHC strings
+//! (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+//!
+//! Owns: the hashing workers. Every Argon2 run of the process happens on
+//! one of a fixed number of dedicated threads ([`MAX_WORKERS`] at most,
+//! one per core), each of which allocates its Argon2 memory once and reuses
+//! it for every job, wiping it after each. Callers hand a job to a bounded
+//! queue and wait for the answer; a job that cannot start within
+//! [`PERMIT_WAIT`] is answered 429. So a login flood costs at most
+//! `workers × 19 MiB` of memory, whatever the number of clients.
 //!
 //! A login for a user that does not exist verifies the password against a
-//! fixed dummy hash (made once per process), so it costs the same time as
-//! a login for one that does. The comparison inside `verify_password` is
-//! constant-time.
+//! fixed dummy hash with the same parameters ([`verify_unknown`]): it runs
+//! one full Argon2 computation through the same queue, so it costs what a
+//! login for an existing user costs. The dummy is a constant, so nothing
+//! about it can fail or be skipped. Comparisons are constant-time.
+//!
+//! Must not touch: storage, tokens, HTTP.
 
-use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
+use argon2::password_hash::phc::{Output, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use zeroize::Zeroizing;
 
 use crate::crypto::SecretString;
 use crate::logical::LogicalError;
 
-/// Bounds concurrent Argon2 work (each run holds about 19 MiB): login
-/// floods queue briefly, then get 429, instead of exhausting memory.
-struct HashPermits {
-    in_use: Mutex<usize>,
-    freed: Condvar,
-    max: usize,
-}
-
-/// How long a login waits for a hashing slot before 429.
+/// How long a login waits for a hashing worker before 429.
 const PERMIT_WAIT: Duration = Duration::from_secs(5);
+/// At most this many hashing workers (each holds 19 MiB for good).
+pub(crate) const MAX_WORKERS: usize = 4;
+/// Jobs that may wait for a worker, per worker; beyond, callers wait to
+/// enqueue (up to [`PERMIT_WAIT`]) and then get 429.
+const QUEUE_PER_WORKER: usize = 16;
+/// Salt length of new hashes (the PHC recommendation).
+const SALT_LEN: usize = 16;
+/// Output length of new hashes.
+const OUTPUT_LEN: usize = Params::DEFAULT_OUTPUT_LEN;
 
-fn permits() -> &'static HashPermits {
-    static PERMITS: OnceLock<HashPermits> = OnceLock::new();
-    PERMITS.get_or_init(|| HashPermits {
-        in_use: Mutex::new(0),
-        freed: Condvar::new(),
-        max: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
-    })
+/// The dummy hash of [`verify_unknown`]: default parameters, a fixed salt
+/// and a fixed output. Nobody knows a password for it, and a match would
+/// not log anyone in anyway (there is no user).
+const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$dmF1bHQtcnMtZHVtbXkhIQ$\
+                         sjrFnWl6uPSREBumuQDzVOkUGa3UN2jJRZERJ2hr5w8";
+
+/// Everything needed to recompute one Argon2 output.
+struct Target {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    salt: Vec<u8>,
 }
 
-/// A held hashing slot, released on drop.
-struct Permit(&'static HashPermits);
+/// One unit of work for a hashing worker.
+struct Job {
+    target: Target,
+    password: SecretString,
+    /// A job taken after this instant is answered 429 without hashing.
+    deadline: Instant,
+    reply: Sender<Result<Zeroizing<Vec<u8>>, LogicalError>>,
+}
 
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let mut n = self.0.in_use.lock().unwrap_or_else(|p| p.into_inner());
-        *n = n.saturating_sub(1);
-        self.0.freed.notify_one();
+struct Pool {
+    jobs: Sender<Job>,
+    workers: usize,
+}
+
+/// Argon2 computations finished since start (for tests and metrics).
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// How many hashing workers this machine gets: one per core, at least
+/// one, at most [`MAX_WORKERS`].
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, MAX_WORKERS))
+}
+
+fn pool() -> Result<&'static Pool, LogicalError> {
+    static POOL: OnceLock<Option<Pool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let workers = worker_count();
+        let (tx, rx) = bounded::<Job>(workers * QUEUE_PER_WORKER);
+        let mut started = 0;
+        for i in 0..workers {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || worker(rx));
+            if spawned.is_ok() {
+                started += 1;
+            }
+        }
+        (started > 0).then_some(Pool {
+            jobs: tx,
+            workers: started,
+        })
+    })
+    .as_ref()
+    .ok_or_else(|| LogicalError::Internal("password hashing workers unavailable".into()))
+}
+
+/// The number of hashing workers (starting them if needed).
+pub(crate) fn workers() -> usize {
+    pool().map_or(0, |p| p.workers)
+}
+
+/// A worker: one memory block for its whole life, one job at a time.
+fn worker(rx: Receiver<Job>) {
+    let mut memory = vec![Block::new(); Params::DEFAULT.block_count()];
+    while let Ok(job) = rx.recv() {
+        let answer = if Instant::now() > job.deadline {
+            Err(LogicalError::RateLimited)
+        } else {
+            let out = run(&job.target, &job.password, &mut memory);
+            memory.iter_mut().for_each(|b| *b = Block::new());
+            out
+        };
+        // The caller may have gone away; nothing to do then.
+        let _ = job.reply.send(answer);
     }
 }
 
-fn acquire() -> Result<Permit, LogicalError> {
-    let p = permits();
-    let guard = p.in_use.lock().unwrap_or_else(|e| e.into_inner());
-    let (mut n, _) = p
-        .freed
-        .wait_timeout_while(guard, PERMIT_WAIT, |n| *n >= p.max)
-        .unwrap_or_else(|e| e.into_inner());
-    if *n >= p.max {
+/// One Argon2 computation in the worker's memory.
+fn run(
+    t: &Target,
+    password: &SecretString,
+    memory: &mut [Block],
+) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+    let need = t.params.block_count();
+    let blocks = memory
+        .get_mut(..need)
+        .ok_or_else(|| LogicalError::Internal("password hash parameters too large".into()))?;
+    let mut out = Zeroizing::new(vec![0u8; t.params.output_len().unwrap_or(OUTPUT_LEN)]);
+    Argon2::new(t.algorithm, t.version, t.params.clone())
+        .hash_password_into_with_memory(password.expose().as_bytes(), &t.salt, &mut out, blocks)
+        .map_err(|_| LogicalError::Internal("password hashing failed".into()))?;
+    RUNS.fetch_add(1, Ordering::Relaxed);
+    Ok(out)
+}
+
+/// Runs `target` on a worker and waits for its output: 429 when no worker
+/// could start it within [`PERMIT_WAIT`].
+fn compute(target: Target, password: &SecretString) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+    let pool = pool()?;
+    let deadline = Instant::now() + PERMIT_WAIT;
+    let (reply, answer) = bounded(1);
+    let job = Job {
+        target,
+        password: password.clone(),
+        deadline,
+        reply,
+    };
+    if pool.jobs.send_deadline(job, deadline).is_err() {
         return Err(LogicalError::RateLimited);
     }
-    *n += 1;
-    Ok(Permit(p))
+    answer
+        .recv()
+        .map_err(|_| LogicalError::Internal("password hashing worker stopped".into()))?
+}
+
+/// The target a PHC string describes and the output it expects; `None`
+/// for a string that is not an Argon2 hash this module can check.
+fn parse(phc: &str) -> Option<(Target, Output)> {
+    let parsed = PasswordHash::new(phc).ok()?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).ok()?;
+    if params.block_count() > Params::DEFAULT.block_count() {
+        return None;
+    }
+    let salt = parsed.salt?.as_ref().to_vec();
+    let expected = parsed.hash?;
+    Some((
+        Target {
+            algorithm,
+            version,
+            params,
+            salt,
+        },
+        expected,
+    ))
+}
+
+/// The dummy target and output, parsed once (the string is a constant).
+fn dummy() -> &'static (Target, Output) {
+    static DUMMY: OnceLock<(Target, Output)> = OnceLock::new();
+    // The constant is checked by the tests; `parse` cannot fail on it.
+    DUMMY.get_or_init(|| parse(DUMMY_PHC).expect("the dummy PHC string is valid"))
 }
 
 /// The PHC hash of `password` with a fresh random salt.
 pub(super) fn hash(password: &SecretString) -> Result<String, LogicalError> {
-    let _permit = acquire()?;
-    Argon2::default()
-        .hash_password(password.expose().as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|_| LogicalError::Internal("password hashing failed".into()))
+    let salt_bytes: [u8; SALT_LEN] = crate::crypto::random_array();
+    let target = Target {
+        algorithm: Algorithm::Argon2id,
+        version: Version::V0x13,
+        params: Params::DEFAULT,
+        salt: salt_bytes.to_vec(),
+    };
+    let out = compute(target, password)?;
+    fn fail<E>(_: E) -> LogicalError {
+        LogicalError::Internal("password hashing failed".into())
+    }
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&Params::DEFAULT).try_into().map_err(fail)?,
+        salt: Some(Salt::new(&salt_bytes).map_err(fail)?),
+        hash: Some(Output::new(&out).map_err(fail)?),
+    };
+    Ok(phc.to_string())
 }
 
-/// Whether `password` matches the PHC string `phc` (false for a corrupt
-/// hash); 429 when too many hashes are already running.
+/// Whether `password` matches the PHC string `phc`; 429 when no worker
+/// was free in time. A string that cannot be checked never matches, and
+/// still costs one Argon2 run (against the dummy).
 pub(super) fn verify(password: &SecretString, phc: &str) -> Result<bool, LogicalError> {
-    let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(phc) else {
+    let Some((target, expected)) = parse(phc) else {
+        verify_unknown(password)?;
         return Ok(false);
     };
-    let _permit = acquire()?;
-    Ok(Argon2::default()
-        .verify_password(password.expose().as_bytes(), &parsed)
-        .is_ok())
+    let out = compute(target, password)?;
+    Ok(crate::crypto::ct_eq(&out, expected.as_bytes()))
 }
 
-/// A hash nobody knows the password of, with the same parameters as real
-/// ones; made once (its first use pays for one extra hash).
-pub(super) fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let random = SecretString::new(crate::crypto::random_base62(32));
-        // Hashing with default parameters and a fresh salt cannot fail; if
-        // it ever did, an empty hash still makes every verify fail.
-        hash(&random).unwrap_or_default()
-    })
+/// The cost of a login for a user that does not exist: one full Argon2
+/// run against the dummy hash, through the same queue. Never matches.
+pub(super) fn verify_unknown(password: &SecretString) -> Result<(), LogicalError> {
+    let (t, _) = dummy();
+    let target = Target {
+        algorithm: t.algorithm,
+        version: t.version,
+        params: t.params.clone(),
+        salt: t.salt.clone(),
+    };
+    compute(target, password)?;
+    Ok(())
+}
+
+/// Argon2 computations finished since start.
+#[cfg(test)]
+pub(crate) fn runs() -> u64 {
+    RUNS.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
@@ -101,11 +258,73 @@ mod tests {
     fn hash_and_verify() {
         let pw = SecretString::from("correct horse");
         let h = hash(&pw).unwrap();
-        assert!(h.starts_with("$argon2id$"));
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify(&pw, &h).unwrap());
         assert!(!verify(&SecretString::from("wrong"), &h).unwrap());
         assert!(!verify(&pw, "not a phc string").unwrap());
-        assert!(!verify(&pw, dummy_hash()).unwrap());
-        assert_eq!(dummy_hash(), dummy_hash());
+        assert!(!verify(&pw, DUMMY_PHC).unwrap());
+        // Hashes made by the crate's own hasher still verify.
+        use argon2::PasswordHasher;
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse")
+            .unwrap()
+            .to_string();
+        assert!(verify(&pw, &theirs).unwrap());
+        assert!(!verify(&SecretString::from("nope"), &theirs).unwrap());
+    }
+
+    #[test]
+    fn the_dummy_has_the_parameters_of_real_hashes() {
+        let (t, out) = dummy();
+        assert_eq!(t.algorithm, Algorithm::Argon2id);
+        assert_eq!(t.version, Version::V0x13);
+        assert_eq!(t.params.m_cost(), Params::DEFAULT_M_COST);
+        assert_eq!(t.params.t_cost(), Params::DEFAULT_T_COST);
+        assert_eq!(t.params.p_cost(), Params::DEFAULT_P_COST);
+        assert_eq!(t.salt.len(), SALT_LEN);
+        assert_eq!(out.len(), OUTPUT_LEN);
+    }
+
+    #[test]
+    fn unknown_users_and_corrupt_hashes_cost_one_argon2_run() {
+        // Each check below must run Argon2 once more; `runs` only grows
+        // (other tests may add to it concurrently, hence `>=`).
+        let pw = SecretString::from("guess");
+        let before = runs();
+        verify_unknown(&pw).unwrap();
+        assert!(runs() > before);
+        let before = runs();
+        assert!(!verify(&pw, "").unwrap());
+        assert!(runs() > before);
+    }
+
+    #[test]
+    fn a_saturated_queue_answers_429_and_recovers() {
+        // Flood the queue from many threads: some callers may get 429,
+        // none hangs, and afterwards an unknown-user check still runs
+        // Argon2 (the failure is never remembered).
+        let pw = SecretString::from("flood");
+        let n = workers() * QUEUE_PER_WORKER * 2;
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let pw = pw.clone();
+                std::thread::spawn(move || verify_unknown(&pw))
+            })
+            .collect();
+        for h in handles {
+            match h.join().unwrap() {
+                Ok(()) | Err(LogicalError::RateLimited) => {}
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        let before = runs();
+        verify_unknown(&pw).unwrap();
+        assert!(runs() > before);
+    }
+
+    #[test]
+    fn workers_are_bounded() {
+        let n = workers();
+        assert!((1..=MAX_WORKERS).contains(&n));
     }
 }

@@ -76,10 +76,13 @@ fn environment_field(data: &Map<String, Value>) -> Result<Option<Environment>, L
     }
 }
 
-fn webhook_field(data: &Map<String, Value>) -> Result<Option<String>, LogicalError> {
+fn webhook_field(
+    data: &Map<String, Value>,
+    config: &Config,
+) -> Result<Option<String>, LogicalError> {
     let url = fields::opt_string(data, "webhook_url")?;
     if let Some(u) = &url {
-        webhook::check_url(u).map_err(bad)?;
+        webhook::check_url(u, &config.webhook_policy()).map_err(bad)?;
     }
     Ok(url)
 }
@@ -132,6 +135,19 @@ pub fn write_config(
     }
     if let Some(v) = fields::opt_u64(d, "rate_limit_burst")? {
         c.rate_limit_burst = v;
+    }
+    if let Some(v) = fields::opt_bool(d, "webhook_allow_http")? {
+        c.webhook_allow_http = v;
+    }
+    if let Some(nets) = fields::opt_string_list(d, "webhook_allowed_networks")? {
+        let mut parsed = Vec::with_capacity(nets.len());
+        for n in nets {
+            let net: ipnet::IpNet = n.trim().parse().map_err(|_| {
+                bad("field \"webhook_allowed_networks\" must be a list of CIDR blocks")
+            })?;
+            parsed.push(net.to_string());
+        }
+        c.webhook_allowed_networks = parsed;
     }
     state.save_config(&guard, req.storage, c)?;
     Ok(Response::empty())
@@ -223,7 +239,7 @@ fn create(
     if let Some(v) = &supplied {
         check_import(state, v.expose())?;
     }
-    let webhook_url = webhook_field(d)?.unwrap_or_default();
+    let webhook_url = webhook_field(d, &config)?.unwrap_or_default();
     let now = now_ms();
     let mut record = KeyRecord {
         name: name.to_string(),
@@ -315,7 +331,7 @@ fn update(
         }
     }
     let mut new_secret = None;
-    if let Some(url) = webhook_field(d)? {
+    if let Some(url) = webhook_field(d, &state.config())? {
         if r.webhook_secret.is_none() || url.is_empty() {
             r.webhook_secret = new_webhook_secret(&url);
             new_secret = r.webhook_secret.clone();

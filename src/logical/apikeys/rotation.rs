@@ -186,7 +186,12 @@ pub fn rotate(
         next_rotation: record.next_rotation,
         expires,
     };
-    webhook::notify_rotation(&record, &rotated, scheduled);
+    webhook::notify_rotation(
+        &record,
+        &rotated,
+        scheduled,
+        &state.config().webhook_policy(),
+    );
     Ok(Some(rotated))
 }
 

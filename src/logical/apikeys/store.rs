@@ -77,6 +77,11 @@ pub struct Config {
     /// Validations per second per client (0: unlimited).
     pub rate_limit: u64,
     pub rate_limit_burst: u64,
+    /// Accept `http://` webhook URLs (default: https only).
+    pub webhook_allow_http: bool,
+    /// Internal networks (CIDRs) webhooks may target all the same
+    /// (default: none; loopback, private and link-local are refused).
+    pub webhook_allowed_networks: Vec<String>,
 }
 
 impl Default for Config {
@@ -88,6 +93,8 @@ impl Default for Config {
             default_grace_period: 3600,
             rate_limit: 1000,
             rate_limit_burst: 2000,
+            webhook_allow_http: false,
+            webhook_allowed_networks: Vec::new(),
         }
     }
 }
@@ -97,6 +104,19 @@ impl Config {
         Limit {
             rate: self.rate_limit,
             burst: self.rate_limit_burst.max(self.rate_limit),
+        }
+    }
+
+    /// Which webhook targets this mount accepts (networks that do not
+    /// parse were refused when written, and are skipped).
+    pub fn webhook_policy(&self) -> super::webhook::WebhookPolicy {
+        super::webhook::WebhookPolicy {
+            allow_http: self.webhook_allow_http,
+            allowed_networks: self
+                .webhook_allowed_networks
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
         }
     }
 

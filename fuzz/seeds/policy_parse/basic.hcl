@@ -1,0 +1,4 @@
+path "secret/data/app/*" {
+  capabilities = ["read", "list"]
+}
+path "a/+/b" { capabilities = ["deny"] }

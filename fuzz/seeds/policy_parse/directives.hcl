@@ -1,0 +1,4 @@
+path "a" {
+  comment = "%{if x}${y}%{else}$${z}%{endif}%{for k in v}${k}%{endfor}"
+  capabilities = []
+}

@@ -286,7 +286,7 @@ fn fixture() -> &'static Fixture {
         }
         ok(c, &root, Update, "sys/policies/acl/limited", json!({ "policy": policy }));
         let resp = ok(c, &root, Update, "auth/token/create", json!({"policies": ["limited"], "no_default_policy": true}));
-        let limited = SecretString::new(resp.auth.as_ref().expect("auth").client_token.clone());
+        let limited = resp.auth.as_ref().expect("auth").client_token.clone();
         let mut f = Fixture {
             core,
             root,

@@ -1,31 +1,63 @@
-//! The single axum handler behind every `/v1/` path.
+//! The single axum handler behind every `/v1/` path, and the bounds on
+//! what a request may cost before it is authorised: the token and the
+//! sealed state are checked before the body is read, a declared
+//! `Content-Length` over the limit is refused at once, large bodies share
+//! a memory budget, and a body must arrive within a time limit.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Router;
+use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
 
 use super::error::status_of;
+use super::json_limits;
+use crate::config::SMALL_BODY;
 use crate::core::{Core, CoreError, Operation, Request, Response};
 use crate::crypto::SecretString;
 use crate::logical::fields::parse_duration;
 
+/// What a request may cost at the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    /// Largest request body accepted (`max_request_size`).
+    pub max_request_size: usize,
+    /// Time allowed to receive a body (`http_read_timeout`).
+    pub body_read_timeout: Duration,
+    /// Bytes of bodies larger than [`SMALL_BODY`] held at once
+    /// (`max_request_body_memory`).
+    pub max_request_body_memory: usize,
+}
+
+/// The body budget is counted in units of this many bytes.
+const BUDGET_UNIT: usize = 1024;
+
 #[derive(Clone)]
 struct AppState {
     core: Arc<Core>,
-    max_request_size: usize,
+    limits: Arc<HttpLimits>,
+    /// Units of [`BUDGET_UNIT`] bytes of large bodies being held.
+    body_budget: Arc<Semaphore>,
+    budget_units: u32,
 }
 
 /// The HTTP application: every path goes to one handler.
-pub fn router(core: Arc<Core>, max_request_size: usize) -> Router {
+pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
+    let budget_units = u32::try_from(limits.max_request_body_memory.div_ceil(BUDGET_UNIT))
+        .unwrap_or(u32::MAX)
+        .clamp(1, Semaphore::MAX_PERMITS as u32);
     Router::new().fallback(handle).with_state(AppState {
         core,
-        max_request_size,
+        limits: Arc::new(limits),
+        body_budget: Arc::new(Semaphore::new(budget_units as usize)),
+        budget_units,
     })
 }
 
@@ -44,6 +76,113 @@ fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
 
 fn error_response(status: StatusCode, errors: Vec<String>) -> HttpResponse {
     json_response(status, &json!({ "errors": errors }))
+}
+
+/// A response after which the connection is closed: the rest of the
+/// request body was not read, so the connection cannot carry another.
+fn closing(mut resp: HttpResponse) -> HttpResponse {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+fn too_large() -> HttpResponse {
+    closing(error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        vec!["request body too large".into()],
+    ))
+}
+
+fn internal_error() -> HttpResponse {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        vec!["internal error".into()],
+    )
+}
+
+/// The declared body length: `Some(0)` for none, `None` when unknown
+/// (chunked), `Err` for a header that is not a number.
+fn declared_length(headers: &HeaderMap) -> Result<Option<usize>, ()> {
+    match headers.get(header::CONTENT_LENGTH) {
+        Some(v) => {
+            let text = v.to_str().map_err(|_| ())?;
+            // Beyond usize is beyond any limit.
+            Ok(Some(
+                text.trim()
+                    .parse::<u64>()
+                    .map_err(|_| ())?
+                    .try_into()
+                    .unwrap_or(usize::MAX),
+            ))
+        }
+        None if headers.contains_key(header::TRANSFER_ENCODING) => Ok(None),
+        None => Ok(Some(0)),
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    Broken,
+}
+
+/// Reads at most `limit` bytes within `timeout`, into one buffer sized
+/// from the declared length (no growth copies).
+async fn read_body(
+    body: Body,
+    declared: Option<usize>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    let read = async move {
+        let mut body = body;
+        let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| BodyError::Broken)?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(buf))
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
+}
+
+/// Answers `resp` to a request whose body was not wanted. A small body is
+/// read and dropped (the client then reads the answer and may go on using
+/// the connection); a large or unknown one is left unread and the
+/// connection closed.
+async fn refuse(
+    resp: HttpResponse,
+    body: Body,
+    declared: Option<usize>,
+    timeout: Duration,
+) -> HttpResponse {
+    let small = declared.is_some_and(|n| n <= SMALL_BODY);
+    if small && discard_body(body, timeout).await {
+        resp
+    } else {
+        closing(resp)
+    }
+}
+
+/// Reads a body to its end and drops it.
+async fn discard_body(body: Body, timeout: Duration) -> bool {
+    let drain = async move {
+        let mut body = body;
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(timeout, drain).await.unwrap_or(false)
 }
 
 async fn handle(
@@ -66,34 +205,99 @@ async fn handle(
             )
         }
     };
-    let body = match axum::body::to_bytes(body, state.max_request_size).await {
-        Ok(b) => b,
-        Err(_) => {
-            // The rest of the body is never read, so the connection cannot
-            // be reused: tell the client.
-            let mut resp = error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                vec!["request body too large".into()],
-            );
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return resp;
+    let limits = &state.limits;
+    // Refused at once, before a byte of the body is read.
+    let declared = match declared_length(&headers) {
+        Ok(d) => d,
+        Err(()) => {
+            return closing(error_response(
+                StatusCode::BAD_REQUEST,
+                vec!["invalid Content-Length".into()],
+            ))
         }
     };
-    let req = match build_request(&method, &path, uri.query(), &headers, &body, remote) {
+    if declared.is_some_and(|n| n > limits.max_request_size) {
+        return too_large();
+    }
+    let query = parse_query(uri.query().unwrap_or(""));
+    let mut req = match request_head(&method, &path, &query, &headers, remote) {
         Ok(r) => r,
-        Err((status, msg)) => return error_response(status, vec![msg]),
+        Err((status, msg)) => {
+            let resp = error_response(status, vec![msg]);
+            return refuse(resp, body, declared, limits.body_read_timeout).await;
+        }
     };
+    // The token and the sealed state, before the body is read.
+    let core = state.core.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let result = core.precheck(&req);
+        (req, result)
+    })
+    .await;
+    let (head, checked) = match checked {
+        Ok(c) => c,
+        Err(_) => return closing(internal_error()),
+    };
+    req = head;
+    if let Err(e) = checked {
+        let resp = render_error(e, &req.id);
+        return refuse(resp, body, declared, limits.body_read_timeout).await;
+    }
+    // Large bodies wait for room in the shared budget.
+    let expected = declared.unwrap_or(limits.max_request_size);
+    let _room = if expected > SMALL_BODY {
+        let units = u32::try_from(expected.div_ceil(BUDGET_UNIT))
+            .unwrap_or(u32::MAX)
+            .min(state.budget_units);
+        let wait = state.body_budget.clone().acquire_many_owned(units);
+        match tokio::time::timeout(limits.body_read_timeout, wait).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => {
+                return closing(error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    vec!["too many large requests at once; try again".into()],
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let body = match read_body(
+        body,
+        declared,
+        limits.max_request_size,
+        limits.body_read_timeout,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::TimedOut) => {
+            return closing(error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                vec!["request body not received in time".into()],
+            ))
+        }
+        Err(BodyError::Broken) => {
+            return closing(error_response(
+                StatusCode::BAD_REQUEST,
+                vec!["request body could not be read".into()],
+            ))
+        }
+    };
+    if let Err((status, msg)) = request_body(&mut req, &body, query) {
+        return error_response(status, vec![msg]);
+    }
+    // The raw body is not needed past parsing.
+    drop(body);
+    drop(_room);
     let request_id = req.id.clone();
     let core = state.core.clone();
     let result = tokio::task::spawn_blocking(move || core.handle(req)).await;
     match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e, &request_id),
-        Err(_) => error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            vec!["internal error".into()],
-        ),
+        Err(_) => internal_error(),
     }
 }
 
@@ -118,16 +322,16 @@ type BadRequest = (StatusCode, String);
 /// Longest response-wrapping TTL accepted.
 const MAX_WRAP_TTL: u64 = 30 * 24 * 3600;
 
-fn build_request(
+/// The request from what precedes the body: operation, path, token,
+/// wrapping; `data` stays empty.
+fn request_head(
     method: &Method,
     path: &str,
-    query: Option<&str>,
+    query: &Map<String, Value>,
     headers: &HeaderMap,
-    body: &Bytes,
     remote: SocketAddr,
 ) -> Result<Request, BadRequest> {
-    let query = parse_query(query.unwrap_or(""));
-    let op = operation_of(method, &query).ok_or((
+    let op = operation_of(method, query).ok_or((
         StatusCode::METHOD_NOT_ALLOWED,
         format!("unsupported method {method}"),
     ))?;
@@ -141,12 +345,6 @@ fn build_request(
     req.remote_addr = Some(remote.ip());
     req.client_token = token_from(headers);
     req.wrap_ttl = wrap_ttl_from(headers)?;
-    let body_data = parse_body(body)?;
-    req.data = match body_data {
-        Some(d) => d,
-        None if !op.is_write() || op == Operation::Delete => query,
-        None => Map::new(),
-    };
     if op == Operation::Patch {
         let ct = headers
             .get(header::CONTENT_TYPE)
@@ -162,10 +360,33 @@ fn build_request(
     Ok(req)
 }
 
+/// Fills `req.data` from the body (or, for reads and deletes without one,
+/// the query parameters).
+fn request_body(
+    req: &mut Request,
+    body: &Bytes,
+    query: Map<String, Value>,
+) -> Result<(), BadRequest> {
+    let op = req.operation;
+    req.data = match parse_body(body)? {
+        Some(d) => d,
+        None if !op.is_write() || op == Operation::Delete => query,
+        None => Map::new(),
+    };
+    Ok(())
+}
+
 fn parse_body(body: &Bytes) -> Result<Option<Map<String, Value>>, BadRequest> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
+    json_limits::check(body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    parse_json(body)
+}
+
+/// serde_json's verdict; any error it gives (its own recursion limit
+/// included) is the client's: 400.
+fn parse_json(body: &[u8]) -> Result<Option<Map<String, Value>>, BadRequest> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(Some(m)),
         Ok(Value::Null) => Ok(None),

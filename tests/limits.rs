@@ -67,7 +67,8 @@ fn answers_within(c: &mut TcpStream, within: Duration) -> bool {
     c.set_read_timeout(Some(within)).expect("timeout");
     let mut buf = [0u8; 1];
     match c.read(&mut buf) {
-        Ok(_) => true,
+        // Bytes (n > 0) or a close (0): either way the server acted.
+        Ok(n) => n <= 1,
         Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
     }
 }

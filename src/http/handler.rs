@@ -245,7 +245,7 @@ async fn handle(
     }
     // Large bodies wait for room in the shared budget.
     let expected = declared.unwrap_or(limits.max_request_size);
-    let _room = if expected > SMALL_BODY {
+    let room = if expected > SMALL_BODY {
         let units = u32::try_from(expected.div_ceil(BUDGET_UNIT))
             .unwrap_or(u32::MAX)
             .min(state.budget_units);
@@ -288,12 +288,17 @@ async fn handle(
     if let Err((status, msg)) = request_body(&mut req, &body, query) {
         return error_response(status, vec![msg]);
     }
-    // The raw body is not needed past parsing.
+    // The raw body is not needed past parsing; the parsed request keeps
+    // its share of the budget until it has been served (even if the
+    // client goes away meanwhile).
     drop(body);
-    drop(_room);
     let request_id = req.id.clone();
     let core = state.core.clone();
-    let result = tokio::task::spawn_blocking(move || core.handle(req)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let _room = room;
+        core.handle(req)
+    })
+    .await;
     match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e, &request_id),

@@ -276,6 +276,12 @@ fn the_token_is_checked_before_the_body_is_read() {
             "{resp}"
         );
     }
+    // A body of unknown length (chunked) likewise.
+    let resp = raw_request(
+        &s,
+        "PUT /v1/secret/data/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assert!(status_line(&resp).contains(" 403"), "{resp}");
     // Paths that need no token still read the body (a login: 400 for the
     // unknown mount's data is fine, not 403).
     let (st, b) = s.put_raw("sys/unseal", json!({"key": s.keys[0]}), None);

@@ -100,24 +100,18 @@ fn internal_error() -> HttpResponse {
     )
 }
 
-/// The declared body length: `Some(0)` for none, `None` when unknown
-/// (chunked), `Err` for a header that is not a number.
-fn declared_length(headers: &HeaderMap) -> Result<Option<usize>, ()> {
-    match headers.get(header::CONTENT_LENGTH) {
-        Some(v) => {
-            let text = v.to_str().map_err(|_| ())?;
-            // Beyond usize is beyond any limit.
-            Ok(Some(
-                text.trim()
-                    .parse::<u64>()
-                    .map_err(|_| ())?
-                    .try_into()
-                    .unwrap_or(usize::MAX),
-            ))
-        }
-        None if headers.contains_key(header::TRANSFER_ENCODING) => Ok(None),
-        None => Ok(Some(0)),
+/// The body length the client declared (`Content-Length`, or an HTTP/2
+/// stream that ended with its headers): `Some(0)` for no body, `None`
+/// when unknown until read (chunked, or HTTP/2 without a length).
+fn declared_length(body: &Body) -> Option<usize> {
+    use axum::body::HttpBody as _;
+    if body.is_end_stream() {
+        return Some(0);
     }
+    // Beyond usize is beyond any limit.
+    body.size_hint()
+        .exact()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 enum BodyError {
@@ -207,15 +201,7 @@ async fn handle(
     };
     let limits = &state.limits;
     // Refused at once, before a byte of the body is read.
-    let declared = match declared_length(&headers) {
-        Ok(d) => d,
-        Err(()) => {
-            return closing(error_response(
-                StatusCode::BAD_REQUEST,
-                vec!["invalid Content-Length".into()],
-            ))
-        }
-    };
+    let declared = declared_length(&body);
     if declared.is_some_and(|n| n > limits.max_request_size) {
         return too_large();
     }
@@ -227,21 +213,24 @@ async fn handle(
             return refuse(resp, body, declared, limits.body_read_timeout).await;
         }
     };
-    // The token and the sealed state, before the body is read.
-    let core = state.core.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        let result = core.precheck(&req);
-        (req, result)
-    })
-    .await;
-    let (head, checked) = match checked {
-        Ok(c) => c,
-        Err(_) => return closing(internal_error()),
-    };
-    req = head;
-    if let Err(e) = checked {
-        let resp = render_error(e, &req.id);
-        return refuse(resp, body, declared, limits.body_read_timeout).await;
+    // The token and the sealed state, before a body is read (a request
+    // without one goes straight to the pipeline, which checks the same).
+    if declared != Some(0) {
+        let core = state.core.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let result = core.precheck(&req);
+            (req, result)
+        })
+        .await;
+        let (head, checked) = match checked {
+            Ok(c) => c,
+            Err(_) => return closing(internal_error()),
+        };
+        req = head;
+        if let Err(e) = checked {
+            let resp = render_error(e, &req.id);
+            return refuse(resp, body, declared, limits.body_read_timeout).await;
+        }
     }
     // Large bodies wait for room in the shared budget.
     let expected = declared.unwrap_or(limits.max_request_size);
@@ -572,5 +561,19 @@ mod tests {
         assert!(!err.1.contains("hunter2"));
         assert!(parse_body(&Bytes::from_static(b"[1]")).is_err());
         assert!(parse_body(&Bytes::from_static(b"  ")).unwrap().is_none());
+    }
+
+    #[test]
+    fn nesting_limits_are_client_errors() {
+        // serde_json's own recursion limit (128) is a 400 as well...
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = parse_json(deep.as_bytes()).unwrap_err();
+        assert_eq!(err.0, StatusCode::BAD_REQUEST);
+        // ...but a body is refused well before it, with its own message.
+        let within = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_json(within.as_bytes()).is_ok());
+        let err = parse_body(&Bytes::from(within)).unwrap_err();
+        assert_eq!(err.0, StatusCode::BAD_REQUEST);
+        assert!(err.1.contains("deeper than 64"), "{}", err.1);
     }
 }

@@ -367,3 +367,32 @@ fn json_shape_is_bounded_before_dispatch_and_audit() {
         }
     }
 }
+
+#[test]
+fn in_flight_requests_finish_during_the_shutdown_grace() {
+    let mut s = TestServer::from_config(|d| config(d, "graceful_shutdown_timeout = \"5s\"", ""));
+    let body = br#"{"key":"AAAA"}"#;
+    let mut c = send(
+        &s,
+        format!(
+            "PUT /v1/sys/unseal HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{{",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let term = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(s.pid().to_string())
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    std::thread::sleep(Duration::from_millis(300));
+    // The rest of the body arrives after SIGTERM: the request is served.
+    c.write_all(&body[1..]).expect("write");
+    let resp = read_until_closed(&mut c, Duration::from_secs(4)).expect("answered, then closed");
+    assert!(status_line(&resp).starts_with("HTTP/1.1 "), "{resp}");
+    assert!(!status_line(&resp).contains(" 408"), "{resp}");
+    let status = s.terminate();
+    assert!(status.success(), "{status:?}");
+}

@@ -62,6 +62,27 @@ fn read_until_closed(c: &mut TcpStream, within: Duration) -> Result<String, Stri
     }
 }
 
+/// Reads a response's status line and headers, within `within`.
+fn read_head(c: &mut TcpStream, within: Duration) -> Result<String, String> {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !out.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = within.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Err(format!("no answer in {within:?}"));
+        }
+        c.set_read_timeout(Some(left)).expect("timeout");
+        match c.read(&mut buf) {
+            Ok(0) => return Err("closed without an answer".into()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Whether the server sends anything (or closes) within `within`.
 fn answers_within(c: &mut TcpStream, within: Duration) -> bool {
     c.set_read_timeout(Some(within)).expect("timeout");
@@ -109,12 +130,19 @@ fn slow_clients_are_disconnected_and_oversized_bodies_refused_at_once() {
         &s,
         b"PUT /v1/sys/unseal HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n",
     );
-    let resp = read_until_closed(&mut big, Duration::from_millis(900)).expect("413 at once");
+    let resp = read_head(&mut big, Duration::from_millis(900)).expect("413 at once");
     assert!(status_line(&resp).contains(" 413"), "{resp}");
     assert!(
         resp.to_ascii_lowercase().contains("connection: close"),
         "{resp}"
     );
+    // Far over the limit: not even drained, the connection closes.
+    let mut huge = send(
+        &s,
+        b"PUT /v1/sys/unseal HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n",
+    );
+    let resp = read_until_closed(&mut huge, Duration::from_millis(900)).expect("413 and close");
+    assert!(status_line(&resp).contains(" 413"), "{resp}");
 
     // Ordinary clients are unaffected.
     let (st, body) = s.get_raw("sys/seal-status", None);

@@ -123,13 +123,12 @@ enum BodyError {
 /// Reads at most `limit` bytes within `timeout`, into one buffer sized
 /// from the declared length (no growth copies).
 async fn read_body(
-    body: Body,
+    body: &mut Body,
     declared: Option<usize>,
     limit: usize,
     timeout: Duration,
 ) -> Result<Bytes, BodyError> {
     let read = async move {
-        let mut body = body;
         let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|_| BodyError::Broken)?;
@@ -145,6 +144,34 @@ async fn read_body(
     tokio::time::timeout(timeout, read)
         .await
         .unwrap_or(Err(BodyError::TimedOut))
+}
+
+/// 413 for a body over `max_request_size`, answered at once. The rest of
+/// the body is then read and dropped in the background (at most another
+/// `max_request_size` bytes, within the body deadline), so that a client
+/// which sends its whole body before reading gets the answer rather than
+/// a reset connection; memory use stays flat.
+fn refuse_too_large(body: Body, declared: Option<usize>, limits: &HttpLimits) -> HttpResponse {
+    let cap = limits.max_request_size.saturating_mul(2);
+    if declared.is_none_or(|n| n <= cap) {
+        let timeout = limits.body_read_timeout;
+        tokio::spawn(async move {
+            let drain = async move {
+                let mut body = body;
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.frame().await {
+                    if let Ok(data) = frame.into_data() {
+                        seen = seen.saturating_add(data.len());
+                        if seen > cap {
+                            break;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(timeout, drain).await;
+        });
+    }
+    too_large()
 }
 
 /// Answers `resp` to a request whose body was not wanted. A small body is
@@ -203,7 +230,7 @@ async fn handle(
     // Refused at once, before a byte of the body is read.
     let declared = declared_length(&body);
     if declared.is_some_and(|n| n > limits.max_request_size) {
-        return too_large();
+        return refuse_too_large(body, declared, limits);
     }
     let query = parse_query(uri.query().unwrap_or(""));
     let mut req = match request_head(&method, &path, &query, &headers, remote) {
@@ -251,8 +278,9 @@ async fn handle(
     } else {
         None
     };
-    let body = match read_body(
-        body,
+    let mut body = body;
+    let bytes = match read_body(
+        &mut body,
         declared,
         limits.max_request_size,
         limits.body_read_timeout,
@@ -260,7 +288,7 @@ async fn handle(
     .await
     {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::TooLarge) => return refuse_too_large(body, None, limits),
         Err(BodyError::TimedOut) => {
             return closing(error_response(
                 StatusCode::REQUEST_TIMEOUT,
@@ -274,12 +302,13 @@ async fn handle(
             ))
         }
     };
-    if let Err((status, msg)) = request_body(&mut req, &body, query) {
+    if let Err((status, msg)) = request_body(&mut req, &bytes, query) {
         return error_response(status, vec![msg]);
     }
     // The raw body is not needed past parsing; the parsed request keeps
     // its share of the budget until it has been served (even if the
     // client goes away meanwhile).
+    drop(bytes);
     drop(body);
     let request_id = req.id.clone();
     let core = state.core.clone();

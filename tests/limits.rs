@@ -117,7 +117,11 @@ fn slow_clients_are_disconnected_and_oversized_bodies_refused_at_once() {
         &s,
         b"PUT /v1/sys/unseal HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"key\":",
     );
+    // Kept alive after one request, then silent.
+    let mut kept = send(&s, b"GET /v1/sys/seal-status HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_head(&mut kept, bound).expect("first answer");
     let start = Instant::now();
+    read_until_closed(&mut kept, bound).expect("idle keep-alive connection");
     read_until_closed(&mut mid_headers, bound).expect("stalled headers");
     read_until_closed(&mut idle, bound).expect("idle connection");
     let resp = read_until_closed(&mut mid_body, bound).expect("stalled body");

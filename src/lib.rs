@@ -19,7 +19,7 @@
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and
-//!   `run(core, listener, tls, max_request_size, shutdown)`.
+//!   `run(core, listener, tls, limits, max_request_size, shutdown)`.
 #![forbid(unsafe_code)]
 
 pub mod audit;

@@ -1,17 +1,35 @@
 //! The server process: storage, core, listener, graceful shutdown.
 //!
 //! [`run`] serves a [`Core`] on a bound listener until `shutdown` resolves;
-//! `main` and the integration tests call it (through [`serve`]). On
-//! shutdown in-flight requests finish, storage is flushed and every key is
-//! zeroized by sealing.
+//! `main` and the integration tests call it (through [`serve`]).
+//!
+//! Owns the connection-level bounds: at most `max_connections` served at
+//! once, a deadline for the TLS handshake and the request headers
+//! (`http_read_header_timeout`, also the longest idle keep-alive), and a
+//! shutdown deadline: on shutdown the listener closes, in-flight requests
+//! get `graceful_shutdown_timeout`, then the remaining connections are
+//! dropped, storage is flushed and every key is zeroized by sealing.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use axum::Router;
 use base64::Engine;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tower::Service;
 
 use crate::barrier::Barrier;
 use crate::config::{Config, ListenerConfig, StorageConfig};
@@ -44,6 +62,12 @@ fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> ServerError + '
     move |e| ServerError(format!("{context}: {e}"))
 }
 
+/// How long work still running after the server stopped (a request's
+/// blocking part) may delay the exit.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+/// Pause after a failed accept (e.g. no file descriptors left).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Runs the server until SIGTERM or Ctrl-C (blocking).
 pub fn serve(opts: ServerOptions) -> Result<(), ServerError> {
     let config = load_config(&opts)?;
@@ -52,7 +76,10 @@ pub fn serve(opts: ServerOptions) -> Result<(), ServerError> {
         .enable_all()
         .build()
         .map_err(err("cannot start the runtime"))?;
-    rt.block_on(serve_async(config, opts))
+    let result = rt.block_on(serve_async(config, opts));
+    // The vault is sealed by now; nothing left may hold the process up.
+    rt.shutdown_timeout(RUNTIME_SHUTDOWN);
+    result
 }
 
 fn load_config(opts: &ServerOptions) -> Result<Config, ServerError> {
@@ -170,6 +197,7 @@ async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerEr
         core,
         listener,
         tls,
+        &config.listener,
         config.max_request_size,
         shutdown_signal(),
     )
@@ -223,33 +251,224 @@ async fn shutdown_signal() {
 }
 
 /// Serves `core` on `listener` until `shutdown` resolves, then flushes
-/// storage and seals.
+/// storage and seals. `limits` gives the listener's timeouts and bounds
+/// (its address and TLS files are not used here).
 pub async fn run<F>(
     core: Arc<Core>,
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: &ListenerConfig,
     max_request_size: usize,
     shutdown: F,
 ) -> Result<(), ServerError>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let app = crate::http::router(core.clone(), max_request_size);
-    let result = match tls {
-        None => axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(err("server error")),
-        Some(acceptor) => crate::server_tls::serve_tls(listener, acceptor, app, shutdown).await,
-    };
+    let app = crate::http::router(
+        core.clone(),
+        crate::http::HttpLimits {
+            max_request_size,
+            body_read_timeout: limits.http_read_timeout,
+            max_request_body_memory: limits.max_request_body_memory,
+        },
+    );
+    let result = accept_loop(listener, tls, app, limits, shutdown).await;
     let flushed = core.barrier().flush();
     core.seal();
     tracing::info!("storage flushed, vault sealed, keys zeroized");
     result?;
     flushed.map_err(err("flush on shutdown"))
+}
+
+/// The HTTP/1 and HTTP/2 connection settings: headers must arrive within
+/// `header_timeout`; an HTTP/2 peer that stops answering pings is dropped.
+fn connection_builder(header_timeout: Duration) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(header_timeout)
+        .keep_alive_timeout(header_timeout);
+    builder
+}
+
+/// Accepts connections (at most `max_connections` at once) until
+/// `shutdown`; then gives open ones `graceful_shutdown_timeout` to finish
+/// and drops the rest.
+async fn accept_loop<F>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: Router,
+    limits: &ListenerConfig,
+    shutdown: F,
+) -> Result<(), ServerError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let header_timeout = limits.http_read_header_timeout;
+    let builder = Arc::new(connection_builder(header_timeout));
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut connections = JoinSet::new();
+    let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        // A free slot first: beyond the limit, clients wait in the
+        // listen queue and cost nothing here.
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+        };
+        let (stream, remote) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(svc) = make.call(remote).await;
+        let svc = TowerToHyperService::new(svc);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            match tls {
+                None => serve_connection(stream, svc, &builder, watcher, header_timeout).await,
+                Some(acceptor) => {
+                    let handshake = crate::server_tls::handshake(&acceptor, stream, header_timeout);
+                    if let Some(stream) = handshake.await {
+                        serve_connection(stream, svc, &builder, watcher, header_timeout).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    let deadline = limits.graceful_shutdown_timeout;
+    if tokio::time::timeout(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = deadline.as_secs_f64(),
+            "shutdown deadline passed: dropping the remaining connections"
+        );
+    }
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// Serves one connection to its end. The first request must begin within
+/// `header_timeout` (later ones are bounded by the HTTP/1 header deadline,
+/// which runs from the end of the previous response).
+async fn serve_connection<S>(
+    stream: S,
+    svc: AppService,
+    builder: &Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    header_timeout: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (stream, heard) = Heard::new(stream);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+    let conn = watcher.watch(conn.into_owned());
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = &mut conn => r,
+        _ = tokio::time::sleep(header_timeout) => {
+            if !heard.load(Ordering::Relaxed) {
+                tracing::debug!("client sent nothing in time: connection dropped");
+                return;
+            }
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection error");
+    }
+}
+
+type AppService = TowerToHyperService<
+    axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<SocketAddr>>,
+>;
+
+/// A stream that records whether the client has sent anything yet.
+struct Heard<S> {
+    inner: S,
+    heard: Arc<AtomicBool>,
+}
+
+impl<S> Heard<S> {
+    fn new(inner: S) -> (Heard<S>, Arc<AtomicBool>) {
+        let heard = Arc::new(AtomicBool::new(false));
+        (
+            Heard {
+                inner,
+                heard: heard.clone(),
+            },
+            heard,
+        )
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Heard<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.heard.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Heard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 fn tls_acceptor(l: &ListenerConfig) -> Result<Option<tokio_rustls::TlsAcceptor>, ServerError> {

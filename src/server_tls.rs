@@ -1,27 +1,18 @@
-//! TLS for the listener (rustls): loading the certificate and key, and an
-//! accept loop with graceful shutdown.
+//! TLS for the listener (rustls): loading the certificate and key, and the
+//! handshake of one connection under a deadline. The accept loop, its
+//! limits and shutdown are the server's (one loop for TLS and plain TCP).
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-use tower::Service;
 
 use crate::server::ServerError;
-
-/// A client gets this long to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// Pause after a failed accept (e.g. no file descriptors left).
-const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, ServerError> {
     std::fs::read(path)
@@ -51,56 +42,22 @@ pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerErr
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Accepts TLS connections until `shutdown`, then waits for open ones.
-pub(crate) async fn serve_tls<F>(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    app: Router,
-    shutdown: F,
-) -> Result<(), ServerError>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, remote) = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // E.g. out of file descriptors: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let Ok(svc) = make.call(remote).await;
-        let builder = Builder::new(TokioExecutor::new());
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!("TLS handshake timed out");
-                    return;
-                }
-            };
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc));
-            let conn = watcher.watch(conn.into_owned());
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection error");
-            }
-        });
+/// The TLS handshake of one connection, within `timeout`; `None` when it
+/// fails or the client is too slow (the connection is then dropped).
+pub(crate) async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    timeout: Duration,
+) -> Option<TlsStream<TcpStream>> {
+    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
     }
-    graceful.shutdown().await;
-    Ok(())
 }

@@ -10,6 +10,12 @@
 //!   tls_disable   = false
 //!   tls_cert_file = "cert.pem"
 //!   tls_key_file  = "key.pem"
+//!   # Bounds on slow or idle clients (defaults shown).
+//!   http_read_header_timeout   = "10s"
+//!   http_read_timeout          = "30s"
+//!   max_connections            = 1024
+//!   max_request_body_memory    = 134217728
+//!   graceful_shutdown_timeout  = "5s"
 //! }
 //! api_addr          = "https://vault.example.com:8200"
 //! log_level         = "info"
@@ -19,6 +25,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use hcl::{Block, Body, Expression};
 
@@ -36,7 +43,37 @@ pub struct ListenerConfig {
     pub tls_disable: bool,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// How long a client may take to send a request's headers (and, with
+    /// TLS, to complete the handshake) before it is disconnected. Also the
+    /// longest a kept-alive connection may stay idle.
+    pub http_read_header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub http_read_timeout: Duration,
+    /// Connections served at once; further clients wait in the accept queue.
+    pub max_connections: usize,
+    /// Request body bytes held in memory at once, over all requests with a
+    /// body larger than [`SMALL_BODY`]; others wait for room.
+    pub max_request_body_memory: usize,
+    /// On shutdown, how long in-flight requests may take before the
+    /// remaining connections are dropped and the vault is sealed.
+    pub graceful_shutdown_timeout: Duration,
 }
+
+/// Default [`ListenerConfig::http_read_header_timeout`].
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ListenerConfig::http_read_timeout`].
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`ListenerConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default [`ListenerConfig::max_request_body_memory`] (128 MiB: four
+/// bodies of the default maximum size).
+pub const DEFAULT_BODY_MEMORY: usize = 128 * 1024 * 1024;
+/// Default [`ListenerConfig::graceful_shutdown_timeout`].
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bodies up to this size are read without drawing on
+/// [`ListenerConfig::max_request_body_memory`] (the connection limit
+/// bounds them).
+pub const SMALL_BODY: usize = 64 * 1024;
 
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +113,11 @@ impl Default for ListenerConfig {
             tls_disable: true,
             tls_cert_file: None,
             tls_key_file: None,
+            http_read_header_timeout: DEFAULT_HEADER_TIMEOUT,
+            http_read_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_request_body_memory: DEFAULT_BODY_MEMORY,
+            graceful_shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -238,6 +280,17 @@ fn parse_listener(block: &Block, base: &Path) -> Result<ListenerConfig, ConfigEr
                 l.tls_cert_file = Some(base.join(string("listener.tls_cert_file", v)?))
             }
             "tls_key_file" => l.tls_key_file = Some(base.join(string("listener.tls_key_file", v)?)),
+            "http_read_header_timeout" => {
+                l.http_read_header_timeout = timeout("listener.http_read_header_timeout", v)?
+            }
+            "http_read_timeout" => l.http_read_timeout = timeout("listener.http_read_timeout", v)?,
+            "graceful_shutdown_timeout" => {
+                l.graceful_shutdown_timeout = timeout("listener.graceful_shutdown_timeout", v)?
+            }
+            "max_connections" => l.max_connections = count("listener.max_connections", v, 1 << 20)?,
+            "max_request_body_memory" => {
+                l.max_request_body_memory = size("listener.max_request_body_memory", v)?
+            }
             other => return Err(ConfigError(format!("unknown setting \"listener.{other}\""))),
         }
     }
@@ -284,6 +337,39 @@ fn duration(key: &str, v: &Expression) -> Result<u64, ConfigError> {
     })
 }
 
+/// A positive duration ("10s", "500ms", or a number of seconds), at most a day.
+fn timeout(key: &str, v: &Expression) -> Result<Duration, ConfigError> {
+    let parsed = match v {
+        Expression::Number(n) => n.as_u64().map(Duration::from_secs),
+        Expression::String(s) => match s.trim().parse::<u64>() {
+            Ok(secs) => Some(Duration::from_secs(secs)),
+            Err(_) => humantime::parse_duration(s.trim()).ok(),
+        },
+        _ => None,
+    };
+    match parsed {
+        Some(d) if !d.is_zero() && d <= Duration::from_secs(24 * 3600) => Ok(d),
+        _ => Err(ConfigError(format!(
+            "\"{key}\" must be a positive duration such as \"10s\" (at most 24h)"
+        ))),
+    }
+}
+
+/// A positive whole number, at most `max`.
+fn count(key: &str, v: &Expression, max: u64) -> Result<usize, ConfigError> {
+    let n = match v {
+        Expression::Number(n) => n.as_u64(),
+        Expression::String(s) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n > 0 && n <= max => Ok(n as usize),
+        _ => Err(ConfigError(format!(
+            "\"{key}\" must be a whole number from 1 to {max}"
+        ))),
+    }
+}
+
 fn size(key: &str, v: &Expression) -> Result<usize, ConfigError> {
     let n = match v {
         Expression::Number(n) => n.as_u64(),
@@ -324,6 +410,11 @@ mod tests {
             listener "tcp" {
               address = "127.0.0.1:0"
               tls_disable = true
+              http_read_header_timeout = "500ms"
+              http_read_timeout = 2
+              max_connections = 64
+              max_request_body_memory = 1048576
+              graceful_shutdown_timeout = "1s"
             }
             telemetry {
               unauthenticated_metrics_access = true
@@ -347,6 +438,43 @@ mod tests {
         assert_eq!(c.max_request_size, 1024);
         assert_eq!(c.log_level, "debug");
         assert!(c.unauthenticated_metrics);
+        assert_eq!(
+            c.listener.http_read_header_timeout,
+            Duration::from_millis(500)
+        );
+        assert_eq!(c.listener.http_read_timeout, Duration::from_secs(2));
+        assert_eq!(c.listener.max_connections, 64);
+        assert_eq!(c.listener.max_request_body_memory, 1 << 20);
+        assert_eq!(c.listener.graceful_shutdown_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn listener_limits_default_and_refuse_nonsense() {
+        let base = "storage \"inmem\" {}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n";
+        let c = parse(&format!("{base}}}")).unwrap();
+        assert_eq!(c.listener.http_read_header_timeout, DEFAULT_HEADER_TIMEOUT);
+        assert_eq!(c.listener.http_read_timeout, DEFAULT_BODY_TIMEOUT);
+        assert_eq!(c.listener.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(c.listener.max_request_body_memory, DEFAULT_BODY_MEMORY);
+        assert_eq!(
+            c.listener.graceful_shutdown_timeout,
+            DEFAULT_SHUTDOWN_TIMEOUT
+        );
+        for (extra, field) in [
+            ("http_read_header_timeout = 0", "http_read_header_timeout"),
+            ("http_read_timeout = \"soon\"", "http_read_timeout"),
+            (
+                "graceful_shutdown_timeout = \"48h\"",
+                "graceful_shutdown_timeout",
+            ),
+            ("max_connections = 0", "max_connections"),
+            ("max_request_body_memory = -5", "max_request_body_memory"),
+        ] {
+            let e = parse(&format!("{base} {extra}\n}}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{e}");
+        }
     }
 
     #[test]

@@ -250,6 +250,16 @@ impl Core {
     pub fn handle(&self, req: Request) -> Result<Response, CoreError> {
         pipeline::handle(self, req)
     }
+
+    /// Checks a request before its body is read (`req.data` is not
+    /// consulted): `Err` is what [`Core::handle`] would answer anyway —
+    /// the vault is sealed, or the path needs a token and `req` has no
+    /// valid one — and the refusal is already in the audit log. `Ok` says
+    /// nothing about the ACL: the request still goes through `handle`.
+    /// Blocking (a token lookup reads storage).
+    pub fn precheck(&self, req: &Request) -> Result<(), CoreError> {
+        pipeline::precheck(self, req)
+    }
 }
 
 impl Drop for Core {

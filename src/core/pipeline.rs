@@ -42,10 +42,8 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         mount_info(&active, &req.path)
     };
     let token_entry = auth.as_ref().map(|a| &a.entry);
-    let open_path = matches!(
-        req.path.as_str(),
-        "sys/wrapping/lookup" | "sys/wrapping/unwrap"
-    ) || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
+    let open_path = is_wrapping_open_path(&req.path)
+        || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
         || (auth_err.is_some() && unauthenticated_read(&active, &req).is_some());
     audit.log(&AuditInput {
         request: &req,
@@ -63,6 +61,48 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         error: None,
     })?;
     result
+}
+
+/// See [`Core::precheck`]: the same decisions as [`handle`] and
+/// [`serve`], made on the path and token alone.
+pub(crate) fn precheck(core: &Core, req: &Request) -> Result<(), CoreError> {
+    if system::is_unauthenticated(core, &req.path) {
+        return Ok(());
+    }
+    let active = core.active()?;
+    if is_wrapping_open_path(&req.path)
+        || login_route(&active, req).is_some()
+        || unauthenticated_read(&active, req).is_some()
+    {
+        return Ok(());
+    }
+    let Err(e) = authenticate(&active, req) else {
+        return Ok(());
+    };
+    // Recorded as `handle` records a refused token: the request (its body
+    // unread), then the error.
+    let audit = active.audit.scope();
+    let mount = if audit.is_empty() {
+        MountInfo::default()
+    } else {
+        mount_info(&active, &req.path)
+    };
+    for outcome in [None, Some(Outcome::Err(&e))] {
+        let error = outcome.is_none().then_some(&e);
+        audit.log(&AuditInput {
+            request: req,
+            auth: None,
+            mount: &mount,
+            outcome,
+            error,
+        })?;
+    }
+    Err(e)
+}
+
+/// The response-wrapping paths that may be used without a token.
+fn is_wrapping_open_path(path: &str) -> bool {
+    matches!(path, "sys/wrapping/lookup" | "sys/wrapping/unwrap")
 }
 
 /// Unauthenticated paths (unwrap, login), then the authenticated request.
@@ -219,16 +259,10 @@ fn dispatch(
 /// Serves an auth method's unauthenticated path (login) and issues the
 /// token it asks for. `None`: not such a path.
 fn try_login(active: &Active, req: &mut Request) -> Result<Option<Response>, CoreError> {
-    if !req.path.starts_with("auth/") || req.path.starts_with("auth/token/") {
-        return Ok(None);
-    }
-    let router = active.auth_mounts.snapshot();
-    let Some((mounted, rel)) = router.route(&req.path) else {
+    let Some((mounted, rel)) = login_route(active, req) else {
         return Ok(None);
     };
-    if !mounted.backend.unauthenticated(rel) {
-        return Ok(None);
-    }
+    let rel = rel.as_str();
     let caller = Caller {
         remote_addr: req.remote_addr,
         ..Caller::default()
@@ -248,6 +282,20 @@ fn try_login(active: &Active, req: &mut Request) -> Result<Option<Response>, Cor
         resp.auth = Some(issue_login_token(active, entry, login)?);
     }
     Ok(Some(resp))
+}
+
+/// The auth mount and relative path of an unauthenticated auth path
+/// (login); `None` for any other path.
+fn login_route(active: &Active, req: &Request) -> Option<(crate::router::Mounted, String)> {
+    if !req.path.starts_with("auth/") || req.path.starts_with("auth/token/") {
+        return None;
+    }
+    let router = active.auth_mounts.snapshot();
+    let (mounted, rel) = router.route(&req.path)?;
+    mounted
+        .backend
+        .unauthenticated(rel)
+        .then(|| (mounted.clone(), rel.to_string()))
 }
 
 /// The secrets mount and relative path of a GET that the mount's engine

@@ -1,31 +1,63 @@
-//! The single axum handler behind every `/v1/` path.
+//! The single axum handler behind every `/v1/` path, and the bounds on
+//! what a request may cost before it is authorised: the token and the
+//! sealed state are checked before the body is read, a declared
+//! `Content-Length` over the limit is refused at once, large bodies share
+//! a memory budget, and a body must arrive within a time limit.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Router;
+use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
 
 use super::error::status_of;
+use super::json_limits;
+use crate::config::SMALL_BODY;
 use crate::core::{Core, CoreError, Operation, Request, Response};
 use crate::crypto::SecretString;
 use crate::logical::fields::parse_duration;
 
+/// What a request may cost at the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    /// Largest request body accepted (`max_request_size`).
+    pub max_request_size: usize,
+    /// Time allowed to receive a body (`http_read_timeout`).
+    pub body_read_timeout: Duration,
+    /// Bytes of bodies larger than [`SMALL_BODY`] held at once
+    /// (`max_request_body_memory`).
+    pub max_request_body_memory: usize,
+}
+
+/// The body budget is counted in units of this many bytes.
+const BUDGET_UNIT: usize = 1024;
+
 #[derive(Clone)]
 struct AppState {
     core: Arc<Core>,
-    max_request_size: usize,
+    limits: Arc<HttpLimits>,
+    /// Units of [`BUDGET_UNIT`] bytes of large bodies being held.
+    body_budget: Arc<Semaphore>,
+    budget_units: u32,
 }
 
 /// The HTTP application: every path goes to one handler.
-pub fn router(core: Arc<Core>, max_request_size: usize) -> Router {
+pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
+    let budget_units = u32::try_from(limits.max_request_body_memory.div_ceil(BUDGET_UNIT))
+        .unwrap_or(u32::MAX)
+        .clamp(1, Semaphore::MAX_PERMITS as u32);
     Router::new().fallback(handle).with_state(AppState {
         core,
-        max_request_size,
+        limits: Arc::new(limits),
+        body_budget: Arc::new(Semaphore::new(budget_units as usize)),
+        budget_units,
     })
 }
 
@@ -46,6 +78,134 @@ fn error_response(status: StatusCode, errors: Vec<String>) -> HttpResponse {
     json_response(status, &json!({ "errors": errors }))
 }
 
+/// A response after which the connection is closed: the rest of the
+/// request body was not read, so the connection cannot carry another.
+fn closing(mut resp: HttpResponse) -> HttpResponse {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+fn too_large() -> HttpResponse {
+    closing(error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        vec!["request body too large".into()],
+    ))
+}
+
+fn internal_error() -> HttpResponse {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        vec!["internal error".into()],
+    )
+}
+
+/// The body length the client declared (`Content-Length`, or an HTTP/2
+/// stream that ended with its headers): `Some(0)` for no body, `None`
+/// when unknown until read (chunked, or HTTP/2 without a length).
+fn declared_length(body: &Body) -> Option<usize> {
+    use axum::body::HttpBody as _;
+    if body.is_end_stream() {
+        return Some(0);
+    }
+    // Beyond usize is beyond any limit.
+    body.size_hint()
+        .exact()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    Broken,
+}
+
+/// Reads at most `limit` bytes within `timeout`, into one buffer sized
+/// from the declared length (no growth copies).
+async fn read_body(
+    body: &mut Body,
+    declared: Option<usize>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    let read = async move {
+        let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| BodyError::Broken)?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(buf))
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
+}
+
+/// 413 for a body over `max_request_size`, answered at once. The rest of
+/// the body is then read and dropped in the background (at most another
+/// `max_request_size` bytes, within the body deadline), so that a client
+/// which sends its whole body before reading gets the answer rather than
+/// a reset connection; memory use stays flat.
+fn refuse_too_large(body: Body, declared: Option<usize>, limits: &HttpLimits) -> HttpResponse {
+    let cap = limits.max_request_size.saturating_mul(2);
+    if declared.is_none_or(|n| n <= cap) {
+        let timeout = limits.body_read_timeout;
+        tokio::spawn(async move {
+            let drain = async move {
+                let mut body = body;
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.frame().await {
+                    if let Ok(data) = frame.into_data() {
+                        seen = seen.saturating_add(data.len());
+                        if seen > cap {
+                            break;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(timeout, drain).await;
+        });
+    }
+    too_large()
+}
+
+/// Answers `resp` to a request whose body was not wanted. A small body is
+/// read and dropped (the client then reads the answer and may go on using
+/// the connection); a large or unknown one is left unread and the
+/// connection closed.
+async fn refuse(
+    resp: HttpResponse,
+    body: Body,
+    declared: Option<usize>,
+    timeout: Duration,
+) -> HttpResponse {
+    let small = declared.is_some_and(|n| n <= SMALL_BODY);
+    if small && discard_body(body, timeout).await {
+        resp
+    } else {
+        closing(resp)
+    }
+}
+
+/// Reads a body to its end and drops it.
+async fn discard_body(body: Body, timeout: Duration) -> bool {
+    let drain = async move {
+        let mut body = body;
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(timeout, drain).await.unwrap_or(false)
+}
+
 async fn handle(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
@@ -63,34 +223,101 @@ async fn handle(
         Ok(p) => p,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, vec![e.to_string()]),
     };
-    let body = match axum::body::to_bytes(body, state.max_request_size).await {
-        Ok(b) => b,
-        Err(_) => {
-            // The rest of the body is never read, so the connection cannot
-            // be reused: tell the client.
-            let mut resp = error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                vec!["request body too large".into()],
-            );
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return resp;
+    let limits = &state.limits;
+    // Refused at once, before a byte of the body is read.
+    let declared = declared_length(&body);
+    if declared.is_some_and(|n| n > limits.max_request_size) {
+        return refuse_too_large(body, declared, limits);
+    }
+    let query = parse_query(uri.query().unwrap_or(""));
+    let mut req = match request_head(&method, &path, &query, &headers, remote) {
+        Ok(r) => r,
+        Err((status, msg)) => {
+            let resp = error_response(status, vec![msg]);
+            return refuse(resp, body, declared, limits.body_read_timeout).await;
         }
     };
-    let req = match build_request(&method, &path, uri.query(), &headers, &body, remote) {
-        Ok(r) => r,
-        Err((status, msg)) => return error_response(status, vec![msg]),
+    // The token and the sealed state, before a body is read (a request
+    // without one goes straight to the pipeline, which checks the same).
+    if declared != Some(0) {
+        let core = state.core.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let result = core.precheck(&req);
+            (req, result)
+        })
+        .await;
+        let (head, checked) = match checked {
+            Ok(c) => c,
+            Err(_) => return closing(internal_error()),
+        };
+        req = head;
+        if let Err(e) = checked {
+            let resp = render_error(e, &req.id);
+            return refuse(resp, body, declared, limits.body_read_timeout).await;
+        }
+    }
+    // Large bodies wait for room in the shared budget.
+    let expected = declared.unwrap_or(limits.max_request_size);
+    let room = if expected > SMALL_BODY {
+        let units = u32::try_from(expected.div_ceil(BUDGET_UNIT))
+            .unwrap_or(u32::MAX)
+            .min(state.budget_units);
+        let wait = state.body_budget.clone().acquire_many_owned(units);
+        match tokio::time::timeout(limits.body_read_timeout, wait).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => {
+                return closing(error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    vec!["too many large requests at once; try again".into()],
+                ))
+            }
+        }
+    } else {
+        None
     };
+    let mut body = body;
+    let bytes = match read_body(
+        &mut body,
+        declared,
+        limits.max_request_size,
+        limits.body_read_timeout,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return refuse_too_large(body, None, limits),
+        Err(BodyError::TimedOut) => {
+            return closing(error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                vec!["request body not received in time".into()],
+            ))
+        }
+        Err(BodyError::Broken) => {
+            return closing(error_response(
+                StatusCode::BAD_REQUEST,
+                vec!["request body could not be read".into()],
+            ))
+        }
+    };
+    if let Err((status, msg)) = request_body(&mut req, &bytes, query) {
+        return error_response(status, vec![msg]);
+    }
+    // The raw body is not needed past parsing; the parsed request keeps
+    // its share of the budget until it has been served (even if the
+    // client goes away meanwhile).
+    drop(bytes);
+    drop(body);
     let request_id = req.id.clone();
     let core = state.core.clone();
-    let result = tokio::task::spawn_blocking(move || core.handle(req)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let _room = room;
+        core.handle(req)
+    })
+    .await;
     match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e, &request_id),
-        Err(_) => error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            vec!["internal error".into()],
-        ),
+        Err(_) => internal_error(),
     }
 }
 
@@ -115,16 +342,16 @@ type BadRequest = (StatusCode, String);
 /// Longest response-wrapping TTL accepted.
 const MAX_WRAP_TTL: u64 = 30 * 24 * 3600;
 
-fn build_request(
+/// The request from what precedes the body: operation, path, token,
+/// wrapping; `data` stays empty.
+fn request_head(
     method: &Method,
     path: &str,
-    query: Option<&str>,
+    query: &Map<String, Value>,
     headers: &HeaderMap,
-    body: &Bytes,
     remote: SocketAddr,
 ) -> Result<Request, BadRequest> {
-    let query = parse_query(query.unwrap_or(""));
-    let op = operation_of(method, &query).ok_or((
+    let op = operation_of(method, query).ok_or((
         StatusCode::METHOD_NOT_ALLOWED,
         format!("unsupported method {method}"),
     ))?;
@@ -138,12 +365,6 @@ fn build_request(
     req.remote_addr = Some(remote.ip());
     req.client_token = token_from(headers);
     req.wrap_ttl = wrap_ttl_from(headers)?;
-    let body_data = parse_body(body)?;
-    req.data = match body_data {
-        Some(d) => d,
-        None if !op.is_write() || op == Operation::Delete => query,
-        None => Map::new(),
-    };
     if op == Operation::Patch {
         let ct = headers
             .get(header::CONTENT_TYPE)
@@ -159,10 +380,33 @@ fn build_request(
     Ok(req)
 }
 
+/// Fills `req.data` from the body (or, for reads and deletes without one,
+/// the query parameters).
+fn request_body(
+    req: &mut Request,
+    body: &Bytes,
+    query: Map<String, Value>,
+) -> Result<(), BadRequest> {
+    let op = req.operation;
+    req.data = match parse_body(body)? {
+        Some(d) => d,
+        None if !op.is_write() || op == Operation::Delete => query,
+        None => Map::new(),
+    };
+    Ok(())
+}
+
 fn parse_body(body: &Bytes) -> Result<Option<Map<String, Value>>, BadRequest> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
+    json_limits::check(body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    parse_json(body)
+}
+
+/// serde_json's verdict; any error it gives (its own recursion limit
+/// included) is the client's: 400.
+fn parse_json(body: &[u8]) -> Result<Option<Map<String, Value>>, BadRequest> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(Some(m)),
         Ok(Value::Null) => Ok(None),
@@ -343,5 +587,19 @@ mod tests {
         assert!(!err.1.contains("hunter2"));
         assert!(parse_body(&Bytes::from_static(b"[1]")).is_err());
         assert!(parse_body(&Bytes::from_static(b"  ")).unwrap().is_none());
+    }
+
+    #[test]
+    fn nesting_limits_are_client_errors() {
+        // serde_json's own recursion limit (128) is a 400 as well...
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = parse_json(deep.as_bytes()).unwrap_err();
+        assert_eq!(err.0, StatusCode::BAD_REQUEST);
+        // ...but a body is refused well before it, with its own message.
+        let within = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_json(within.as_bytes()).is_ok());
+        let err = parse_body(&Bytes::from(within)).unwrap_err();
+        assert_eq!(err.0, StatusCode::BAD_REQUEST);
+        assert!(err.1.contains("deeper than 64"), "{}", err.1);
     }
 }

@@ -1,11 +1,17 @@
 //! The HTTP layer: Vault's `/v1/` API over axum.
 //!
 //! Owns: turning an HTTP request into a core [`Request`] (method →
-//! operation, token headers, body limits, JSON parsing) and a core result
-//! into Vault's envelope or `{"errors":[…]}`. Must not touch storage, the
-//! barrier or tokens: it only calls [`Core::handle`].
+//! operation, token headers, body limits, JSON shape limits, parsing) and
+//! a core result into Vault's envelope or `{"errors":[…]}`. Must not touch
+//! storage, the barrier or tokens: it only calls [`Core::precheck`] (before
+//! reading a body) and [`Core::handle`].
+//!
+//! [`Request`]: crate::core::Request
+//! [`Core::precheck`]: crate::core::Core::precheck
+//! [`Core::handle`]: crate::core::Core::handle
 
 mod error;
 mod handler;
+pub mod json_limits;
 
-pub use handler::router;
+pub use handler::{router, HttpLimits};

@@ -304,3 +304,36 @@ impl Drop for TestServer {
         self.stop();
     }
 }
+
+impl TestServer {
+    /// A sled server, uninitialized, started from the configuration that
+    /// `config` writes for a data directory (the argument is that directory).
+    pub fn from_config(config: impl FnOnce(&Path) -> String) -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let cfg = dir.join("config.hcl");
+        std::fs::write(&cfg, config(&dir)).expect("write config");
+        let (child, addr, _) = spawn(&["server", "--config", cfg.to_str().expect("utf8 path")]);
+        TestServer {
+            child: Some(child),
+            addr,
+            root_token: String::new(),
+            keys: Vec::new(),
+            dir,
+            _tmp: Some(tmp),
+            client: client(),
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// `host:port` of the listener.
+    pub fn host_port(&self) -> &str {
+        self.addr
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+    }
+}

@@ -26,6 +26,16 @@ pub fn handle_unauthenticated(core: &Core, req: &Request) -> Result<Option<Respo
     seal::handle_unauthenticated(core, req)
 }
 
+/// Whether [`handle_unauthenticated`] serves `path` (whatever the
+/// operation: a wrong one is refused there, not for want of a token).
+pub fn is_unauthenticated(core: &Core, path: &str) -> bool {
+    if path == "sys/metrics" && core.config().unauthenticated_metrics {
+        return true;
+    }
+    path.strip_prefix("sys/")
+        .is_some_and(|p| seal::UNAUTHENTICATED.contains(&p))
+}
+
 /// `sys/metrics` (`?format=prometheus` for the text format).
 fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
     if req.operation != Operation::Read {

@@ -12,6 +12,17 @@ use crate::seal::{decode_share, SealConfig};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The `sys/` paths served without a token (sealed or not).
+pub(super) const UNAUTHENTICATED: [&str; 7] = [
+    "init",
+    "seal-status",
+    "unseal",
+    "health",
+    "leader",
+    "rekey/init",
+    "rekey/update",
+];
+
 pub(super) fn handle_unauthenticated(
     core: &Core,
     req: &Request,
@@ -35,10 +46,9 @@ pub(super) fn handle_unauthenticated(
         ("rekey/init", _) if write => rekey_init(core, req)?,
         ("rekey/init", Operation::Delete) => rekey_cancel(core)?,
         ("rekey/update", _) if write => rekey_update(core, req)?,
-        (
-            "init" | "seal-status" | "unseal" | "health" | "leader" | "rekey/init" | "rekey/update",
-            _,
-        ) => return Err(LogicalError::UnsupportedOperation.into()),
+        (p, _) if UNAUTHENTICATED.contains(&p) => {
+            return Err(LogicalError::UnsupportedOperation.into())
+        }
         _ => return Ok(None),
     };
     Ok(Some(r))

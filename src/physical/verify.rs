@@ -164,20 +164,27 @@ mod tests {
             let err = verify_storage(&data).err().unwrap();
             assert!(err.to_string().contains("stop the server"), "{err}");
         }
-        // A damaged conf and a missing integrity file.
+        let failed = |data: &Path| -> Vec<&'static str> {
+            let report = verify_storage(data).unwrap();
+            assert!(!report.is_clean());
+            report
+                .checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| c.name)
+                .collect()
+        };
+        // A missing integrity file.
+        let saved = std::fs::read(integrity::file_path(&data)).unwrap();
+        std::fs::remove_file(integrity::file_path(&data)).unwrap();
+        assert_eq!(failed(&data), ["commit sequence and entry count"]);
+        std::fs::write(integrity::file_path(&data), saved).unwrap();
+        assert!(verify_storage(&data).unwrap().is_clean());
+        // A damaged conf: sled cannot open it either.
         let conf = data.join("conf");
         let mut raw = std::fs::read(&conf).unwrap();
         raw[3] ^= 1;
         std::fs::write(&conf, raw).unwrap();
-        std::fs::remove_file(integrity::file_path(&data)).unwrap();
-        let report = verify_storage(&data).unwrap();
-        assert!(!report.is_clean());
-        let failed: Vec<_> = report
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| c.name)
-            .collect();
-        assert_eq!(failed, ["conf checksum", "commit sequence and entry count"]);
+        assert_eq!(failed(&data), ["conf checksum", "sled opens"]);
     }
 }

@@ -45,6 +45,9 @@ const MIN_FREE_TO_REOPEN: u64 = 8 << 20;
 /// One write of a batch: `None` deletes.
 type Op = (Vec<u8>, Option<Vec<u8>>);
 
+/// The values keys had before a batch changed them (`None`: absent).
+type Before = Vec<(Vec<u8>, Option<IVec>)>;
+
 pub struct SledBackend {
     dir: PathBuf,
     engine: RwLock<Option<sled::Db>>,
@@ -63,7 +66,7 @@ struct Files {
 /// the previous values of the keys it touched.
 struct Writer {
     commit: Commit,
-    pending: BTreeMap<u64, Vec<(Vec<u8>, Option<IVec>)>>,
+    pending: BTreeMap<u64, Before>,
 }
 
 #[derive(Clone)]

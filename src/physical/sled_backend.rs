@@ -82,6 +82,16 @@ fn io(e: sled::Error) -> PhysicalError {
     PhysicalError::Io(e.to_string())
 }
 
+/// The message of `e` without its kind's prefix.
+fn detail(e: &PhysicalError) -> String {
+    match e {
+        PhysicalError::Io(m)
+        | PhysicalError::Open(m)
+        | PhysicalError::Failed(m)
+        | PhysicalError::Corrupt(m) => m.clone(),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -248,7 +258,7 @@ impl SledBackend {
         let free = fs2::available_space(&self.dir).unwrap_or(0);
         if free < MIN_FREE_TO_REOPEN {
             return Err(PhysicalError::Io(format!(
-                "{why}; writes resume once {} MiB are free at {name}",
+                "writes are suspended after a failed write ({why}); they resume once {} MiB are free at {name}",
                 MIN_FREE_TO_REOPEN >> 20
             )));
         }
@@ -327,7 +337,7 @@ impl SledBackend {
         {
             let mut w = lock(&self.writer);
             if let Err(e) = apply(db, &mut w, ops) {
-                self.degrade(e.to_string());
+                self.degrade(detail(&e));
                 return Err(e);
             }
         }
@@ -340,7 +350,7 @@ impl SledBackend {
         let target = lock(&self.writer).commit;
         if let Err(e) = db.flush() {
             let e = io(e);
-            self.degrade(e.to_string());
+            self.degrade(detail(&e));
             return Err(e);
         }
         let mut files = lock(&self.files);

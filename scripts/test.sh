@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: the Rust unit and end-to-end tests, the hvac compatibility
-# suite (in its own Python venv, .venv-compat/), and the SIGKILL crash test.
+# suite (in its own Python venv, .venv-compat/), the syscall-level sync
+# check (strace) and the SIGKILL crash test.
 # This is the test command README.md gives; .ci/run runs it after the
 # formatting and lint checks.
 set -euo pipefail
@@ -25,6 +26,9 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
 VAULT_RS_BIN=target/debug/vault-rs \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/compat
+
+step "sync check (strace: every acknowledged write is behind an fdatasync)"
+VAULT_RS_BIN=target/debug/vault-rs bash scripts/strace-sync-check.sh
 
 step "crash test (SIGKILL under load, ${CRASH_ROUNDS:-3} rounds)"
 VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS="${CRASH_ROUNDS:-3}" PYTHON="$VENV/bin/python" \

@@ -1,13 +1,20 @@
 //! Errors of the physical layer.
 
 /// A storage failure. The message names the operation, never a value.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum PhysicalError {
-    /// The storage engine reported an I/O or corruption error.
+    /// The storage engine reported an I/O or corruption error. The write
+    /// that got it was not performed; later writes may succeed.
     Io(String),
     /// The storage could not be opened (path, permissions, lock).
     Open(String),
+    /// A sync of the data files failed: data the kernel had accepted may be
+    /// lost, so the backend refuses every write until the process restarts.
+    Failed(String),
+    /// The data directory failed an integrity check: it is damaged or
+    /// truncated and is not opened.
+    Corrupt(String),
 }
 
 impl std::fmt::Display for PhysicalError {
@@ -15,6 +22,11 @@ impl std::fmt::Display for PhysicalError {
         match self {
             PhysicalError::Io(m) => write!(f, "storage error: {m}"),
             PhysicalError::Open(m) => write!(f, "cannot open storage: {m}"),
+            PhysicalError::Failed(m) => write!(
+                f,
+                "storage failed: {m}; writes are refused until the server restarts"
+            ),
+            PhysicalError::Corrupt(m) => write!(f, "storage is damaged: {m}"),
         }
     }
 }

@@ -17,8 +17,8 @@ struct State {
     /// Highest flush number finished so far.
     completed: u64,
     running: bool,
-    /// Flush number of the last failed flush and its message.
-    failed: Option<(u64, String)>,
+    /// Flush number of the last failed flush and its error.
+    failed: Option<(u64, PhysicalError)>,
 }
 
 #[derive(Default)]
@@ -43,7 +43,7 @@ impl GroupCommit {
         loop {
             if st.completed >= target {
                 return match &st.failed {
-                    Some((n, msg)) if *n >= target => Err(PhysicalError::Io(msg.clone())),
+                    Some((n, e)) if *n >= target => Err(e.clone()),
                     _ => Ok(()),
                 };
             }
@@ -60,7 +60,7 @@ impl GroupCommit {
             st.running = false;
             st.completed = mine;
             if let Err(e) = &result {
-                st.failed = Some((mine, e.to_string()));
+                st.failed = Some((mine, e.clone()));
             }
             self.done.notify_all();
         }
@@ -70,33 +70,69 @@ impl GroupCommit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
 
+    /// Every event (insert, flush start, flush end, acknowledgement) gets a
+    /// number from one counter, so their order is known exactly.
     #[test]
-    fn concurrent_writers_share_flushes() {
+    fn concurrent_writers_share_flushes_that_started_after_their_insert() {
+        const WRITERS: usize = 32;
+        const ROUNDS: usize = 20;
         let gc = Arc::new(GroupCommit::default());
-        let flushes = Arc::new(AtomicUsize::new(0));
+        let clock = Arc::new(AtomicU64::new(0));
+        let flushes = Arc::new(Mutex::new(Vec::<(u64, u64)>::new()));
+        let start = Arc::new(std::sync::Barrier::new(WRITERS));
         let mut handles = Vec::new();
-        for _ in 0..16 {
-            let gc = gc.clone();
-            let flushes = flushes.clone();
+        for _ in 0..WRITERS {
+            let (gc, clock, flushes, start) =
+                (gc.clone(), clock.clone(), flushes.clone(), start.clone());
             handles.push(std::thread::spawn(move || {
-                for _ in 0..50 {
+                start.wait();
+                let mut writes = Vec::new();
+                for _ in 0..ROUNDS {
+                    let inserted = clock.fetch_add(1, Ordering::SeqCst);
                     gc.commit(|| {
-                        flushes.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(std::time::Duration::from_micros(200));
+                        let began = clock.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        let ended = clock.fetch_add(1, Ordering::SeqCst);
+                        flushes.lock().unwrap().push((began, ended));
                         Ok(())
                     })
                     .unwrap();
+                    let acked = clock.fetch_add(1, Ordering::SeqCst);
+                    writes.push((inserted, acked));
                 }
+                writes
             }));
         }
-        for h in handles {
-            h.join().unwrap();
+        let writes: Vec<(u64, u64)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        let flushes = flushes.lock().unwrap().clone();
+        // Flushes never overlap.
+        let mut sorted = flushes.clone();
+        sorted.sort();
+        for pair in sorted.windows(2) {
+            assert!(pair[0].1 < pair[1].0, "overlapping flushes {pair:?}");
         }
-        let n = flushes.load(Ordering::SeqCst);
-        assert!((1..=16 * 50).contains(&n), "flushes: {n}");
+        // Each write is acknowledged after a flush that began after it.
+        for (inserted, acked) in &writes {
+            assert!(
+                flushes
+                    .iter()
+                    .any(|(began, ended)| began > inserted && ended < acked),
+                "write inserted at {inserted} acknowledged at {acked} without a later flush"
+            );
+        }
+        // Batching: far fewer flushes than writes.
+        let total = WRITERS * ROUNDS;
+        assert!(
+            flushes.len() * 4 <= total,
+            "{} flushes for {total} writes",
+            flushes.len()
+        );
     }
 
     #[test]

@@ -1,22 +1,28 @@
 //! Physical storage: the untrusted bottom layer.
 //!
 //! Owns: the [`Backend`] trait and its implementations (sled on disk,
-//! in-memory for tests and `--dev`). Everything handed to a backend is
+//! in-memory for tests and `--dev`), the durability of sled's data
+//! directory (syncs, group commit) and its integrity checks (commit record,
+//! integrity file, offline verification). Everything handed to a backend is
 //! already ciphertext under an encrypted key, except the few fixed system
 //! entries written by the barrier (seal configuration, wrapped keyring).
 //! Must not touch: keys, plaintext, or any layer above. Nothing above
 //! `barrier/` holds a `Backend`.
 
 mod error;
+mod files;
 mod group_commit;
 mod inmem;
+mod integrity;
 mod sled_backend;
 #[cfg(test)]
 pub(crate) mod testing;
+mod verify;
 
 pub use error::PhysicalError;
 pub use inmem::InmemBackend;
 pub use sled_backend::SledBackend;
+pub use verify::{verify_storage, StorageCheck, StorageReport};
 
 /// One operation of an atomic batch.
 #[derive(Clone, Debug, PartialEq, Eq)]

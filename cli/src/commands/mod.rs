@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod server;
 pub mod status;
 pub mod token;
+pub mod verify_storage;
 
 use serde_json::{Map, Value};
 

@@ -31,6 +31,8 @@ pub enum OperatorCommand {
     KeyStatus,
     /// Replace the unseal key and its shares (needs a threshold of old shares).
     Rekey(RekeyArgs),
+    /// Check a stopped server's data directory offline and report damage.
+    VerifyStorage(crate::commands::verify_storage::VerifyStorageArgs),
 }
 
 /// `operator init`.
@@ -103,6 +105,7 @@ pub fn run(ctx: &Context, command: OperatorCommand) -> CmdResult {
         OperatorCommand::Rotate => rotate(ctx),
         OperatorCommand::KeyStatus => key_status(ctx),
         OperatorCommand::Rekey(args) => rekey(ctx, args),
+        OperatorCommand::VerifyStorage(args) => crate::commands::verify_storage::run(args),
     }
 }
 

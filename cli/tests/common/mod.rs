@@ -128,6 +128,12 @@ impl Server {
     pub fn ok(&self, args: &[&str]) -> String {
         self.cli().run(args).ok()
     }
+
+    /// Kills the server (SIGKILL) and waits for it; its directory stays.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Server {

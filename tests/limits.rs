@@ -415,7 +415,7 @@ fn in_flight_requests_finish_during_the_shutdown_grace() {
     std::thread::sleep(Duration::from_millis(300));
     let term = std::process::Command::new("kill")
         .arg("-TERM")
-        .arg(s.pid().to_string())
+        .arg(s.pid().expect("running").to_string())
         .status()
         .expect("kill");
     assert!(term.success());

@@ -257,7 +257,7 @@ impl Core {
     /// valid one — and the refusal is already in the audit log. `Ok` says
     /// nothing about the ACL: the request still goes through `handle`.
     /// Blocking (a token lookup reads storage).
-    pub fn precheck(&self, req: &Request) -> Result<(), CoreError> {
+    pub fn precheck(&self, req: &mut Request) -> Result<(), CoreError> {
         pipeline::precheck(self, req)
     }
 }

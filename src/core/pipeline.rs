@@ -65,7 +65,18 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
 
 /// See [`Core::precheck`]: the same decisions as [`handle`] and
 /// [`serve`], made on the path and token alone.
-pub(crate) fn precheck(core: &Core, req: &Request) -> Result<(), CoreError> {
+pub(crate) fn precheck(core: &Core, req: &mut Request) -> Result<(), CoreError> {
+    // The same canonical path `handle` will use; the request keeps its own
+    // spelling, which `handle` canonicalises (and aliases) itself.
+    let canonical = super::path::canonicalize(req.operation, &req.path)
+        .map_err(|e| CoreError::BadRequest(e.to_string()))?;
+    let spelled = std::mem::replace(&mut req.path, canonical.path);
+    let result = precheck_canonical(core, req);
+    req.path = spelled;
+    result
+}
+
+fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
     if system::is_unauthenticated(core, &req.path) {
         return Ok(());
     }

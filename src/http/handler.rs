@@ -242,7 +242,7 @@ async fn handle(
     if declared != Some(0) {
         let core = state.core.clone();
         let checked = tokio::task::spawn_blocking(move || {
-            let result = core.precheck(&req);
+            let result = core.precheck(&mut req);
             (req, result)
         })
         .await;

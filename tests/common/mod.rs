@@ -325,11 +325,6 @@ impl TestServer {
         }
     }
 
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
     /// `host:port` of the listener.
     pub fn host_port(&self) -> &str {
         self.addr

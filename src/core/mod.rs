@@ -142,6 +142,12 @@ impl Core {
 
     /// Initializes the vault: unseal key, shares, keyring, root token.
     /// Leaves the vault sealed, as Vault does.
+    ///
+    /// Crash-safe: the seal record is written first marked "initializing"
+    /// and switched to "initialized" by one write once the root token
+    /// exists; a crash before that switch leaves a store that `sys/init`
+    /// may initialize again (nobody ever received its shares). A store that
+    /// holds anything else is refused.
     pub fn initialize(&self, config: SealConfig) -> Result<InitResult, CoreError> {
         let _init = self.init_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.barrier.is_initialized()? {
@@ -149,7 +155,8 @@ impl Core {
         }
         let key = seal::new_unseal_key();
         let shares = seal::split(&key, &config)?;
-        self.barrier.initialize(&key, &config)?;
+        let tag = shares.first().map(seal::share_set_tag);
+        self.barrier.initialize_for_shares(&key, &config, tag)?;
         let result = self.post_unseal().and_then(|active| {
             let (token, _) = active
                 .tokens
@@ -170,15 +177,23 @@ impl Core {
         })
     }
 
+    /// The configuration of the share set `share` belongs to; a share of
+    /// no share set of this vault is refused (400) before any combining.
+    pub(crate) fn config_for_share(&self, share: &SecretBytes) -> Result<SealConfig, CoreError> {
+        if !self.barrier.is_initialized()? {
+            return Err(CoreError::NotInitialized);
+        }
+        self.barrier
+            .config_for_share(&seal::share_set_tag(share))?
+            .ok_or_else(|| seal::SealError::WrongShare.into())
+    }
+
     /// Submits one unseal share; unseals once the threshold is met.
     pub fn submit_unseal_share(&self, share: SecretBytes) -> Result<(), CoreError> {
         if !self.is_sealed() {
             return Ok(());
         }
-        let config = self
-            .barrier
-            .seal_config()?
-            .ok_or(CoreError::NotInitialized)?;
+        let config = self.config_for_share(&share)?;
         let key = {
             let mut st = self.seal_state();
             st.unseal.add(share, config.secret_threshold as usize)?
@@ -191,7 +206,17 @@ impl Core {
 
     /// Unseals with the full unseal key (dev mode and tests).
     pub fn unseal_with_key(&self, key: &SecretBytes) -> Result<(), CoreError> {
-        self.barrier.unseal(key)?;
+        match self.barrier.unseal(key) {
+            Ok(crate::barrier::UnsealedWith::Current) => {}
+            Ok(crate::barrier::UnsealedWith::Previous) => tracing::warn!(
+                "unsealed with the key shares from before the last rekey: the new shares \
+                 have not been used yet, so both share sets open the vault until they are"
+            ),
+            Err(crate::barrier::BarrierError::Crypto) => {
+                return Err(seal::SealError::KeyMismatch.into())
+            }
+            Err(e) => return Err(e.into()),
+        }
         if let Err(e) = self.post_unseal() {
             self.seal();
             return Err(e);

@@ -272,12 +272,10 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
     }
     let key = fields::req_string(&req.data, "key")?;
     let nonce = fields::req_string(&req.data, "nonce")?;
-    let threshold = core
-        .barrier()
-        .seal_config()?
-        .ok_or(CoreError::NotInitialized)?
-        .secret_threshold as usize;
     let share = decode_share(&key)?;
+    // The share set the share belongs to (the current one, or the previous
+    // one while the current shares are unused) sets the threshold.
+    let threshold = core.config_for_share(&share)?.secret_threshold as usize;
     let (unseal_key, config) = {
         let mut st = core.seal_state();
         let Some(r) = st.rekey.as_mut() else {
@@ -304,7 +302,17 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
     }
     let new_key = crate::seal::new_unseal_key();
     let shares = crate::seal::split(&new_key, &config)?;
-    core.barrier().rekey(&new_key, &config)?;
+    let tag = shares.first().map(crate::seal::share_set_tag);
+    match core.barrier().rekey(&unseal_key, &new_key, &config, tag) {
+        Ok(()) => {}
+        Err(crate::barrier::BarrierError::Crypto) => {
+            core.seal_state().rekey = None;
+            return Err(bad(
+                "rekey failed: the key shares do not form this vault's unseal key; rekey cancelled",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
     core.seal_state().rekey = None;
     let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
     let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();

@@ -152,6 +152,9 @@ CONF
             echo "crash-ops: FAIL: $op round $round: half-done after SIGKILL" >&2
             exit 1
         fi
+        if grep -q "from before the last rekey" "$LOG"; then
+            echo "crash-ops: rekey: killed after the switch, before the new shares reached the client (previous shares opened it)"
+        fi
         total=$((total + 1))
     done
     kill_server

@@ -540,7 +540,11 @@ fn rekey_to(s: &TestServer, shares: u64, threshold: u64) -> Vec<String> {
     let t = s.get_raw("sys/seal-status", None).1["t"].as_u64().unwrap() as usize;
     let mut last = json!(null);
     for key in s.keys.iter().take(t) {
-        let (st, b) = s.put_raw("sys/rekey/update", json!({"key": key, "nonce": nonce}), None);
+        let (st, b) = s.put_raw(
+            "sys/rekey/update",
+            json!({"key": key, "nonce": nonce}),
+            None,
+        );
         assert_eq!(st, 200, "{b}");
         last = b;
     }
@@ -572,7 +576,10 @@ fn held_shares_open_the_vault_until_the_new_shares_are_used() {
     s.restart();
     let (st, b) = s.put_raw("sys/unseal", json!({"key": old_keys[0]}), None);
     assert_eq!(st, 400, "{b}");
-    assert!(b["errors"][0].as_str().unwrap().contains("does not belong"), "{b}");
+    assert!(
+        b["errors"][0].as_str().unwrap().contains("does not belong"),
+        "{b}"
+    );
     s.unseal_all();
     assert_eq!(s.get("kv/a").1["data"]["v"], "1");
 }
@@ -586,7 +593,10 @@ fn a_share_of_another_vault_is_a_400_not_a_500() {
         s.init(n, k);
         let (st, b) = s.put_raw("sys/unseal", json!({"key": other.keys[0]}), None);
         assert_eq!(st, 400, "{b}");
-        assert!(b["errors"][0].as_str().unwrap().contains("does not belong"), "{b}");
+        assert!(
+            b["errors"][0].as_str().unwrap().contains("does not belong"),
+            "{b}"
+        );
         // The vault's own shares still work afterwards.
         s.unseal_all();
         let (st, b) = s.put_raw(
@@ -620,7 +630,11 @@ fn server_refuses_a_store_with_data_but_no_seal_record() {
         b.delete("core/seal").unwrap();
     }
     let out = std::process::Command::new(common::bin())
-        .args(["server", "--config", s.dir.join("config.hcl").to_str().unwrap()])
+        .args([
+            "server",
+            "--config",
+            s.dir.join("config.hcl").to_str().unwrap(),
+        ])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

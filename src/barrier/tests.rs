@@ -427,13 +427,16 @@ impl Backend for Crashing {
     }
 }
 
+type Op<'a> = &'a dyn Fn(&Arc<Barrier>, &SecretBytes) -> Result<(), BarrierError>;
+type Check<'a> = &'a dyn Fn(&Arc<Barrier>, &SecretBytes, Crash, usize);
+
 /// Runs `op` on an unsealed vault with the process dying at every write it
 /// makes, in every [`Crash`] mode, and hands each restarted store to
 /// `check` with whether the op had succeeded (it never has when it crashed).
 fn at_every_kill_point(
     setup_vault: &dyn Fn(&Arc<Barrier>) -> SecretBytes,
-    op: &dyn Fn(&Arc<Barrier>, &SecretBytes) -> Result<(), BarrierError>,
-    check: &dyn Fn(&Arc<Barrier>, &SecretBytes, Crash, usize),
+    op: Op<'_>,
+    check: Check<'_>,
 ) -> usize {
     let mut points = 0;
     for mode in [Crash::Lost, Crash::Applied, Crash::Torn] {

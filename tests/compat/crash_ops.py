@@ -152,8 +152,12 @@ def run_rekey(url: str, state: State, st: dict, s: requests.Session) -> None:
         nonce = init["nonce"]
         keys = random.sample(current["keys"], current["threshold"])
         body = {}
-        for key in keys:
+        for i, key in enumerate(keys):
+            if i == len(keys) - 1:
+                st["rekey"]["in_completing_update"] = True
+                state.save(st)
             body = api(anon, "PUT", url, "sys/rekey/update", {"key": key, "nonce": nonce})
+        st["rekey"]["in_completing_update"] = False
         if not body.get("complete"):
             raise RuntimeError(f"rekey did not complete: {body}")
         st["share_sets"].append({"threshold": t, "keys": body["keys"]})
@@ -167,6 +171,8 @@ def check_rekey(url: str, st: dict, s: requests.Session) -> None:
         got = api(s, "GET", url, f"crash/{k}", ok=(200, 404))
         if got.get("data", {}).get("v") != v:
             fail(f"rekey: seed secret {k} lost or wrong after restart: {got}")
+    if st["rekey"].get("in_completing_update"):
+        print("crash-ops: rekey: killed inside the rekey/update that completes a rekey")
     status = api(requests.Session(), "GET", url, "sys/seal-status")
     if status.get("sealed") is not False:
         fail(f"rekey: still sealed: {status}")

@@ -410,6 +410,22 @@ impl Barrier {
         self.write_record(&record)
     }
 
+    /// Rekey after verification (the operator proved they hold the new
+    /// shares): the new share set becomes the only one, in one write.
+    pub fn rekey_verified(
+        &self,
+        new_unseal_key: &SecretBytes,
+        config: &SealConfig,
+        share_tag: Option<String>,
+    ) -> Result<(), BarrierError> {
+        let _write = self.keyring_lock();
+        let current = self.unsealed()?;
+        let mut record = self.read_record()?.ok_or(BarrierError::NotInitialized)?;
+        let new = Self::wrapping(new_unseal_key, current.root_key(), config, share_tag)?;
+        record.unseal_keys = vec![new];
+        self.write_record(&record)
+    }
+
     /// Checks that `unseal_key` opens the stored keyring (used by rekey).
     pub fn verify_unseal_key(&self, unseal_key: &SecretBytes) -> Result<(), BarrierError> {
         match self.read_record()? {

@@ -68,6 +68,19 @@ pub struct InitResult {
 pub struct RekeyState {
     pub config: SealConfig,
     pub progress: UnsealProgress,
+    /// `require_verification`: the new shares take effect only once a
+    /// threshold of them is submitted to `sys/rekey/verify`.
+    pub require_verification: bool,
+    /// Set when the old shares are complete and verification is awaited.
+    pub verification: Option<RekeyVerification>,
+}
+
+/// A completed rekey waiting for the operator to prove they hold the new
+/// shares: nothing is written until then (the old shares keep working).
+pub struct RekeyVerification {
+    pub new_key: SecretBytes,
+    pub share_tag: String,
+    pub progress: UnsealProgress,
 }
 
 pub(crate) struct SealState {

@@ -35,8 +35,12 @@ pub(super) fn handle_unauthenticated(
         ("rekey/init", _) if write => rekey_init(core, req)?,
         ("rekey/init", Operation::Delete) => rekey_cancel(core)?,
         ("rekey/update", _) if write => rekey_update(core, req)?,
+        ("rekey/verify", Operation::Read) => rekey_verify_status(core)?,
+        ("rekey/verify", _) if write => rekey_verify_update(core, req)?,
+        ("rekey/verify", Operation::Delete) => rekey_verify_cancel(core)?,
         (
-            "init" | "seal-status" | "unseal" | "health" | "leader" | "rekey/init" | "rekey/update",
+            "init" | "seal-status" | "unseal" | "health" | "leader" | "rekey/init" | "rekey/update"
+            | "rekey/verify",
             _,
         ) => return Err(LogicalError::UnsupportedOperation.into()),
         _ => return Ok(None),
@@ -222,7 +226,8 @@ fn rekey_status_body(core: &Core) -> Result<Value, CoreError> {
         Some(r) => json!({"started": true, "nonce": r.progress.attempt_nonce(),
                            "t": r.config.secret_threshold, "n": r.config.secret_shares,
                            "progress": r.progress.progress(), "required": config.secret_threshold,
-                           "pgp_fingerprints": null, "backup": false, "verification_required": false}),
+                           "pgp_fingerprints": null, "backup": false,
+                           "verification_required": r.require_verification}),
     })
 }
 
@@ -245,6 +250,8 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let threshold = fields::opt_u64(&req.data, "secret_threshold")?
         .ok_or_else(|| bad("missing required field \"secret_threshold\""))?;
     let config = SealConfig::new(shares, threshold)?;
+    let require_verification =
+        fields::opt_bool(&req.data, "require_verification")?.unwrap_or(false);
     {
         let mut st = core.seal_state();
         if st.rekey.is_some() {
@@ -253,6 +260,8 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
         st.rekey = Some(crate::core::RekeyState {
             config,
             progress: crate::seal::UnsealProgress::new(),
+            require_verification,
+            verification: None,
         });
     }
     Ok(Response::raw(200, rekey_status_body(core)?))
@@ -281,6 +290,11 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
         let Some(r) = st.rekey.as_mut() else {
             return Err(bad("no rekey in progress"));
         };
+        if r.verification.is_some() {
+            return Err(bad(
+                "rekey is waiting for verification of the new shares (sys/rekey/verify)",
+            ));
+        }
         if !crate::crypto::ct_eq(r.progress.attempt_nonce().as_bytes(), nonce.as_bytes()) {
             return Err(bad("incorrect nonce"));
         }
@@ -303,6 +317,27 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let new_key = crate::seal::new_unseal_key();
     let shares = crate::seal::split(&new_key, &config)?;
     let tag = shares.first().map(crate::seal::share_set_tag);
+    let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
+    let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();
+    {
+        let mut st = core.seal_state();
+        if let Some(r) = st.rekey.as_mut().filter(|r| r.require_verification) {
+            // Nothing is written until the new shares are verified.
+            let progress = crate::seal::UnsealProgress::new();
+            let verification_nonce = progress.attempt_nonce().to_string();
+            r.verification = Some(crate::core::RekeyVerification {
+                new_key,
+                share_tag: tag.unwrap_or_default(),
+                progress,
+            });
+            return Ok(Response::raw(
+                200,
+                json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
+                       "pgp_fingerprints": null, "backup": false,
+                       "verification_required": true, "verification_nonce": verification_nonce}),
+            ));
+        }
+    }
     match core.barrier().rekey(&unseal_key, &new_key, &config, tag) {
         Ok(()) => {}
         Err(crate::barrier::BarrierError::Crypto) => {
@@ -314,11 +349,90 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
         Err(e) => return Err(e.into()),
     }
     core.seal_state().rekey = None;
-    let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
-    let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();
     Ok(Response::raw(
         200,
         json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
                "pgp_fingerprints": null, "backup": false, "verification_required": false}),
     ))
+}
+
+fn rekey_verify_status(core: &Core) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    let st = core.seal_state();
+    let Some((r, v)) = st
+        .rekey
+        .as_ref()
+        .and_then(|r| r.verification.as_ref().map(|v| (r, v)))
+    else {
+        return Err(bad("no rekey verification in progress"));
+    };
+    Ok(Response::raw(
+        200,
+        json!({"started": true, "nonce": v.progress.attempt_nonce(),
+               "t": r.config.secret_threshold, "n": r.config.secret_shares,
+               "progress": v.progress.progress()}),
+    ))
+}
+
+/// Collects new shares; once a threshold of them rebuilds the new unseal
+/// key, the rekey takes effect (one write) and the old shares stop working.
+fn rekey_verify_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    let key = fields::req_string(&req.data, "key")?;
+    let nonce = fields::req_string(&req.data, "nonce")?;
+    let share = decode_share(&key)?;
+    let tag = crate::seal::share_set_tag(&share);
+    let (new_key, config, vnonce) = {
+        let mut st = core.seal_state();
+        let Some(r) = st.rekey.as_mut() else {
+            return Err(bad("no rekey verification in progress"));
+        };
+        let config = r.config.clone();
+        let Some(v) = r.verification.as_mut() else {
+            return Err(bad("no rekey verification in progress"));
+        };
+        let vnonce = v.progress.attempt_nonce().to_string();
+        if !crate::crypto::ct_eq(vnonce.as_bytes(), nonce.as_bytes()) {
+            return Err(bad("incorrect nonce"));
+        }
+        if !crate::crypto::ct_eq(tag.as_bytes(), v.share_tag.as_bytes()) {
+            return Err(crate::seal::SealError::WrongShare.into());
+        }
+        match v.progress.add(share, config.secret_threshold as usize)? {
+            None => {
+                let progress = v.progress.progress();
+                return Ok(Response::raw(
+                    200,
+                    json!({"started": true, "nonce": vnonce,
+                           "t": config.secret_threshold, "n": config.secret_shares,
+                           "progress": progress}),
+                ));
+            }
+            Some(k) if k == v.new_key => {}
+            Some(_) => return Err(crate::seal::SealError::KeyMismatch.into()),
+        }
+        let Some(done) = st.rekey.take().and_then(|r| r.verification) else {
+            return Err(bad("no rekey verification in progress"));
+        };
+        (done.new_key, config, vnonce)
+    };
+    core.barrier()
+        .rekey_verified(&new_key, &config, Some(tag))?;
+    Ok(Response::raw(
+        200,
+        json!({"nonce": vnonce, "complete": true}),
+    ))
+}
+
+fn rekey_verify_cancel(core: &Core) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    // As Vault: cancelling the verification cancels the rekey.
+    core.seal_state().rekey = None;
+    Ok(Response::empty())
 }

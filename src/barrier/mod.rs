@@ -294,9 +294,8 @@ impl Barrier {
         let Some(mut record) = self.read_record()? else {
             return self.unseal_legacy(unseal_key);
         };
-        if !record.initialized {
-            return Err(BarrierError::NotInitialized);
-        }
+        // An unfinished init opens too (only with its key, which nobody was
+        // given); `sys/unseal` itself refuses before initialization.
         let (index, root_key) = Self::open_root_key(&record, unseal_key)?;
         let keyring = Keyring::unwrap(root_key, KEYRING_AAD, &record.keyring_bytes()?)?;
         if index == 0 && record.unseal_keys.len() > 1 {

@@ -300,7 +300,15 @@ impl Barrier {
         let keyring = Keyring::unwrap(root_key, KEYRING_AAD, &record.keyring_bytes()?)?;
         if index == 0 && record.unseal_keys.len() > 1 {
             record.unseal_keys.truncate(1);
-            self.write_record(&record)?;
+            // Unsealing must not depend on this write (a full disk): the
+            // previous set is retired at the next unseal instead.
+            if let Err(e) = self.write_record(&record) {
+                tracing::warn!(
+                    error = %e,
+                    "could not retire the share set from before the last rekey; it keeps \
+                     opening the vault until the next unseal with the new shares"
+                );
+            }
         }
         self.set_keyring(Some(Arc::new(keyring)));
         Ok(if index == 0 {

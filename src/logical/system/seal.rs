@@ -1,5 +1,11 @@
 //! sys/init, sys/seal-status, sys/unseal, sys/seal, sys/health, sys/leader,
-//! sys/rekey/*, sys/rotate, sys/key-status.
+//! sys/rekey/* (init, update, and verify when `require_verification` is set),
+//! sys/rotate, sys/key-status.
+//!
+//! Rekey without verification keeps the share set that authorised it valid
+//! beside the new one until the new shares are first used (see the barrier);
+//! with verification nothing changes until a threshold of the new shares is
+//! submitted to `sys/rekey/verify`, and the old set is then retired at once.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;

@@ -194,7 +194,14 @@ def run_kv_cas(url: str, state: State, st: dict, s: requests.Session) -> None:
 def check_kv_cas(url: str, st: dict, s: requests.Session) -> None:
     acked = st["kv-cas"]["acked_version"]
     got = api(s, "GET", url, "kv2/data/cas", ok=(200, 404))
-    if acked == 0 and not got:
+    if "data" not in got:
+        # Not there: fine only if nothing was acknowledged, and then no
+        # metadata may exist without its version.
+        if acked > 0:
+            fail(f"kv-cas: acknowledged version {acked} lost")
+        meta = s.get(f"{url}/v1/kv2/metadata/cas", timeout=30)
+        if meta.status_code == 200 and meta.json()["data"].get("current_version", 0) != 0:
+            fail(f"kv-cas: metadata without its version: {meta.text[:200]}")
         return
     meta = api(s, "GET", url, "kv2/metadata/cas")["data"]
     cur = meta["current_version"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the Rust unit and end-to-end tests, the hvac compatibility
 # suite (in its own Python venv, .venv-compat/), the syscall-level sync
-# check (strace) and the SIGKILL crash test.
+# check (strace), the SIGKILL crash test and the crash-atomicity smoke test
+# (long runs: scripts/crash-soak.sh).
 # This is the test command README.md gives; .ci/run runs it after the
 # formatting and lint checks.
 set -euo pipefail
@@ -33,6 +34,10 @@ VAULT_RS_BIN=target/debug/vault-rs bash scripts/strace-sync-check.sh
 step "crash test (SIGKILL under load, ${CRASH_ROUNDS:-3} rounds)"
 VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS="${CRASH_ROUNDS:-3}" PYTHON="$VENV/bin/python" \
     bash scripts/crash-test.sh
+
+step "crash atomicity smoke (SIGKILL inside rotate, rekey, kv cas, token create, revoke-prefix, API key rotation)"
+VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS=2 CRASH_REKEY_ROUNDS=6 PYTHON="$VENV/bin/python" \
+    bash scripts/crash-ops.sh
 
 echo
 echo "==> all tests passed"

@@ -113,11 +113,31 @@ fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Backend>, ServerError> {
     })
 }
 
+/// Refuses to serve a store that is neither empty nor a complete vault:
+/// it is never shown as uninitialized (where `sys/init` would replace it).
+fn check_storage(barrier: &Barrier, cfg: &StorageConfig) -> Result<(), ServerError> {
+    let where_ = match cfg {
+        StorageConfig::Sled { path } => format!("data directory {}", path.display()),
+        StorageConfig::Inmem => "in-memory storage".to_string(),
+    };
+    match barrier.storage_state() {
+        Ok(crate::barrier::StorageState::Damaged(why)) => Err(ServerError(format!(
+            "refusing to start: the {where_} does not hold a complete vault ({why}); restore it \
+             from a backup, or move it aside to initialize a new vault"
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(ServerError(format!(
+            "refusing to start: cannot read the {where_}: {e}"
+        ))),
+    }
+}
+
 /// Builds the core for `config` (sealed, or initialized and unsealed in dev mode).
 /// `listen_url` ("http://127.0.0.1:8200") stands in for an unset `api_addr`.
 fn build_core(config: &Config, listen_url: &str) -> Result<Arc<Core>, ServerError> {
     let physical = open_storage(&config.storage)?;
     let barrier = Barrier::new(physical);
+    check_storage(&barrier, &config.storage)?;
     Ok(Core::new(
         barrier,
         CoreConfig {

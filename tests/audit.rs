@@ -691,3 +691,45 @@ fn audit_cli_enable_list_hash_tail_search() {
     let out = offline(&["audit", "verify", f]);
     assert!(out.status.success(), "{}", stdout(&out));
 }
+
+#[test]
+fn rekey_init_update_and_cancel_are_audited_with_shares_hmaced() {
+    let s = TestServer::unsealed(1, 1);
+    let dir = tmpdir();
+    let log = dir.path().join("audit.log");
+    assert_eq!(enable_file(&s, "file", &log, json!({})).0, 204);
+    let (st, b) = s.put_raw(
+        "sys/rekey/init",
+        json!({"secret_shares": 1, "secret_threshold": 1}),
+        None,
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(s.delete("sys/rekey/init").0, 204);
+    let (_, b) = s.put_raw(
+        "sys/rekey/init",
+        json!({"secret_shares": 1, "secret_threshold": 1}),
+        None,
+    );
+    let nonce = b["nonce"].as_str().unwrap().to_string();
+    let (st, b) = s.put_raw(
+        "sys/rekey/update",
+        json!({"key": s.keys[0], "nonce": nonce}),
+        None,
+    );
+    assert_eq!(st, 200, "{b}");
+    let new_key = b["keys"][0].as_str().unwrap().to_string();
+    let all = entries(&log);
+    let seen = |path: &str, op: &str, kind: &str| {
+        all.iter().any(|e| {
+            e["type"] == kind && e["request"]["path"] == path && e["request"]["operation"] == op
+        })
+    };
+    for kind in ["request", "response"] {
+        assert!(seen("sys/rekey/init", "update", kind), "init {kind}");
+        assert!(seen("sys/rekey/init", "delete", kind), "cancel {kind}");
+        assert!(seen("sys/rekey/update", "update", kind), "update {kind}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(&s.keys[0]), "old share in the audit log");
+    assert!(!text.contains(&new_key), "new share in the audit log");
+}

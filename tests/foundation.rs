@@ -528,3 +528,119 @@ fn metrics_in_prometheus_and_json() {
     assert_eq!(s.request("GET", "sys/metrics", None, None).0, 403);
     assert_eq!(s.get("sys/metrics?format=xml").0, 400);
 }
+
+fn rekey_to(s: &TestServer, shares: u64, threshold: u64) -> Vec<String> {
+    let (st, b) = s.put_raw(
+        "sys/rekey/init",
+        json!({"secret_shares": shares, "secret_threshold": threshold}),
+        None,
+    );
+    assert_eq!(st, 200, "{b}");
+    let nonce = b["nonce"].as_str().unwrap().to_string();
+    let t = s.get_raw("sys/seal-status", None).1["t"].as_u64().unwrap() as usize;
+    let mut last = json!(null);
+    for key in s.keys.iter().take(t) {
+        let (st, b) = s.put_raw(
+            "sys/rekey/update",
+            json!({"key": key, "nonce": nonce}),
+            None,
+        );
+        assert_eq!(st, 200, "{b}");
+        last = b;
+    }
+    assert_eq!(last["complete"], true, "{last}");
+    last["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn held_shares_open_the_vault_until_the_new_shares_are_used() {
+    // If the response carrying the new shares is lost (crash, network), the
+    // operator still holds shares that open the vault.
+    let mut s = TestServer::unsealed(3, 2);
+    s.post("sys/mounts/kv", json!({"type": "kv"}));
+    s.post("kv/a", json!({"v": "1"}));
+    let new_keys = rekey_to(&s, 2, 2);
+    s.restart();
+    // The old set (threshold 2 of 3) still opens it ...
+    s.unseal_all();
+    assert_eq!(s.get("kv/a").1["data"]["v"], "1");
+    // ... until the new shares are used once.
+    let old_keys = std::mem::replace(&mut s.keys, new_keys);
+    s.restart();
+    s.unseal_all();
+    s.restart();
+    let (st, b) = s.put_raw("sys/unseal", json!({"key": old_keys[0]}), None);
+    assert_eq!(st, 400, "{b}");
+    assert!(
+        b["errors"][0].as_str().unwrap().contains("does not belong"),
+        "{b}"
+    );
+    s.unseal_all();
+    assert_eq!(s.get("kv/a").1["data"]["v"], "1");
+}
+
+#[test]
+fn a_share_of_another_vault_is_a_400_not_a_500() {
+    let mut other = TestServer::sled();
+    other.init(1, 1);
+    for (n, k) in [(1, 1), (3, 2)] {
+        let mut s = TestServer::sled();
+        s.init(n, k);
+        let (st, b) = s.put_raw("sys/unseal", json!({"key": other.keys[0]}), None);
+        assert_eq!(st, 400, "{b}");
+        assert!(
+            b["errors"][0].as_str().unwrap().contains("does not belong"),
+            "{b}"
+        );
+        // The vault's own shares still work afterwards.
+        s.unseal_all();
+        let (st, b) = s.put_raw(
+            "sys/rekey/init",
+            json!({"secret_shares": 1, "secret_threshold": 1}),
+            None,
+        );
+        assert_eq!(st, 200, "{b}");
+        let nonce = b["nonce"].as_str().unwrap();
+        let (st, b) = s.put_raw(
+            "sys/rekey/update",
+            json!({"key": other.keys[0], "nonce": nonce}),
+            None,
+        );
+        assert_eq!(st, 400, "{b}");
+    }
+    other.stop();
+}
+
+#[test]
+fn server_refuses_a_store_with_data_but_no_seal_record() {
+    let mut s = TestServer::unsealed(1, 1);
+    s.post("sys/mounts/kv", json!({"type": "kv"}));
+    s.post("kv/a", json!({"v": "1"}));
+    s.stop();
+    let data = s.dir.join("data");
+    {
+        use vault_rs::physical::Backend;
+        let b = vault_rs::physical::SledBackend::open(&data).unwrap();
+        assert!(b.get("core/seal").unwrap().is_some());
+        b.delete("core/seal").unwrap();
+    }
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "server",
+            "--config",
+            s.dir.join("config.hcl").to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to start"), "{err}");
+    assert!(err.contains(data.to_str().unwrap()), "{err}");
+    assert!(err.contains("no seal configuration"), "{err}");
+}

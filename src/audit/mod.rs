@@ -139,7 +139,7 @@ impl Broker {
     pub fn load(view: StorageView) -> Result<Broker, AuditError> {
         let configs: Vec<DeviceConfig> = view.get_json(DEVICES_KEY)?.unwrap_or_default();
         let key = match view.get(SIGNING_KEY)? {
-            Some(b) => Some(Arc::new(load_key(SecretBytes::new(b).expose())?)),
+            Some(b) => Some(Arc::new(load_key(&b)?)),
             None => None,
         };
         let mut devices = Vec::new();
@@ -152,7 +152,7 @@ impl Broker {
             };
             let salt = view
                 .get(&format!("{SALT_PREFIX}{}", config.uuid))?
-                .map(SecretBytes::new)
+                .map(|b| SecretBytes::from_slice(&b))
                 .ok_or_else(|| {
                     AuditError::Internal(format!("audit device {} has no salt", config.path))
                 })?;

@@ -12,6 +12,9 @@ pub enum BarrierError {
     Crypto,
     /// A system entry could not be decoded.
     Corrupt(&'static str),
+    /// The store is neither empty nor a complete vault (see
+    /// [`super::StorageState::Damaged`]); nothing is served from it.
+    Damaged(String),
     /// A logical path is not acceptable (empty segment, "..", too long).
     InvalidPath(String),
     Physical(PhysicalError),
@@ -25,6 +28,11 @@ impl std::fmt::Display for BarrierError {
             BarrierError::AlreadyInitialized => f.write_str("Vault is already initialized"),
             BarrierError::Crypto => f.write_str("decryption failed"),
             BarrierError::Corrupt(what) => write!(f, "stored {what} is corrupt"),
+            BarrierError::Damaged(why) => write!(
+                f,
+                "the storage does not hold a complete vault ({why}); refusing to use it \
+                 (restore it from a backup, or move it aside to start a new vault)"
+            ),
             BarrierError::InvalidPath(m) => write!(f, "invalid path: {m}"),
             BarrierError::Physical(e) => e.fmt(f),
         }

@@ -1,5 +1,10 @@
 //! The keyring: barrier keys by term, the path key, and the root key that
-//! wraps them all. Serialized only inside zeroizing buffers.
+//! encrypts them all. Serialized only inside zeroizing buffers.
+//!
+//! Key hierarchy (as Vault): the unseal key (rebuilt from the shares) only
+//! decrypts the root key; the root key encrypts the keyring. A rekey wraps
+//! the same root key under a new unseal key, a rotation re-encrypts the
+//! keyring under the same root key, so each is one write of the seal record.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +16,12 @@ use zeroize::Zeroizing;
 use super::BarrierError;
 use crate::crypto::{self, random_secret, SecretBytes};
 
-const ROOT_KEY_INFO: &[u8] = b"vault-rs root key v1";
+/// Stores created before the seal record derived the root key from the
+/// unseal key with this HKDF label.
+const LEGACY_ROOT_KEY_INFO: &[u8] = b"vault-rs root key v1";
+/// HKDF label of the key-encryption key that wraps the root key.
+const UNSEAL_KEK_INFO: &[u8] = b"vault-rs unseal key-encryption key v2";
+const ROOT_KEY_LEN: usize = 32;
 const PATH_KEY_LEN: usize = 64;
 
 /// `sys/key-status` facts.
@@ -58,10 +68,42 @@ impl Drop for StoredKeyring {
     }
 }
 
-fn derive_root_key(unseal_key: &SecretBytes) -> SecretBytes {
+fn derive(unseal_key: &SecretBytes, info: &[u8]) -> SecretBytes {
     let mut out = Zeroizing::new([0u8; 32]);
-    crypto::hkdf_sha256(unseal_key.expose(), ROOT_KEY_INFO, out.as_mut());
+    crypto::hkdf_sha256(unseal_key.expose(), info, out.as_mut());
     SecretBytes::from_slice(out.as_ref())
+}
+
+/// `root_key` sealed under a key derived from `unseal_key`, bound to `aad`.
+pub(crate) fn wrap_root_key(
+    unseal_key: &SecretBytes,
+    aad: &str,
+    root_key: &SecretBytes,
+) -> Result<Vec<u8>, BarrierError> {
+    let kek = derive(unseal_key, UNSEAL_KEK_INFO);
+    crypto::seal(kek.expose(), aad.as_bytes(), root_key.expose()).map_err(|_| BarrierError::Crypto)
+}
+
+/// Opens a root key sealed by [`wrap_root_key`]; [`BarrierError::Crypto`]
+/// when `unseal_key` is not the key it was wrapped under.
+pub(crate) fn unwrap_root_key(
+    unseal_key: &SecretBytes,
+    aad: &str,
+    wrapped: &[u8],
+) -> Result<SecretBytes, BarrierError> {
+    let kek = derive(unseal_key, UNSEAL_KEK_INFO);
+    let raw =
+        crypto::open(kek.expose(), aad.as_bytes(), wrapped).map_err(|_| BarrierError::Crypto)?;
+    let key = SecretBytes::new(raw);
+    if key.len() != ROOT_KEY_LEN {
+        return Err(BarrierError::Corrupt("root key"));
+    }
+    Ok(key)
+}
+
+/// The root key of a store written before the seal record existed.
+pub(crate) fn legacy_root_key(unseal_key: &SecretBytes) -> SecretBytes {
+    derive(unseal_key, LEGACY_ROOT_KEY_INFO)
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -69,7 +111,7 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 impl Keyring {
-    pub(crate) fn generate(unseal_key: &SecretBytes) -> Keyring {
+    pub(crate) fn generate() -> Keyring {
         let mut terms = BTreeMap::new();
         terms.insert(
             1,
@@ -79,10 +121,19 @@ impl Keyring {
             },
         );
         Keyring {
-            root_key: derive_root_key(unseal_key),
+            root_key: random_secret(ROOT_KEY_LEN),
             terms,
             active: 1,
             path_key: random_secret(PATH_KEY_LEN),
+        }
+    }
+
+    /// A fresh keyring under a given root key (tests of the old layout).
+    #[cfg(test)]
+    pub(crate) fn generate_with_root_key(root_key: SecretBytes) -> Keyring {
+        Keyring {
+            root_key,
+            ..Keyring::generate()
         }
     }
 
@@ -148,13 +199,9 @@ impl Keyring {
         }
     }
 
-    pub(crate) fn with_root_key(&self, unseal_key: &SecretBytes) -> Keyring {
-        Keyring {
-            root_key: derive_root_key(unseal_key),
-            terms: self.cloned_terms(),
-            active: self.active,
-            path_key: self.path_key.clone(),
-        }
+    /// The root key that encrypts this keyring.
+    pub(crate) fn root_key(&self) -> &SecretBytes {
+        &self.root_key
     }
 
     /// The keyring sealed under the root key, bound to `aad`.
@@ -179,13 +226,12 @@ impl Keyring {
             .map_err(|_| BarrierError::Crypto)
     }
 
-    /// Opens a keyring sealed by [`Keyring::wrap`].
+    /// Opens a keyring sealed by [`Keyring::wrap`] under `root_key`.
     pub(crate) fn unwrap(
-        unseal_key: &SecretBytes,
+        root_key: SecretBytes,
         aad: &str,
         wrapped: &[u8],
     ) -> Result<Keyring, BarrierError> {
-        let root_key = derive_root_key(unseal_key);
         let json = Zeroizing::new(
             crypto::open(root_key.expose(), aad.as_bytes(), wrapped)
                 .map_err(|_| BarrierError::Crypto)?,

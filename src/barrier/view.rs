@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Barrier, BarrierError, WriteOp};
+use super::{Barrier, BarrierError, Plaintext, WriteOp};
 
 #[derive(Clone)]
 pub struct StorageView {
@@ -30,7 +30,8 @@ impl StorageView {
         &self.view
     }
 
-    pub fn get(&self, path: &str) -> Result<Option<Vec<u8>>, BarrierError> {
+    /// The plaintext at `path`, wiped from memory when dropped.
+    pub fn get(&self, path: &str) -> Result<Option<Plaintext>, BarrierError> {
         self.barrier.get(&self.view, path)
     }
 

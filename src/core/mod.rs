@@ -71,6 +71,19 @@ pub struct InitResult {
 pub struct RekeyState {
     pub config: SealConfig,
     pub progress: UnsealProgress,
+    /// `require_verification`: the new shares take effect only once a
+    /// threshold of them is submitted to `sys/rekey/verify`.
+    pub require_verification: bool,
+    /// Set when the old shares are complete and verification is awaited.
+    pub verification: Option<RekeyVerification>,
+}
+
+/// A completed rekey waiting for the operator to prove they hold the new
+/// shares: nothing is written until then (the old shares keep working).
+pub struct RekeyVerification {
+    pub new_key: SecretBytes,
+    pub share_tag: String,
+    pub progress: UnsealProgress,
 }
 
 pub(crate) struct SealState {
@@ -145,6 +158,12 @@ impl Core {
 
     /// Initializes the vault: unseal key, shares, keyring, root token.
     /// Leaves the vault sealed, as Vault does.
+    ///
+    /// Crash-safe: the seal record is written first marked "initializing"
+    /// and switched to "initialized" by one write once the root token
+    /// exists; a crash before that switch leaves a store that `sys/init`
+    /// may initialize again (nobody ever received its shares). A store that
+    /// holds anything else is refused.
     pub fn initialize(&self, config: SealConfig) -> Result<InitResult, CoreError> {
         let _init = self.init_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.barrier.is_initialized()? {
@@ -152,7 +171,8 @@ impl Core {
         }
         let key = seal::new_unseal_key();
         let shares = seal::split(&key, &config)?;
-        self.barrier.initialize(&key, &config)?;
+        let tag = shares.first().map(seal::share_set_tag);
+        self.barrier.initialize_for_shares(&key, &config, tag)?;
         let result = self.post_unseal().and_then(|active| {
             let (token, _) = active
                 .tokens
@@ -173,15 +193,23 @@ impl Core {
         })
     }
 
+    /// The configuration of the share set `share` belongs to; a share of
+    /// no share set of this vault is refused (400) before any combining.
+    pub(crate) fn config_for_share(&self, share: &SecretBytes) -> Result<SealConfig, CoreError> {
+        if !self.barrier.is_initialized()? {
+            return Err(CoreError::NotInitialized);
+        }
+        self.barrier
+            .config_for_share(&seal::share_set_tag(share))?
+            .ok_or_else(|| seal::SealError::WrongShare.into())
+    }
+
     /// Submits one unseal share; unseals once the threshold is met.
     pub fn submit_unseal_share(&self, share: SecretBytes) -> Result<(), CoreError> {
         if !self.is_sealed() {
             return Ok(());
         }
-        let config = self
-            .barrier
-            .seal_config()?
-            .ok_or(CoreError::NotInitialized)?;
+        let config = self.config_for_share(&share)?;
         let key = {
             let mut st = self.seal_state();
             st.unseal.add(share, config.secret_threshold as usize)?
@@ -194,7 +222,17 @@ impl Core {
 
     /// Unseals with the full unseal key (dev mode and tests).
     pub fn unseal_with_key(&self, key: &SecretBytes) -> Result<(), CoreError> {
-        self.barrier.unseal(key)?;
+        match self.barrier.unseal(key) {
+            Ok(crate::barrier::UnsealedWith::Current) => {}
+            Ok(crate::barrier::UnsealedWith::Previous) => tracing::warn!(
+                "unsealed with the key shares from before the last rekey: the new shares \
+                 have not been used yet, so both share sets open the vault until they are"
+            ),
+            Err(crate::barrier::BarrierError::Crypto) => {
+                return Err(seal::SealError::KeyMismatch.into())
+            }
+            Err(e) => return Err(e.into()),
+        }
         if let Err(e) = self.post_unseal() {
             self.seal();
             return Err(e);

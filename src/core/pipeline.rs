@@ -25,6 +25,9 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     req.path = canonical.path;
     req.alias = canonical.alias;
+    if req.path.starts_with("sys/rekey/") {
+        return audited_rekey(core, req);
+    }
     if let Some(resp) = system::handle_unauthenticated(core, &req)? {
         return Ok(resp);
     }
@@ -114,6 +117,36 @@ fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
 /// The response-wrapping paths that may be used without a token.
 fn is_wrapping_open_path(path: &str) -> bool {
     matches!(path, "sys/wrapping/lookup" | "sys/wrapping/unwrap")
+}
+
+/// `sys/rekey/*` needs no token (the shares are the credential) but changes
+/// who can open the vault: when unsealed, its requests and responses are
+/// audited like any other (fail closed; share and key values are HMAC-ed).
+fn audited_rekey(core: &Core, req: Request) -> Result<Response, CoreError> {
+    let serve = |req: &Request| {
+        system::handle_unauthenticated(core, req)?
+            .ok_or_else(|| CoreError::UnsupportedPath(req.path.clone()))
+    };
+    let Ok(active) = core.active() else {
+        return serve(&req);
+    };
+    let audit = active.audit.scope();
+    let mount = if audit.is_empty() {
+        MountInfo::default()
+    } else {
+        mount_info(&active, &req.path)
+    };
+    let entry = |outcome| AuditInput {
+        request: &req,
+        auth: None,
+        mount: &mount,
+        outcome,
+        error: None,
+    };
+    audit.log(&entry(None))?;
+    let result = serve(&req);
+    audit.log(&entry(Some(Outcome::of(&result))))?;
+    result
 }
 
 /// Unauthenticated paths (unwrap, login), then the authenticated request.

@@ -79,6 +79,10 @@ fn barrier_status(e: &BarrierError) -> (StatusCode, Vec<String>) {
                 vec!["internal error".into()],
             )
         }
+        BarrierError::Damaged(_) => {
+            tracing::error!(error = %e, "storage refused");
+            (StatusCode::INTERNAL_SERVER_ERROR, vec![e.to_string()])
+        }
         other => internal(&other.to_string()),
     }
 }

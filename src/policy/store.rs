@@ -121,8 +121,8 @@ impl PolicyStore {
         let Some(raw) = self.view.get(&key(name))? else {
             return Ok(None);
         };
-        let text = String::from_utf8(raw).map_err(|_| BarrierError::Corrupt("policy"))?;
-        let p = Arc::new(parse(name, &text)?);
+        let text = std::str::from_utf8(&raw).map_err(|_| BarrierError::Corrupt("policy"))?;
+        let p = Arc::new(parse(name, text)?);
         self.policies
             .write()
             .unwrap_or_else(|p| p.into_inner())

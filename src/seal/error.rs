@@ -9,10 +9,14 @@ pub enum SealError {
     MalformedShare,
     /// The share was already submitted in this unseal attempt.
     DuplicateShare,
-    /// The share belongs to another key (detected before combining).
+    /// The share belongs to another key (detected before combining): to
+    /// another share set than the shares held, or to no share set of this
+    /// vault.
     WrongShare,
     /// The threshold was reached but the shares did not combine.
     CombineFailed,
+    /// The shares combined into a key that opens no share set of this vault.
+    KeyMismatch,
 }
 
 impl std::fmt::Display for SealError {
@@ -26,6 +30,10 @@ impl std::fmt::Display for SealError {
             SealError::WrongShare => {
                 f.write_str("invalid key share: it does not belong to this vault's unseal key")
             }
+            SealError::KeyMismatch => f.write_str(
+                "unseal failed: the key shares do not open this vault (shares of another vault, \
+                 or of a share set replaced by a rekey)",
+            ),
             SealError::CombineFailed => f.write_str(
                 "unseal failed: the key shares did not combine into the unseal key; the last \
                  share was discarded (reset the unseal process if this persists)",

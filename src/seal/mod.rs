@@ -12,4 +12,6 @@ mod shamir;
 
 pub use error::SealError;
 pub use progress::UnsealProgress;
-pub use shamir::{decode_share, new_unseal_key, split, SealConfig, MAX_SHARES, UNSEAL_KEY_LEN};
+pub use shamir::{
+    decode_share, new_unseal_key, share_set_tag, split, SealConfig, MAX_SHARES, UNSEAL_KEY_LEN,
+};

@@ -72,6 +72,16 @@ pub(crate) fn combine(shares: &[SecretBytes]) -> Option<SecretBytes> {
     }
 }
 
+/// The fingerprint of the share set `share` belongs to: SHA-256 of the part
+/// every share of one split carries (the unseal key encrypted under a key
+/// that only a threshold of shares rebuilds), never of the key share itself.
+/// It is stored in clear beside each unseal-key wrapping so a submitted share
+/// is matched to its set, and a share of another vault refused, before any
+/// combining. Two splits (an init and a rekey) have different fingerprints.
+pub fn share_set_tag(share: &SecretBytes) -> String {
+    crate::crypto::sha256_hex(share.expose().get(KEYSHARE_LEN..).unwrap_or(&[]))
+}
+
 /// Decodes a share given as hex or base64 (standard, padded) text.
 pub fn decode_share(text: &str) -> Result<SecretBytes, SealError> {
     let text = text.trim();
@@ -117,6 +127,17 @@ mod tests {
         b[5] ^= 0xff;
         bad[0] = SecretBytes::new(b);
         assert!(combine(&bad).is_none());
+    }
+
+    #[test]
+    fn share_set_tag_names_the_split_not_the_share() {
+        let key = new_unseal_key();
+        let cfg = SealConfig::new(3, 2).unwrap();
+        let a = split(&key, &cfg).unwrap();
+        let b = split(&key, &cfg).unwrap();
+        assert_eq!(share_set_tag(&a[0]), share_set_tag(&a[2]));
+        assert_ne!(share_set_tag(&a[0]), share_set_tag(&b[0]));
+        assert_eq!(share_set_tag(&a[1]).len(), 64);
     }
 
     #[test]

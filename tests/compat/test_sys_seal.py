@@ -369,16 +369,19 @@ def test_rekey_then_unseal_with_new_shares_only(unsealed):
     assert (status["t"], status["n"]) == (2, 3)
 
     root.sys.seal()
-    # the old shares no longer unseal
-    client.sys.submit_unseal_key(result["keys"][0])
-    with pytest.raises(hvac.exceptions.InvalidRequest):
-        client.sys.submit_unseal_key(result["keys"][1])
-    assert client.sys.is_sealed() is True
-    client.sys.submit_unseal_key(reset=True)
-    # the new ones do, with the new threshold
+    # the new shares unseal, with the new threshold; their first use retires
+    # the old shares (which stay valid until then, in case the response
+    # carrying the new ones was lost)
     assert client.sys.submit_unseal_key(new_keys[2])["sealed"] is True
     assert client.sys.submit_unseal_key(new_keys[0])["sealed"] is False
     assert root.secrets.kv.v1.read_secret("keep", mount_point="kv")["data"] == {"v": "kept"}
+    root.sys.seal()
+    # the old shares no longer unseal
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        client.sys.submit_unseal_key(result["keys"][0])
+    assert client.sys.is_sealed() is True
+    client.sys.submit_unseal_key(reset=True)
+    assert client.sys.submit_unseal_keys(new_keys[0:2])["sealed"] is False
 
     # and still after a restart
     server.restart()  # a new port: make new clients
@@ -386,6 +389,50 @@ def test_rekey_then_unseal_with_new_shares_only(unsealed):
     root = server.client(result["root_token"])
     assert client.sys.submit_unseal_keys(done["keys_base64"][1:3])["sealed"] is False
     assert root.secrets.kv.v1.read_secret("keep", mount_point="kv")["data"] == {"v": "kept"}
+
+
+def test_rekey_old_shares_work_until_the_new_ones_are_used(unsealed):
+    server, result = unsealed
+    client = server.client()
+    nonce = client.sys.start_rekey(secret_shares=2, secret_threshold=2)["nonce"]
+    done = client.sys.rekey_multi(result["keys"][:3], nonce=nonce)
+    assert done["complete"] is True
+    # the response is "lost": the operator unseals with what they hold
+    server.restart()
+    client = server.client()
+    assert client.sys.submit_unseal_keys(result["keys"][:3])["sealed"] is False
+
+
+def test_rekey_with_verification(unsealed):
+    server, result = unsealed
+    client = server.client()
+    started = client.sys.start_rekey(secret_shares=2, secret_threshold=2, require_verification=True)
+    assert started["verification_required"] is True
+    done = client.sys.rekey_multi(result["keys"][:3], nonce=started["nonce"])
+    assert done["complete"] is True and done["verification_required"] is True
+    vnonce = done["verification_nonce"]
+    assert client.sys.read_rekey_verify_progress()["nonce"] == vnonce
+    # not verified yet: nothing changed, the old shares still open the vault
+    server.restart()
+    client = server.client()
+    assert client.sys.submit_unseal_keys(result["keys"][:3])["sealed"] is False
+    assert client.sys.read_seal_status()["t"] == 3
+
+    started = client.sys.start_rekey(secret_shares=2, secret_threshold=2, require_verification=True)
+    done = client.sys.rekey_multi(result["keys"][:3], nonce=started["nonce"])
+    vnonce = done["verification_nonce"]
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        client.sys.rekey_verify(result["keys"][0], nonce=vnonce)
+    verified = client.sys.rekey_verify_multi(done["keys"], nonce=vnonce)
+    assert verified["complete"] is True
+    assert client.sys.read_seal_status()["t"] == 2
+    # verified: the old shares are retired at once
+    server.restart()
+    client = server.client()
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        client.sys.submit_unseal_key(result["keys"][0])
+    client.sys.submit_unseal_key(reset=True)
+    assert client.sys.submit_unseal_keys(done["keys"])["sealed"] is False
 
 
 def test_rekey_wrong_nonce_and_cancel(unsealed):

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::{TokenEntry, TokenError, TokenParams};
-use crate::barrier::StorageView;
+use crate::barrier::{Plaintext, StorageView};
 use crate::core::time::unix_now;
 use crate::crypto::{self, hmac_sha256, random_base62, SecretBytes, SecretString};
 use crate::expiration::{ExpirationManager, LeaseKind};
@@ -52,7 +52,7 @@ impl TokenStore {
         expiration: Arc<ExpirationManager>,
     ) -> Result<TokenStore, TokenError> {
         let salt = match view.get("salt")? {
-            Some(s) => SecretBytes::new(s),
+            Some(s) => SecretBytes::from_slice(&s),
             None => {
                 let s = crypto::random_secret(32);
                 view.put("salt", s.expose())?;
@@ -280,8 +280,8 @@ impl TokenStore {
             .view
             .get(&format!("accessor/{accessor}"))?
             .ok_or_else(|| TokenError::BadRequest("invalid accessor".into()))?;
-        let key = String::from_utf8(key).map_err(|_| TokenError::Invalid)?;
-        self.lookup_key(&key)
+        let key = std::str::from_utf8(&key).map_err(|_| TokenError::Invalid)?;
+        self.lookup_key(key)
             .map_err(|_| TokenError::BadRequest("invalid accessor".into()))
     }
 
@@ -467,7 +467,7 @@ impl TokenStore {
 
     /// Takes the wrapped response of `key` and revokes the wrapping token:
     /// a wrapping token works once.
-    pub fn take_wrapped(&self, key: &str) -> Result<Option<Vec<u8>>, TokenError> {
+    pub fn take_wrapped(&self, key: &str) -> Result<Option<Plaintext>, TokenError> {
         let _guard = self.lock(key);
         let Some(data) = self.view.get(&format!("wrapped/{key}"))? else {
             return Ok(None);
@@ -478,7 +478,7 @@ impl TokenStore {
     }
 
     /// Reads the wrapped response without consuming it.
-    pub fn peek_wrapped(&self, key: &str) -> Result<Option<Vec<u8>>, TokenError> {
+    pub fn peek_wrapped(&self, key: &str) -> Result<Option<Plaintext>, TokenError> {
         Ok(self.view.get(&format!("wrapped/{key}"))?)
     }
 }

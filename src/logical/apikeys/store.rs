@@ -601,7 +601,7 @@ fn load_config(storage: &StorageView, stats: &Stats) -> Result<Config, LogicalEr
 fn load_salt(storage: &StorageView, stats: &Stats) -> Result<SecretBytes, LogicalError> {
     bump(&stats.storage_reads);
     if let Some(bytes) = storage.get(SALT_PATH).map_err(storage_err)? {
-        let salt = SecretBytes::new(bytes);
+        let salt = SecretBytes::from_slice(&bytes);
         if salt.len() != SALT_LEN {
             return Err(corrupt("salt"));
         }

@@ -1,5 +1,11 @@
 //! sys/init, sys/seal-status, sys/unseal, sys/seal, sys/health, sys/leader,
-//! sys/rekey/*, sys/rotate, sys/key-status.
+//! sys/rekey/* (init, update, and verify when `require_verification` is set),
+//! sys/rotate, sys/key-status.
+//!
+//! Rekey without verification keeps the share set that authorised it valid
+//! beside the new one until the new shares are first used (see the barrier);
+//! with verification nothing changes until a threshold of the new shares is
+//! submitted to `sys/rekey/verify`, and the old set is then retired at once.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -13,7 +19,7 @@ use crate::seal::{decode_share, SealConfig};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The `sys/` paths served without a token (sealed or not).
-pub(super) const UNAUTHENTICATED: [&str; 7] = [
+pub(super) const UNAUTHENTICATED: [&str; 8] = [
     "init",
     "seal-status",
     "unseal",
@@ -21,6 +27,7 @@ pub(super) const UNAUTHENTICATED: [&str; 7] = [
     "leader",
     "rekey/init",
     "rekey/update",
+    "rekey/verify",
 ];
 
 pub(super) fn handle_unauthenticated(
@@ -46,6 +53,9 @@ pub(super) fn handle_unauthenticated(
         ("rekey/init", _) if write => rekey_init(core, req)?,
         ("rekey/init", Operation::Delete) => rekey_cancel(core)?,
         ("rekey/update", _) if write => rekey_update(core, req)?,
+        ("rekey/verify", Operation::Read) => rekey_verify_status(core)?,
+        ("rekey/verify", _) if write => rekey_verify_update(core, req)?,
+        ("rekey/verify", Operation::Delete) => rekey_verify_cancel(core)?,
         (p, _) if UNAUTHENTICATED.contains(&p) => {
             return Err(LogicalError::UnsupportedOperation.into())
         }
@@ -232,7 +242,8 @@ fn rekey_status_body(core: &Core) -> Result<Value, CoreError> {
         Some(r) => json!({"started": true, "nonce": r.progress.attempt_nonce(),
                            "t": r.config.secret_threshold, "n": r.config.secret_shares,
                            "progress": r.progress.progress(), "required": config.secret_threshold,
-                           "pgp_fingerprints": null, "backup": false, "verification_required": false}),
+                           "pgp_fingerprints": null, "backup": false,
+                           "verification_required": r.require_verification}),
     })
 }
 
@@ -255,6 +266,8 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let threshold = fields::opt_u64(&req.data, "secret_threshold")?
         .ok_or_else(|| bad("missing required field \"secret_threshold\""))?;
     let config = SealConfig::new(shares, threshold)?;
+    let require_verification =
+        fields::opt_bool(&req.data, "require_verification")?.unwrap_or(false);
     {
         let mut st = core.seal_state();
         if st.rekey.is_some() {
@@ -263,6 +276,8 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
         st.rekey = Some(crate::core::RekeyState {
             config,
             progress: crate::seal::UnsealProgress::new(),
+            require_verification,
+            verification: None,
         });
     }
     Ok(Response::raw(200, rekey_status_body(core)?))
@@ -282,17 +297,20 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
     }
     let key = fields::req_string(&req.data, "key")?;
     let nonce = fields::req_string(&req.data, "nonce")?;
-    let threshold = core
-        .barrier()
-        .seal_config()?
-        .ok_or(CoreError::NotInitialized)?
-        .secret_threshold as usize;
     let share = decode_share(&key)?;
+    // The share set the share belongs to (the current one, or the previous
+    // one while the current shares are unused) sets the threshold.
+    let threshold = core.config_for_share(&share)?.secret_threshold as usize;
     let (unseal_key, config) = {
         let mut st = core.seal_state();
         let Some(r) = st.rekey.as_mut() else {
             return Err(bad("no rekey in progress"));
         };
+        if r.verification.is_some() {
+            return Err(bad(
+                "rekey is waiting for verification of the new shares (sys/rekey/verify)",
+            ));
+        }
         if !crate::crypto::ct_eq(r.progress.attempt_nonce().as_bytes(), nonce.as_bytes()) {
             return Err(bad("incorrect nonce"));
         }
@@ -314,13 +332,123 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
     }
     let new_key = crate::seal::new_unseal_key();
     let shares = crate::seal::split(&new_key, &config)?;
-    core.barrier().rekey(&new_key, &config)?;
-    core.seal_state().rekey = None;
+    let tag = shares.first().map(crate::seal::share_set_tag);
     let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
     let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();
+    {
+        let mut st = core.seal_state();
+        if let Some(r) = st.rekey.as_mut().filter(|r| r.require_verification) {
+            // Nothing is written until the new shares are verified.
+            let progress = crate::seal::UnsealProgress::new();
+            let verification_nonce = progress.attempt_nonce().to_string();
+            r.verification = Some(crate::core::RekeyVerification {
+                new_key,
+                share_tag: tag.unwrap_or_default(),
+                progress,
+            });
+            return Ok(Response::raw(
+                200,
+                json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
+                       "pgp_fingerprints": null, "backup": false,
+                       "verification_required": true, "verification_nonce": verification_nonce}),
+            ));
+        }
+    }
+    match core.barrier().rekey(&unseal_key, &new_key, &config, tag) {
+        Ok(()) => {}
+        Err(crate::barrier::BarrierError::Crypto) => {
+            core.seal_state().rekey = None;
+            return Err(bad(
+                "rekey failed: the key shares do not form this vault's unseal key; rekey cancelled",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    core.seal_state().rekey = None;
     Ok(Response::raw(
         200,
         json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
                "pgp_fingerprints": null, "backup": false, "verification_required": false}),
     ))
+}
+
+fn rekey_verify_status(core: &Core) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    let st = core.seal_state();
+    let Some((r, v)) = st
+        .rekey
+        .as_ref()
+        .and_then(|r| r.verification.as_ref().map(|v| (r, v)))
+    else {
+        return Err(bad("no rekey verification in progress"));
+    };
+    Ok(Response::raw(
+        200,
+        json!({"started": true, "nonce": v.progress.attempt_nonce(),
+               "t": r.config.secret_threshold, "n": r.config.secret_shares,
+               "progress": v.progress.progress()}),
+    ))
+}
+
+/// Collects new shares; once a threshold of them rebuilds the new unseal
+/// key, the rekey takes effect (one write) and the old shares stop working.
+fn rekey_verify_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    let key = fields::req_string(&req.data, "key")?;
+    let nonce = fields::req_string(&req.data, "nonce")?;
+    let share = decode_share(&key)?;
+    let tag = crate::seal::share_set_tag(&share);
+    let (new_key, config, vnonce) = {
+        let mut st = core.seal_state();
+        let Some(r) = st.rekey.as_mut() else {
+            return Err(bad("no rekey verification in progress"));
+        };
+        let config = r.config.clone();
+        let Some(v) = r.verification.as_mut() else {
+            return Err(bad("no rekey verification in progress"));
+        };
+        let vnonce = v.progress.attempt_nonce().to_string();
+        if !crate::crypto::ct_eq(vnonce.as_bytes(), nonce.as_bytes()) {
+            return Err(bad("incorrect nonce"));
+        }
+        if !crate::crypto::ct_eq(tag.as_bytes(), v.share_tag.as_bytes()) {
+            return Err(crate::seal::SealError::WrongShare.into());
+        }
+        match v.progress.add(share, config.secret_threshold as usize)? {
+            None => {
+                let progress = v.progress.progress();
+                return Ok(Response::raw(
+                    200,
+                    json!({"started": true, "nonce": vnonce,
+                           "t": config.secret_threshold, "n": config.secret_shares,
+                           "progress": progress}),
+                ));
+            }
+            Some(k) if k == v.new_key => {}
+            Some(_) => return Err(crate::seal::SealError::KeyMismatch.into()),
+        }
+        let Some(done) = st.rekey.take().and_then(|r| r.verification) else {
+            return Err(bad("no rekey verification in progress"));
+        };
+        (done.new_key, config, vnonce)
+    };
+    core.barrier()
+        .rekey_verified(&new_key, &config, Some(tag))?;
+    Ok(Response::raw(
+        200,
+        json!({"nonce": vnonce, "complete": true}),
+    ))
+}
+
+fn rekey_verify_cancel(core: &Core) -> Result<Response, CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    // As Vault: cancelling the verification cancels the rekey.
+    core.seal_state().rekey = None;
+    Ok(Response::empty())
 }

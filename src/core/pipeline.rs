@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::state::{policy_err, token_err};
 use super::{Active, Core, CoreError, Operation, Request, Response};
-use crate::audit::{AuditInput, MountInfo, Outcome};
+use crate::audit::{AuditInput, MountInfo};
 use crate::auth::token::TokenEntry;
 use crate::logical::{system, Caller, LogicalRequest};
 use crate::policy::{Acl, Capability};
@@ -41,22 +41,23 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         "sys/wrapping/lookup" | "sys/wrapping/unwrap"
     ) || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
         || (auth_err.is_some() && unauthenticated_read(&active, &req).is_some());
-    audit.log(&AuditInput {
+    let logged = audit.log(&AuditInput {
         request: &req,
         auth: token_entry,
         mount: &mount,
         outcome: None,
         error: if open_path { None } else { auth_err.as_ref() },
-    })?;
+    });
+    if let Err(e) = logged {
+        // Fail closed, except for the operator's way out of failing devices
+        // (an authenticated disable or seal; the ACL still decides).
+        if auth.is_none() || !crate::audit::serves_when_devices_fail(req.operation, &req.path) {
+            return Err(e.into());
+        }
+        tracing::error!(path = %req.path, error = %e, "no audit device recorded the request; served as the operator's way out");
+    }
     let result = serve(core, &active, &mut req, auth.as_ref(), auth_err);
-    audit.log(&AuditInput {
-        request: &req,
-        auth: token_entry,
-        mount: &mount,
-        outcome: Some(Outcome::of(&result)),
-        error: None,
-    })?;
-    result
+    audit.respond(&req, token_entry, &mount, result)
 }
 
 /// Unauthenticated paths (unwrap, login), then the authenticated request.

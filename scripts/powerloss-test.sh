@@ -174,7 +174,7 @@ start_server() {
             fail "server exited during startup ($name)"
         fi
         local line
-        line="$(grep -a -o -m1 'Listening on http://[^[:space:]]*' "$log" || true)"
+        line="$(grep -a -o -m1 'Listening on http://[^[:space:]]*' "$log" 2>/dev/null || true)"
         if [[ -n "$line" ]]; then
             URL="${line#Listening on }"
             URL="${URL%/}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: the Rust unit and end-to-end tests, the hvac compatibility
-# suite (in its own Python venv, .venv-compat/), and the SIGKILL crash test.
+# suite (in its own Python venv, .venv-compat/), the SIGKILL crash test and
+# a few rounds of the power-loss test (FUSE; .venv-powerloss/).
 # This is the test command README.md gives; .ci/run runs it after the
 # formatting and lint checks.
 set -euo pipefail
@@ -29,6 +30,9 @@ VAULT_RS_BIN=target/debug/vault-rs \
 step "crash test (SIGKILL under load, ${CRASH_ROUNDS:-3} rounds)"
 VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS="${CRASH_ROUNDS:-3}" PYTHON="$VENV/bin/python" \
     bash scripts/crash-test.sh
+
+step "power-loss test (${POWERLOSS_CUTS:-3} cuts; scripts/powerloss-test.sh 50 for the at-scale run)"
+VAULT_RS_BIN=target/debug/vault-rs bash scripts/powerloss-test.sh "${POWERLOSS_CUTS:-3}"
 
 echo
 echo "==> all tests passed"

@@ -639,10 +639,6 @@ fn world_writable_or_invalid_modes_are_refused() {
     assert_eq!(mode, 0o640);
 }
 
-fn public_key_from_log(log: &Path) -> String {
-    entries(log)[0]["public_key"].as_str().unwrap().to_string()
-}
-
 /// Accepts connections and never reads from them.
 fn stalled_listener() -> (String, std::sync::mpsc::Sender<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -399,8 +399,9 @@ impl AuditScope {
     /// - a request that may have changed state (create, update, patch,
     ///   delete) is answered from what was performed: its own result, with
     ///   a warning that its response is missing from the audit log (a client
-    ///   never gets a 500 for a write that took effect);
-    /// and the server logs the failure.
+    ///   never gets a 500 for a write that took effect).
+    ///
+    /// Either way the server logs the failure.
     pub fn respond(
         &self,
         request: &Request,

@@ -305,9 +305,9 @@ impl Verifier<'_, '_> {
             }
         }
         let mut st = ChainCursor::default();
-        for i in 0..lines.len() {
+        for (i, l) in lines.iter().enumerate() {
             self.report.lines += 1;
-            let hash = chain::line_hash(lines[i].bytes);
+            let hash = chain::line_hash(l.bytes);
             let before = (st.expected, st.prev_hash.clone(), st.last_seq);
             match self.line(i, &hash, &positions, &mut st) {
                 Ok(()) => st.resync = false,
@@ -322,7 +322,7 @@ impl Verifier<'_, '_> {
                     self.report_problem(p);
                     // A bad line that still has its chain fields is the new
                     // starting point; after one without, the next line is.
-                    match &lines[i].parsed {
+                    match &l.parsed {
                         Some(p) => {
                             st.resync = false;
                             st.expected = Some(p.seq + 1);

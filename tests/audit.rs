@@ -857,3 +857,43 @@ fn audit_cli_enable_list_hash_tail_search() {
     let out = offline(&["audit", "verify", f]);
     assert!(out.status.success(), "{}", stdout(&out));
 }
+
+#[test]
+fn deeply_nested_anonymous_body_keeps_the_log_verifiable() {
+    let s = TestServer::unsealed(1, 1);
+    let dir = tmpdir();
+    let log = dir.path().join("audit.log");
+    assert_eq!(enable_file(&s, "file", &log, json!({})).0, 204);
+    let key = public_key(&s, "file");
+    // 125 levels: within the request parser's limit, deeper than it once
+    // inside an audit entry.
+    let body = format!("{{\"a\":{}{}}}", "[".repeat(124), "]".repeat(124));
+    let (st, _, _) = s.send_bytes("POST", "secret/deep", body.into_bytes(), None);
+    assert!((400..500).contains(&st), "{st}");
+    assert_eq!(
+        s.post(
+            "sys/policies/acl/after",
+            json!({"policy": "path \"a\" { capabilities = [\"read\"] }"})
+        )
+        .0,
+        204
+    );
+    assert_eq!(s.delete("sys/audit/file").0, 204);
+    let out = verify(&[&log], &key);
+    assert!(out.status.success(), "{}", stdout(&out));
+    // Tampering after the deep line is still found.
+    let mut l = lines(&log);
+    let at = l
+        .iter()
+        .position(|x| x.contains("sys/policies/acl/after"))
+        .expect("the later request is logged");
+    l[at] = l[at].replace("sys/policies/acl/after", "sys/policies/acl/other");
+    write_lines(&log, &l);
+    let out = verify(&[&log], &key);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(":{}:", at + 1)) || text.contains(&format!("line {}", at + 1)),
+        "{text}"
+    );
+}

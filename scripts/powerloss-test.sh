@@ -61,7 +61,8 @@ fail() {
 
 # ---- FUSE: present, or installed here when we may (CI runs as root) -------
 have_libfuse() {
-    ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2'
+    # (not grep -q: under pipefail, ldconfig's SIGPIPE would fail the test)
+    ldconfig -p 2>/dev/null | grep 'libfuse\.so\.2' >/dev/null
 }
 if ! have_libfuse && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
     echo "powerloss-test: installing libfuse2 (fusepy needs it)"

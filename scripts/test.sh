@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: the Rust unit and end-to-end tests, the hvac compatibility
 # suite (in its own Python venv, .venv-compat/), the syscall-level sync
-# check (strace), the SIGKILL crash test and the crash-atomicity smoke test
-# (long runs: scripts/crash-soak.sh).
+# check (strace), the SIGKILL crash test, the crash-atomicity smoke test
+# (long runs: scripts/crash-soak.sh) and a few rounds of the power-loss
+# test (FUSE; .venv-powerloss/).
 # This is the test command README.md gives; .ci/run runs it after the
 # formatting and lint checks.
 set -euo pipefail
@@ -38,6 +39,9 @@ VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS="${CRASH_ROUNDS:-3}" PYTHON="$VE
 step "crash atomicity smoke (SIGKILL inside rotate, rekey, kv cas, token create, revoke-prefix, API key rotation)"
 VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS=2 CRASH_REKEY_ROUNDS=6 PYTHON="$VENV/bin/python" \
     bash scripts/crash-ops.sh
+
+step "power-loss test (${POWERLOSS_CUTS:-3} cuts; scripts/powerloss-test.sh 50 for the at-scale run)"
+VAULT_RS_BIN=target/debug/vault-rs bash scripts/powerloss-test.sh "${POWERLOSS_CUTS:-3}"
 
 echo
 echo "==> all tests passed"

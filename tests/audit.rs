@@ -431,18 +431,36 @@ fn audit_verify_detects_every_kind_of_tampering() {
     assert_eq!(report["problem"]["kind"], "missing_header");
 }
 
+fn sighup(s: &TestServer) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server_pid(s)),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+/// Enables a file device through a symlink to a real file, then points
+/// the symlink at /dev/full and has the server reopen it (SIGHUP): the
+/// device opens but every write fails with ENOSPC (even as root).
+fn enable_then_break(s: &TestServer, dir: &Path, name: &str) -> PathBuf {
+    let real = dir.join(format!("{name}.real"));
+    let link = dir.join(format!("{name}.log"));
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (st, b) = enable_file(s, name, &link, json!({"timeout": "1s"}));
+    assert_eq!(st, 204, "{b}");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &link).unwrap();
+    sighup(s);
+    link
+}
+
 #[test]
 fn unwritable_device_fails_closed_and_nothing_is_stored() {
     let s = TestServer::unsealed(1, 1);
     assert_eq!(s.post("sys/mounts/kv", json!({"type": "kv"})).0, 204);
     let dir = tmpdir();
-    // A symlink to /dev/full: every write fails with ENOSPC (even as root).
-    let link = dir.path().join("audit.log");
-    std::os::unix::fs::symlink("/dev/full", &link).unwrap();
-    assert_eq!(
-        enable_file(&s, "full", &link, json!({"timeout": "1s"})).0,
-        204
-    );
+    let link = enable_then_break(&s, dir.path(), "full");
     let start = Instant::now();
     let (st, b) = s.post("kv/app", json!({"password": "never-stored"}));
     assert_eq!(st, 500, "{b}");
@@ -459,13 +477,166 @@ fn unwritable_device_fails_closed_and_nothing_is_stored() {
     assert_eq!(st, 404, "{b}");
     assert_eq!(s.post("kv/app", json!({"password": "now"})).0, 204);
     assert_eq!(s.delete("sys/audit/full").0, 204);
-    let key = public_key_from_log(&link);
-    let out = verify(&[&link], &key);
+}
+
+#[test]
+fn enabling_a_device_that_cannot_write_is_refused() {
+    let s = TestServer::unsealed(1, 1);
+    assert_eq!(s.post("sys/mounts/kv", json!({"type": "kv"})).0, 204);
+    let (st, b) = s.put_raw(
+        "sys/audit/full",
+        json!({"type": "file", "options": {"file_path": "/dev/full", "timeout": "1s"}}),
+        Some(&s.root_token),
+    );
+    assert_eq!(st, 400, "{b}");
+    let msg = b["errors"][0].as_str().unwrap_or("");
+    assert!(msg.contains("test entry"), "{b}");
+    let (st, list) = s.get("sys/audit");
+    assert_eq!(st, 200);
+    assert!(list["data"].get("full/").is_none(), "{list}");
+    // Nothing is wedged: requests are served, and the path is free.
+    assert_eq!(s.post("kv/app", json!({"v": "1"})).0, 204);
+    let dir = tmpdir();
+    let log = dir.path().join("audit.log");
+    assert_eq!(enable_file(&s, "full", &log, json!({})).0, 204);
+    // The test entry is the first entry of the log, after its header.
+    let e = entries(&log);
+    assert_eq!(e[0]["type"], "header");
+    assert_eq!(e[1]["type"], "test");
+    assert_eq!(e[1]["device"], "full/");
+    let key = public_key(&s, "full");
+    assert_eq!(s.get("kv/app").0, 200);
+    assert_eq!(s.delete("sys/audit/full").0, 204);
+    let out = verify(&[&log], &key);
     assert!(out.status.success(), "{}", stdout(&out));
 }
 
-fn public_key_from_log(log: &Path) -> String {
-    entries(log)[0]["public_key"].as_str().unwrap().to_string()
+#[test]
+fn a_failing_device_can_be_disabled_and_the_vault_sealed_even_after_restart() {
+    let mut s = TestServer::unsealed(1, 1);
+    assert_eq!(s.post("sys/mounts/kv", json!({"type": "kv"})).0, 204);
+    s.policy(
+        "nosudo",
+        r#"path "sys/*" { capabilities = ["create", "read", "update", "delete", "list"] }"#,
+    );
+    let limited = s.token(json!({"policies": ["nosudo"]}));
+    let dir = tmpdir();
+    enable_then_break(&s, dir.path(), "full");
+    assert_eq!(s.post("kv/app", json!({"v": "1"})).0, 500, "fails closed");
+    // Restarted and unsealed, the device still cannot write: still closed.
+    s.restart();
+    s.unseal_all();
+    assert_eq!(s.post("kv/app", json!({"v": "1"})).0, 500);
+    // Without sudo the way out stays shut (the ACL decides as always).
+    let (st, b) = s.request("DELETE", "sys/audit/full", None, Some(&limited));
+    assert_eq!(st, 403, "{b}");
+    let (st, b) = s.request("PUT", "sys/seal", None, Some(&limited));
+    assert_eq!(st, 403, "{b}");
+    // Nor for an anonymous client (fails closed, as everything else).
+    assert_eq!(s.request("PUT", "sys/seal", None, None).0, 500);
+    // With sudo: seal works (its response could not be logged either: the
+    // answer says so)...
+    let (st, b) = s.request("PUT", "sys/seal", None, Some(&s.root_token));
+    assert_eq!(st, 200, "{b}");
+    assert!(
+        b["warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("audit log"),
+        "{b}"
+    );
+    let (_, status) = s.get_raw("sys/seal-status", None);
+    assert_eq!(status["sealed"], true);
+    s.unseal_all();
+    // ... and so does disabling the device, after which requests are served.
+    let (st, b) = s.delete("sys/audit/full");
+    assert_eq!(st, 200, "{b}");
+    assert!(
+        b["warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("audit log"),
+        "{b}"
+    );
+    let (_, list) = s.get("sys/audit");
+    assert!(list["data"].get("full/").is_none(), "{list}");
+    assert_eq!(s.post("kv/app", json!({"v": "1"})).0, 204);
+    s.restart();
+    s.unseal_all();
+    assert_eq!(s.get("kv/app").0, 200, "the device stays disabled");
+}
+
+#[test]
+fn audited_status_is_the_status_the_client_saw() {
+    let s = TestServer::dev();
+    let dir = tmpdir();
+    let log = dir.path().join("audit.log");
+    assert_eq!(enable_file(&s, "file", &log, json!({})).0, 204);
+    // 429: an API key validation over the rate limit.
+    let (st, b) = s.post("apikeys/keys/a", json!({"service": "svc"}));
+    assert_eq!(st, 200, "{b}");
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.post(
+            "apikeys/config",
+            json!({"rate_limit": 1, "rate_limit_burst": 1})
+        )
+        .0,
+        204
+    );
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(s.post("apikeys/validate", json!({"key": key})).0);
+    }
+    assert!(seen.contains(&429), "{seen:?}");
+    // 403, 400, 404.
+    let limited = s.token(json!({"policies": ["default"]}));
+    let (st403, _) = s.request("GET", "secret/data/x", None, Some(&limited));
+    let (st400, _) = s.post("sys/policies/acl/bad", json!({"policy": "path {"}));
+    let (st404, _) = s.get("secret/data/missing");
+    assert_eq!((st403, st400, st404), (403, 400, 404));
+    let responses: Vec<(String, u64)> = entries(&log)
+        .into_iter()
+        .filter(|e| e["type"] == "response")
+        .map(|e| {
+            (
+                e["request"]["path"].as_str().unwrap_or("").to_string(),
+                e["response"]["status_code"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let statuses = |path: &str| -> Vec<u64> {
+        responses
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, s)| *s)
+            .collect()
+    };
+    let validate: Vec<u16> = statuses("apikeys/validate")
+        .iter()
+        .map(|&s| s as u16)
+        .collect();
+    assert_eq!(validate, seen, "the audit log records what the client saw");
+    assert_eq!(statuses("secret/data/x"), vec![403]);
+    assert_eq!(statuses("sys/policies/acl/bad"), vec![400]);
+    assert_eq!(statuses("secret/data/missing"), vec![404]);
+}
+
+#[test]
+fn world_writable_or_invalid_modes_are_refused() {
+    let s = TestServer::unsealed(1, 1);
+    let dir = tmpdir();
+    let log = dir.path().join("audit.log");
+    for mode in ["0777", "0666", "0602", "999", "0x1ff", "-1", "01777", "rw"] {
+        let (st, b) = enable_file(&s, "file", &log, json!({ "mode": mode }));
+        assert_eq!(st, 400, "mode {mode}: {b}");
+    }
+    assert!(!log.exists(), "no file was created for a refused mode");
+    let (st, b) = enable_file(&s, "file", &log, json!({"mode": "0640"}));
+    assert_eq!(st, 204, "{b}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
 }
 
 /// Accepts connections and never reads from them.
@@ -576,12 +747,7 @@ fn sighup_rotation_and_restart_continue_the_chain() {
     let key = public_key(&s, "file");
     assert_eq!(s.get("sys/mounts").0, 200);
     std::fs::rename(&log, &rotated).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server_pid(&s)),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    sighup(&s);
     assert_eq!(s.get("sys/mounts").0, 200);
     assert!(log.exists(), "a new file was opened");
     let new = entries(&log);
@@ -732,4 +898,44 @@ fn rekey_init_update_and_cancel_are_audited_with_shares_hmaced() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains(&s.keys[0]), "old share in the audit log");
     assert!(!text.contains(&new_key), "new share in the audit log");
+}
+
+#[test]
+fn deeply_nested_anonymous_body_keeps_the_log_verifiable() {
+    let s = TestServer::unsealed(1, 1);
+    let dir = tmpdir();
+    let log = dir.path().join("audit.log");
+    assert_eq!(enable_file(&s, "file", &log, json!({})).0, 204);
+    let key = public_key(&s, "file");
+    // 125 levels: within the request parser's limit, deeper than it once
+    // inside an audit entry.
+    let body = format!("{{\"a\":{}{}}}", "[".repeat(124), "]".repeat(124));
+    let (st, _, _) = s.send_bytes("POST", "secret/deep", body.into_bytes(), None);
+    assert!((400..500).contains(&st), "{st}");
+    assert_eq!(
+        s.post(
+            "sys/policies/acl/after",
+            json!({"policy": "path \"a\" { capabilities = [\"read\"] }"})
+        )
+        .0,
+        204
+    );
+    assert_eq!(s.delete("sys/audit/file").0, 204);
+    let out = verify(&[&log], &key);
+    assert!(out.status.success(), "{}", stdout(&out));
+    // Tampering after the deep line is still found.
+    let mut l = lines(&log);
+    let at = l
+        .iter()
+        .position(|x| x.contains("sys/policies/acl/after"))
+        .expect("the later request is logged");
+    l[at] = l[at].replace("sys/policies/acl/after", "sys/policies/acl/other");
+    write_lines(&log, &l);
+    let out = verify(&[&log], &key);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(":{}:", at + 1)) || text.contains(&format!("line {}", at + 1)),
+        "{text}"
+    );
 }

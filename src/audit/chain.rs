@@ -74,6 +74,36 @@ impl ChainState {
     }
 }
 
+/// The chain fields of an audit line (`seq`, `prev`, `type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineTop {
+    pub seq: u64,
+    pub prev: String,
+    /// `""` when the line has no `type`.
+    pub kind: String,
+}
+
+#[derive(serde::Deserialize)]
+struct TopFields {
+    seq: Option<u64>,
+    prev: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// Reads the chain fields of `line`, a JSON object; `None` if it is not
+/// an audit line. The other fields are skipped, not built: a line of any
+/// nesting depth is read (serde_json skips values without recursion), so
+/// the writer and the verifier agree on every line the writer produces.
+pub fn parse_top(line: &[u8]) -> Option<LineTop> {
+    let top: TopFields = serde_json::from_slice(line).ok()?;
+    Some(LineTop {
+        seq: top.seq?,
+        prev: top.prev?,
+        kind: top.kind.unwrap_or_default(),
+    })
+}
+
 /// SHA-256 (hex) of a line's bytes, without its newline.
 pub fn line_hash(line: &[u8]) -> String {
     sha256_hex(line)

@@ -372,45 +372,10 @@ fn status_of_response(r: &Response) -> u16 {
     }
 }
 
-/// The HTTP status the client gets for `e` (mirrors `http::error`).
+/// The HTTP status the client gets for `e`: the core's one mapping
+/// ([`CoreError::client_view`]), which the HTTP layer answers with.
 pub(crate) fn status_of_error(e: &CoreError) -> u16 {
-    use crate::barrier::BarrierError;
-    fn barrier(b: &BarrierError) -> u16 {
-        match b {
-            BarrierError::Sealed => 503,
-            BarrierError::NotInitialized
-            | BarrierError::AlreadyInitialized
-            | BarrierError::InvalidPath(_) => 400,
-            _ => 500,
-        }
-    }
-    match e {
-        CoreError::Sealed => 503,
-        CoreError::NotInitialized
-        | CoreError::BadRequest(_)
-        | CoreError::Seal(_)
-        | CoreError::Policy(_) => 400,
-        CoreError::PermissionDenied => 403,
-        CoreError::UnsupportedPath(_) => 404,
-        CoreError::RateLimited => 429,
-        CoreError::Barrier(b) => barrier(b),
-        CoreError::Audit(
-            crate::audit::AuditError::BadRequest(_) | crate::audit::AuditError::UnknownDevice(_),
-        ) => 400,
-        CoreError::Audit(crate::audit::AuditError::Storage(b)) => barrier(b),
-        CoreError::Logical(l) => match l {
-            LogicalError::NotFound
-            | LogicalError::NotFoundWith(_)
-            | LogicalError::UnsupportedPath(_) => 404,
-            LogicalError::BadRequest(_) | LogicalError::CasMismatch => 400,
-            LogicalError::UnsupportedOperation => 405,
-            LogicalError::PreconditionFailed(_) => 412,
-            LogicalError::PermissionDenied => 403,
-            LogicalError::Storage(b) => barrier(b),
-            _ => 500,
-        },
-        _ => 500,
-    }
+    e.status_code()
 }
 
 /// The error as the client sees it (no internal detail).

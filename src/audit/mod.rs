@@ -10,7 +10,13 @@
 //!
 //! The core logs a request after authenticating it and before dispatching
 //! it; if no enabled device records it, the request fails with 500 and is
-//! not performed. With no device enabled, requests are served (as Vault).
+//! not performed (a device with `fsync` `batch` or `always` has synced the
+//! entry before the request runs). The exceptions are the operator's way
+//! out of failing devices ([`serves_when_devices_fail`]: disabling a device,
+//! sealing). The response entry follows; when it cannot be recorded,
+//! [`AuditScope::respond`] says what the client gets. Enabling a device
+//! writes a test entry through it first: a device that cannot write is
+//! refused. With no device enabled, requests are served (as Vault).
 //! A request waits for the first device that records its entry, at most the
 //! devices' timeout (default 2 s); a device that fails or stalls is
 //! reported by [`Broker::healthy`] (`sys/health` → `audit_ok`) and
@@ -29,7 +35,9 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::token::TokenEntry;
 use crate::barrier::StorageView;
+use crate::core::{CoreError, Operation, Request, Response};
 use crate::crypto::{random_secret, SecretBytes};
 use device::{Ack, Device};
 pub use device::{DeviceMetrics, FsyncPolicy};
@@ -237,6 +245,7 @@ impl Broker {
         let key = self.signing_key()?;
         let salt = random_secret(SALT_LEN);
         let device = Device::start(config.clone(), salt.clone(), key, true)?;
+        prove_writable(&device)?;
         let mut configs: Vec<DeviceConfig> = current.iter().map(|d| d.config.clone()).collect();
         configs.push(config.clone());
         let list = serde_json::to_vec(&configs).map_err(|e| AuditError::Internal(e.to_string()))?;
@@ -335,6 +344,41 @@ impl Broker {
     }
 }
 
+/// Writes a test entry through a device being enabled and waits until it
+/// is recorded (synced, with `fsync` `batch` or `always`): a device whose
+/// destination opens but cannot be written (a full disk, `/dev/full`) is
+/// refused instead of failing every request after it is enabled.
+fn prove_writable(device: &Device) -> Result<(), AuditError> {
+    let body = serde_json::json!({
+        "type": "test",
+        "time": entry::now_rfc3339(),
+        "device": device.config.path,
+    })
+    .to_string();
+    let ack = Arc::new(Ack::new());
+    if device.submit(body, ack.clone()) && ack.wait(1, device.settings.timeout) {
+        return Ok(());
+    }
+    Err(AuditError::BadRequest(format!(
+        "audit device {}: a test entry could not be written to its destination within {:?}; the device was not enabled",
+        device.config.path, device.settings.timeout
+    )))
+}
+
+/// The operator's way out of failing audit devices: disabling a device
+/// (`DELETE sys/audit/:path`) and sealing (`sys/seal`) are served even when
+/// no device can record them. Both need `sudo`, checked as for any request;
+/// the failure is logged by the server. Every other request fails closed.
+pub fn serves_when_devices_fail(operation: Operation, path: &str) -> bool {
+    match operation {
+        Operation::Delete => path
+            .strip_prefix("sys/audit/")
+            .is_some_and(|p| !p.is_empty() && !p.contains("/public-key")),
+        Operation::Create | Operation::Update => path == "sys/seal",
+        _ => false,
+    }
+}
+
 /// The devices one request logs to.
 pub struct AuditScope {
     devices: Arc<Vec<Arc<Device>>>,
@@ -344,6 +388,48 @@ impl AuditScope {
     /// Whether any device is enabled (if not, nothing is logged).
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
+    }
+
+    /// Logs the response entry of a request and gives its answer.
+    ///
+    /// The request entry was recorded before the request ran, so the
+    /// request is on record. If the response entry cannot be recorded:
+    /// - a request that changes nothing (read, list) fails with 500: nothing
+    ///   was performed, and nothing is disclosed that the log does not show;
+    /// - a request that may have changed state (create, update, patch,
+    ///   delete) is answered from what was performed: its own result, with
+    ///   a warning that its response is missing from the audit log (a client
+    ///   never gets a 500 for a write that took effect).
+    ///
+    /// Either way the server logs the failure.
+    pub fn respond(
+        &self,
+        request: &Request,
+        auth: Option<&TokenEntry>,
+        mount: &MountInfo,
+        result: Result<Response, CoreError>,
+    ) -> Result<Response, CoreError> {
+        let logged = self.log(&AuditInput {
+            request,
+            auth,
+            mount,
+            outcome: Some(Outcome::of(&result)),
+            error: None,
+        });
+        let Err(e) = logged else {
+            return result;
+        };
+        let performed = request.operation.is_write()
+            || serves_when_devices_fail(request.operation, &request.path);
+        tracing::error!(path = %request.path, error = %e, performed, "the response entry could not be recorded by any audit device");
+        if !performed {
+            return Err(e.into());
+        }
+        result.map(|mut r| {
+            r.warnings
+                .push("the response to this request could not be recorded in the audit log".into());
+            r
+        })
     }
 
     /// Logs one entry (a request entry when `input.outcome` is `None`, a
@@ -490,23 +576,22 @@ mod tests {
     #[test]
     fn failing_device_fails_closed() {
         let v = view();
-        let b = Broker::load(v).unwrap();
-        b.enable(
-            "full",
-            "file",
-            "",
-            opts(&[("file_path", "/dev/full")]),
-            false,
-        )
-        .unwrap();
-        assert!(matches!(
-            log_one(&b, "secret/x"),
-            Err(AuditError::NotRecorded(_))
-        ));
-        assert!(!b.healthy());
-        let m = b.metrics();
-        assert_eq!(m[0].write_failures, 1);
-        // A healthy device next to it keeps requests served.
+        let b = Broker::load(v.clone()).unwrap();
+        // A destination that opens but cannot be written is refused.
+        let err = b
+            .enable(
+                "full",
+                "file",
+                "",
+                opts(&[("file_path", "/dev/full"), ("timeout", "1s")]),
+                false,
+            )
+            .unwrap_err();
+        assert!(matches!(err, AuditError::BadRequest(_)), "{err}");
+        assert!(b.list().is_empty());
+        assert!(log_one(&b, "secret/x").is_ok(), "nothing enabled: served");
+        // One enabled before it could be refused (or whose disk filled
+        // since) is loaded at unseal and fails closed.
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ok.log");
         b.enable(
@@ -517,7 +602,84 @@ mod tests {
             false,
         )
         .unwrap();
+        let mut configs: Vec<DeviceConfig> = v.get_json(DEVICES_KEY).unwrap().unwrap();
+        configs[0].options = opts(&[("file_path", "/dev/full"), ("timeout", "1s")]);
+        v.put_json(DEVICES_KEY, &configs).unwrap();
+        drop(b);
+        let b = Broker::load(v).unwrap();
+        assert!(matches!(
+            log_one(&b, "secret/x"),
+            Err(AuditError::NotRecorded(_))
+        ));
+        assert!(!b.healthy());
+        let m = b.metrics();
+        assert_eq!(m[0].write_failures, 1);
+        // A healthy device next to it keeps requests served.
+        let file = dir.path().join("ok2.log");
+        b.enable(
+            "ok2",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
         assert!(log_one(&b, "secret/y").is_ok());
+    }
+
+    #[test]
+    fn response_entries_that_cannot_be_recorded() {
+        use crate::core::Response;
+        let v = view();
+        let b = Broker::load(v.clone()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ok.log");
+        b.enable(
+            "ok",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        let mut configs: Vec<DeviceConfig> = v.get_json(DEVICES_KEY).unwrap().unwrap();
+        configs[0].options = opts(&[("file_path", "/dev/full"), ("timeout", "1s")]);
+        v.put_json(DEVICES_KEY, &configs).unwrap();
+        drop(b);
+        let b = Broker::load(v).unwrap();
+        let mount = MountInfo::default();
+        // A write that was performed is answered with its result and a warning.
+        let req = Request::new(Operation::Update, "secret/a");
+        let r = b
+            .scope()
+            .respond(&req, None, &mount, Ok(Response::empty()))
+            .unwrap();
+        assert!(r.warnings[0].contains("audit log"));
+        // A failed write keeps its own error (nothing was performed).
+        let r = b
+            .scope()
+            .respond(&req, None, &mount, Err(CoreError::BadRequest("bad".into())));
+        assert_eq!(r.unwrap_err().status_code(), 400);
+        // A read discloses nothing the log does not show: 500.
+        let req = Request::new(Operation::Read, "secret/a");
+        let r = b.scope().respond(&req, None, &mount, Ok(Response::empty()));
+        assert_eq!(r.unwrap_err().status_code(), 500);
+    }
+
+    #[test]
+    fn operator_way_out() {
+        assert!(serves_when_devices_fail(
+            Operation::Delete,
+            "sys/audit/full"
+        ));
+        assert!(serves_when_devices_fail(Operation::Update, "sys/seal"));
+        assert!(!serves_when_devices_fail(Operation::Read, "sys/audit/full"));
+        assert!(!serves_when_devices_fail(Operation::Delete, "sys/audit/"));
+        assert!(!serves_when_devices_fail(
+            Operation::Update,
+            "sys/audit/full"
+        ));
+        assert!(!serves_when_devices_fail(Operation::Update, "secret/x"));
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! that every line is an audit line, that `seq` counts up by one, that
 //! `prev` is the SHA-256 of the previous line, that the log starts with a
 //! header, and that every header and checkpoint is signed by the key (the
-//! given one, else the one in the first header). It stops at the first
-//! problem and names the line: changed, inserted, deleted, reordered,
-//! forged. Lines after the last checkpoint are not covered by any signature;
+//! given one, else the one in the first header). It names the line of each
+//! problem: changed, inserted, deleted, reordered, forged; then it goes on from the next line, so a log damaged at one
+//! place still has the rest checked (every problem is listed). Entries are
+//! read only for their chain fields, so a line of any nesting depth
+//! verifies. Lines after the last checkpoint are not covered by any signature;
 //! unless `allow_open_tail` is set that is reported as a truncated (or
 //! extended) tail: a writer always closes its log with a checkpoint, and
 //! writes one within `checkpoint_interval` of any entry.
@@ -64,7 +66,7 @@ pub enum ProblemKind {
     Truncated,
 }
 
-/// The first problem found.
+/// A problem found at one line.
 #[derive(Clone, Debug, Serialize)]
 pub struct Problem {
     pub kind: ProblemKind,
@@ -98,7 +100,13 @@ pub struct Report {
     /// Whether the key came from the log itself (no `--public-key`).
     pub key_from_log: bool,
     pub warnings: Vec<String>,
+    /// The first problem found.
     pub problem: Option<Problem>,
+    /// Every problem found, in log order (at most 100; see `more_problems`):
+    /// checking goes on after a bad line.
+    pub problems: Vec<Problem>,
+    /// Problems found beyond those listed.
+    pub more_problems: u64,
 }
 
 impl Report {
@@ -146,18 +154,19 @@ struct Parsed {
 }
 
 fn parse(bytes: &[u8]) -> Option<Parsed> {
-    let value: Value = serde_json::from_slice(bytes).ok()?;
-    let seq = value.get("seq")?.as_u64()?;
-    let prev = value.get("prev")?.as_str()?.to_string();
-    let kind = value
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let top = chain::parse_top(bytes)?;
+    // Headers, checkpoints and drop notices are small flat objects the
+    // device writes itself: their fields are read. Entries are not parsed
+    // further, so their depth (request data nests as deep as the client
+    // sent it) does not matter: every line the writer produces verifies.
+    let value = match top.kind.as_str() {
+        TYPE_HEADER | TYPE_CHECKPOINT | TYPE_DROPPED => serde_json::from_slice(bytes).ok()?,
+        _ => Value::Null,
+    };
     Some(Parsed {
-        seq,
-        prev,
-        kind,
+        seq: top.seq,
+        prev: top.prev,
+        kind: top.kind,
         value,
     })
 }
@@ -221,9 +230,7 @@ pub fn verify(files: &[LogFile], opts: &VerifyOptions) -> Report {
     if let Some(k) = &opts.public_key {
         v.report.key_id = Some(chain::key_id(k));
     }
-    if let Err(p) = v.run(opts) {
-        v.report.problem = Some(p);
-    }
+    v.run(opts);
     v.report
 }
 
@@ -232,6 +239,21 @@ fn first_line(bytes: &[u8]) -> &[u8] {
         Some(i) => &bytes[..=i],
         None => bytes,
     }
+}
+
+/// Most problems listed in a report (the rest are counted).
+const MAX_PROBLEMS: usize = 100;
+
+/// Where the chain stands while lines are checked.
+#[derive(Default)]
+struct ChainCursor {
+    prev_hash: Option<String>,
+    expected: Option<u64>,
+    last_seq: Option<u64>,
+    after_torn: bool,
+    /// The previous line had a problem: take this one as a new start.
+    resync: bool,
+    last_checkpoint: Option<usize>,
 }
 
 struct Verifier<'a, 'b> {
@@ -261,15 +283,20 @@ impl Verifier<'_, '_> {
         }
     }
 
-    fn run(&mut self, opts: &VerifyOptions) -> Result<(), Problem> {
+    /// Checks every line. A problem is recorded and checking goes on: the
+    /// line after a bad one is taken as a new starting point (its `seq` and
+    /// `prev` are accepted as they are), so tampering further on is still
+    /// found and reported.
+    fn run(&mut self, opts: &VerifyOptions) {
         let lines = self.lines;
         if lines.is_empty() {
-            return Err(Problem {
+            self.report_problem(Problem {
                 kind: ProblemKind::Truncated,
                 file: self.names.first().cloned().unwrap_or_default(),
                 line: 0,
                 message: "the log is empty".into(),
             });
+            return;
         }
         let mut positions: HashMap<u64, Vec<usize>> = HashMap::new();
         for (i, l) in lines.iter().enumerate() {
@@ -277,104 +304,41 @@ impl Verifier<'_, '_> {
                 positions.entry(p.seq).or_default().push(i);
             }
         }
-        let mut prev_hash: Option<String> = None;
-        let mut expected: Option<u64> = None;
-        let mut last_seq: Option<u64> = None;
-        let mut after_torn = false;
-        let mut last_checkpoint: Option<usize> = None;
+        let mut st = ChainCursor::default();
         for (i, l) in lines.iter().enumerate() {
             self.report.lines += 1;
-            if !l.complete {
-                return Err(self.problem(
-                    i,
-                    ProblemKind::Truncated,
-                    "the line is incomplete: the file ends in the middle of a line (truncated)"
-                        .into(),
-                ));
-            }
             let hash = chain::line_hash(l.bytes);
-            let Some(p) = &l.parsed else {
-                if self.vouched_torn(i, &hash) {
-                    self.report.warnings.push(format!(
-                        "{}: incomplete write (server crash or failed write), acknowledged by the header that follows",
-                        self.at(i)
-                    ));
-                    prev_hash = Some(hash);
-                    after_torn = true;
+            let before = (st.expected, st.prev_hash.clone(), st.last_seq);
+            match self.line(i, &hash, &positions, &mut st) {
+                Ok(()) => st.resync = false,
+                Err(p) if p.kind == ProblemKind::Inserted => {
+                    // Skip the inserted line: the chain goes on from the
+                    // line before it.
+                    self.report_problem(p);
+                    (st.expected, st.prev_hash, st.last_seq) = before;
                     continue;
                 }
-                return Err(self.problem(
-                    i,
-                    ProblemKind::Malformed,
-                    "not an audit line (not JSON with seq and prev): the line was changed or corrupted".into(),
-                ));
-            };
-            if i == 0 {
-                if p.kind != TYPE_HEADER {
-                    return Err(self.problem(
-                        i,
-                        ProblemKind::MissingHeader,
-                        "the log does not start with a header: its beginning is missing (lines deleted)".into(),
-                    ));
-                }
-                if !p.prev.is_empty() {
-                    self.report.warnings.push(format!(
-                        "the log continues an earlier file that was not given (first seq {})",
-                        p.seq
-                    ));
-                }
-                self.report.first_seq = Some(p.seq);
-            } else if after_torn {
-                if last_seq.is_some_and(|s| p.seq <= s) {
-                    return Err(self.problem(
-                        i,
-                        ProblemKind::Reordered,
-                        format!(
-                            "seq {} does not follow seq {}",
-                            p.seq,
-                            last_seq.unwrap_or(0)
-                        ),
-                    ));
-                }
-                after_torn = false;
-            } else {
-                let exp = expected.unwrap_or(0);
-                if p.seq != exp {
-                    return Err(self.seq_problem(i, p.seq, exp, &positions));
-                }
-                if Some(&p.prev) != prev_hash.as_ref() {
-                    return Err(self.link_problem(i, &hash));
+                Err(p) => {
+                    self.report_problem(p);
+                    // A bad line that still has its chain fields is the new
+                    // starting point; after one without, the next line is.
+                    match &l.parsed {
+                        Some(p) => {
+                            st.resync = false;
+                            st.expected = Some(p.seq + 1);
+                            st.last_seq = Some(p.seq);
+                        }
+                        None => st.resync = true,
+                    }
                 }
             }
-            match p.kind.as_str() {
-                TYPE_HEADER => self.header(i, p)?,
-                TYPE_CHECKPOINT => {
-                    self.signed(i, "checkpoint")?;
-                    self.report.checkpoints += 1;
-                    self.report.last_checkpoint_seq = Some(p.seq);
-                    last_checkpoint = Some(i);
-                }
-                "request" => self.report.requests += 1,
-                "response" => self.report.responses += 1,
-                TYPE_DROPPED => {
-                    let n = p.value.get("count").and_then(Value::as_u64).unwrap_or(0);
-                    self.report.warnings.push(format!(
-                        "{}: the device dropped {n} entries (queue full or device stalled)",
-                        self.at(i)
-                    ));
-                }
-                _ => {}
-            }
-            prev_hash = Some(hash);
-            expected = Some(p.seq + 1);
-            last_seq = Some(p.seq);
-            self.report.last_seq = Some(p.seq);
+            st.prev_hash = Some(hash);
         }
-        let tail_from = last_checkpoint.map(|c| c + 1).unwrap_or(0);
+        let tail_from = st.last_checkpoint.map(|c| c + 1).unwrap_or(0);
         let tail = lines.len() - tail_from;
         self.report.unsigned_tail = tail as u64;
         if tail > 0 {
-            let msg = match last_checkpoint {
+            let msg = match st.last_checkpoint {
                 Some(c) => format!(
                     "{tail} line(s) after the last checkpoint ({}) are not covered by a signature: the log was truncated after them or lines were appended (a live log gets a checkpoint within its checkpoint_interval)",
                     self.at(c)
@@ -382,9 +346,119 @@ impl Verifier<'_, '_> {
                 None => format!("no checkpoint signs the log's {tail} line(s): the log was truncated or forged"),
             };
             if !opts.allow_open_tail {
-                return Err(self.problem(lines.len() - 1, ProblemKind::Truncated, msg));
+                let p = self.problem(lines.len() - 1, ProblemKind::Truncated, msg);
+                self.report_problem(p);
+            } else {
+                self.report.warnings.push(msg);
             }
-            self.report.warnings.push(msg);
+        }
+    }
+
+    fn report_problem(&mut self, p: Problem) {
+        if self.report.problem.is_none() {
+            self.report.problem = Some(p.clone());
+        }
+        if self.report.problems.len() < MAX_PROBLEMS {
+            self.report.problems.push(p);
+        } else {
+            self.report.more_problems += 1;
+        }
+    }
+
+    /// Checks line `i` against the chain so far.
+    fn line(
+        &mut self,
+        i: usize,
+        hash: &str,
+        positions: &HashMap<u64, Vec<usize>>,
+        st: &mut ChainCursor,
+    ) -> Result<(), Problem> {
+        let l = &self.lines[i];
+        if !l.complete {
+            return Err(self.problem(
+                i,
+                ProblemKind::Truncated,
+                "the line is incomplete: the file ends in the middle of a line (truncated)".into(),
+            ));
+        }
+        let Some(p) = &l.parsed else {
+            if self.vouched_torn(i, hash) {
+                self.report.warnings.push(format!(
+                    "{}: incomplete write (server crash or failed write), acknowledged by the header that follows",
+                    self.at(i)
+                ));
+                st.after_torn = true;
+                return Ok(());
+            }
+            return Err(self.problem(
+                i,
+                ProblemKind::Malformed,
+                "not an audit line (not JSON with seq and prev): the line was changed or corrupted"
+                    .into(),
+            ));
+        };
+        if i == 0 {
+            self.report.first_seq = Some(p.seq);
+            if p.kind != TYPE_HEADER {
+                st.expected = Some(p.seq + 1);
+                return Err(self.problem(
+                    i,
+                    ProblemKind::MissingHeader,
+                    "the log does not start with a header: its beginning is missing (lines deleted)"
+                        .into(),
+                ));
+            }
+            if !p.prev.is_empty() {
+                self.report.warnings.push(format!(
+                    "the log continues an earlier file that was not given (first seq {})",
+                    p.seq
+                ));
+            }
+        } else if st.after_torn {
+            if st.last_seq.is_some_and(|s| p.seq <= s) {
+                return Err(self.problem(
+                    i,
+                    ProblemKind::Reordered,
+                    format!(
+                        "seq {} does not follow seq {}",
+                        p.seq,
+                        st.last_seq.unwrap_or(0)
+                    ),
+                ));
+            }
+            st.after_torn = false;
+        } else if !st.resync {
+            let exp = st.expected.unwrap_or(0);
+            if p.seq != exp {
+                st.expected = Some(p.seq + 1);
+                return Err(self.seq_problem(i, p.seq, exp, positions));
+            }
+            if Some(&p.prev) != st.prev_hash.as_ref() {
+                st.expected = Some(p.seq + 1);
+                return Err(self.link_problem(i, hash));
+            }
+        }
+        st.expected = Some(p.seq + 1);
+        st.last_seq = Some(p.seq);
+        self.report.last_seq = Some(p.seq);
+        match p.kind.as_str() {
+            TYPE_HEADER => self.header(i, p)?,
+            TYPE_CHECKPOINT => {
+                self.signed(i, "checkpoint")?;
+                self.report.checkpoints += 1;
+                self.report.last_checkpoint_seq = Some(p.seq);
+                st.last_checkpoint = Some(i);
+            }
+            "request" => self.report.requests += 1,
+            "response" => self.report.responses += 1,
+            TYPE_DROPPED => {
+                let n = p.value.get("count").and_then(Value::as_u64).unwrap_or(0);
+                self.report.warnings.push(format!(
+                    "{}: the device dropped {n} entries (queue full or device stalled)",
+                    self.at(i)
+                ));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -563,6 +637,27 @@ mod tests {
 
     use super::*;
     use crate::audit::device::testing::{write_log, MemSink};
+
+    /// Any JSON value (a few levels of mixed structure).
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "\\PC{0,20}".prop_map(Value::from),
+            "[\\x00-\\x1f\"\\\\]{0,5}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("\\PC{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
 
     fn key() -> Arc<SigningKey> {
         Arc::new(SigningKey::from_bytes(&[9u8; 32]))
@@ -773,6 +868,109 @@ mod tests {
         assert!(parse_public_key("nope").is_err());
     }
 
+    /// A JSON value nested `depth` levels deep (objects and arrays).
+    fn nested(depth: usize, leaf: Value) -> Value {
+        let mut v = leaf;
+        for i in 0..depth {
+            v = if i % 2 == 0 {
+                serde_json::json!([v])
+            } else {
+                serde_json::json!({ "a": v })
+            };
+        }
+        v
+    }
+
+    /// Renders real audit entries (request and response) for a request
+    /// carrying `data`, as the broker does.
+    fn rendered(data: serde_json::Map<String, Value>, status: Option<u16>) -> String {
+        use crate::audit::entry::{render, AuditInput, Hasher, MountInfo, Outcome};
+        use crate::core::{CoreError, Operation, Request};
+        use crate::crypto::SecretBytes;
+        let h = Hasher::new(SecretBytes::from_slice(&[3u8; 32]), true, false);
+        let mut req = Request::new(Operation::Update, "secret/deep");
+        req.client_token = Some("hvs.TOKEN".into());
+        req.data = data;
+        let mount = MountInfo::default();
+        let err = match status {
+            Some(403) => Some(CoreError::PermissionDenied),
+            Some(429) => Some(CoreError::RateLimited),
+            _ => None,
+        };
+        let outcome = err.as_ref().map(Outcome::Err);
+        render(
+            &AuditInput {
+                request: &req,
+                auth: None,
+                mount: &mount,
+                outcome,
+                error: None,
+            },
+            "2024-01-01T00:00:00Z",
+            &h,
+        )
+    }
+
+    #[test]
+    fn deeply_nested_request_bodies_verify() {
+        // 125 levels in the body: deeper than serde_json's default limit
+        // once inside the entry; the line after it is tampered with and
+        // must still be found.
+        let mut data = serde_json::Map::new();
+        data.insert("x".into(), nested(125, Value::from(1)));
+        let mut ops: Vec<Option<String>> = vec![Some(rendered(data.clone(), None))];
+        ops.push(Some(rendered(data, Some(403))));
+        ops.extend((0..4).map(|i| Some(entry(i))));
+        let sink = MemSink::default();
+        let bytes = sink.bytes.clone();
+        write_log(sink, key(), 3, ops);
+        let b = bytes.lock().unwrap().clone();
+        let r = check(&b);
+        assert!(r.ok(), "{:?}", r.problem);
+        assert_eq!((r.requests, r.responses), (3, 3));
+        // Tamper with the last entry: still seen past the deep lines.
+        let mut lines = lines_of(&b);
+        let n = lines.len();
+        let last_entry = (0..n)
+            .rev()
+            .find(|&i| parse(&lines[i]).is_some_and(|p| p.kind == "response"))
+            .unwrap();
+        let pos = lines[last_entry].iter().position(|&c| c == b'x').unwrap();
+        lines[last_entry][pos] = b'y';
+        let r = check(&join(&lines));
+        assert_eq!(r.problem.map(|p| p.kind), Some(ProblemKind::Changed));
+    }
+
+    #[test]
+    fn checking_goes_on_after_a_bad_line() {
+        let b = log(30, 5);
+        let mut lines = lines_of(&b);
+        // Damage line 3 beyond repair, and change line 20.
+        lines[2] = b"garbage".to_vec();
+        let pos = lines[19].iter().position(|&c| c == b'x').unwrap();
+        lines[19][pos] = b'y';
+        let r = check(&join(&lines));
+        let found: Vec<(ProblemKind, usize)> =
+            r.problems.iter().map(|p| (p.kind, p.line)).collect();
+        assert_eq!(r.problem.as_ref().map(|p| p.line), Some(3));
+        assert!(
+            found.contains(&(ProblemKind::Changed, 20)),
+            "the later change must be reported too: {found:?}"
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        // A deleted line after an inserted one: both reported.
+        let mut lines = lines_of(&b);
+        let dup = lines[4].clone();
+        lines.insert(6, dup);
+        lines.remove(15);
+        let r = check(&join(&lines));
+        let kinds: Vec<ProblemKind> = r.problems.iter().map(|p| p.kind).collect();
+        assert!(kinds.contains(&ProblemKind::Inserted), "{kinds:?}");
+        assert!(kinds.contains(&ProblemKind::Deleted), "{kinds:?}");
+        // Counted lines: every line was looked at.
+        assert_eq!(r.lines as usize, lines.len());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -806,6 +1004,39 @@ mod tests {
                 prop_assert_eq!(r.requests, n);
                 prop_assert_eq!(r.unsigned_tail, 0);
             }
+        }
+
+        /// Anything the writer writes, the verifier verifies: real entries
+        /// (rendered as the broker renders them) for request bodies of any
+        /// shape and nesting depth, with any status.
+        #[test]
+        fn verifier_accepts_every_entry_the_writer_renders(
+            bodies in proptest::collection::vec(
+                (
+                    proptest::collection::btree_map("\\PC{0,6}", json_value(), 0..4),
+                    0usize..300,
+                    prop_oneof![Just(None), Just(Some(200u16)), Just(Some(403)), Just(Some(429))],
+                ),
+                1..8,
+            ),
+            every in 1u64..6,
+        ) {
+            let ops: Vec<Option<String>> = bodies
+                .into_iter()
+                .map(|(m, depth, status)| {
+                    let mut data: serde_json::Map<String, Value> = m.into_iter().collect();
+                    data.insert("deep".into(), nested(depth, Value::from("leaf")));
+                    Some(rendered(data, status))
+                })
+                .collect();
+            let n = ops.len() as u64;
+            let sink = MemSink::default();
+            let bytes = sink.bytes.clone();
+            write_log(sink, key(), every, ops);
+            let b = bytes.lock().unwrap().clone();
+            let r = check(&b);
+            prop_assert!(r.ok(), "{:?}", r.problems);
+            prop_assert_eq!(r.requests + r.responses, n);
         }
 
         /// Any single-byte change of a non-empty log is detected.

@@ -1,5 +1,7 @@
 //! The core's error: one variant per domain, each carrying that domain's
-//! own error enum. `http/error.rs` is the one place that maps it to HTTP.
+//! own error enum, and [`CoreError::client_view`]: the one mapping from an
+//! error to what the client sees (HTTP status and `errors`), used by the
+//! HTTP layer to answer and by the audit log to record the same status.
 
 use crate::audit::AuditError;
 use crate::barrier::BarrierError;
@@ -52,6 +54,105 @@ impl std::fmt::Display for CoreError {
 }
 
 impl std::error::Error for CoreError {}
+
+/// What the client sees of an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientView {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `errors` list of the body.
+    pub errors: Vec<String>,
+    /// For a 500: what the server logs (never sent to the client).
+    pub detail: Option<String>,
+}
+
+impl ClientView {
+    fn new(status: u16, errors: Vec<String>) -> ClientView {
+        ClientView {
+            status,
+            errors,
+            detail: None,
+        }
+    }
+
+    fn internal(detail: String) -> ClientView {
+        ClientView {
+            status: 500,
+            errors: vec!["internal error".into()],
+            detail: Some(detail),
+        }
+    }
+}
+
+fn barrier_view(e: &BarrierError) -> ClientView {
+    match e {
+        BarrierError::Sealed => ClientView::new(503, vec!["Vault is sealed".into()]),
+        BarrierError::NotInitialized
+        | BarrierError::AlreadyInitialized
+        | BarrierError::InvalidPath(_) => ClientView::new(400, vec![e.to_string()]),
+        // A decryption failure with the right keyring means tampering or a
+        // wrong unseal key; say no more than that.
+        BarrierError::Crypto => ClientView::internal("barrier decryption failed".into()),
+        // A damaged store is named (the operator must act), still a 500.
+        BarrierError::Damaged(_) => ClientView {
+            status: 500,
+            errors: vec![e.to_string()],
+            detail: Some(e.to_string()),
+        },
+        other => ClientView::internal(other.to_string()),
+    }
+}
+
+fn logical_view(e: &LogicalError) -> ClientView {
+    match e {
+        LogicalError::NotFound | LogicalError::NotFoundWith(_) => ClientView::new(404, vec![]),
+        LogicalError::BadRequest(m) => ClientView::new(400, vec![m.clone()]),
+        LogicalError::UnsupportedOperation => ClientView::new(405, vec![e.to_string()]),
+        LogicalError::UnsupportedPath(_) => ClientView::new(404, vec![e.to_string()]),
+        LogicalError::CasMismatch => ClientView::new(400, vec![e.to_string()]),
+        LogicalError::PreconditionFailed(m) => ClientView::new(412, vec![m.clone()]),
+        LogicalError::PermissionDenied => ClientView::new(403, vec!["permission denied".into()]),
+        LogicalError::RateLimited => ClientView::new(429, vec![e.to_string()]),
+        LogicalError::Storage(b) => barrier_view(b),
+        LogicalError::Internal(m) => ClientView::internal(m.clone()),
+    }
+}
+
+impl CoreError {
+    /// The HTTP status and error messages the client gets for this error.
+    /// The HTTP layer answers with it and the audit log records its status:
+    /// there is no other table.
+    pub fn client_view(&self) -> ClientView {
+        match self {
+            CoreError::Sealed => ClientView::new(503, vec!["Vault is sealed".into()]),
+            CoreError::NotInitialized => {
+                ClientView::new(400, vec!["Vault is not initialized".into()])
+            }
+            CoreError::PermissionDenied => ClientView::new(403, vec!["permission denied".into()]),
+            CoreError::UnsupportedPath(_) => ClientView::new(404, vec![self.to_string()]),
+            CoreError::BadRequest(m) => ClientView::new(400, vec![m.clone()]),
+            CoreError::RateLimited => ClientView::new(429, vec![self.to_string()]),
+            CoreError::Seal(e) => ClientView::new(400, vec![e.to_string()]),
+            CoreError::Policy(e) => ClientView::new(400, vec![e.to_string()]),
+            CoreError::Barrier(e) => barrier_view(e),
+            CoreError::Logical(e) => logical_view(e),
+            CoreError::Audit(e) => match e {
+                AuditError::BadRequest(_) | AuditError::UnknownDevice(_) => {
+                    ClientView::new(400, vec![e.to_string()])
+                }
+                AuditError::Storage(b) => barrier_view(b),
+                // Fail closed: the client learns only that the request failed.
+                other => ClientView::internal(other.to_string()),
+            },
+            CoreError::Internal(m) => ClientView::internal(m.clone()),
+        }
+    }
+
+    /// The HTTP status code of [`CoreError::client_view`].
+    pub fn status_code(&self) -> u16 {
+        self.client_view().status
+    }
+}
 
 impl From<BarrierError> for CoreError {
     fn from(e: BarrierError) -> Self {

@@ -27,7 +27,7 @@ pub(crate) mod wrapping_api {
 
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use error::CoreError;
+pub use error::{ClientView, CoreError};
 pub use request::{AuthResponse, LeaseInfo, Operation, Request, Response};
 pub use state::Active;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::state::{policy_err, token_err};
 use super::{Active, Core, CoreError, Operation, Request, Response};
-use crate::audit::{AuditInput, MountInfo, Outcome};
+use crate::audit::{AuditInput, AuditScope, MountInfo, Outcome};
 use crate::auth::token::TokenEntry;
 use crate::logical::{system, Caller, LogicalRequest};
 use crate::policy::{Acl, Capability};
@@ -39,31 +39,28 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
     // Audit: the request is recorded before anything is performed, or
     // refused (fail closed); then its response (or error).
     let audit = active.audit.scope();
-    let mount = if audit.is_empty() {
-        MountInfo::default()
-    } else {
-        mount_info(&active, &req.path)
-    };
+    let mount = audit_mount(&active, &audit, &req.path);
     let token_entry = auth.as_ref().map(|a| &a.entry);
     let open_path = is_wrapping_open_path(&req.path)
         || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
         || (auth_err.is_some() && unauthenticated_read(&active, &req).is_some());
-    audit.log(&AuditInput {
+    let logged = audit.log(&AuditInput {
         request: &req,
         auth: token_entry,
         mount: &mount,
         outcome: None,
         error: if open_path { None } else { auth_err.as_ref() },
-    })?;
+    });
+    if let Err(e) = logged {
+        // Fail closed, except for the operator's way out of failing devices
+        // (an authenticated disable or seal; the ACL still decides).
+        if auth.is_none() || !crate::audit::serves_when_devices_fail(req.operation, &req.path) {
+            return Err(e.into());
+        }
+        tracing::error!(path = %req.path, error = %e, "no audit device recorded the request; served as the operator's way out");
+    }
     let result = serve(core, &active, &mut req, auth.as_ref(), auth_err);
-    audit.log(&AuditInput {
-        request: &req,
-        auth: token_entry,
-        mount: &mount,
-        outcome: Some(Outcome::of(&result)),
-        error: None,
-    })?;
-    result
+    audit.respond(&req, token_entry, &mount, result)
 }
 
 /// See [`Core::precheck`]: the same decisions as [`handle`] and
@@ -96,11 +93,7 @@ fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
     // Recorded as `handle` records a refused token: the request (its body
     // unread), then the error.
     let audit = active.audit.scope();
-    let mount = if audit.is_empty() {
-        MountInfo::default()
-    } else {
-        mount_info(&active, &req.path)
-    };
+    let mount = audit_mount(&active, &audit, &req.path);
     for outcome in [None, Some(Outcome::Err(&e))] {
         let error = outcome.is_none().then_some(&e);
         audit.log(&AuditInput {
@@ -131,22 +124,25 @@ fn audited_rekey(core: &Core, req: Request) -> Result<Response, CoreError> {
         return serve(&req);
     };
     let audit = active.audit.scope();
-    let mount = if audit.is_empty() {
-        MountInfo::default()
-    } else {
-        mount_info(&active, &req.path)
-    };
-    let entry = |outcome| AuditInput {
+    let mount = audit_mount(&active, &audit, &req.path);
+    audit.log(&AuditInput {
         request: &req,
         auth: None,
         mount: &mount,
-        outcome,
+        outcome: None,
         error: None,
-    };
-    audit.log(&entry(None))?;
+    })?;
     let result = serve(&req);
-    audit.log(&entry(Some(Outcome::of(&result))))?;
-    result
+    audit.respond(&req, None, &mount, result)
+}
+
+/// The mount a path belongs to, when some audit device will record it.
+fn audit_mount(active: &Active, audit: &AuditScope, path: &str) -> MountInfo {
+    if audit.is_empty() {
+        MountInfo::default()
+    } else {
+        mount_info(active, path)
+    }
 }
 
 /// Unauthenticated paths (unwrap, login), then the authenticated request.

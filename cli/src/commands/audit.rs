@@ -343,10 +343,20 @@ fn verify_summary(r: &Report) -> String {
             };
             format!("OK: {counts}{seq}; signed by key_id {key}{source}")
         }
-        Some(p) => format!(
-            "FAILED ({:?}): {p}\nchecked before the problem: {counts}",
-            p.kind
-        ),
+        Some(_) => {
+            let mut out = String::new();
+            for p in &r.problems {
+                out.push_str(&format!("FAILED ({:?}): {p}\n", p.kind));
+            }
+            if r.more_problems > 0 {
+                out.push_str(&format!("... and {} more problem(s)\n", r.more_problems));
+            }
+            out.push_str(&format!(
+                "{} problem(s); checked: {counts}",
+                r.problems.len() as u64 + r.more_problems
+            ));
+            out
+        }
     }
 }
 

@@ -3,13 +3,19 @@
 //!
 //! Options: `file_path` (required; `stdout` writes to standard output and
 //! `discard` drops everything, as Vault), `mode` (octal, default `0600`;
-//! `0000` leaves the permissions alone), `fsync` (`batch`, `always`,
-//! `never`).
+//! `0000` leaves the permissions alone; a mode that lets others write is
+//! refused), `fsync` (`batch`, `always`, `never`).
+//!
+//! Durability: with `fsync` `batch` or `always`, written lines are
+//! `fdatasync`ed before any entry among them is acknowledged, and every
+//! time the file is opened (created, or reopened after a rotation or a
+//! failure) its directory is `fsync`ed before anything is written to it,
+//! so an acknowledged entry survives a power cut.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{stdout::StdoutSink, Sink, Tail};
 use crate::audit::error::AuditError;
@@ -24,18 +30,7 @@ pub(super) fn from_options(o: &BTreeMap<String, String>) -> Result<Box<dyn Sink>
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| AuditError::BadRequest("file_path is required".into()))?;
-    let mode = match o.get("mode").map(|s| s.trim()) {
-        None | Some("") => Some(0o600),
-        Some(m) => match u32::from_str_radix(m, 8) {
-            Ok(0) => None,
-            Ok(v) if v <= 0o777 => Some(v),
-            _ => {
-                return Err(AuditError::BadRequest(
-                    "option \"mode\" must be an octal file mode like 0600".into(),
-                ))
-            }
-        },
-    };
+    let mode = parse_mode(o.get("mode").map(|s| s.trim()))?;
     Ok(match path.as_str() {
         "stdout" => Box::new(StdoutSink::new()),
         "discard" => Box::new(Discard(false)),
@@ -45,6 +40,45 @@ pub(super) fn from_options(o: &BTreeMap<String, String>) -> Result<Box<dyn Sink>
             file: None,
         }),
     })
+}
+
+/// The `mode` option: octal permission bits, at most `0777` and not
+/// writable by others (an audit log anyone may rewrite proves nothing);
+/// `0000` leaves the permissions alone; default `0600`.
+fn parse_mode(m: Option<&str>) -> Result<Option<u32>, AuditError> {
+    let m = match m {
+        None | Some("") => return Ok(Some(0o600)),
+        Some(m) => m,
+    };
+    let digits = m.strip_prefix("0o").unwrap_or(m);
+    let v = if !digits.is_empty()
+        && digits.len() <= 4
+        && digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        u32::from_str_radix(digits, 8).ok()
+    } else {
+        None
+    };
+    match v {
+        Some(0) => Ok(None),
+        Some(v) if v <= 0o777 && v & 0o002 == 0 => Ok(Some(v)),
+        Some(v) if v <= 0o777 => Err(AuditError::BadRequest(format!(
+            "option \"mode\": {v:04o} lets any user write the audit log; use a mode without the others' write bit, like 0600"
+        ))),
+        _ => Err(AuditError::BadRequest(
+            "option \"mode\" must be an octal file mode like 0600 (at most 0777)".into(),
+        )),
+    }
+}
+
+/// Syncs the directory holding `path`, so that a file just created there
+/// (or renamed into it) is still there after a power cut.
+fn sync_parent(path: &Path) -> io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)?.sync_all()
 }
 
 /// An append-only file.
@@ -71,6 +105,12 @@ impl Sink for FileSink {
             if meta.is_file() && meta.permissions().mode() & 0o777 != mode {
                 file.set_permissions(std::fs::Permissions::from_mode(mode))?;
             }
+        }
+        // The file may have just been created, or be a new file after a
+        // rotation: its directory entry must be durable before an entry
+        // written to it is acknowledged.
+        if file.metadata()?.is_file() {
+            sync_parent(&self.path)?;
         }
         self.file = Some(file);
         Ok(())
@@ -223,6 +263,46 @@ mod tests {
                 before: None
             }
         );
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode(None).unwrap(), Some(0o600));
+        assert_eq!(parse_mode(Some("")).unwrap(), Some(0o600));
+        assert_eq!(parse_mode(Some("0640")).unwrap(), Some(0o640));
+        assert_eq!(parse_mode(Some("600")).unwrap(), Some(0o600));
+        assert_eq!(parse_mode(Some("0000")).unwrap(), None);
+        for bad in [
+            "0777", "0666", "0002", "1777", "999", "0x1ff", "-1", "rw", "00600",
+        ] {
+            assert!(parse_mode(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn opening_creates_the_file_with_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.log");
+        let mut s = FileSink {
+            path: path.clone(),
+            mode: Some(0o640),
+            file: None,
+        };
+        s.open().unwrap();
+        s.write_all(b"x\n").unwrap();
+        s.sync().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        // A file in a directory that does not exist cannot be opened.
+        let mut missing = FileSink {
+            path: dir.path().join("no/such/dir.log"),
+            mode: None,
+            file: None,
+        };
+        assert!(missing.open().is_err());
     }
 
     #[test]

@@ -745,8 +745,7 @@ impl Writer {
 
 /// The `seq` of a line, if it is an audit line.
 pub(crate) fn seq_of(line: &[u8]) -> Option<u64> {
-    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
-    v.get("seq")?.as_u64()
+    chain::parse_top(line).map(|t| t.seq)
 }
 
 #[cfg(test)]

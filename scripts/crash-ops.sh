@@ -25,20 +25,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-BIN="${VAULT_RS_BIN:-target/debug/vault-rs}"
-case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+source "$ROOT/scripts/lib.sh"
+BIN="$(resolve_bin)"
 OPS="${CRASH_OPS:-rotate rekey kv-cas token-create revoke-prefix apikey-rotate}"
 ROUNDS="${CRASH_ROUNDS:-3}"
 REKEY_ROUNDS="${CRASH_REKEY_ROUNDS:-$ROUNDS}"
 MIN_DELAY="${CRASH_MIN_DELAY:-0.05}"
 MAX_DELAY="${CRASH_MAX_DELAY:-0.8}"
-if [[ -z "${PYTHON:-}" ]]; then
-    if [[ -x "$ROOT/.venv-compat/bin/python" ]]; then
-        PYTHON="$ROOT/.venv-compat/bin/python"
-    else
-        PYTHON=python3
-    fi
-fi
+PYTHON="$(default_python)"
 HELPER="$ROOT/tests/compat/crash_ops.py"
 STARTUP_TIMEOUT=30
 
@@ -84,23 +78,8 @@ start_server() {
     LOG="$dir/server-$name.log"
     "$BIN" server --config "$dir/config.hcl" >"$LOG" 2>&1 </dev/null &
     SERVER_PID=$!
-    local deadline=$((SECONDS + STARTUP_TIMEOUT))
-    URL=""
-    while [[ $SECONDS -lt $deadline ]]; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "crash-ops: FAIL: server exited during startup ($name)" >&2
-            return 1
-        fi
-        local line
-        line="$(grep -a -o -m1 'Listening on http://[^[:space:]]*' "$LOG" 2>/dev/null || true)"
-        if [[ -n "$line" ]]; then
-            URL="${line#Listening on }"
-            URL="${URL%/}"
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "crash-ops: FAIL: server did not start within ${STARTUP_TIMEOUT}s ($name)" >&2
+    wait_listening "$SERVER_PID" "$LOG" "$STARTUP_TIMEOUT" && return 0
+    echo "crash-ops: FAIL: server exited or did not start within ${STARTUP_TIMEOUT}s ($name)" >&2
     return 1
 }
 
@@ -120,16 +99,7 @@ for op in $OPS; do
     [[ "$op" == rekey ]] && rounds="$REKEY_ROUNDS"
     dir="$WORK/$op"
     mkdir -p "$dir/state"
-    cat >"$dir/config.hcl" <<CONF
-storage "sled" {
-  path = "$dir/data"
-}
-
-listener "tcp" {
-  address     = "127.0.0.1:0"
-  tls_disable = true
-}
-CONF
+    write_sled_config "$dir/config.hcl" "$dir/data"
     start_server "$dir" "0"
     "$PYTHON" "$HELPER" setup "$URL" "$dir/state"
     for round in $(seq 1 "$rounds"); do

@@ -21,18 +21,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-BIN="${VAULT_RS_BIN:-target/debug/vault-rs}"
-case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+source "$ROOT/scripts/lib.sh"
+BIN="$(resolve_bin)"
 ROUNDS="${CRASH_ROUNDS:-3}"
 WRITERS="${CRASH_WRITERS:-8}"
 LOAD_SECONDS="${CRASH_LOAD_SECONDS:-2}"
-if [[ -z "${PYTHON:-}" ]]; then
-    if [[ -x "$ROOT/.venv-compat/bin/python" ]]; then
-        PYTHON="$ROOT/.venv-compat/bin/python"
-    else
-        PYTHON=python3
-    fi
-fi
+PYTHON="$(default_python)"
 HELPER="$ROOT/tests/compat/crash_writer.py"
 STARTUP_TIMEOUT=30
 
@@ -49,16 +43,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/vault-rs-crash.XXXXXX")"
 STATE="$WORK/state"
 mkdir -p "$STATE"
 CONFIG="$WORK/config.hcl"
-cat >"$CONFIG" <<EOF
-storage "sled" {
-  path = "$WORK/data"
-}
-
-listener "tcp" {
-  address     = "127.0.0.1:0"
-  tls_disable = true
-}
-EOF
+write_sled_config "$CONFIG" "$WORK/data"
 
 SERVER_PID=""
 WRITER_PID=""
@@ -97,23 +82,8 @@ start_server() {
     local log="$WORK/server-$name.log"
     "$BIN" server --config "$CONFIG" >"$log" 2>&1 </dev/null &
     SERVER_PID=$!
-    local deadline=$((SECONDS + STARTUP_TIMEOUT))
-    URL=""
-    while [[ $SECONDS -lt $deadline ]]; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "crash-test: server exited during startup ($name)" >&2
-            return 1
-        fi
-        local line
-        line="$(grep -a -o -m1 'Listening on http://[^[:space:]]*' "$log" || true)"
-        if [[ -n "$line" ]]; then
-            URL="${line#Listening on }"
-            URL="${URL%/}"
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "crash-test: server did not print 'Listening on http://' within ${STARTUP_TIMEOUT}s ($name)" >&2
+    wait_listening "$SERVER_PID" "$log" "$STARTUP_TIMEOUT" && return 0
+    echo "crash-test: server exited or did not listen within ${STARTUP_TIMEOUT}s ($name)" >&2
     return 1
 }
 

@@ -43,8 +43,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 CUTS="${1:-${POWERLOSS_CUTS:-3}}"
-BIN="${VAULT_RS_BIN:-target/debug/vault-rs}"
-case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+source "$ROOT/scripts/lib.sh"
+BIN="$(resolve_bin)"
 WRITERS="${POWERLOSS_WRITERS:-4}"
 MAX_LOAD="${POWERLOSS_MAX_LOAD:-2.0}"
 DIRS="${POWERLOSS_DIRS:-strict}"
@@ -165,25 +165,18 @@ start_server() {
     local log="$WORK/server-$name.log"
     "$BIN" server --config "$CONFIG" >"$log" 2>&1 </dev/null &
     SERVER_PID=$!
-    local deadline=$((SECONDS + STARTUP_TIMEOUT))
-    URL=""
-    while [[ $SECONDS -lt $deadline ]]; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    local status=0
+    wait_listening "$SERVER_PID" "$log" "$STARTUP_TIMEOUT" || status=$?
+    case "$status" in
+        0) return 0 ;;
+        1)
             wait "$SERVER_PID" 2>/dev/null || true
             SERVER_PID=""
             tail -n 20 "$log" >&2 || true
             fail "server exited during startup ($name)"
-        fi
-        local line
-        line="$(grep -a -o -m1 'Listening on http://[^[:space:]]*' "$log" 2>/dev/null || true)"
-        if [[ -n "$line" ]]; then
-            URL="${line#Listening on }"
-            URL="${URL%/}"
-            return 0
-        fi
-        sleep 0.1
-    done
-    fail "server did not print 'Listening on http://' within ${STARTUP_TIMEOUT}s ($name)"
+            ;;
+        *) fail "server did not print 'Listening on http://' within ${STARTUP_TIMEOUT}s ($name)" ;;
+    esac
 }
 
 # The random delay before cut number $1 (deterministic given the seed).

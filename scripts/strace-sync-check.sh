@@ -17,8 +17,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-BIN="${VAULT_RS_BIN:-target/debug/vault-rs}"
-case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+source "$ROOT/scripts/lib.sh"
+BIN="$(resolve_bin)"
 WRITES="${STRACE_WRITES:-30}"
 STARTUP_TIMEOUT=60
 
@@ -33,16 +33,7 @@ fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/vault-rs-strace.XXXXXX")"
 CONFIG="$WORK/config.hcl"
-cat >"$CONFIG" <<CONF
-storage "sled" {
-  path = "$WORK/data"
-}
-
-listener "tcp" {
-  address     = "127.0.0.1:0"
-  tls_disable = true
-}
-CONF
+write_sled_config "$CONFIG" "$WORK/data"
 
 STRACE_PID=""
 OK=0
@@ -71,23 +62,8 @@ strace -f -qq -y -e trace=fsync,fdatasync -o "$WORK/trace" \
     "$BIN" server --config "$CONFIG" >"$WORK/server.log" 2>&1 </dev/null &
 STRACE_PID=$!
 
-URL=""
-deadline=$((SECONDS + STARTUP_TIMEOUT))
-while [[ $SECONDS -lt $deadline ]]; do
-    if ! kill -0 "$STRACE_PID" 2>/dev/null; then
-        echo "strace-sync-check: FAIL: the server exited during startup" >&2
-        exit 1
-    fi
-    line="$(grep -a -o -m1 'Listening on http://[^[:space:]]*' "$WORK/server.log" || true)"
-    if [[ -n "$line" ]]; then
-        URL="${line#Listening on }"
-        URL="${URL%/}"
-        break
-    fi
-    sleep 0.1
-done
-if [[ -z "$URL" ]]; then
-    echo "strace-sync-check: FAIL: the server did not listen within ${STARTUP_TIMEOUT}s" >&2
+if ! wait_listening "$STRACE_PID" "$WORK/server.log" "$STARTUP_TIMEOUT"; then
+    echo "strace-sync-check: FAIL: the server exited or did not listen within ${STARTUP_TIMEOUT}s" >&2
     exit 1
 fi
 

@@ -34,6 +34,7 @@ pub mod logical;
 pub mod physical;
 pub mod policy;
 pub mod router;
+pub mod sdk;
 pub mod seal;
 pub mod server;
 mod server_tls;

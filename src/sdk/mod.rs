@@ -6,7 +6,7 @@
 //! these from here, not from `core`.
 //! Must not touch: anything of this crate but [`crate::crypto`]; in
 //! particular not `core`, `auth`, `audit`, `logical`, `router`, `barrier`
-//! or `physical` (the layout test in `tests/layout.rs` enforces it).
+//! or `physical` (the layout test, `src/layout.rs`, enforces it).
 
 mod request;
 pub mod time;

@@ -29,9 +29,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::auth::token::TokenEntry;
-use crate::core::{CoreError, Request, Response};
+use crate::core::CoreError;
 use crate::crypto::{hmac_sha256, SecretBytes};
 use crate::logical::LogicalError;
+use crate::sdk::{Request, Response};
 
 /// The prefix of every HMAC-ed value.
 pub const HMAC_PREFIX: &str = "hmac-sha256:";
@@ -407,7 +408,7 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::Operation;
+    use crate::sdk::Operation;
     use serde_json::json;
 
     fn hasher() -> Hasher {

@@ -37,8 +37,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::token::TokenEntry;
 use crate::barrier::StorageView;
-use crate::core::{CoreError, Operation, Request, Response};
+use crate::core::CoreError;
 use crate::crypto::{random_secret, SecretBytes};
+use crate::sdk::{Operation, Request, Response};
 use device::{Ack, Device};
 pub use device::{DeviceMetrics, FsyncPolicy};
 pub use entry::{AuditInput, MountInfo, Outcome};
@@ -477,8 +478,8 @@ impl AuditScope {
 mod tests {
     use super::*;
     use crate::barrier::Barrier;
-    use crate::core::{Operation, Request};
     use crate::physical::InmemBackend;
+    use crate::sdk::{Operation, Request};
 
     fn view() -> StorageView {
         let barrier = Barrier::new(Arc::new(InmemBackend::new()));
@@ -629,7 +630,7 @@ mod tests {
 
     #[test]
     fn response_entries_that_cannot_be_recorded() {
-        use crate::core::Response;
+        use crate::sdk::Response;
         let v = view();
         let b = Broker::load(v.clone()).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -885,8 +885,9 @@ mod tests {
     /// carrying `data`, as the broker does.
     fn rendered(data: serde_json::Map<String, Value>, status: Option<u16>) -> String {
         use crate::audit::entry::{render, AuditInput, Hasher, MountInfo, Outcome};
-        use crate::core::{CoreError, Operation, Request};
+        use crate::core::CoreError;
         use crate::crypto::SecretBytes;
+        use crate::sdk::{Operation, Request};
         let h = Hasher::new(SecretBytes::from_slice(&[3u8; 32]), true, false);
         let mut req = Request::new(Operation::Update, "secret/deep");
         req.client_token = Some("hvs.TOKEN".into());

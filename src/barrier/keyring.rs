@@ -107,7 +107,7 @@ pub(crate) fn legacy_root_key(unseal_key: &SecretBytes) -> SecretBytes {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    crate::core::time::now_rfc3339()
+    crate::sdk::time::now_rfc3339()
 }
 
 impl Keyring {

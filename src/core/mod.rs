@@ -16,9 +16,9 @@ mod pipeline;
 pub(crate) mod pipeline_api {
     pub(crate) use super::pipeline::{authorize, Authenticated};
 }
-mod request;
 pub(crate) mod state;
-pub mod time;
+/// The wall-clock helpers, now in the backend contract ([`crate::sdk::time`]).
+pub use crate::sdk::time;
 mod wrapping;
 /// The wrapping endpoints, for the system backend.
 pub(crate) mod wrapping_api {
@@ -27,8 +27,10 @@ pub(crate) mod wrapping_api {
 
 use std::sync::{Arc, Mutex, RwLock};
 
+/// The request/response contract lives in [`crate::sdk`]; re-exported here
+/// for the pipeline and for callers of [`Core::handle`].
+pub use crate::sdk::{AuthResponse, LeaseInfo, Operation, Request, Response};
 pub use error::{ClientView, CoreError};
-pub use request::{AuthResponse, LeaseInfo, Operation, Request, Response};
 pub use state::Active;
 
 use crate::auth::token::TokenParams;

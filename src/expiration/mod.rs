@@ -22,7 +22,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::barrier::{BarrierError, StorageView};
-use crate::core::time::unix_now;
+use crate::sdk::time::unix_now;
 
 /// What a lease stands for.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -14,8 +14,8 @@
 use serde_json::{Map, Value};
 
 use crate::barrier::StorageView;
-use crate::core::{Operation, Response};
 use crate::logical::{Caller, LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 /// The cubbyhole engine.
 #[derive(Default)]

@@ -15,8 +15,9 @@ pub mod system;
 use serde_json::{Map, Value};
 
 use crate::barrier::{BarrierError, StorageView};
-use crate::core::{Operation, Response};
 use crate::router::MountEntry;
+pub use crate::sdk::LoginAuth;
+use crate::sdk::{Operation, Response};
 
 /// Who is calling, as far as a backend needs to know.
 #[derive(Clone, Debug, Default)]
@@ -61,26 +62,6 @@ pub trait LogicalBackend: Send + Sync {
     fn unauthenticated(&self, _path: &str) -> bool {
         false
     }
-}
-
-/// What an auth method's login asks the core to issue: the core creates the
-/// token (an orphan) and puts its `auth` block in the response.
-#[derive(Clone, Debug, Default)]
-pub struct LoginAuth {
-    pub policies: Vec<String>,
-    /// Requested TTL in seconds (0 = mount/system default).
-    pub ttl: u64,
-    /// Upper bound on the token's life in seconds (0 = mount/system max).
-    pub max_ttl: u64,
-    pub period: u64,
-    pub num_uses: u64,
-    pub display_name: String,
-    pub metadata: Map<String, Value>,
-    /// CIDR blocks the token may be used from (empty = anywhere).
-    pub bound_cidrs: Vec<String>,
-    /// Auth-method data kept with the token, never shown to clients.
-    pub internal: Map<String, Value>,
-    pub no_default_policy: bool,
 }
 
 /// Errors of secrets engines.

@@ -10,9 +10,9 @@ use super::salt::Kind;
 use super::secret_id::{consume, invalid, unauthorized_source};
 use super::AppRoleBackend;
 use crate::auth::cidr;
-use crate::core::Response;
 use crate::crypto::{ct_eq, SecretString};
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::Response;
 
 /// A trimmed, non-empty credential field, or `missing <field>`.
 fn credential(req: &LogicalRequest<'_>, field: &str) -> Result<SecretString, LogicalError> {

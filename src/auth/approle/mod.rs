@@ -25,8 +25,8 @@ mod secret_id;
 
 use std::sync::{Mutex, MutexGuard};
 
-use crate::core::{Operation, Response};
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 /// How many lock stripes serialize per-role changes.
 const LOCK_STRIPES: usize = 16;

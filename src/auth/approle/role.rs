@@ -12,8 +12,8 @@ use super::salt::Kind;
 use super::AppRoleBackend;
 use crate::auth::tokenutil::{cidr_list, Alias, TokenFields};
 use crate::barrier::StorageView;
-use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 /// Legacy names a role still accepts.
 const ALIASES: &[Alias] = &[("policies", "token_policies"), ("period", "token_period")];

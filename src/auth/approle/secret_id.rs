@@ -16,10 +16,10 @@ use super::AppRoleBackend;
 use crate::auth::cidr;
 use crate::auth::tokenutil::{cidr_list, cidrs_subset};
 use crate::barrier::StorageView;
-use crate::core::time::{unix_now, unix_to_rfc3339};
-use crate::core::Response;
 use crate::crypto::SecretString;
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::time::{unix_now, unix_to_rfc3339};
+use crate::sdk::Response;
 
 /// Go's zero time, which Vault prints for "never expires".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -9,11 +9,12 @@ use serde_json::{json, Map, Value};
 use super::{TokenEntry, TokenParams, WRAPPING_POLICY};
 use crate::core::pipeline_api::{authorize, Authenticated};
 use crate::core::state::token_err;
-use crate::core::time::{unix_now, unix_to_rfc3339};
-use crate::core::{Active, AuthResponse, Core, CoreError, Operation, Request, Response};
+use crate::core::{Active, Core, CoreError};
 use crate::crypto::SecretString;
 use crate::logical::{fields, LogicalError};
 use crate::policy::{Capability, DEFAULT_POLICY, ROOT_POLICY};
+use crate::sdk::time::{unix_now, unix_to_rfc3339};
+use crate::sdk::{AuthResponse, Operation, Request, Response};
 
 /// A token role (`auth/token/roles/:name`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

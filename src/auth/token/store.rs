@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::{TokenEntry, TokenError, TokenParams};
 use crate::barrier::{Plaintext, StorageView};
-use crate::core::time::unix_now;
 use crate::crypto::{self, hmac_sha256, random_base62, SecretBytes, SecretString};
 use crate::expiration::{ExpirationManager, LeaseKind};
+use crate::sdk::time::unix_now;
 
 const TOKEN_PREFIX: &str = "hvs.";
 /// 33 base62 characters: about 196 bits from the OS CSPRNG (≥ 24 bytes).

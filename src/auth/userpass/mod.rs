@@ -18,9 +18,9 @@ use serde_json::{json, Map, Value};
 use crate::auth::cidr;
 use crate::auth::tokenutil::{Alias, TokenFields};
 use crate::barrier::StorageView;
-use crate::core::{Operation, Response};
 use crate::crypto::SecretString;
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 /// Legacy names a user still accepts.
 const ALIASES: &[Alias] = &[

@@ -18,10 +18,10 @@ use super::store::{
 };
 use super::validate::{self, Reason, Requirements, Verdict};
 use super::{key, webhook};
-use crate::core::{LeaseInfo, Response};
 use crate::crypto::{random_base62, SecretString};
 use crate::logical::fields;
 use crate::logical::{LogicalError, LogicalRequest};
+use crate::sdk::{LeaseInfo, Response};
 
 const MAX_NAME_LEN: usize = 128;
 const MAX_SCOPES: usize = 64;

@@ -32,8 +32,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use crate::barrier::StorageView;
-use crate::core::{Operation, Response};
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 pub use rotation::MountSource;
 use store::MountState;

@@ -62,7 +62,7 @@ pub fn time_value(ms: i64) -> Value {
         return Value::Null;
     }
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(|t| Value::String(crate::core::time::format_rfc3339(t)))
+        .map(|t| Value::String(crate::sdk::time::format_rfc3339(t)))
         .unwrap_or(Value::Null)
 }
 

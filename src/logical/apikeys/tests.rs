@@ -8,10 +8,10 @@ use serde_json::{json, Map, Value};
 use super::store::now_ms;
 use super::*;
 use crate::barrier::Barrier;
-use crate::core::Response;
 use crate::logical::Caller;
 use crate::physical::{Backend, InmemBackend, PhysicalError, TxnOp};
 use crate::router::MountEntry;
+use crate::sdk::Response;
 use crate::seal::{new_unseal_key, SealConfig};
 
 /// In-memory storage that counts every access.

@@ -267,7 +267,7 @@ pub fn notify_rotation(
         "previous_version": rotated.previous_version,
         "previous_valid_until": time_value(rotated.previous_valid_until),
         "next_rotation": time_value(rotated.next_rotation),
-        "time": crate::core::time::now_rfc3339(),
+        "time": crate::sdk::time::now_rfc3339(),
     })
     .to_string();
     let delivery = Delivery {
@@ -313,7 +313,7 @@ fn attempt(target: &Target, d: &Delivery) -> Result<(), Attempt> {
     // host for TLS and the Host header.
     let client = client(&target.host, addr).map_err(Attempt::Failed)?;
     let request = client.post(target.url.clone());
-    let t = crate::core::time::unix_now();
+    let t = crate::sdk::time::unix_now();
     let response = request
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(

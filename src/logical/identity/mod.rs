@@ -25,9 +25,9 @@ use std::sync::{Arc, OnceLock, RwLock};
 use serde_json::{json, Map, Value};
 
 use crate::barrier::StorageView;
-use crate::core::time::unix_now;
-use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk::time::unix_now;
+use crate::sdk::{Operation, Response};
 
 /// The mount type.
 pub const KIND: &str = "identity";

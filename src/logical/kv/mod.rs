@@ -7,8 +7,8 @@
 mod v1;
 mod v2;
 
-use crate::core::Response;
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk::Response;
 
 /// The KV engine; dispatches on the mount's `options.version`.
 #[derive(Default)]

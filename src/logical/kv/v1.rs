@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::core::{Operation, Response};
 use crate::logical::{LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 fn check_key(path: &str) -> Result<(), LogicalError> {
     if path.is_empty() || path.ends_with('/') {

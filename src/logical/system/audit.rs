@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::core::{Active, CoreError, Operation, Request, Response};
+use crate::core::{Active, CoreError};
 use crate::logical::{fields, LogicalError};
+use crate::sdk::{Operation, Request, Response};
 
 pub(super) fn handle(
     active: &Arc<Active>,

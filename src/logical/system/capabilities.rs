@@ -6,9 +6,10 @@ use serde_json::{Map, Value};
 
 use crate::core::pipeline_api::Authenticated;
 use crate::core::state::{policy_err, token_err};
-use crate::core::{Active, CoreError, Operation, Request, Response};
+use crate::core::{Active, CoreError};
 use crate::logical::{fields, LogicalError};
 use crate::policy::Acl;
+use crate::sdk::{Operation, Request, Response};
 
 pub(super) fn handle(
     active: &Arc<Active>,

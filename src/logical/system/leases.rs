@@ -7,11 +7,12 @@ use serde_json::{json, Value};
 
 use crate::core::pipeline_api::Authenticated;
 use crate::core::state::token_err;
-use crate::core::time::{unix_now, unix_to_rfc3339};
-use crate::core::{Active, CoreError, LeaseInfo, Operation, Request, Response};
+use crate::core::{Active, CoreError};
 use crate::expiration::{LeaseEntry, LeaseKind};
 use crate::logical::{fields, LogicalError};
 use crate::policy::Capability;
+use crate::sdk::time::{unix_now, unix_to_rfc3339};
+use crate::sdk::{LeaseInfo, Operation, Request, Response};
 
 pub(super) fn handle(
     active: &Arc<Active>,

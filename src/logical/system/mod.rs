@@ -15,7 +15,8 @@ mod seal;
 use std::sync::Arc;
 
 use crate::core::pipeline_api::{authorize, Authenticated};
-use crate::core::{Active, Core, CoreError, Operation, Request, Response};
+use crate::core::{Active, Core, CoreError};
+use crate::sdk::{Operation, Request, Response};
 
 /// Serves the `sys/` paths that need no token (seal lifecycle, health).
 /// `None`: not one of them.

@@ -7,11 +7,12 @@ use serde_json::{json, Map, Value};
 
 use crate::core::pipeline_api::Authenticated;
 use crate::core::state::{auth_backend_for, backend_for};
-use crate::core::{Active, Core, CoreError, Operation, Request, Response};
+use crate::core::{Active, Core, CoreError};
 use crate::logical::{fields, LogicalError};
 use crate::router::{
     normalize_mount_path, BackendFactory, MountEntry, MountSet, MountTableError, Mounted,
 };
+use crate::sdk::{Operation, Request, Response};
 
 const RESERVED: [&str; 5] = ["sys/", "auth/", "cubbyhole/", "identity/", "audit/"];
 

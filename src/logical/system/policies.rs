@@ -6,9 +6,10 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::core::state::policy_err;
-use crate::core::{Active, CoreError, Operation, Request, Response};
+use crate::core::{Active, CoreError};
 use crate::logical::{fields, LogicalError};
 use crate::policy::check_canonical_name;
+use crate::sdk::{Operation, Request, Response};
 
 pub(super) fn handle(
     active: &Arc<Active>,

@@ -11,9 +11,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::core::{Core, CoreError, Operation, Request, Response};
+use crate::core::{Core, CoreError};
 use crate::logical::fields;
 use crate::logical::LogicalError;
+use crate::sdk::{Operation, Request, Response};
 use crate::seal::{decode_share, SealConfig};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -202,7 +203,7 @@ fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
         "performance_standby": false,
         "replication_performance_mode": "disabled",
         "replication_dr_mode": "disabled",
-        "server_time_utc": crate::core::time::unix_now(),
+        "server_time_utc": crate::sdk::time::unix_now(),
         "version": VERSION,
         "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
         "cluster_id": if sealed { "" } else { core.cluster_id() },

@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 use super::store::{self, CONFIG_PATH};
 use super::versions::go_duration;
 use crate::barrier::StorageView;
-use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 /// Mount settings; zero values mean "not set".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

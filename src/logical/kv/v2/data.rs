@@ -10,8 +10,8 @@ use super::config::{self, Config};
 use super::store;
 use super::versions::{auto_deletion_time, now, KeyMeta};
 use super::{live_version, lock_key, not_found_with, require_key, valid_key};
-use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     if !valid_key(key) {

@@ -8,8 +8,8 @@ use super::config;
 use super::store::{self, Op};
 use super::versions::{auto_deletion_time, now};
 use super::{is_write, lock_key, require_key};
-use crate::core::Response;
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::Response;
 
 /// The required, non-empty `versions` list.
 fn versions(req: &LogicalRequest<'_>, missing: &str) -> Result<Vec<u64>, LogicalError> {

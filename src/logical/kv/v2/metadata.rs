@@ -13,8 +13,8 @@ use super::config;
 use super::store::{self, Op, META_PREFIX};
 use super::versions::{now, KeyMeta};
 use super::{lock_key, require_key, valid_key};
-use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 const MAX_CUSTOM_KEYS: usize = 64;
 const MAX_CUSTOM_KEY_LEN: usize = 128;

@@ -41,8 +41,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{Map, Value};
 
-use crate::core::{Operation, Response};
 use crate::logical::{LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 pub(crate) use upgrade::{upgrade_v1_to_v2, v1_guard};
 

@@ -6,8 +6,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{live_version, valid_key};
-use crate::core::{Operation, Response};
 use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response};
 
 pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     if req.operation != Operation::Read {

@@ -6,10 +6,10 @@ use serde_json::{json, Map, Value};
 
 use super::{exists, handle, upgrade_v1_to_v2};
 use crate::barrier::{Barrier, StorageView};
-use crate::core::{Operation, Response};
 use crate::logical::{Caller, LogicalError, LogicalRequest};
 use crate::physical::InmemBackend;
 use crate::router::MountEntry;
+use crate::sdk::{Operation, Response};
 use crate::seal::{new_unseal_key, SealConfig};
 
 struct Kv {

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::core::time::format_rfc3339;
 use crate::logical::LogicalError;
+use crate::sdk::time::format_rfc3339;
 
 /// Versions kept per key when neither the key nor the mount says.
 pub(super) const DEFAULT_MAX_VERSIONS: u64 = 10;

@@ -1,4 +1,5 @@
-//! The request and response that flow through the core, independent of HTTP.
+//! The request and response that flow through the core, independent of HTTP,
+//! and the login outcome an auth method hands back.
 
 use std::net::IpAddr;
 
@@ -118,7 +119,7 @@ pub struct Response {
     /// Filled by the core: the type of the mount that served the request.
     pub mount_type: Option<String>,
     /// Set by an auth method's login: the token the core must issue.
-    pub login: Option<crate::logical::LoginAuth>,
+    pub login: Option<LoginAuth>,
     /// Also copy `data`'s fields to the top level of the body (Vault does
     /// this for some `sys/` routes, and clients read them there).
     pub top_level: bool,
@@ -176,6 +177,26 @@ impl Response {
         m.insert("keys".into(), Value::from(keys));
         Response::data(m)
     }
+}
+
+/// What an auth method's login asks the core to issue: the core creates the
+/// token (an orphan) and puts its `auth` block in the response.
+#[derive(Clone, Debug, Default)]
+pub struct LoginAuth {
+    pub policies: Vec<String>,
+    /// Requested TTL in seconds (0 = mount/system default).
+    pub ttl: u64,
+    /// Upper bound on the token's life in seconds (0 = mount/system max).
+    pub max_ttl: u64,
+    pub period: u64,
+    pub num_uses: u64,
+    pub display_name: String,
+    pub metadata: Map<String, Value>,
+    /// CIDR blocks the token may be used from (empty = anywhere).
+    pub bound_cidrs: Vec<String>,
+    /// Auth-method data kept with the token, never shown to clients.
+    pub internal: Map<String, Value>,
+    pub no_default_policy: bool,
 }
 
 fn field_names(m: &Map<String, Value>) -> Vec<&str> {

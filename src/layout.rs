@@ -1,0 +1,345 @@
+//! The import rules between modules, checked against the source tree.
+//!
+//! Owns: the table of which module may not name which (the `Layout`
+//! section of the crate docs, as data) and a test that reads every
+//! `src/**/*.rs` and fails when a file names a forbidden module through a
+//! `crate::` path (`use crate::core::X`, `use crate::{core, ..}`,
+//! `crate::core::f()` in an expression). Comments are ignored; so is test
+//! code (`tests.rs` files and a trailing `#[cfg(test)] mod tests { .. }`)
+//! where a rule says so.
+//! Must not touch: anything at run time; this module is compiled for tests
+//! only.
+//!
+//! Enforced now:
+//! - `sdk` (the backend contract) names nothing of the crate but `crypto`.
+//! - Secrets engines (`logical` itself, `logical::{kv, cubbyhole, identity,
+//!   apikeys, fields}`) and auth methods (`auth::{approle, userpass,
+//!   tokenutil, cidr}`) never name `core`, `audit`, `http`, `server`,
+//!   `policy` or `expiration`; engines do not name `auth` either.
+//! - Outside their tests, those engines and auth methods, and `audit`,
+//!   `policy`, `expiration` and `router`, never name `physical`: they reach
+//!   storage through the barrier.
+//! - `http` names neither `barrier` nor `physical` (it only calls the core).
+//!
+//! To be enforced once later steps land (each holds false today):
+//! - `logical::system` and `auth::token` → `core`: the `sys/` handlers and
+//!   the token store take `&Core`/`&Active` and call pipeline internals
+//!   (`authorize`, `backend_for`, `policy_err`, `token_err`, wrapping);
+//!   they become typed parts of core, or go through the contract.
+//! - `audit` → `core` (`CoreError`) and `audit` → `auth` (`TokenEntry`):
+//!   audit should take a flat record built by core.
+//! - `http` → `logical` (`fields::parse_duration`, `LogicalError::NotFoundWith`).
+//! - engines → `router` (`MountEntry` in `LogicalRequest`, apikeys'
+//!   `MountSource`), until a `MountContext` replaces them.
+
+use std::path::{Path, PathBuf};
+
+/// One rule: files under any of `scope` (paths relative to `src/`, a
+/// directory or a file) must not name any of `forbidden` (top-level
+/// modules of the crate).
+struct Rule {
+    scope: &'static [&'static str],
+    /// Allowed names are everything else; `only` turns the rule around:
+    /// the files may name nothing of the crate but these.
+    forbidden: &'static [&'static str],
+    only: Option<&'static [&'static str]>,
+    /// Whether test code is exempt.
+    skip_tests: bool,
+    why: &'static str,
+}
+
+const ENGINES: &[&str] = &[
+    "logical/mod.rs",
+    "logical/fields.rs",
+    "logical/cubbyhole.rs",
+    "logical/kv",
+    "logical/identity",
+    "logical/apikeys",
+];
+
+const AUTH_METHODS: &[&str] = &[
+    "auth/approle",
+    "auth/userpass",
+    "auth/tokenutil.rs",
+    "auth/cidr.rs",
+];
+
+const ABOVE_BARRIER: &[&str] = &[
+    "logical/mod.rs",
+    "logical/fields.rs",
+    "logical/cubbyhole.rs",
+    "logical/kv",
+    "logical/identity",
+    "logical/apikeys",
+    "auth/approle",
+    "auth/userpass",
+    "auth/tokenutil.rs",
+    "auth/cidr.rs",
+    "audit",
+    "policy",
+    "expiration",
+    "router",
+];
+
+const RULES: &[Rule] = &[
+    Rule {
+        scope: &["sdk"],
+        forbidden: &[],
+        only: Some(&["crypto"]),
+        skip_tests: false,
+        why: "the backend contract is a leaf",
+    },
+    Rule {
+        scope: ENGINES,
+        forbidden: &[
+            "core",
+            "auth",
+            "audit",
+            "http",
+            "server",
+            "policy",
+            "expiration",
+        ],
+        only: None,
+        skip_tests: false,
+        why: "secrets engines see only the contract (sdk), their storage view and crypto",
+    },
+    Rule {
+        scope: AUTH_METHODS,
+        forbidden: &["core", "audit", "http", "server", "policy", "expiration"],
+        only: None,
+        skip_tests: false,
+        why: "auth methods see only the contract (sdk), their storage view and crypto",
+    },
+    Rule {
+        scope: ABOVE_BARRIER,
+        forbidden: &["physical"],
+        only: None,
+        skip_tests: true,
+        why: "nothing above the barrier touches physical storage",
+    },
+    Rule {
+        scope: &["http"],
+        forbidden: &["barrier", "physical"],
+        only: None,
+        skip_tests: false,
+        why: "http only calls the core",
+    },
+];
+
+/// `text` without `//` comments (line, doc and inner doc). Block comments
+/// are not used in this crate's imports; string literals holding `//` at
+/// worst hide the rest of their line, never add a name.
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `text` without a trailing `#[cfg(test)] mod tests { .. }` (the crate's
+/// convention puts unit tests last).
+fn strip_tests(text: &str) -> &str {
+    let mut search = 0;
+    while let Some(i) = text[search..].find("#[cfg(test)]") {
+        let at = search + i;
+        let rest = text[at + "#[cfg(test)]".len()..].trim_start();
+        if rest.starts_with("mod tests {") {
+            return &text[..at];
+        }
+        search = at + 1;
+    }
+    text
+}
+
+/// The top-level crate modules a piece of code names through `crate::`.
+fn named_modules(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        // `vault_rs_crate::` or `my_crate::` are not `crate::`.
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + "crate::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest_trim = rest.trim_start();
+        if let Some(group) = rest_trim.strip_prefix('{') {
+            // `crate::{a::b, c}`: the first segment of each top-level item.
+            let mut depth = 0usize;
+            let mut item = String::new();
+            let mut items = Vec::new();
+            for c in group.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        item.push(c);
+                    }
+                    '}' if depth == 0 => break,
+                    '}' => {
+                        depth -= 1;
+                        item.push(c);
+                    }
+                    ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+                    _ => item.push(c),
+                }
+            }
+            items.push(item);
+            for it in items {
+                let name = first_ident(it.trim());
+                if !name.is_empty() {
+                    out.push(name);
+                }
+            }
+        } else {
+            let name = first_ident(rest_trim);
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+fn first_ident(s: &str) -> String {
+    s.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rs_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn in_scope(rel: &str, scope: &[&str]) -> bool {
+    scope.iter().any(|s| {
+        rel == *s
+            || rel
+                .strip_prefix(s)
+                .is_some_and(|tail| tail.starts_with('/'))
+    })
+}
+
+/// Every violation of `rules` in `files` (path relative to `src/`, text).
+fn violations(rules: &[Rule], files: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (rel, text) in files {
+        let code = strip_comments(text);
+        for rule in rules.iter().filter(|r| in_scope(rel, r.scope)) {
+            let code = if rule.skip_tests {
+                if rel.ends_with("/tests.rs") || rel == "tests.rs" {
+                    continue;
+                }
+                strip_tests(&code)
+            } else {
+                &code
+            };
+            for name in named_modules(code) {
+                let bad = match rule.only {
+                    Some(allowed) => !allowed.contains(&name.as_str()),
+                    None => rule.forbidden.contains(&name.as_str()),
+                };
+                if bad {
+                    found.push(format!("src/{rel} names crate::{name} ({})", rule.why));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn no_forbidden_import_in_the_source_tree() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    rs_files(&src, &mut paths);
+    let files: Vec<(String, String)> = paths
+        .iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(&src)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text =
+                std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (rel, text)
+        })
+        .collect();
+    // The scan must see the modules it rules on, or it proves nothing.
+    for must in [
+        "sdk/mod.rs",
+        "logical/kv/v2/data.rs",
+        "auth/approle/mod.rs",
+        "http/handler.rs",
+    ] {
+        assert!(files.iter().any(|(r, _)| r == must), "{must} not scanned");
+    }
+    let found = violations(RULES, &files);
+    assert!(found.is_empty(), "forbidden imports:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_check_sees_every_form_of_import() {
+    let file = |rel: &str, text: &str| vec![(rel.to_string(), text.to_string())];
+    let bad = [
+        "use crate::core::Response;",
+        "use crate::core::{Active, Core};",
+        "use crate::{core::Core, crypto};",
+        "use crate::{\n    crypto::SecretString,\n    core,\n};",
+        "fn f() { let _ = crate::core::time::unix_now(); }",
+        "pub(crate) use crate::audit::AuditBroker;",
+    ];
+    for text in bad {
+        assert!(
+            !violations(RULES, &file("logical/kv/v1.rs", text)).is_empty(),
+            "missed: {text}"
+        );
+    }
+    let fine = [
+        "use crate::sdk::{Operation, Response};",
+        "use crate::barrier::StorageView;",
+        "// use crate::core::Response;",
+        "/// [`Core`]: crate::core::Core",
+        "use vault_rs_crate::core::X;",
+        "use crate::{crypto, sdk::Response};",
+    ];
+    for text in fine {
+        let v = violations(RULES, &file("logical/kv/v1.rs", text));
+        assert!(v.is_empty(), "flagged {text}: {v:?}");
+    }
+    // The leaf may name crypto and nothing else.
+    assert!(violations(RULES, &file("sdk/request.rs", "use crate::crypto::X;")).is_empty());
+    assert!(!violations(RULES, &file("sdk/request.rs", "use crate::router::X;")).is_empty());
+    // http must not reach storage.
+    assert!(!violations(RULES, &file("http/mod.rs", "use crate::barrier::Barrier;")).is_empty());
+    // Test code may use an in-memory physical backend; other code may not.
+    let tail = "use crate::barrier::X;\n#[cfg(test)]\nmod tests {\n    use crate::physical::InmemBackend;\n}\n";
+    assert!(violations(RULES, &file("logical/identity/mod.rs", tail)).is_empty());
+    assert!(violations(
+        RULES,
+        &file("logical/kv/v2/tests.rs", "use crate::physical::X;")
+    )
+    .is_empty());
+    assert!(!violations(
+        RULES,
+        &file("logical/kv/v2/data.rs", "use crate::physical::X;")
+    )
+    .is_empty());
+    // Scopes match whole path segments: `logical/kvx` is not `logical/kv`.
+    assert!(violations(RULES, &file("logical/kvx/a.rs", "use crate::core::X;")).is_empty());
+    assert!(!violations(RULES, &file("logical/kv/a.rs", "use crate::core::X;")).is_empty());
+}

@@ -58,7 +58,7 @@ pub(crate) fn policy_err(e: PolicyStoreError) -> CoreError {
 /// The engine for a mount type, if vault-rs has one.
 pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
     match kind {
-        "kv" => Some(Arc::new(KvBackend)),
+        "kv" => Some(Arc::new(KvBackend::default())),
         "cubbyhole" => Some(Arc::new(CubbyholeBackend)),
         crate::logical::apikeys::KIND => Some(crate::logical::apikeys::backend()),
         crate::logical::identity::KIND => Some(crate::logical::identity::backend()),

@@ -62,6 +62,13 @@ pub trait LogicalBackend: Send + Sync {
     fn unauthenticated(&self, _path: &str) -> bool {
         false
     }
+
+    /// The engine itself, for the core to reach the typed methods of the
+    /// instance that serves one mount (KV's in-place upgrade, identity's
+    /// API address); `None` for engines that have none.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// Errors of secrets engines.

@@ -10,18 +10,22 @@ mod v2;
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
 use crate::sdk::Response;
 
-/// The KV engine; dispatches on the mount's `options.version`.
+/// The KV engine of one mount; dispatches on the mount's `options.version`.
+/// The instance owns the mount's per-key locks and upgrade guard: it is
+/// built when the mount is loaded or created and dropped with it.
 #[derive(Default)]
-pub struct KvBackend;
+pub struct KvBackend {
+    state: v2::KvState,
+}
 
 impl LogicalBackend for KvBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
         match req.mount.kv_version() {
             "1" => {
-                let _upgrade = v2::v1_guard(req.storage)?;
+                let _upgrade = v2::v1_guard(&self.state.upgrade, req.storage)?;
                 v1::handle(req)
             }
-            "2" => v2::handle(req),
+            "2" => v2::handle(&self.state, req),
             other => Err(LogicalError::BadRequest(format!(
                 "unsupported kv version \"{other}\""
             ))),
@@ -35,12 +39,21 @@ impl LogicalBackend for KvBackend {
             _ => Ok(None),
         }
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
-/// Converts a KV v1 mount's data in place to the v2 layout (tune
-/// `options.version=2`).
-pub fn upgrade_v1_to_v2(storage: &crate::barrier::StorageView) -> Result<(), LogicalError> {
-    v2::upgrade_v1_to_v2(storage)
+impl KvBackend {
+    /// Converts this KV v1 mount's data in place to the v2 layout (tune
+    /// `options.version=2`); v1 requests to it are refused from then on.
+    pub fn upgrade_v1_to_v2(
+        &self,
+        storage: &crate::barrier::StorageView,
+    ) -> Result<(), LogicalError> {
+        v2::upgrade_v1_to_v2(&self.state.upgrade, storage)
+    }
 }
 
 /// The KV version `server --dev` mounts at `secret/`.

@@ -358,7 +358,12 @@ fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Respons
         m.entry.options.insert(k, v);
     }
     if upgrade {
-        crate::logical::kv::upgrade_v1_to_v2(&m.storage)?;
+        let kv = m
+            .backend
+            .as_any()
+            .and_then(|b| b.downcast_ref::<crate::logical::kv::KvBackend>())
+            .ok_or_else(|| CoreError::Internal("a kv mount without the kv engine".into()))?;
+        kv.upgrade_v1_to_v2(&m.storage)?;
     }
     router.insert(m);
     t.set.save(router)?;

@@ -3,6 +3,7 @@
 //!
 //! Owns: the stored mount config. Must not touch keys.
 
+use super::KvState;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -30,10 +31,10 @@ pub(super) fn load(storage: &StorageView) -> Result<Config, LogicalError> {
     Ok(storage.get_json(CONFIG_PATH)?.unwrap_or_default())
 }
 
-pub(super) fn handle(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+pub(super) fn handle(kv: &KvState, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     match req.operation {
         Operation::Read => read(req),
-        Operation::Create | Operation::Update => write(req),
+        Operation::Create | Operation::Update => write(kv, req),
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -47,14 +48,14 @@ fn read(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     })))
 }
 
-fn write(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+fn write(kv: &KvState, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     let max = opt_max_versions(req.data, "max_versions")?;
     let cas = fields::opt_bool(req.data, "cas_required")?;
     let dva = opt_signed_duration(req.data, "delete_version_after")?;
     if max.is_none() && cas.is_none() && dva.is_none() {
         return Ok(Response::empty());
     }
-    store::ensure_marker(req.storage)?;
+    store::ensure_marker(kv, req.storage)?;
     let mut c = load(req.storage)?;
     if let Some(m) = max {
         c.max_versions = m;

@@ -9,25 +9,29 @@ use serde_json::{json, Map, Value};
 use super::config::{self, Config};
 use super::store;
 use super::versions::{auto_deletion_time, now, KeyMeta};
-use super::{live_version, lock_key, not_found_with, require_key, valid_key};
+use super::{live_version, lock_key, not_found_with, require_key, valid_key, KvState};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 use crate::sdk::{Operation, Response};
 
-pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+pub(super) fn handle(
+    kv: &KvState,
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> Result<Response, LogicalError> {
     if !valid_key(key) {
         return Err(LogicalError::UnsupportedPath(req.path.to_string()));
     }
     match req.operation {
-        Operation::Read => read(req, key),
-        Operation::Create | Operation::Update => write(req, key),
-        Operation::Patch => patch(req, key),
-        Operation::Delete => delete_latest(req, key),
+        Operation::Read => read(kv, req, key),
+        Operation::Create | Operation::Update => write(kv, req, key),
+        Operation::Patch => patch(kv, req, key),
+        Operation::Delete => delete_latest(kv, req, key),
         Operation::List => Err(LogicalError::UnsupportedOperation),
     }
 }
 
-fn read(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
-    let (data, metadata) = live_version(req, key, "data")?;
+fn read(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+    let (data, metadata) = live_version(kv, req, key, "data")?;
     Ok(Response::json(json!({"data": data, "metadata": metadata})))
 }
 
@@ -73,13 +77,13 @@ fn check_cas(cas: Option<u64>, config: &Config, meta: &KeyMeta) -> Result<(), Lo
     }
 }
 
-fn write(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+fn write(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     require_key(key)?;
     let data = data_field(req.data)?;
     let cas = cas_option(req.data)?;
-    store::ensure_marker(req.storage)?;
+    store::ensure_marker(kv, req.storage)?;
     let config = config::load(req.storage)?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     let meta = store::load_meta(req.storage, key)?.unwrap_or_default();
     check_cas(cas, &config, &meta)?;
     commit_version(req, key, meta, &config, data)
@@ -110,13 +114,13 @@ fn commit_version(
     Ok(Response::json(meta.version_json(n, v)))
 }
 
-fn patch(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+fn patch(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     require_key(key)?;
     let patch = data_field(req.data)?;
     let cas = cas_option(req.data)?;
-    store::ensure_marker(req.storage)?;
+    store::ensure_marker(kv, req.storage)?;
     let config = config::load(req.storage)?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
     check_cas(cas, &config, &meta)?;
     let n = meta.current_version;
@@ -136,8 +140,12 @@ fn patch(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> 
     commit_version(req, key, meta, &config, &merged)
 }
 
-fn delete_latest(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
-    let _guard = lock_key(req, key);
+fn delete_latest(
+    kv: &KvState,
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> Result<Response, LogicalError> {
+    let _guard = lock_key(kv, req, key);
     let Some(mut meta) = store::load_meta(req.storage, key)? else {
         return Ok(Response::empty());
     };

@@ -7,7 +7,7 @@
 use super::config;
 use super::store::{self, Op};
 use super::versions::{auto_deletion_time, now};
-use super::{is_write, lock_key, require_key};
+use super::{is_write, lock_key, require_key, KvState};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 use crate::sdk::Response;
 
@@ -26,10 +26,14 @@ fn check(req: &LogicalRequest<'_>, key: &str) -> Result<(), LogicalError> {
     require_key(key)
 }
 
-pub(super) fn handle_delete(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+pub(super) fn handle_delete(
+    kv: &KvState,
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> Result<Response, LogicalError> {
     check(req, key)?;
     let list = versions(req, "No version number provided")?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     let Some(mut meta) = store::load_meta(req.storage, key)? else {
         return Ok(Response::empty());
     };
@@ -45,13 +49,14 @@ pub(super) fn handle_delete(req: &LogicalRequest<'_>, key: &str) -> Result<Respo
 }
 
 pub(super) fn handle_undelete(
+    kv: &KvState,
     req: &LogicalRequest<'_>,
     key: &str,
 ) -> Result<Response, LogicalError> {
     check(req, key)?;
     let list = versions(req, "No version number provided")?;
     let config = config::load(req.storage)?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     let Some(mut meta) = store::load_meta(req.storage, key)? else {
         return Ok(Response::empty());
     };
@@ -73,12 +78,13 @@ pub(super) fn handle_undelete(
 }
 
 pub(super) fn handle_destroy(
+    kv: &KvState,
     req: &LogicalRequest<'_>,
     key: &str,
 ) -> Result<Response, LogicalError> {
     check(req, key)?;
     let list = versions(req, "no version number provided")?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     let Some(mut meta) = store::load_meta(req.storage, key)? else {
         return Ok(Response::empty());
     };

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::config;
 use super::store::{self, Op, META_PREFIX};
 use super::versions::{now, KeyMeta};
-use super::{lock_key, require_key, valid_key};
+use super::{lock_key, require_key, valid_key, KvState};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 use crate::sdk::{Operation, Response};
 
@@ -23,13 +23,17 @@ const CUSTOM_PREFIX: &str = "custom_metadata validation failed";
 const CAS_WARNING: &str =
     "\"cas_required\" set to false, but is mandated by backend config. This value will be ignored.";
 
-pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+pub(super) fn handle(
+    kv: &KvState,
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> Result<Response, LogicalError> {
     match req.operation {
         Operation::List => list(req, key),
         Operation::Read => read(req, key),
-        Operation::Create | Operation::Update => write(req, key),
-        Operation::Patch => patch(req, key),
-        Operation::Delete => delete(req, key),
+        Operation::Create | Operation::Update => write(kv, req, key),
+        Operation::Patch => patch(kv, req, key),
+        Operation::Delete => delete(kv, req, key),
     }
 }
 
@@ -117,7 +121,7 @@ fn with_warnings(warnings: Vec<String>) -> Response {
     resp
 }
 
-fn write(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+fn write(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     require_key(key)?;
     let s = settings(req, false)?;
     let custom = match req.data.get("custom_metadata") {
@@ -130,9 +134,9 @@ fn write(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> 
     if let Some(c) = &custom {
         validate_custom_metadata(c)?;
     }
-    store::ensure_marker(req.storage)?;
+    store::ensure_marker(kv, req.storage)?;
     let warnings = cas_warnings(req, &s)?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     let mut meta = store::load_meta(req.storage, key)?.unwrap_or_else(|| KeyMeta::new(now()));
     s.apply(&mut meta);
     if let Some(c) = custom {
@@ -142,7 +146,7 @@ fn write(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> 
     Ok(with_warnings(warnings))
 }
 
-fn patch(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+fn patch(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     require_key(key)?;
     let s = settings(req, true)?;
     let custom_patch = req.data.get("custom_metadata");
@@ -152,7 +156,7 @@ fn patch(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> 
         parse_custom_metadata(v, true)?;
     }
     let warnings = cas_warnings(req, &s)?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     let mut meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
     s.apply(&mut meta);
     if let Some(p) = custom_patch {
@@ -164,9 +168,9 @@ fn patch(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> 
     Ok(with_warnings(warnings))
 }
 
-fn delete(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+fn delete(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     require_key(key)?;
-    let _guard = lock_key(req, key);
+    let _guard = lock_key(kv, req, key);
     if store::load_meta(req.storage, key)?.is_none() {
         return Ok(Response::empty());
     }

@@ -49,48 +49,69 @@ pub(crate) use upgrade::{upgrade_v1_to_v2, v1_guard};
 /// Number of lock stripes (as Vault's `locksutil`).
 const LOCK_STRIPES: usize = 256;
 
-static LOCKS: [RwLock<()>; LOCK_STRIPES] = [const { RwLock::new(()) }; LOCK_STRIPES];
+/// The state of one KV mount, owned by its [`super::KvBackend`] instance
+/// (built when the mount is loaded or created, dropped with it on unmount
+/// or seal): the per-key lock stripes and the upgrade guard and caches.
+pub(crate) struct KvState {
+    locks: Box<[RwLock<()>]>,
+    pub(super) upgrade: upgrade::UpgradeState,
+}
 
-fn stripe(view: &str, key: &str) -> &'static RwLock<()> {
-    let mut h = std::hash::DefaultHasher::new();
-    view.hash(&mut h);
-    key.hash(&mut h);
-    &LOCKS[(h.finish() as usize) % LOCK_STRIPES]
+impl Default for KvState {
+    fn default() -> Self {
+        KvState {
+            locks: (0..LOCK_STRIPES).map(|_| RwLock::new(())).collect(),
+            upgrade: upgrade::UpgradeState::default(),
+        }
+    }
+}
+
+impl KvState {
+    fn stripe(&self, view: &str, key: &str) -> &RwLock<()> {
+        let mut h = std::hash::DefaultHasher::new();
+        view.hash(&mut h);
+        key.hash(&mut h);
+        &self.locks[(h.finish() as usize) % self.locks.len()]
+    }
 }
 
 /// Exclusive access to one key of one mount (all writers).
-fn lock_key(req: &LogicalRequest<'_>, key: &str) -> RwLockWriteGuard<'static, ()> {
-    stripe(req.storage.id(), key)
+fn lock_key<'k>(kv: &'k KvState, req: &LogicalRequest<'_>, key: &str) -> RwLockWriteGuard<'k, ()> {
+    kv.stripe(req.storage.id(), key)
         .write()
         .unwrap_or_else(|p| p.into_inner())
 }
 
 /// Shared access to one key of one mount (readers).
-fn read_lock_key(req: &LogicalRequest<'_>, key: &str) -> RwLockReadGuard<'static, ()> {
-    stripe(req.storage.id(), key)
+fn read_lock_key<'k>(
+    kv: &'k KvState,
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> RwLockReadGuard<'k, ()> {
+    kv.stripe(req.storage.id(), key)
         .read()
         .unwrap_or_else(|p| p.into_inner())
 }
 
 /// Serves one request on a v2 mount.
-pub(crate) fn handle(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+pub(crate) fn handle(kv: &KvState, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     let path = req.path;
     if path == "config" {
-        return config::handle(req);
+        return config::handle(kv, req);
     }
     if path == "metadata" {
-        return metadata::handle(req, "");
+        return metadata::handle(kv, req, "");
     }
     let Some((endpoint, key)) = path.split_once('/') else {
         return Err(LogicalError::UnsupportedPath(path.to_string()));
     };
     match endpoint {
-        "data" => data::handle(req, key),
-        "metadata" => metadata::handle(req, key),
-        "delete" => delete::handle_delete(req, key),
-        "undelete" => delete::handle_undelete(req, key),
-        "destroy" => delete::handle_destroy(req, key),
-        "subkeys" => subkeys::handle(req, key),
+        "data" => data::handle(kv, req, key),
+        "metadata" => metadata::handle(kv, req, key),
+        "delete" => delete::handle_delete(kv, req, key),
+        "undelete" => delete::handle_undelete(kv, req, key),
+        "destroy" => delete::handle_destroy(kv, req, key),
+        "subkeys" => subkeys::handle(kv, req, key),
         _ => Err(LogicalError::UnsupportedPath(path.to_string())),
     }
 }
@@ -136,12 +157,13 @@ fn is_write(op: Operation) -> bool {
 /// and its metadata JSON. A deleted or destroyed version is Vault's 404
 /// whose body is `{<field>: null, metadata}`.
 fn live_version(
+    kv: &KvState,
     req: &LogicalRequest<'_>,
     key: &str,
     field: &str,
 ) -> Result<(Map<String, Value>, Value), LogicalError> {
     let wanted = version_param(req.data)?;
-    let _guard = read_lock_key(req, key);
+    let _guard = read_lock_key(kv, req, key);
     let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
     let n = if wanted > 0 {
         wanted

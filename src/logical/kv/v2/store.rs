@@ -88,8 +88,11 @@ pub(super) fn save_meta(
 
 /// Remembers that this view is in the v2 layout (so that a later upgrade
 /// call never mistakes v2 entries for v1 data).
-pub(super) fn ensure_marker(storage: &StorageView) -> Result<(), LogicalError> {
-    super::upgrade::ensure_marker(storage)
+pub(super) fn ensure_marker(
+    kv: &super::KvState,
+    storage: &StorageView,
+) -> Result<(), LogicalError> {
+    super::upgrade::ensure_marker(&kv.upgrade, storage)
 }
 
 #[cfg(test)]

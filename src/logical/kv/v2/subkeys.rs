@@ -5,11 +5,15 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{live_version, valid_key};
+use super::{live_version, valid_key, KvState};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 use crate::sdk::{Operation, Response};
 
-pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
+pub(super) fn handle(
+    kv: &KvState,
+    req: &LogicalRequest<'_>,
+    key: &str,
+) -> Result<Response, LogicalError> {
     if req.operation != Operation::Read {
         return Err(LogicalError::UnsupportedOperation);
     }
@@ -17,7 +21,7 @@ pub(super) fn handle(req: &LogicalRequest<'_>, key: &str) -> Result<Response, Lo
         return Err(LogicalError::NotFound);
     }
     let depth = fields::opt_u64(req.data, "depth")?.unwrap_or(0);
-    let (data, metadata) = live_version(req, key, "subkeys")?;
+    let (data, metadata) = live_version(kv, req, key, "subkeys")?;
     Ok(Response::json(json!({
         "subkeys": strip_values(&data, depth),
         "metadata": metadata,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::{exists, handle, upgrade_v1_to_v2};
+use super::{exists, handle, upgrade_v1_to_v2, KvState};
 use crate::barrier::{Barrier, StorageView};
 use crate::logical::{Caller, LogicalError, LogicalRequest};
 use crate::physical::InmemBackend;
@@ -15,6 +15,7 @@ use crate::seal::{new_unseal_key, SealConfig};
 struct Kv {
     view: StorageView,
     mount: MountEntry,
+    state: KvState,
 }
 
 impl Kv {
@@ -23,13 +24,13 @@ impl Kv {
         barrier
             .initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
             .unwrap();
-        // A unique view id: the upgrade guard and marker caches are global.
         let id = uuid::Uuid::new_v4().to_string();
         let mut mount = MountEntry::new("kv/", "kv", "");
         mount.options.insert("version".into(), json!("2"));
         Kv {
             view: barrier.view(&id),
             mount,
+            state: KvState::default(),
         }
     }
 
@@ -44,7 +45,7 @@ impl Kv {
             mount: &self.mount,
             caller: &caller,
         };
-        handle(&req)
+        handle(&self.state, &req)
     }
 
     fn ok(&self, op: Operation, path: &str, body: Value) -> Value {
@@ -354,9 +355,9 @@ fn upgrade_converts_v1_entries_atomically_and_idempotently() {
     ] {
         kv.view.put_json(p, &v).unwrap();
     }
-    upgrade_v1_to_v2(&kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
     let once = kv.view.scan("").unwrap();
-    upgrade_v1_to_v2(&kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
     assert_eq!(
         kv.view.scan("").unwrap(),
         once,
@@ -380,12 +381,12 @@ fn upgrade_converts_v1_entries_atomically_and_idempotently() {
 #[test]
 fn upgrade_of_an_empty_view_marks_it() {
     let kv = Kv::new();
-    upgrade_v1_to_v2(&kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
     assert_eq!(
         kv.view.scan("").unwrap(),
         vec![super::store::MARKER_PATH.to_string()]
     );
-    assert!(super::v1_guard(&kv.view).is_err());
+    assert!(super::v1_guard(&kv.state.upgrade, &kv.view).is_err());
 }
 
 #[test]
@@ -393,7 +394,7 @@ fn native_v2_mounts_are_marked_so_an_upgrade_is_a_no_op() {
     let kv = Kv::new();
     kv.put("a", json!({"v": 1}));
     let before = kv.view.scan("").unwrap();
-    upgrade_v1_to_v2(&kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
     assert_eq!(kv.view.scan("").unwrap(), before);
     assert_eq!(kv.ok(Operation::Read, "data/a", json!({}))["data"]["v"], 1);
 }
@@ -433,4 +434,19 @@ fn concurrent_cas_writers_never_share_a_version() {
     assert_eq!(acked.len(), n, "a version was acknowledged twice");
     let meta = kv.ok(Operation::Read, "metadata/hot", json!({}));
     assert_eq!(meta["current_version"].as_u64().unwrap() as usize, n);
+}
+
+#[test]
+fn upgrade_state_belongs_to_the_mount_instance() {
+    let kv = Kv::new();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
+    assert!(super::v1_guard(&kv.state.upgrade, &kv.view).is_err());
+    // A new instance (the mount loaded again after a seal) starts clean:
+    // nothing of the old one's guard or caches survives in the process.
+    let fresh = KvState::default();
+    assert!(super::v1_guard(&fresh.upgrade, &kv.view).is_ok());
+    // ...and its marker cache is empty, so it checks storage again.
+    kv.view.delete(super::store::MARKER_PATH).unwrap();
+    super::store::ensure_marker(&fresh, &kv.view).unwrap();
+    assert!(kv.view.get(super::store::MARKER_PATH).unwrap().is_some());
 }

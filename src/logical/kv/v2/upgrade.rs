@@ -29,12 +29,18 @@ use super::versions::{now, KeyMeta};
 use crate::barrier::StorageView;
 use crate::logical::LogicalError;
 
-/// Held for writing by an upgrade, for reading by every v1 request.
-static UPGRADE_LOCK: RwLock<()> = RwLock::new(());
-/// Views upgraded by this process: v1 requests to them are refused.
-static UPGRADED_VIEWS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-/// Views known to carry the marker (saves a read per write).
-static MARKED_VIEWS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// The upgrade guard and caches of one KV mount (part of its
+/// [`super::KvState`]; by view id, so an instance never mistakes one view
+/// for another).
+#[derive(Default)]
+pub(crate) struct UpgradeState {
+    /// Held for writing by an upgrade, for reading by every v1 request.
+    lock: RwLock<()>,
+    /// Views upgraded by this instance: v1 requests to them are refused.
+    upgraded: Mutex<BTreeSet<String>>,
+    /// Views known to carry the marker (saves a read per write).
+    marked: Mutex<BTreeSet<String>>,
+}
 
 const UPGRADING: &str = "Upgrading from non-versioned to versioned data. This backend will be \
 unavailable for a brief period and will resume service shortly.";
@@ -55,11 +61,12 @@ fn known(set: &Mutex<BTreeSet<String>>, id: &str) -> bool {
 
 /// Taken by the v1 engine around every request: waits for a running
 /// upgrade and refuses requests to a view that has been upgraded.
-pub(crate) fn v1_guard(
+pub(crate) fn v1_guard<'a>(
+    state: &'a UpgradeState,
     storage: &StorageView,
-) -> Result<RwLockReadGuard<'static, ()>, LogicalError> {
-    let guard = UPGRADE_LOCK.read().unwrap_or_else(|p| p.into_inner());
-    if known(&UPGRADED_VIEWS, storage.id()) {
+) -> Result<RwLockReadGuard<'a, ()>, LogicalError> {
+    let guard = state.lock.read().unwrap_or_else(|p| p.into_inner());
+    if known(&state.upgraded, storage.id()) {
         return Err(LogicalError::BadRequest(UPGRADING.into()));
     }
     Ok(guard)
@@ -73,27 +80,33 @@ fn has_marker(storage: &StorageView) -> Result<bool, LogicalError> {
 }
 
 /// Writes the marker once per view (v2 mounts created as v2).
-pub(super) fn ensure_marker(storage: &StorageView) -> Result<(), LogicalError> {
-    if known(&MARKED_VIEWS, storage.id()) {
+pub(super) fn ensure_marker(
+    state: &UpgradeState,
+    storage: &StorageView,
+) -> Result<(), LogicalError> {
+    if known(&state.marked, storage.id()) {
         return Ok(());
     }
     if !has_marker(storage)? {
         storage.put(MARKER_PATH, &store::encode(&marker_value())?)?;
     }
-    remember(&MARKED_VIEWS, storage.id());
+    remember(&state.marked, storage.id());
     Ok(())
 }
 
 /// Converts a KV v1 view to the v2 layout, atomically; a no-op on a view
 /// that already has the v2 marker.
-pub(crate) fn upgrade_v1_to_v2(storage: &StorageView) -> Result<(), LogicalError> {
-    let _guard = UPGRADE_LOCK.write().unwrap_or_else(|p| p.into_inner());
+pub(crate) fn upgrade_v1_to_v2(
+    state: &UpgradeState,
+    storage: &StorageView,
+) -> Result<(), LogicalError> {
+    let _guard = state.lock.write().unwrap_or_else(|p| p.into_inner());
     if !has_marker(storage)? {
         let ops = plan(storage)?;
         storage.transaction(ops)?;
     }
-    remember(&MARKED_VIEWS, storage.id());
-    remember(&UPGRADED_VIEWS, storage.id());
+    remember(&state.marked, storage.id());
+    remember(&state.upgraded, storage.id());
     Ok(())
 }
 

@@ -128,11 +128,13 @@ impl Active {
                     .map_err(|e| TokenError::BadRequest(format!("cannot destroy cubbyhole: {e}")))
             }));
         }
-        if let Some(identity) = mounts.snapshot().get(crate::logical::identity::MOUNT_PATH) {
-            crate::logical::identity::configure(
-                &identity.storage,
-                core.config().api_addr.as_deref(),
-            );
+        if let Some(identity) = mounts
+            .snapshot()
+            .get(crate::logical::identity::MOUNT_PATH)
+            .and_then(|m| m.backend.as_any())
+            .and_then(|b| b.downcast_ref::<crate::logical::identity::IdentityBackend>())
+        {
+            identity.configure(core.config().api_addr.as_deref());
         }
         let audit = crate::audit::Broker::load(core_view.clone())?;
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;

@@ -33,13 +33,17 @@ pub const KEY_PREFIX: &str = "oidc/key/";
 /// Default rotation period and verification TTL: 24h.
 pub const DEFAULT_PERIOD: u64 = 24 * 3600;
 
-/// Serialises read-modify-write of key entries (rotation, updates) and the
-/// key/role cross checks.
-pub static LOCK: Mutex<()> = Mutex::new(());
+/// Serialises read-modify-write of one mount's key entries (rotation,
+/// updates) and the key/role cross checks. Owned by the mount's
+/// [`super::IdentityBackend`] instance.
+#[derive(Default)]
+pub struct KeyLock(Mutex<()>);
 
-/// Takes [`LOCK`].
-pub fn lock() -> std::sync::MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+impl KeyLock {
+    /// Takes the lock.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// One Ed25519 key pair of a named key.
@@ -283,17 +287,18 @@ pub fn names(storage: &StorageView) -> Result<Vec<String>, LogicalError> {
 }
 
 /// Loads a key, rotating it first if its rotation is due (and dropping
-/// versions past their verification window). Takes [`LOCK`].
+/// versions past their verification window). Takes `lock`.
 pub fn load_fresh(
+    lock: &KeyLock,
     storage: &StorageView,
     name: &str,
     now: i64,
 ) -> Result<Option<NamedKey>, LogicalError> {
-    let _g = lock();
+    let _g = lock.lock();
     load_fresh_locked(storage, name, now)
 }
 
-/// [`load_fresh`] for a caller that holds [`LOCK`].
+/// [`load_fresh`] for a caller that holds the [`KeyLock`].
 pub fn load_fresh_locked(
     storage: &StorageView,
     name: &str,
@@ -310,8 +315,12 @@ pub fn load_fresh_locked(
 }
 
 /// Every key, refreshed.
-pub fn all_fresh(storage: &StorageView, now: i64) -> Result<Vec<NamedKey>, LogicalError> {
-    let _g = lock();
+pub fn all_fresh(
+    lock: &KeyLock,
+    storage: &StorageView,
+    now: i64,
+) -> Result<Vec<NamedKey>, LogicalError> {
+    let _g = lock.lock();
     let mut out = Vec::new();
     for name in names(storage)? {
         if let Some(k) = load_fresh_locked(storage, &name, now)? {
@@ -322,8 +331,8 @@ pub fn all_fresh(storage: &StorageView, now: i64) -> Result<Vec<NamedKey>, Logic
 }
 
 /// The JWKS: every current and still verifiable public key of every key.
-pub fn jwks(storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
-    let keys: Vec<Value> = all_fresh(storage, now)?
+pub fn jwks(lock: &KeyLock, storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
+    let keys: Vec<Value> = all_fresh(lock, storage, now)?
         .iter()
         .flat_map(|k| k.versions.iter())
         .filter(|v| v.verifiable_at(now))
@@ -334,11 +343,12 @@ pub fn jwks(storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
 
 /// The verifying key for `kid`, if some key publishes it at `now`.
 pub fn find_verifying(
+    lock: &KeyLock,
     storage: &StorageView,
     kid: &str,
     now: i64,
 ) -> Result<Option<VerifyingKey>, LogicalError> {
-    Ok(all_fresh(storage, now)?
+    Ok(all_fresh(lock, storage, now)?
         .iter()
         .flat_map(|k| k.versions.iter())
         .find(|v| v.kid == kid && v.verifiable_at(now))

@@ -12,15 +12,14 @@
 //! Owns: request dispatch, token issue (claims) and introspection; keys
 //! live in [`keys`], roles in [`roles`], the JWS format in [`jwt`]. The
 //! issuer (`<api_addr>/v1/identity/oidc`) comes from the core's
-//! configuration through [`configure`]. Must not touch other mounts, the
+//! configuration through [`IdentityBackend::configure`]. Must not touch other mounts, the
 //! barrier, tokens or HTTP; never logs a token or a private key.
 
 pub mod jwt;
 pub mod keys;
 pub mod roles;
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use serde_json::{json, Map, Value};
 
@@ -39,43 +38,42 @@ pub const DEFAULT_API_ADDR: &str = "http://127.0.0.1:8200";
 const WELL_KNOWN_KEYS: &str = "oidc/.well-known/keys";
 const WELL_KNOWN_CONFIG: &str = "oidc/.well-known/openid-configuration";
 
-/// The api_addr of each identity mount, by storage view id (set on unseal).
-fn api_addrs() -> &'static RwLock<HashMap<String, String>> {
-    static ADDRS: OnceLock<RwLock<HashMap<String, String>>> = OnceLock::new();
-    ADDRS.get_or_init(Default::default)
-}
-
-/// Records the address tokens of the mount with `storage` name as issuer.
-/// Called by the core when it loads the mounts.
-pub fn configure(storage: &StorageView, api_addr: Option<&str>) {
-    let addr = api_addr
-        .map(|a| a.trim().trim_end_matches('/'))
-        .filter(|a| !a.is_empty())
-        .unwrap_or(DEFAULT_API_ADDR)
-        .to_string();
-    api_addrs()
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(storage.id().to_string(), addr);
-}
-
-/// The `iss` of the mount's tokens: `<api_addr>/v1/identity/oidc`.
-pub fn issuer(storage: &StorageView) -> String {
-    let addrs = api_addrs().read().unwrap_or_else(|p| p.into_inner());
-    let base = addrs
-        .get(storage.id())
-        .map(String::as_str)
-        .unwrap_or(DEFAULT_API_ADDR);
-    format!("{base}/v1/identity/oidc")
-}
-
-/// The engine.
+/// The engine of one identity mount. The instance owns the mount's state
+/// (built when the mount is loaded, dropped on seal): the lock over its
+/// keys and the API address its tokens name as issuer.
 #[derive(Default)]
-pub struct IdentityBackend;
+pub struct IdentityBackend {
+    keys_lock: keys::KeyLock,
+    /// `None` until the core configures it: [`DEFAULT_API_ADDR`].
+    api_addr: RwLock<Option<String>>,
+}
 
 /// A backend object for the mount table.
 pub fn backend() -> Arc<dyn LogicalBackend> {
-    Arc::new(IdentityBackend)
+    Arc::new(IdentityBackend::default())
+}
+
+impl IdentityBackend {
+    /// Records the address this mount's tokens name as issuer. Called by
+    /// the core when it loads the mounts.
+    pub fn configure(&self, api_addr: Option<&str>) {
+        let addr = api_addr
+            .map(|a| a.trim().trim_end_matches('/'))
+            .filter(|a| !a.is_empty())
+            .map(str::to_string);
+        *self.api_addr.write().unwrap_or_else(|p| p.into_inner()) = addr;
+    }
+
+    /// The `iss` of the mount's tokens: `<api_addr>/v1/identity/oidc`.
+    pub fn issuer(&self) -> String {
+        let addr = self.api_addr.read().unwrap_or_else(|p| p.into_inner());
+        let base = addr.as_deref().unwrap_or(DEFAULT_API_ADDR);
+        format!("{base}/v1/identity/oidc")
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.keys_lock.lock()
+    }
 }
 
 /// Key and role names: letters, digits, `_`, `-`, `.`.
@@ -153,22 +151,25 @@ impl LogicalBackend for IdentityBackend {
         let op = req.operation;
         match (r, op) {
             (Route::KeyList, List) => list(keys::names(req.storage)?),
-            (Route::Key(n), Read) => read_key(req, check_name(n)?),
-            (Route::Key(n), Create | Update) => write_key(req, check_name(n)?),
-            (Route::Key(n), Delete) => delete_key(req, check_name(n)?),
-            (Route::KeyRotate(n), Create | Update) => rotate_key(req, check_name(n)?),
+            (Route::Key(n), Read) => read_key(self, req, check_name(n)?),
+            (Route::Key(n), Create | Update) => write_key(self, req, check_name(n)?),
+            (Route::Key(n), Delete) => delete_key(self, req, check_name(n)?),
+            (Route::KeyRotate(n), Create | Update) => rotate_key(self, req, check_name(n)?),
             (Route::RoleList, List) => list(roles::names(req.storage)?),
             (Route::Role(n), Read) => read_role(req, check_name(n)?),
-            (Route::Role(n), Create | Update) => write_role(req, check_name(n)?),
+            (Route::Role(n), Create | Update) => write_role(self, req, check_name(n)?),
             (Route::Role(n), Delete) => {
-                let _g = keys::lock();
+                let _g = self.lock();
                 roles::delete(req.storage, check_name(n)?)?;
                 Ok(Response::empty())
             }
-            (Route::Token(n), Read) => issue_token(req, check_name(n)?),
-            (Route::Introspect, Create | Update) => introspect(req),
-            (Route::Jwks, Read) => Ok(Response::raw(200, keys::jwks(req.storage, unix_now())?)),
-            (Route::OpenIdConfig, Read) => Ok(Response::raw(200, openid_configuration(req))),
+            (Route::Token(n), Read) => issue_token(self, req, check_name(n)?),
+            (Route::Introspect, Create | Update) => introspect(self, req),
+            (Route::Jwks, Read) => Ok(Response::raw(
+                200,
+                keys::jwks(&self.keys_lock, req.storage, unix_now())?,
+            )),
+            (Route::OpenIdConfig, Read) => Ok(Response::raw(200, openid_configuration(self))),
             _ => Err(LogicalError::UnsupportedOperation),
         }
     }
@@ -188,6 +189,10 @@ impl LogicalBackend for IdentityBackend {
     fn unauthenticated(&self, path: &str) -> bool {
         matches!(path, WELL_KNOWN_KEYS | WELL_KNOWN_CONFIG)
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 fn list(names: Vec<String>) -> Result<Response, LogicalError> {
@@ -197,8 +202,8 @@ fn list(names: Vec<String>) -> Result<Response, LogicalError> {
     Ok(Response::list(names))
 }
 
-fn openid_configuration(req: &LogicalRequest<'_>) -> Value {
-    let iss = issuer(req.storage);
+fn openid_configuration(id: &IdentityBackend) -> Value {
+    let iss = id.issuer();
     json!({
         "issuer": iss,
         "jwks_uri": format!("{iss}/.well-known/keys"),
@@ -234,18 +239,26 @@ fn check_algorithm(data: &Map<String, Value>) -> Result<(), LogicalError> {
     }
 }
 
-fn read_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
-    match keys::load_fresh(req.storage, name, unix_now())? {
+fn read_key(
+    id: &IdentityBackend,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
+    match keys::load_fresh(&id.keys_lock, req.storage, name, unix_now())? {
         Some(k) => Ok(Response::data(k.describe())),
         None => Err(LogicalError::NotFound),
     }
 }
 
-fn write_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+fn write_key(
+    id: &IdentityBackend,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
     check_algorithm(req.data)?;
     let params = key_params(req.data)?;
     let now = unix_now();
-    let _g = keys::lock();
+    let _g = id.lock();
     let key = match keys::load(req.storage, name)? {
         Some(mut k) => {
             k.update(params, now);
@@ -266,8 +279,12 @@ fn write_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalEr
     Ok(Response::empty())
 }
 
-fn delete_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
-    let _g = keys::lock();
+fn delete_key(
+    id: &IdentityBackend,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
+    let _g = id.lock();
     let users: Vec<String> = roles::all(req.storage)?
         .into_iter()
         .filter(|(_, r)| r.key == name)
@@ -283,10 +300,14 @@ fn delete_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalE
     Ok(Response::empty())
 }
 
-fn rotate_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+fn rotate_key(
+    id: &IdentityBackend,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
     let ttl = fields::opt_duration(req.data, "verification_ttl")?;
     let now = unix_now();
-    let _g = keys::lock();
+    let _g = id.lock();
     let Some(mut key) = keys::load(req.storage, name)? else {
         return Err(LogicalError::BadRequest(format!(
             "no named key found at \"{name}\""
@@ -307,8 +328,12 @@ fn read_role(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalEr
     }
 }
 
-fn write_role(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
-    let _g = keys::lock();
+fn write_role(
+    id: &IdentityBackend,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
+    let _g = id.lock();
     let existing = roles::load(req.storage, name)?;
     let key_name = match (fields::opt_string(req.data, "key")?, &existing) {
         (Some(k), _) if !k.is_empty() => k,
@@ -357,14 +382,18 @@ fn write_role(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalE
 
 // ---- tokens ---------------------------------------------------------------
 
-fn issue_token(req: &LogicalRequest<'_>, role_name: &str) -> Result<Response, LogicalError> {
+fn issue_token(
+    id: &IdentityBackend,
+    req: &LogicalRequest<'_>,
+    role_name: &str,
+) -> Result<Response, LogicalError> {
     let Some(role) = roles::load(req.storage, role_name)? else {
         return Err(LogicalError::BadRequest(format!(
             "role \"{role_name}\" not found"
         )));
     };
     let now = unix_now();
-    let Some(key) = keys::load_fresh(req.storage, &role.key, now)? else {
+    let Some(key) = keys::load_fresh(&id.keys_lock, req.storage, &role.key, now)? else {
         return Err(LogicalError::BadRequest(format!(
             "key \"{}\" not found",
             role.key
@@ -378,7 +407,7 @@ fn issue_token(req: &LogicalRequest<'_>, role_name: &str) -> Result<Response, Lo
     }
     let caller = req.caller;
     let mut claims = roles::render(&role.template, caller);
-    claims.insert("iss".into(), json!(issuer(req.storage)));
+    claims.insert("iss".into(), json!(id.issuer()));
     claims.insert("sub".into(), json!(caller.accessor));
     claims.insert("aud".into(), json!(role.client_id));
     claims.insert("iat".into(), json!(now));
@@ -404,6 +433,7 @@ fn issue_token(req: &LogicalRequest<'_>, role_name: &str) -> Result<Response, Lo
 
 /// Why a token is not active ("" when it is).
 fn check_token(
+    id: &IdentityBackend,
     storage: &StorageView,
     token: &str,
     client_id: Option<&str>,
@@ -413,7 +443,7 @@ fn check_token(
         Ok(p) => p,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let Some(vk) = keys::find_verifying(storage, &parsed.header.kid, now)? else {
+    let Some(vk) = keys::find_verifying(&id.keys_lock, storage, &parsed.header.kid, now)? else {
         return Ok(Err("unknown or expired signing key".into()));
     };
     if !parsed.verify(&vk) {
@@ -431,7 +461,7 @@ fn check_token(
     {
         return Ok(Err("token is issued in the future".into()));
     }
-    if c.get("iss").and_then(Value::as_str) != Some(issuer(storage).as_str()) {
+    if c.get("iss").and_then(Value::as_str) != Some(id.issuer().as_str()) {
         return Ok(Err("issuer does not match".into()));
     }
     if let Some(cid) = client_id {
@@ -447,10 +477,10 @@ fn check_token(
     Ok(Ok(()))
 }
 
-fn introspect(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+fn introspect(id: &IdentityBackend, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     let token = fields::req_string(req.data, "token")?;
     let client_id = fields::opt_string(req.data, "client_id")?.filter(|c| !c.is_empty());
-    let body = match check_token(req.storage, &token, client_id.as_deref(), unix_now())? {
+    let body = match check_token(id, req.storage, &token, client_id.as_deref(), unix_now())? {
         Ok(()) => json!({"active": true}),
         Err(reason) => json!({"active": false, "error": reason}),
     };
@@ -477,6 +507,7 @@ mod tests {
     }
 
     fn call(
+        b: &IdentityBackend,
         s: &StorageView,
         op: Operation,
         path: &str,
@@ -489,7 +520,7 @@ mod tests {
             policies: vec!["default".into()],
             ..Caller::default()
         };
-        IdentityBackend.handle(&LogicalRequest {
+        b.handle(&LogicalRequest {
             operation: op,
             path,
             data: &data,
@@ -502,16 +533,18 @@ mod tests {
     #[test]
     fn issue_and_introspect() {
         let s = view();
-        configure(&s, Some("https://vault.example:8200/"));
-        call(&s, Operation::Update, "oidc/key/k", json!({})).unwrap();
+        let b = IdentityBackend::default();
+        b.configure(Some("https://vault.example:8200/"));
+        call(&b, &s, Operation::Update, "oidc/key/k", json!({})).unwrap();
         call(
+            &b,
             &s,
             Operation::Update,
             "oidc/role/r",
             json!({"key": "k", "ttl": "1h"}),
         )
         .unwrap();
-        let r = call(&s, Operation::Read, "oidc/token/r", json!({})).unwrap();
+        let r = call(&b, &s, Operation::Read, "oidc/token/r", json!({})).unwrap();
         let d = r.data.unwrap();
         let token = d["token"].as_str().unwrap().to_string();
         let p = jwt::parse(&token).unwrap();
@@ -523,6 +556,7 @@ mod tests {
         assert_eq!(p.claims["aud"], d["client_id"]);
         let active = |t: &str, cid: Value| {
             call(
+                &b,
                 &s,
                 Operation::Update,
                 "oidc/introspect",
@@ -538,10 +572,32 @@ mod tests {
         assert_eq!(active(&token, json!("other")), json!(false));
         assert_eq!(active("x.y.z", Value::Null), json!(false));
         // unauthenticated paths are exactly the well-known documents
-        assert!(IdentityBackend.unauthenticated("oidc/.well-known/keys"));
-        assert!(IdentityBackend.unauthenticated("oidc/.well-known/openid-configuration"));
-        assert!(!IdentityBackend.unauthenticated("oidc/token/r"));
-        assert!(!IdentityBackend.unauthenticated("oidc/introspect"));
+        assert!(b.unauthenticated("oidc/.well-known/keys"));
+        assert!(b.unauthenticated("oidc/.well-known/openid-configuration"));
+        assert!(!b.unauthenticated("oidc/token/r"));
+        assert!(!b.unauthenticated("oidc/introspect"));
+    }
+
+    #[test]
+    fn issuer_belongs_to_the_mount_instance() {
+        let configured = IdentityBackend::default();
+        configured.configure(Some(" https://a.example:8200/ "));
+        assert_eq!(
+            configured.issuer(),
+            "https://a.example:8200/v1/identity/oidc"
+        );
+        // The same mount loaded again (after a seal) starts from its own
+        // configuration, not from what an earlier instance was told.
+        let reloaded = IdentityBackend::default();
+        assert_eq!(
+            reloaded.issuer(),
+            format!("{DEFAULT_API_ADDR}/v1/identity/oidc")
+        );
+        configured.configure(Some(""));
+        assert_eq!(
+            configured.issuer(),
+            format!("{DEFAULT_API_ADDR}/v1/identity/oidc")
+        );
     }
 
     #[test]

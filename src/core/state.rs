@@ -159,7 +159,7 @@ impl Active {
     /// Stops background work (on seal).
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
-        crate::logical::apikeys::forget_all();
+        crate::logical::apikeys::forget_all(&self.router());
     }
 
     /// The storage view of a new mount.
@@ -220,7 +220,7 @@ impl crate::logical::apikeys::MountSource for Active {
 /// state (again, after any request or tick that outlived `stop`).
 impl Drop for Active {
     fn drop(&mut self) {
-        crate::logical::apikeys::forget_all();
+        crate::logical::apikeys::forget_all(&self.router());
     }
 }
 

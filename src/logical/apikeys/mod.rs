@@ -8,13 +8,14 @@
 //! `creds/:name`, `validate`, `stats`.
 //!
 //! Per-mount state (salt, config, in-memory index, rate limiter, counters)
-//! lives in a [`Registry`] keyed by the mount's uuid (its storage view id),
-//! shared by every backend object [`backend`] hands out, and by the
-//! rotation scheduler. The state is a cache of storage: built lazily on
-//! first use after unseal (in practice by the scheduler's first tick), and
-//! dropped by [`forget_all`] when the core seals (`Active::stop`) and again
-//! when the unsealed state is dropped (`Drop for Active`: by then no
-//! request or tick that could have reloaded it is still running).
+//! lives in a [`Registry`] owned by the mount's own backend instance
+//! ([`backend`] builds a fresh one per mount); the rotation scheduler
+//! reaches it through the mount table. The state is a cache of storage:
+//! built lazily on first use after unseal (in practice by the scheduler's
+//! first tick), dropped by [`forget_all`] when the core seals
+//! (`Active::stop`) and again when the unsealed state is dropped (`Drop for
+//! Active`: by then no request or tick that could have reloaded it is still
+//! running), and gone with the instance when the mount is removed.
 //!
 //! Owns: everything under this module's mounts' storage views. Must not
 //! touch other mounts, the barrier, tokens or HTTP; never logs a key.
@@ -27,9 +28,9 @@ pub mod store;
 mod validate;
 mod webhook;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 
 use crate::barrier::StorageView;
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
@@ -87,14 +88,6 @@ impl Registry {
         map.clear();
     }
 
-    /// Keeps only the states of mounts in `live` (unmounted ones go).
-    pub fn retain(&self, live: &HashSet<&str>) {
-        if self.read().keys().all(|k| live.contains(k.as_str())) {
-            return;
-        }
-        self.write().retain(|k, _| live.contains(k.as_str()));
-    }
-
     /// After a mutation through `state`: if a seal/unseal happened
     /// meanwhile, the loaded state may predate the write, so drop it (it is
     /// reloaded on next use).
@@ -105,32 +98,38 @@ impl Registry {
     }
 }
 
-/// The engine. Every mount shares one instance (and its [`Registry`]).
+/// The engine of one `apikeys` mount. The instance owns the mount's
+/// [`Registry`]: built when the mount is loaded or created, dropped with it
+/// (on unmount, or with the unsealed state on seal).
 pub struct ApiKeysBackend {
     registry: Arc<Registry>,
 }
 
-static SHARED: OnceLock<Arc<ApiKeysBackend>> = OnceLock::new();
-
-fn shared() -> &'static Arc<ApiKeysBackend> {
-    SHARED.get_or_init(|| Arc::new(ApiKeysBackend::new(Arc::new(Registry::default()))))
-}
-
-/// The engine for a new or loaded `apikeys` mount.
+/// The engine for a new or loaded `apikeys` mount (a fresh instance).
 pub fn backend() -> Arc<dyn LogicalBackend> {
-    shared().clone()
+    Arc::new(ApiKeysBackend::new(Arc::new(Registry::default())))
 }
 
-/// Forgets every mount's in-memory state (the core is sealing).
-pub fn forget_all() {
-    if let Some(b) = SHARED.get() {
-        b.registry.forget_all();
+/// The registry of the `apikeys` instance serving `mount`, if it is one.
+fn registry_of(mount: &crate::router::Mounted) -> Option<&Arc<Registry>> {
+    if mount.entry.kind != KIND {
+        return None;
+    }
+    let backend = mount.backend.as_any()?.downcast_ref::<ApiKeysBackend>()?;
+    Some(&backend.registry)
+}
+
+/// Forgets the in-memory state of every `apikeys` mount of `router` (the
+/// core is sealing).
+pub fn forget_all(router: &crate::router::Router) {
+    for registry in router.all().iter().filter_map(registry_of) {
+        registry.forget_all();
     }
 }
 
 /// Starts the rotation scheduler of an unsealed core.
 pub fn spawn_scheduler<T: MountSource>(source: Weak<T>, stop: Arc<AtomicBool>) {
-    rotation::spawn_ticker(shared().registry.clone(), source, stop);
+    rotation::spawn_ticker(source, stop);
 }
 
 /// Where a request goes.
@@ -241,6 +240,10 @@ impl LogicalBackend for ApiKeysBackend {
             }
             _ => Ok(None),
         }
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 

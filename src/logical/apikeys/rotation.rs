@@ -22,7 +22,6 @@
 //! Owns: the rotation write and the schedule. Must not touch other mounts'
 //! state or log key values.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -31,7 +30,7 @@ use super::key::{check_importable, generate};
 use super::store::{
     now_ms, secs_to_ms, KeyRecord, MountState, StoredSecret, VersionRecord, WriteGuard,
 };
-use super::{webhook, Registry, KIND};
+use super::{webhook, KIND};
 use crate::barrier::StorageView;
 use crate::crypto::SecretString;
 use crate::logical::LogicalError;
@@ -259,18 +258,18 @@ pub fn run_due(state: &MountState, storage: &StorageView, now: i64) -> Vec<Strin
     rotated
 }
 
-/// One scheduler tick over every `apikeys` mount of `router`; also drops
-/// the state of mounts that no longer exist.
-pub(super) fn tick<T: MountSource>(registry: &Registry, source: &T, now: i64) {
+/// One scheduler tick over every `apikeys` mount of `router`, each through
+/// the registry its own backend instance owns.
+pub(super) fn tick<T: MountSource>(source: &T, now: i64) {
     let router = source.secrets_router();
-    let mounts: Vec<_> = router
-        .all()
-        .iter()
-        .filter(|m| m.entry.kind == KIND)
-        .collect();
-    let live: HashSet<&str> = mounts.iter().map(|m| m.storage.id()).collect();
-    registry.retain(&live);
-    for m in mounts {
+    for m in router.all().iter().filter(|m| m.entry.kind == KIND) {
+        let Some(registry) = super::registry_of(m) else {
+            tracing::warn!(
+                mount = m.storage.id(),
+                "an apikeys mount without its engine"
+            );
+            continue;
+        };
         match registry.state(&m.storage) {
             Ok(state) => {
                 for name in run_due(&state, &m.storage, now) {
@@ -297,11 +296,7 @@ pub trait MountSource: Send + Sync + 'static {
 /// `source` (holding it for the duration of the tick, so a seal that drops
 /// the unsealed state waits for the tick to end) until `stop` is set or the
 /// source is gone.
-pub fn spawn_ticker<T: MountSource>(
-    registry: Arc<Registry>,
-    source: Weak<T>,
-    stop: Arc<AtomicBool>,
-) {
+pub fn spawn_ticker<T: MountSource>(source: Weak<T>, stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
         .name("vault-rs-apikeys-rotation".into())
         .spawn(move || loop {
@@ -310,7 +305,7 @@ pub fn spawn_ticker<T: MountSource>(
                 return;
             }
             let Some(s) = source.upgrade() else { return };
-            tick(&registry, s.as_ref(), now_ms());
+            tick(s.as_ref(), now_ms());
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the apikeys rotation thread");

@@ -471,3 +471,15 @@ fn forget_all_drops_state_and_it_reloads() {
     assert!(env.backend.registry.peek(&env.storage).is_none());
     assert_eq!(env.reason(&key), "valid");
 }
+
+#[test]
+fn each_mount_gets_its_own_instance_and_registry() {
+    let registry = |b: &Arc<dyn crate::logical::LogicalBackend>| {
+        b.as_any()
+            .and_then(|a| a.downcast_ref::<ApiKeysBackend>())
+            .map(|k| k.registry.clone())
+            .expect("an apikeys backend")
+    };
+    let (a, b) = (super::backend(), super::backend());
+    assert!(!Arc::ptr_eq(&registry(&a), &registry(&b)));
+}

@@ -354,9 +354,6 @@ const GLOBAL_STATE_ALLOWED: &[(&str, &str)] = &[
     ("core/path_props.rs", "FIXTURE"),
     // Not yet moved into a mount's instance (see the crate's Layout notes).
     ("logical/apikeys/webhook.rs", "QUEUE"),
-    ("auth/userpass/password.rs", "RUNS"),
-    ("auth/userpass/password.rs", "POOL"),
-    ("auth/userpass/password.rs", "DUMMY"),
 ];
 
 /// Type names that make a `static` mutable state.

@@ -35,6 +35,9 @@ pub struct Active {
     pub expiration: Arc<ExpirationManager>,
     /// Audit devices; they close (final checkpoint) when this state drops.
     pub audit: crate::audit::Broker,
+    /// The Argon2 workers every userpass mount hashes on (started by the
+    /// first such mount; they end when this state and its mounts drop).
+    hashers: Arc<crate::auth::userpass::Hashers>,
     stop: Arc<AtomicBool>,
 }
 
@@ -69,6 +72,16 @@ pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
 /// The auth method for a type, if vault-rs has one ("token" is built in).
 pub(crate) fn auth_backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
     crate::auth::backend_for(kind)
+}
+
+/// See [`Active::adopt`].
+fn adopt(hashers: &Arc<crate::auth::userpass::Hashers>, backend: &dyn LogicalBackend) {
+    if let Some(userpass) = backend
+        .as_any()
+        .and_then(|b| b.downcast_ref::<crate::auth::userpass::UserpassBackend>())
+    {
+        userpass.use_hashers(hashers.clone());
+    }
 }
 
 fn default_mounts() -> Vec<MountEntry> {
@@ -114,6 +127,10 @@ impl Active {
             &view_of,
         )
         .map_err(mount_err)?;
+        let hashers = Arc::new(crate::auth::userpass::Hashers::default());
+        for m in auth_mounts.snapshot().all() {
+            adopt(&hashers, m.backend.as_ref());
+        }
         let expiration = Arc::new(ExpirationManager::open(barrier.view(EXPIRATION_VIEW))?);
         let tokens = TokenStore::open(
             barrier.view(TOKEN_VIEW),
@@ -146,6 +163,7 @@ impl Active {
             policies,
             expiration,
             audit,
+            hashers,
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -160,6 +178,12 @@ impl Active {
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
         crate::logical::apikeys::forget_all(&self.router());
+    }
+
+    /// Hands a new mount's backend instance what the unsealed state
+    /// shares with it (userpass: the hashing workers).
+    pub(crate) fn adopt(&self, backend: &dyn LogicalBackend) {
+        adopt(&self.hashers, backend);
     }
 
     /// The storage view of a new mount.

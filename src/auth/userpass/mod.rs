@@ -12,6 +12,8 @@
 
 mod password;
 
+use std::sync::{Arc, OnceLock};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -51,17 +53,34 @@ impl std::fmt::Debug for UserEntry {
     }
 }
 
-/// The userpass engine of one mount (stateless: everything is in storage).
+pub use password::Hashers;
+
+/// The userpass engine of one mount. Users are in storage; the instance
+/// holds the hashing workers the unsealed core hands it
+/// ([`UserpassBackend::use_hashers`]), shared by every userpass mount.
 pub struct UserpassBackend {
-    _private: (),
+    hashers: OnceLock<Arc<Hashers>>,
 }
 
 impl UserpassBackend {
-    /// The engine; starts the hashing workers now rather than on the
-    /// first login.
+    /// The engine, without hashing workers until the core hands them over.
     pub fn new() -> Self {
-        let _ = password::workers();
-        UserpassBackend { _private: () }
+        UserpassBackend {
+            hashers: OnceLock::new(),
+        }
+    }
+
+    /// Hands the core's hashing workers to this mount and starts them now
+    /// rather than on the first login. Only the first call counts.
+    pub fn use_hashers(&self, hashers: Arc<Hashers>) {
+        let _ = self.hashers.get_or_init(|| hashers).workers();
+    }
+
+    fn hashers(&self) -> Result<&Hashers, LogicalError> {
+        self.hashers
+            .get()
+            .map(Arc::as_ref)
+            .ok_or_else(|| LogicalError::Internal("password hashing workers unavailable".into()))
     }
 }
 
@@ -164,12 +183,12 @@ impl LogicalBackend for UserpassBackend {
             Route::User(name) => match op {
                 Operation::Read => read(req, name),
                 Operation::Delete => delete(req, name),
-                _ if is_write(op) => write(req, name),
+                _ if is_write(op) => write(self.hashers()?, req, name),
                 _ => Err(LogicalError::UnsupportedOperation),
             },
-            Route::Password(name) if is_write(op) => set_password(req, name),
+            Route::Password(name) if is_write(op) => set_password(self.hashers()?, req, name),
             Route::Policies(name) if is_write(op) => set_policies(req, name),
-            Route::Login(name) if is_write(op) => login(req, name),
+            Route::Login(name) if is_write(op) => login(self.hashers()?, req, name),
             _ => Err(LogicalError::UnsupportedOperation),
         }
     }
@@ -186,6 +205,10 @@ impl LogicalBackend for UserpassBackend {
 
     fn unauthenticated(&self, path: &str) -> bool {
         matches!(route(path), Some(Route::Login(_)))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 
@@ -209,7 +232,11 @@ fn read(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> 
 }
 
 /// POST users/:name — create (password required) or update.
-fn write(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+fn write(
+    hashers: &Hashers,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
     let name = managed(name)?;
     let existing = load(req.storage, &name)?;
     let password = password_field(req.data)?;
@@ -219,7 +246,7 @@ fn write(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError>
     let mut user = existing.unwrap_or_default();
     user.token.update(req.data, ALIASES)?;
     if let Some(pw) = password {
-        user.password_hash = password::hash(&pw)?;
+        user.password_hash = password::hash(hashers, &pw)?;
     }
     req.storage.put_json(&user_key(&name), &user)?;
     Ok(Response::empty())
@@ -243,11 +270,15 @@ fn existing_user(
 }
 
 /// POST users/:name/password {password}.
-fn set_password(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+fn set_password(
+    hashers: &Hashers,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
     let password = password_field(req.data)?
         .ok_or_else(|| LogicalError::BadRequest("missing password".into()))?;
     let (name, mut user) = existing_user(req, name)?;
-    user.password_hash = password::hash(&password)?;
+    user.password_hash = password::hash(hashers, &password)?;
     req.storage.put_json(&user_key(&name), &user)?;
     Ok(Response::empty())
 }
@@ -271,15 +302,19 @@ fn set_policies(req: &LogicalRequest<'_>, name: &str) -> Result<Response, Logica
 
 /// POST login/:name {password}. One Argon2 verification whether or not
 /// the user exists; the same 400 for an unknown user and a wrong password.
-fn login(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+fn login(
+    hashers: &Hashers,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
     let password = password_field(req.data)?
         .ok_or_else(|| LogicalError::BadRequest("missing password".into()))?;
     let name = normalize(name).map_err(|_| LogicalError::BadRequest(INVALID.into()))?;
     let user = load(req.storage, &name)?;
     let matches = match &user {
-        Some(u) => password::verify(&password, &u.password_hash)?,
+        Some(u) => password::verify(hashers, &password, &u.password_hash)?,
         None => {
-            password::verify_unknown(&password)?;
+            password::verify_unknown(hashers, &password)?;
             false
         }
     };
@@ -323,6 +358,22 @@ mod tests {
         let b = UserpassBackend::new();
         assert!(b.unauthenticated("login/bob"));
         assert!(!b.unauthenticated("users/bob"));
+    }
+
+    #[test]
+    fn mounts_hash_on_the_workers_the_core_hands_them() {
+        let shared = Arc::new(Hashers::default());
+        let (a, b) = (UserpassBackend::new(), UserpassBackend::new());
+        a.use_hashers(shared.clone());
+        b.use_hashers(shared.clone());
+        b.use_hashers(Arc::new(Hashers::default()));
+        assert!(Arc::ptr_eq(a.hashers.get().unwrap(), &shared));
+        assert!(Arc::ptr_eq(b.hashers.get().unwrap(), &shared));
+        // Without workers, a request that needs one is refused, not hung.
+        assert!(matches!(
+            UserpassBackend::new().hashers(),
+            Err(LogicalError::Internal(_))
+        ));
     }
 
     #[test]

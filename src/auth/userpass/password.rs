@@ -2,9 +2,11 @@
 //! (19 MiB, 2 passes, 1 lane), stored as PHC strings
 //! (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
 //!
-//! Owns: the hashing workers. Every Argon2 run of the process happens on
-//! one of a fixed number of dedicated threads ([`MAX_WORKERS`] at most,
-//! one per core), each of which allocates its Argon2 memory once and reuses
+//! Owns: the hashing workers ([`Hashers`]). The unsealed core owns one
+//! [`Hashers`] and hands it to every userpass mount's instance, so every
+//! Argon2 run of the process happens on one of a fixed number of dedicated
+//! threads ([`MAX_WORKERS`] at most, one per core; they stop when the
+//! unsealed state and its mounts are dropped), each of which allocates its Argon2 memory once and reuses
 //! it for every job, wiping it after each. Callers hand a job to a bounded
 //! queue and wait for the answer; a job that cannot start within
 //! [`PERMIT_WAIT`] is answered 429. So a login flood costs at most
@@ -19,7 +21,7 @@
 //! Must not touch: storage, tokens, HTTP.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, PasswordHash, Salt};
@@ -70,8 +72,14 @@ struct Pool {
     workers: usize,
 }
 
-/// Argon2 computations finished since start (for tests and metrics).
-static RUNS: AtomicU64 = AtomicU64::new(0);
+/// The Argon2 hashing workers (started on first use) and their counter.
+/// Dropping the last handle closes the queue; the workers then end.
+#[derive(Default)]
+pub struct Hashers {
+    pool: OnceLock<Option<Pool>>,
+    /// Argon2 computations finished by these workers (tests, metrics).
+    runs: Arc<AtomicU64>,
+}
 
 /// How many hashing workers this machine gets: one per core, at least
 /// one, at most [`MAX_WORKERS`].
@@ -79,43 +87,55 @@ fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, MAX_WORKERS))
 }
 
-fn pool() -> Result<&'static Pool, LogicalError> {
-    static POOL: OnceLock<Option<Pool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let workers = worker_count();
-        let (tx, rx) = bounded::<Job>(workers * QUEUE_PER_WORKER);
-        let mut started = 0;
-        for i in 0..workers {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("argon2-{i}"))
-                .spawn(move || worker(rx));
-            if spawned.is_ok() {
-                started += 1;
-            }
-        }
-        (started > 0).then_some(Pool {
-            jobs: tx,
-            workers: started,
-        })
-    })
-    .as_ref()
-    .ok_or_else(|| LogicalError::Internal("password hashing workers unavailable".into()))
-}
+impl Hashers {
+    fn pool(&self) -> Result<&Pool, LogicalError> {
+        self.pool
+            .get_or_init(|| {
+                let workers = worker_count();
+                let (tx, rx) = bounded::<Job>(workers * QUEUE_PER_WORKER);
+                let mut started = 0;
+                for i in 0..workers {
+                    let rx = rx.clone();
+                    let runs = self.runs.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("argon2-{i}"))
+                        .spawn(move || worker(rx, &runs));
+                    if spawned.is_ok() {
+                        started += 1;
+                    }
+                }
+                (started > 0).then_some(Pool {
+                    jobs: tx,
+                    workers: started,
+                })
+            })
+            .as_ref()
+            .ok_or_else(|| LogicalError::Internal("password hashing workers unavailable".into()))
+    }
 
-/// The number of hashing workers (starting them if needed).
-pub(crate) fn workers() -> usize {
-    pool().map_or(0, |p| p.workers)
+    /// The number of hashing workers (starting them if needed).
+    pub fn workers(&self) -> usize {
+        self.pool().map_or(0, |p| p.workers)
+    }
+
+    /// Argon2 computations finished by these workers.
+    #[cfg(test)]
+    pub(crate) fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
 }
 
 /// A worker: one memory block for its whole life, one job at a time.
-fn worker(rx: Receiver<Job>) {
+fn worker(rx: Receiver<Job>, runs: &AtomicU64) {
     let mut memory = vec![Block::new(); Params::DEFAULT.block_count()];
     while let Ok(job) = rx.recv() {
         let answer = if Instant::now() > job.deadline {
             Err(LogicalError::RateLimited)
         } else {
             let out = run(&job.target, &job.password, &mut memory);
+            if out.is_ok() {
+                runs.fetch_add(1, Ordering::Relaxed);
+            }
             memory.iter_mut().for_each(|b| *b = Block::new());
             out
         };
@@ -138,14 +158,17 @@ fn run(
     Argon2::new(t.algorithm, t.version, t.params.clone())
         .hash_password_into_with_memory(password.expose().as_bytes(), &t.salt, &mut out, blocks)
         .map_err(|_| LogicalError::Internal("password hashing failed".into()))?;
-    RUNS.fetch_add(1, Ordering::Relaxed);
     Ok(out)
 }
 
 /// Runs `target` on a worker and waits for its output: 429 when no worker
 /// could start it within [`PERMIT_WAIT`].
-fn compute(target: Target, password: &SecretString) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
-    let pool = pool()?;
+fn compute(
+    hashers: &Hashers,
+    target: Target,
+    password: &SecretString,
+) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+    let pool = hashers.pool()?;
     let deadline = Instant::now() + PERMIT_WAIT;
     let (reply, answer) = bounded(1);
     let job = Job {
@@ -188,15 +211,14 @@ fn parse(phc: &str) -> Option<(Target, Output)> {
     ))
 }
 
-/// The dummy target and output, parsed once (the string is a constant).
-fn dummy() -> &'static (Target, Output) {
-    static DUMMY: OnceLock<(Target, Output)> = OnceLock::new();
-    // The constant is checked by the tests; `parse` cannot fail on it.
-    DUMMY.get_or_init(|| parse(DUMMY_PHC).expect("the dummy PHC string is valid"))
+/// The dummy target and output (the string is a constant, checked by the
+/// tests; parsing it costs nothing next to the Argon2 run).
+fn dummy() -> Result<(Target, Output), LogicalError> {
+    parse(DUMMY_PHC).ok_or_else(|| LogicalError::Internal("password hashing failed".into()))
 }
 
 /// The PHC hash of `password` with a fresh random salt.
-pub(super) fn hash(password: &SecretString) -> Result<String, LogicalError> {
+pub(super) fn hash(hashers: &Hashers, password: &SecretString) -> Result<String, LogicalError> {
     let salt_bytes: [u8; SALT_LEN] = crate::crypto::random_array();
     let target = Target {
         algorithm: Algorithm::Argon2id,
@@ -204,7 +226,7 @@ pub(super) fn hash(password: &SecretString) -> Result<String, LogicalError> {
         params: Params::DEFAULT,
         salt: salt_bytes.to_vec(),
     };
-    let out = compute(target, password)?;
+    let out = compute(hashers, target, password)?;
     fn fail<E>(_: E) -> LogicalError {
         LogicalError::Internal("password hashing failed".into())
     }
@@ -221,33 +243,28 @@ pub(super) fn hash(password: &SecretString) -> Result<String, LogicalError> {
 /// Whether `password` matches the PHC string `phc`; 429 when no worker
 /// was free in time. A string that cannot be checked never matches, and
 /// still costs one Argon2 run (against the dummy).
-pub(super) fn verify(password: &SecretString, phc: &str) -> Result<bool, LogicalError> {
+pub(super) fn verify(
+    hashers: &Hashers,
+    password: &SecretString,
+    phc: &str,
+) -> Result<bool, LogicalError> {
     let Some((target, expected)) = parse(phc) else {
-        verify_unknown(password)?;
+        verify_unknown(hashers, password)?;
         return Ok(false);
     };
-    let out = compute(target, password)?;
+    let out = compute(hashers, target, password)?;
     Ok(crate::crypto::ct_eq(&out, expected.as_bytes()))
 }
 
 /// The cost of a login for a user that does not exist: one full Argon2
 /// run against the dummy hash, through the same queue. Never matches.
-pub(super) fn verify_unknown(password: &SecretString) -> Result<(), LogicalError> {
-    let (t, _) = dummy();
-    let target = Target {
-        algorithm: t.algorithm,
-        version: t.version,
-        params: t.params.clone(),
-        salt: t.salt.clone(),
-    };
-    compute(target, password)?;
+pub(super) fn verify_unknown(
+    hashers: &Hashers,
+    password: &SecretString,
+) -> Result<(), LogicalError> {
+    let (target, _) = dummy()?;
+    compute(hashers, target, password)?;
     Ok(())
-}
-
-/// Argon2 computations finished since start.
-#[cfg(test)]
-pub(crate) fn runs() -> u64 {
-    RUNS.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
@@ -256,26 +273,27 @@ mod tests {
 
     #[test]
     fn hash_and_verify() {
+        let hs = Hashers::default();
         let pw = SecretString::from("correct horse");
-        let h = hash(&pw).unwrap();
+        let h = hash(&hs, &pw).unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify(&pw, &h).unwrap());
-        assert!(!verify(&SecretString::from("wrong"), &h).unwrap());
-        assert!(!verify(&pw, "not a phc string").unwrap());
-        assert!(!verify(&pw, DUMMY_PHC).unwrap());
+        assert!(verify(&hs, &pw, &h).unwrap());
+        assert!(!verify(&hs, &SecretString::from("wrong"), &h).unwrap());
+        assert!(!verify(&hs, &pw, "not a phc string").unwrap());
+        assert!(!verify(&hs, &pw, DUMMY_PHC).unwrap());
         // Hashes made by the crate's own hasher still verify.
         use argon2::PasswordHasher;
         let theirs = Argon2::default()
             .hash_password(b"correct horse")
             .unwrap()
             .to_string();
-        assert!(verify(&pw, &theirs).unwrap());
-        assert!(!verify(&SecretString::from("nope"), &theirs).unwrap());
+        assert!(verify(&hs, &pw, &theirs).unwrap());
+        assert!(!verify(&hs, &SecretString::from("nope"), &theirs).unwrap());
     }
 
     #[test]
     fn the_dummy_has_the_parameters_of_real_hashes() {
-        let (t, out) = dummy();
+        let (t, out) = dummy().unwrap();
         assert_eq!(t.algorithm, Algorithm::Argon2id);
         assert_eq!(t.version, Version::V0x13);
         assert_eq!(t.params.m_cost(), Params::DEFAULT_M_COST);
@@ -287,15 +305,14 @@ mod tests {
 
     #[test]
     fn unknown_users_and_corrupt_hashes_cost_one_argon2_run() {
-        // Each check below must run Argon2 once more; `runs` only grows
-        // (other tests may add to it concurrently, hence `>=`).
+        // Each check below runs Argon2 exactly once more (the counter
+        // belongs to this test's own workers).
+        let hs = Hashers::default();
         let pw = SecretString::from("guess");
-        let before = runs();
-        verify_unknown(&pw).unwrap();
-        assert!(runs() > before);
-        let before = runs();
-        assert!(!verify(&pw, "").unwrap());
-        assert!(runs() > before);
+        verify_unknown(&hs, &pw).unwrap();
+        assert_eq!(hs.runs(), 1);
+        assert!(!verify(&hs, &pw, "").unwrap());
+        assert_eq!(hs.runs(), 2);
     }
 
     #[test]
@@ -303,12 +320,14 @@ mod tests {
         // Flood the queue from many threads: some callers may get 429,
         // none hangs, and afterwards an unknown-user check still runs
         // Argon2 (the failure is never remembered).
+        let hs = Arc::new(Hashers::default());
         let pw = SecretString::from("flood");
-        let n = workers() * QUEUE_PER_WORKER * 2;
+        let n = hs.workers() * QUEUE_PER_WORKER * 2;
         let handles: Vec<_> = (0..n)
             .map(|_| {
                 let pw = pw.clone();
-                std::thread::spawn(move || verify_unknown(&pw))
+                let hs = hs.clone();
+                std::thread::spawn(move || verify_unknown(&hs, &pw))
             })
             .collect();
         for h in handles {
@@ -317,14 +336,14 @@ mod tests {
                 Err(e) => panic!("unexpected {e}"),
             }
         }
-        let before = runs();
-        verify_unknown(&pw).unwrap();
-        assert!(runs() > before);
+        let before = hs.runs();
+        verify_unknown(&hs, &pw).unwrap();
+        assert_eq!(hs.runs(), before + 1);
     }
 
     #[test]
     fn workers_are_bounded() {
-        let n = workers();
+        let n = Hashers::default().workers();
         assert!((1..=MAX_WORKERS).contains(&n));
     }
 }

@@ -228,6 +228,7 @@ fn enable(
     let kind = fields::req_string(data, "type")?;
     let backend =
         (t.factory)(&kind).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
+    active.adopt(backend.as_ref());
     let description = fields::opt_string(data, "description")?.unwrap_or_default();
     let mut entry = MountEntry::new(&path, &kind, &description);
     entry.options = parse_options(data)?;

@@ -186,6 +186,7 @@ pub fn rotate(
         expires,
     };
     webhook::notify_rotation(
+        &state.webhooks,
         &record,
         &rotated,
         scheduled,

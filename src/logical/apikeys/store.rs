@@ -428,6 +428,8 @@ pub struct MountState {
     write: Mutex<()>,
     pub limiter: RateLimiter,
     pub stats: Stats,
+    /// Rotation events waiting for delivery to their webhooks.
+    pub webhooks: super::webhook::Queue,
 }
 
 fn storage_err(e: crate::barrier::BarrierError) -> LogicalError {
@@ -457,6 +459,7 @@ impl MountState {
             write: Mutex::new(()),
             limiter: RateLimiter::default(),
             stats,
+            webhooks: super::webhook::Queue::default(),
         };
         let names = storage.list(KEYS_PREFIX).map_err(storage_err)?;
         bump(&state.stats.storage_reads);

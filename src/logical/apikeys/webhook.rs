@@ -6,7 +6,9 @@
 //! v1=<hex HMAC-SHA256(webhook_secret, "<t>.<body>")>`, where the secret
 //! is returned once when the webhook is set.
 //!
-//! Delivery: one background worker fed by a bounded queue
+//! Delivery: one background worker per mount (started on its first event,
+//! ending once the mount's state is dropped and its queue drained) fed by
+//! a bounded queue
 //! ([`QUEUE_LEN`] events; beyond, events are dropped with a warning), an
 //! HTTPS client (rustls, the Mozilla root store, no redirects, connect and
 //! total timeouts), 4 attempts with backoff (0 s, 1 s, 2 s, 4 s).
@@ -203,23 +205,30 @@ struct Delivery {
     policy: WebhookPolicy,
 }
 
-fn queue() -> Option<&'static Sender<Delivery>> {
-    static QUEUE: OnceLock<Option<Sender<Delivery>>> = OnceLock::new();
-    QUEUE
-        .get_or_init(|| {
-            let (tx, rx) = bounded(QUEUE_LEN);
-            let spawned = std::thread::Builder::new()
-                .name("vault-rs-apikeys-webhook".into())
-                .spawn(move || worker(rx));
-            match spawned {
-                Ok(_) => Some(tx),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot start the apikeys webhook worker");
-                    None
+/// The delivery queue of one mount's state, with its worker (started on
+/// the first event). Dropping the queue lets the worker finish what is
+/// queued and end.
+#[derive(Default)]
+pub struct Queue(OnceLock<Option<Sender<Delivery>>>);
+
+impl Queue {
+    fn sender(&self) -> Option<&Sender<Delivery>> {
+        self.0
+            .get_or_init(|| {
+                let (tx, rx) = bounded(QUEUE_LEN);
+                let spawned = std::thread::Builder::new()
+                    .name("vault-rs-apikeys-webhook".into())
+                    .spawn(move || worker(rx));
+                match spawned {
+                    Ok(_) => Some(tx),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start the apikeys webhook worker");
+                        None
+                    }
                 }
-            }
-        })
-        .as_ref()
+            })
+            .as_ref()
+    }
 }
 
 fn worker(rx: Receiver<Delivery>) {
@@ -247,6 +256,7 @@ fn client(host: &str, addr: SocketAddr) -> Result<reqwest::blocking::Client, Str
 
 /// Sends a rotation event for `record` if it has a webhook.
 pub fn notify_rotation(
+    queue: &Queue,
     record: &KeyRecord,
     rotated: &Rotated,
     scheduled: bool,
@@ -277,7 +287,7 @@ pub fn notify_rotation(
         name: record.name.clone(),
         policy: policy.clone(),
     };
-    let Some(queue) = queue() else {
+    let Some(queue) = queue.sender() else {
         return;
     };
     if let Err(TrySendError::Full(d) | TrySendError::Disconnected(d)) = queue.try_send(delivery) {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::state::{policy_err, token_err};
 use super::{Active, Core, CoreError, Operation, Request, Response};
-use crate::audit::{AuditInput, AuditScope, MountInfo, Outcome};
+use crate::audit::{
+    AuditInput, AuditScope, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord,
+};
 use crate::auth::token::TokenEntry;
 use crate::logical::{system, Caller, LogicalRequest};
 use crate::policy::{Acl, Capability};
@@ -68,16 +70,17 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
     // refused (fail closed); then its response (or error).
     let audit = active.audit.scope();
     let mount = audit_mount(&routes, &audit, &req.path);
-    let token_entry = auth.as_ref().map(|a| &a.entry);
+    let token = auth.as_ref().map(|a| token_record(&a.entry));
+    let auth_error = auth_err.as_ref().map(CoreError::audit_record);
     let open_path = is_wrapping_open_path(&req.path)
         || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
         || (auth_err.is_some() && unauthenticated_read(&routes, &req).is_some());
     let logged = audit.log(&AuditInput {
         request: &req,
-        auth: token_entry,
+        auth: token.as_ref(),
         mount: &mount,
         outcome: None,
-        error: if open_path { None } else { auth_err.as_ref() },
+        error: if open_path { None } else { auth_error.as_ref() },
     });
     if let Err(e) = logged {
         // Fail closed, except for the operator's way out of failing devices
@@ -88,7 +91,7 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         tracing::error!(path = %req.path, error = %e, "no audit device recorded the request; served as the operator's way out");
     }
     let result = serve(core, &active, &routes, &mut req, auth.as_ref(), auth_err);
-    audit.respond(&req, token_entry, &mount, result)
+    audit.respond(&req, token.as_ref(), &mount, result)
 }
 
 /// See [`Core::precheck`]: the same decisions as [`handle`] and
@@ -123,8 +126,9 @@ fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
     // unread), then the error.
     let audit = active.audit.scope();
     let mount = audit_mount(&routes, &audit, &req.path);
-    for outcome in [None, Some(Outcome::Err(&e))] {
-        let error = outcome.is_none().then_some(&e);
+    let record = e.audit_record();
+    for outcome in [None, Some(Outcome::Err(record.clone()))] {
+        let error = outcome.is_none().then_some(&record);
         audit.log(&AuditInput {
             request: req,
             auth: None,
@@ -134,6 +138,42 @@ fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
         })?;
     }
     Err(e)
+}
+
+/// The audit log's record of a token: what it shows of the entry.
+fn token_record(e: &TokenEntry) -> TokenRecord {
+    TokenRecord {
+        accessor: e.accessor.clone(),
+        display_name: e.display_name.clone(),
+        policies: e.policies.clone(),
+        metadata: e.meta.clone(),
+        entity_id: e.entity_id.clone(),
+        ttl: e.creation_ttl,
+        issue_time: e.creation_time,
+    }
+}
+
+/// The audit log records an error as the client sees it: the status of
+/// [`CoreError::client_view`], its text (no internal detail: a 500 is
+/// "internal error"), and the response a 404 may still carry.
+impl AuditedError for CoreError {
+    fn audit_record(&self) -> ErrorRecord<'_> {
+        let status = self.client_view().status;
+        let message = if status == 500 {
+            "internal error".to_string()
+        } else {
+            self.to_string()
+        };
+        let response = match self {
+            CoreError::Logical(crate::logical::LogicalError::NotFoundWith(r)) => Some(&**r),
+            _ => None,
+        };
+        ErrorRecord {
+            status,
+            message,
+            response,
+        }
+    }
 }
 
 /// The response-wrapping paths that may be used without a token.

@@ -28,8 +28,9 @@
 //! and auth methods take the contract from [`sdk`], never from `core`, and
 //! do not name `audit`, `http`, `policy` or `expiration`; nothing above the
 //! barrier names `physical` outside its tests; `http` names neither
-//! `barrier` nor `physical`. Still to untangle: the `sys/` handlers and the
-//! token store call into `core`, and `audit` takes core and token types.
+//! `barrier` nor `physical`; `audit` names neither `core` nor `auth` (the
+//! core hands it flat records). Still to untangle: the `sys/` handlers and
+//! the token store call into `core`.
 #![forbid(unsafe_code)]
 
 pub mod audit;

@@ -6,7 +6,8 @@
 //! threads, Vault-shaped entries with secrets HMAC-ed ([`entry`]), the hash
 //! chain and signed checkpoints ([`chain`]) and the offline verifier
 //! ([`verify`]).
-//! Must not touch: HTTP, the router, tokens (it is handed what it logs).
+//! Must not touch: HTTP, the router, tokens, the core (it is handed what
+//! it logs: flat [`TokenRecord`]s and [`ErrorRecord`]s the core builds).
 //!
 //! The core logs a request after authenticating it and before dispatching
 //! it; if no enabled device records it, the request fails with 500 and is

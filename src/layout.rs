@@ -24,14 +24,14 @@
 //!   a lazily built value; `static mut`, `thread_local!`, `lazy_static!`)
 //!   outside [`GLOBAL_STATE_ALLOWED`] (a test fixture): a mount's state
 //!   lives in its backend instance, shared state in the unsealed state.
+//! - `audit` names neither `core` nor `auth`: the core hands it flat
+//!   records (`TokenRecord`, `ErrorRecord`) built from its own types.
 //!
 //! To be enforced once later steps land (each holds false today):
 //! - `logical::system` and `auth::token` → `core`: the `sys/` handlers and
 //!   the token store take `&Core`/`&Active` and call pipeline internals
 //!   (`authorize`, `backend_for`, `policy_err`, `token_err`, wrapping);
 //!   they become typed parts of core, or go through the contract.
-//! - `audit` → `core` (`CoreError`) and `audit` → `auth` (`TokenEntry`):
-//!   audit should take a flat record built by core.
 //! - `http` → `logical` (`fields::parse_duration`, `LogicalError::NotFoundWith`).
 //! - engines → `router` (`MountEntry` in `LogicalRequest`, apikeys'
 //!   `MountSource`), until a `MountContext` replaces them.
@@ -121,6 +121,13 @@ const RULES: &[Rule] = &[
         only: None,
         skip_tests: true,
         why: "nothing above the barrier touches physical storage",
+    },
+    Rule {
+        scope: &["audit"],
+        forbidden: &["core", "auth"],
+        only: None,
+        skip_tests: false,
+        why: "audit records what the core hands it (flat records), not core or token types",
     },
     Rule {
         scope: &["http"],
@@ -289,6 +296,7 @@ fn no_forbidden_import_in_the_source_tree() {
         "logical/kv/v2/data.rs",
         "auth/approle/mod.rs",
         "http/handler.rs",
+        "audit/entry.rs",
     ] {
         assert!(files.iter().any(|(r, _)| r == must), "{must} not scanned");
     }
@@ -328,6 +336,22 @@ fn the_check_sees_every_form_of_import() {
     // The leaf may name crypto and nothing else.
     assert!(violations(RULES, &file("sdk/request.rs", "use crate::crypto::X;")).is_empty());
     assert!(!violations(RULES, &file("sdk/request.rs", "use crate::router::X;")).is_empty());
+    // audit takes flat records: no core or token types, in tests either.
+    for text in [
+        "use crate::core::CoreError;",
+        "use crate::auth::token::TokenEntry;",
+    ] {
+        assert!(!violations(RULES, &file("audit/entry.rs", text)).is_empty());
+        assert!(!violations(
+            RULES,
+            &file(
+                "audit/mod.rs",
+                &format!("#[cfg(test)]\nmod tests {{\n    {text}\n}}\n")
+            )
+        )
+        .is_empty());
+    }
+    assert!(violations(RULES, &file("audit/entry.rs", "use crate::sdk::Response;")).is_empty());
     // http must not reach storage.
     assert!(!violations(RULES, &file("http/mod.rs", "use crate::barrier::Barrier;")).is_empty());
     // Test code may use an in-memory physical backend; other code may not.

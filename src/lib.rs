@@ -28,12 +28,12 @@
 //! and auth methods take the contract from [`sdk`], never from `core`, and
 //! do not name `audit`, `http`, `policy` or `expiration`; nothing above the
 //! barrier names `physical` outside its tests; `http` names neither
-//! `barrier` nor `physical`; no `static` holds mutable state (a mount's
+//! `barrier` nor `physical`; `audit` names neither `core` nor `auth` (the
+//! core hands it flat records); no `static` holds mutable state (a mount's
 //! state lives in its backend instance, built when the mount is loaded or
 //! created and dropped with it; what mounts share, such as the Argon2
 //! workers, is owned by the unsealed state and handed to them). Still to
-//! untangle: the `sys/` handlers and the token store call into `core`, and
-//! `audit` takes core and token types.
+//! untangle: the `sys/` handlers and the token store call into `core`.
 #![forbid(unsafe_code)]
 
 pub mod audit;

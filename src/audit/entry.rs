@@ -28,10 +28,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::auth::token::TokenEntry;
-use crate::core::CoreError;
 use crate::crypto::{hmac_sha256, SecretBytes};
-use crate::logical::LogicalError;
 use crate::sdk::{Request, Response};
 
 /// The prefix of every HMAC-ed value.
@@ -112,30 +109,68 @@ pub struct MountInfo {
     pub kind: String,
 }
 
+/// The token a request was made with, as the audit log records it: a
+/// flat copy built by the core from its token entry (the audit subsystem
+/// does not know tokens). The token itself is not part of it (the log
+/// takes it, HMAC-ed, from the request).
+#[derive(Clone, Default)]
+pub struct TokenRecord {
+    /// HMAC-ed in the log unless the device says `hmac_accessor=false`.
+    pub accessor: String,
+    pub display_name: String,
+    pub policies: Vec<String>,
+    /// Empty: logged as `null`.
+    pub metadata: Map<String, Value>,
+    pub entity_id: String,
+    /// The token's TTL at creation, in seconds.
+    pub ttl: u64,
+    /// Unix seconds.
+    pub issue_time: i64,
+}
+
+/// A failed request as the client sees it: built by the core from its one
+/// error-to-reply mapping.
+#[derive(Clone)]
+pub struct ErrorRecord<'a> {
+    /// The HTTP status the client gets.
+    pub status: u16,
+    /// What the log records as `error` (never internal detail).
+    pub message: String,
+    /// A response the client still gets with the error (a 404 with data).
+    pub response: Option<&'a Response>,
+}
+
+/// An error the audit log can record (implemented by the core's error);
+/// [`AuditScope::respond`](super::AuditScope::respond) also answers with
+/// it when the response entry cannot be recorded.
+pub trait AuditedError: From<super::AuditError> {
+    fn audit_record(&self) -> ErrorRecord<'_>;
+}
+
 /// What the core hands the broker for one entry.
 pub struct AuditInput<'a> {
     pub request: &'a Request,
-    /// The token's entry, once the token was looked up.
-    pub auth: Option<&'a TokenEntry>,
+    /// The token's record, once the token was looked up.
+    pub auth: Option<&'a TokenRecord>,
     pub mount: &'a MountInfo,
     /// For a response entry: the outcome.
     pub outcome: Option<Outcome<'a>>,
     /// For a request entry that failed before dispatch (authentication).
-    pub error: Option<&'a CoreError>,
+    pub error: Option<&'a ErrorRecord<'a>>,
 }
 
 /// The outcome a response entry records.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Outcome<'a> {
     Ok(&'a Response),
-    Err(&'a CoreError),
+    Err(ErrorRecord<'a>),
 }
 
 impl<'a> Outcome<'a> {
-    pub fn of(result: &'a Result<Response, CoreError>) -> Outcome<'a> {
+    pub fn of<E: AuditedError>(result: &'a Result<Response, E>) -> Outcome<'a> {
         match result {
             Ok(r) => Outcome::Ok(r),
-            Err(e) => Outcome::Err(e),
+            Err(e) => Outcome::Err(e.audit_record()),
         }
     }
 }
@@ -242,11 +277,11 @@ pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
             display_name: e.display_name.clone(),
             policies: e.policies.clone(),
             token_policies: e.policies.clone(),
-            metadata: (!e.meta.is_empty()).then(|| e.meta.clone()),
+            metadata: (!e.metadata.is_empty()).then(|| e.metadata.clone()),
             entity_id: e.entity_id.clone(),
             token_type: "service".into(),
-            token_ttl: e.creation_ttl,
-            token_issue_time: unix_to_rfc3339(e.creation_time),
+            token_ttl: e.ttl,
+            token_issue_time: unix_to_rfc3339(e.issue_time),
         }),
         None if !token.is_empty() => Some(AuthBlock {
             client_token: token.clone(),
@@ -266,11 +301,11 @@ pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
         remote_address: req.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
         wrap_ttl: req.wrap_ttl,
     };
-    let (kind, response, error) = match input.outcome {
+    let (kind, response, error) = match &input.outcome {
         None => (
             "request",
             None,
-            input.error.map(error_text).unwrap_or_default(),
+            input.error.map(|e| e.message.clone()).unwrap_or_default(),
         ),
         Some(Outcome::Ok(r)) => (
             "response",
@@ -278,14 +313,12 @@ pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
             String::new(),
         ),
         Some(Outcome::Err(e)) => {
-            let block = match e {
-                CoreError::Logical(LogicalError::NotFoundWith(r)) => {
-                    response_block(input.mount, r, 404, h)
-                }
-                _ => ResponseBlock {
+            let block = match e.response {
+                Some(r) => response_block(input.mount, r, e.status, h),
+                None => ResponseBlock {
                     mount_point: input.mount.point.clone(),
                     mount_type: input.mount.kind.clone(),
-                    status_code: status_of_error(e),
+                    status_code: e.status,
                     auth: None,
                     secret: None,
                     data: None,
@@ -293,7 +326,7 @@ pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
                     wrap_info: None,
                 },
             };
-            ("response", Some(block), error_text(e))
+            ("response", Some(block), e.message.clone())
         }
     };
     let entry = Entry {
@@ -373,20 +406,6 @@ fn status_of_response(r: &Response) -> u16 {
     }
 }
 
-/// The HTTP status the client gets for `e`: the core's one mapping
-/// ([`CoreError::client_view`]), which the HTTP layer answers with.
-pub(crate) fn status_of_error(e: &CoreError) -> u16 {
-    e.status_code()
-}
-
-/// The error as the client sees it (no internal detail).
-fn error_text(e: &CoreError) -> String {
-    if status_of_error(e) == 500 {
-        return "internal error".into();
-    }
-    e.to_string()
-}
-
 /// RFC 3339 time of a unix timestamp ("" if out of range).
 fn unix_to_rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
@@ -458,28 +477,96 @@ mod tests {
     }
 
     #[test]
+    fn request_entry_auth_block_from_the_token_record() {
+        let h = hasher();
+        let mut req = Request::new(Operation::Read, "secret/app");
+        req.client_token = Some("hvs.CANARYTOKEN".into());
+        let mount = MountInfo::default();
+        let token = TokenRecord {
+            accessor: "ACCESSOR1".into(),
+            display_name: "userpass-alice".into(),
+            policies: vec!["default".into(), "dev".into()],
+            metadata: Map::new(),
+            entity_id: "ent-1".into(),
+            ttl: 3600,
+            issue_time: 86_400,
+        };
+        let input = AuditInput {
+            request: &req,
+            auth: Some(&token),
+            mount: &mount,
+            outcome: None,
+            error: None,
+        };
+        let v: Value = serde_json::from_str(&render(&input, "t", &h)).unwrap();
+        assert_eq!(
+            v["auth"],
+            json!({
+                "client_token": h.hash("hvs.CANARYTOKEN"),
+                "accessor": h.hash("ACCESSOR1"),
+                "display_name": "userpass-alice",
+                "policies": ["default", "dev"],
+                "token_policies": ["default", "dev"],
+                "metadata": null,
+                "entity_id": "ent-1",
+                "token_type": "service",
+                "token_ttl": 3600,
+                "token_issue_time": "1970-01-02T00:00:00Z",
+            })
+        );
+        assert_eq!(v["request"]["client_token_accessor"], h.hash("ACCESSOR1"));
+        let mut meta = Map::new();
+        meta.insert("role".into(), json!("web"));
+        let with_meta = TokenRecord {
+            metadata: meta,
+            ..token.clone()
+        };
+        let input = AuditInput {
+            auth: Some(&with_meta),
+            ..input
+        };
+        let v: Value = serde_json::from_str(&render(&input, "t", &h)).unwrap();
+        assert_eq!(v["auth"]["metadata"], json!({"role": "web"}));
+    }
+
+    #[test]
     fn response_entry_has_status_and_error() {
         let h = hasher();
         let req = Request::new(Operation::Read, "secret/missing");
         let mount = MountInfo::default();
-        let err = CoreError::PermissionDenied;
+        let err = ErrorRecord {
+            status: 403,
+            message: "permission denied".into(),
+            response: None,
+        };
         let input = AuditInput {
             request: &req,
             auth: None,
             mount: &mount,
-            outcome: Some(Outcome::Err(&err)),
+            outcome: Some(Outcome::Err(err)),
             error: None,
         };
         let v: Value = serde_json::from_str(&render(&input, "t", &h)).unwrap();
         assert_eq!(v["type"], "response");
         assert_eq!(v["response"]["status_code"], 403);
         assert_eq!(v["error"], "permission denied");
-        let internal = CoreError::Internal("detail with secret".into());
+        assert!(v["response"].get("data").is_none());
+        // An error that still carries a response (a 404 with data): the
+        // response is recorded, HMAC-ed, with the error's status.
+        let body = Response::json(json!({"versions": "CANARY"}));
         let input = AuditInput {
-            outcome: Some(Outcome::Err(&internal)),
+            outcome: Some(Outcome::Err(ErrorRecord {
+                status: 404,
+                message: "not found".into(),
+                response: Some(&body),
+            })),
             ..input
         };
         let text = render(&input, "t", &h);
-        assert!(!text.contains("detail"));
+        assert!(!text.contains("CANARY"), "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["response"]["status_code"], 404);
+        assert_eq!(v["response"]["data"]["versions"], h.hash("CANARY"));
+        assert_eq!(v["error"], "not found");
     }
 }

@@ -6,7 +6,8 @@
 //! threads, Vault-shaped entries with secrets HMAC-ed ([`entry`]), the hash
 //! chain and signed checkpoints ([`chain`]) and the offline verifier
 //! ([`verify`]).
-//! Must not touch: HTTP, the router, tokens (it is handed what it logs).
+//! Must not touch: HTTP, the router, tokens, the core (it is handed what
+//! it logs: flat [`TokenRecord`]s and [`ErrorRecord`]s the core builds).
 //!
 //! The core logs a request after authenticating it and before dispatching
 //! it; if no enabled device records it, the request fails with 500 and is
@@ -35,14 +36,12 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::token::TokenEntry;
 use crate::barrier::StorageView;
-use crate::core::CoreError;
 use crate::crypto::{random_secret, SecretBytes};
 use crate::sdk::{Operation, Request, Response};
 use device::{Ack, Device};
 pub use device::{DeviceMetrics, FsyncPolicy};
-pub use entry::{AuditInput, MountInfo, Outcome};
+pub use entry::{AuditInput, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord};
 pub use error::AuditError;
 
 const DEVICES_KEY: &str = "audit/devices";
@@ -403,13 +402,13 @@ impl AuditScope {
     ///   never gets a 500 for a write that took effect).
     ///
     /// Either way the server logs the failure.
-    pub fn respond(
+    pub fn respond<E: AuditedError>(
         &self,
         request: &Request,
-        auth: Option<&TokenEntry>,
+        auth: Option<&TokenRecord>,
         mount: &MountInfo,
-        result: Result<Response, CoreError>,
-    ) -> Result<Response, CoreError> {
+        result: Result<Response, E>,
+    ) -> Result<Response, E> {
         let logged = self.log(&AuditInput {
             request,
             auth,
@@ -628,6 +627,29 @@ mod tests {
         assert!(log_one(&b, "secret/y").is_ok());
     }
 
+    /// An error type as a caller of the broker has one.
+    #[derive(Debug)]
+    enum TestError {
+        BadRequest,
+        Audit,
+    }
+
+    impl From<AuditError> for TestError {
+        fn from(_: AuditError) -> Self {
+            TestError::Audit
+        }
+    }
+
+    impl AuditedError for TestError {
+        fn audit_record(&self) -> ErrorRecord<'_> {
+            ErrorRecord {
+                status: 400,
+                message: "bad".into(),
+                response: None,
+            }
+        }
+    }
+
     #[test]
     fn response_entries_that_cannot_be_recorded() {
         use crate::sdk::Response;
@@ -653,18 +675,20 @@ mod tests {
         let req = Request::new(Operation::Update, "secret/a");
         let r = b
             .scope()
-            .respond(&req, None, &mount, Ok(Response::empty()))
+            .respond(&req, None, &mount, Ok::<_, TestError>(Response::empty()))
             .unwrap();
         assert!(r.warnings[0].contains("audit log"));
         // A failed write keeps its own error (nothing was performed).
         let r = b
             .scope()
-            .respond(&req, None, &mount, Err(CoreError::BadRequest("bad".into())));
-        assert_eq!(r.unwrap_err().status_code(), 400);
+            .respond(&req, None, &mount, Err(TestError::BadRequest));
+        assert!(matches!(r, Err(TestError::BadRequest)));
         // A read discloses nothing the log does not show: 500.
         let req = Request::new(Operation::Read, "secret/a");
-        let r = b.scope().respond(&req, None, &mount, Ok(Response::empty()));
-        assert_eq!(r.unwrap_err().status_code(), 500);
+        let r = b
+            .scope()
+            .respond(&req, None, &mount, Ok::<_, TestError>(Response::empty()));
+        assert!(matches!(r, Err(TestError::Audit)));
     }
 
     #[test]

@@ -884,8 +884,7 @@ mod tests {
     /// Renders real audit entries (request and response) for a request
     /// carrying `data`, as the broker does.
     fn rendered(data: serde_json::Map<String, Value>, status: Option<u16>) -> String {
-        use crate::audit::entry::{render, AuditInput, Hasher, MountInfo, Outcome};
-        use crate::core::CoreError;
+        use crate::audit::entry::{render, AuditInput, ErrorRecord, Hasher, MountInfo, Outcome};
         use crate::crypto::SecretBytes;
         use crate::sdk::{Operation, Request};
         let h = Hasher::new(SecretBytes::from_slice(&[3u8; 32]), true, false);
@@ -893,12 +892,18 @@ mod tests {
         req.client_token = Some("hvs.TOKEN".into());
         req.data = data;
         let mount = MountInfo::default();
-        let err = match status {
-            Some(403) => Some(CoreError::PermissionDenied),
-            Some(429) => Some(CoreError::RateLimited),
+        let message = match status {
+            Some(403) => Some("permission denied"),
+            Some(429) => Some("rate limit exceeded"),
             _ => None,
         };
-        let outcome = err.as_ref().map(Outcome::Err);
+        let outcome = status.zip(message).map(|(status, message)| {
+            Outcome::Err(ErrorRecord {
+                status,
+                message: message.into(),
+                response: None,
+            })
+        });
         render(
             &AuditInput {
                 request: &req,

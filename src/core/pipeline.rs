@@ -6,16 +6,45 @@ use std::sync::Arc;
 
 use super::state::{policy_err, token_err};
 use super::{Active, Core, CoreError, Operation, Request, Response};
-use crate::audit::{AuditInput, AuditScope, MountInfo, Outcome};
+use crate::audit::{
+    AuditInput, AuditScope, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord,
+};
 use crate::auth::token::TokenEntry;
 use crate::logical::{system, Caller, LogicalRequest};
 use crate::policy::{Acl, Capability};
+use crate::router::{Mounted, Router};
 
 /// Who made the request and what they may do.
 pub(crate) struct Authenticated {
     pub caller: Caller,
     pub entry: TokenEntry,
     pub acl: Arc<Acl>,
+}
+
+/// The routers one request sees: taken once (two `Arc` clones), so every
+/// step of the request routes against the same published mount tables and
+/// none copies them.
+struct Routes {
+    mounts: Arc<Router>,
+    auth: Arc<Router>,
+}
+
+impl Routes {
+    fn of(active: &Active) -> Routes {
+        Routes {
+            mounts: active.mounts.snapshot(),
+            auth: active.auth_mounts.snapshot(),
+        }
+    }
+
+    /// The router for `path` (auth methods under `auth/`).
+    fn for_path(&self, path: &str) -> &Router {
+        if path.starts_with("auth/") {
+            &self.auth
+        } else {
+            &self.mounts
+        }
+    }
 }
 
 pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreError> {
@@ -32,6 +61,7 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         return Ok(resp);
     }
     let active = core.active()?;
+    let routes = Routes::of(&active);
     let (auth, auth_err) = match authenticate(&active, &req) {
         Ok(a) => (Some(a), None),
         Err(e) => (None, Some(e)),
@@ -39,17 +69,18 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
     // Audit: the request is recorded before anything is performed, or
     // refused (fail closed); then its response (or error).
     let audit = active.audit.scope();
-    let mount = audit_mount(&active, &audit, &req.path);
-    let token_entry = auth.as_ref().map(|a| &a.entry);
+    let mount = audit_mount(&routes, &audit, &req.path);
+    let token = auth.as_ref().map(|a| token_record(&a.entry));
+    let auth_error = auth_err.as_ref().map(CoreError::audit_record);
     let open_path = is_wrapping_open_path(&req.path)
         || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
-        || (auth_err.is_some() && unauthenticated_read(&active, &req).is_some());
+        || (auth_err.is_some() && unauthenticated_read(&routes, &req).is_some());
     let logged = audit.log(&AuditInput {
         request: &req,
-        auth: token_entry,
+        auth: token.as_ref(),
         mount: &mount,
         outcome: None,
-        error: if open_path { None } else { auth_err.as_ref() },
+        error: if open_path { None } else { auth_error.as_ref() },
     });
     if let Err(e) = logged {
         // Fail closed, except for the operator's way out of failing devices
@@ -59,8 +90,8 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         }
         tracing::error!(path = %req.path, error = %e, "no audit device recorded the request; served as the operator's way out");
     }
-    let result = serve(core, &active, &mut req, auth.as_ref(), auth_err);
-    audit.respond(&req, token_entry, &mount, result)
+    let result = serve(core, &active, &routes, &mut req, auth.as_ref(), auth_err);
+    audit.respond(&req, token.as_ref(), &mount, result)
 }
 
 /// See [`Core::precheck`]: the same decisions as [`handle`] and
@@ -81,9 +112,10 @@ fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
         return Ok(());
     }
     let active = core.active()?;
+    let routes = Routes::of(&active);
     if is_wrapping_open_path(&req.path)
-        || login_route(&active, req).is_some()
-        || unauthenticated_read(&active, req).is_some()
+        || login_route(&routes, req).is_some()
+        || unauthenticated_read(&routes, req).is_some()
     {
         return Ok(());
     }
@@ -93,9 +125,10 @@ fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
     // Recorded as `handle` records a refused token: the request (its body
     // unread), then the error.
     let audit = active.audit.scope();
-    let mount = audit_mount(&active, &audit, &req.path);
-    for outcome in [None, Some(Outcome::Err(&e))] {
-        let error = outcome.is_none().then_some(&e);
+    let mount = audit_mount(&routes, &audit, &req.path);
+    let record = e.audit_record();
+    for outcome in [None, Some(Outcome::Err(record.clone()))] {
+        let error = outcome.is_none().then_some(&record);
         audit.log(&AuditInput {
             request: req,
             auth: None,
@@ -105,6 +138,42 @@ fn precheck_canonical(core: &Core, req: &Request) -> Result<(), CoreError> {
         })?;
     }
     Err(e)
+}
+
+/// The audit log's record of a token: what it shows of the entry.
+fn token_record(e: &TokenEntry) -> TokenRecord {
+    TokenRecord {
+        accessor: e.accessor.clone(),
+        display_name: e.display_name.clone(),
+        policies: e.policies.clone(),
+        metadata: e.meta.clone(),
+        entity_id: e.entity_id.clone(),
+        ttl: e.creation_ttl,
+        issue_time: e.creation_time,
+    }
+}
+
+/// The audit log records an error as the client sees it: the status of
+/// [`CoreError::client_view`], its text (no internal detail: a 500 is
+/// "internal error"), and the response a 404 may still carry.
+impl AuditedError for CoreError {
+    fn audit_record(&self) -> ErrorRecord<'_> {
+        let status = self.client_view().status;
+        let message = if status == 500 {
+            "internal error".to_string()
+        } else {
+            self.to_string()
+        };
+        let response = match self {
+            CoreError::Logical(crate::logical::LogicalError::NotFoundWith(r)) => Some(&**r),
+            _ => None,
+        };
+        ErrorRecord {
+            status,
+            message,
+            response,
+        }
+    }
 }
 
 /// The response-wrapping paths that may be used without a token.
@@ -124,7 +193,7 @@ fn audited_rekey(core: &Core, req: Request) -> Result<Response, CoreError> {
         return serve(&req);
     };
     let audit = active.audit.scope();
-    let mount = audit_mount(&active, &audit, &req.path);
+    let mount = audit_mount(&Routes::of(&active), &audit, &req.path);
     audit.log(&AuditInput {
         request: &req,
         auth: None,
@@ -137,11 +206,11 @@ fn audited_rekey(core: &Core, req: Request) -> Result<Response, CoreError> {
 }
 
 /// The mount a path belongs to, when some audit device will record it.
-fn audit_mount(active: &Active, audit: &AuditScope, path: &str) -> MountInfo {
+fn audit_mount(routes: &Routes, audit: &AuditScope, path: &str) -> MountInfo {
     if audit.is_empty() {
         MountInfo::default()
     } else {
-        mount_info(active, path)
+        mount_info(routes, path)
     }
 }
 
@@ -149,6 +218,7 @@ fn audit_mount(active: &Active, audit: &AuditScope, path: &str) -> MountInfo {
 fn serve(
     core: &Core,
     active: &Arc<Active>,
+    routes: &Routes,
     req: &mut Request,
     auth: Option<&Authenticated>,
     auth_err: Option<CoreError>,
@@ -156,10 +226,10 @@ fn serve(
     if let Some(resp) = super::wrapping::handle_unauthenticated(active, req)? {
         return Ok(resp);
     }
-    if let Some(resp) = try_login(active, req)? {
+    if let Some(resp) = try_login(active, routes, req)? {
         return maybe_wrap(active, req, resp);
     }
-    if let Some(resp) = try_unauthenticated_read(active, req)? {
+    if let Some(resp) = try_unauthenticated_read(routes, req)? {
         return Ok(resp);
     }
     let Some(auth) = auth else {
@@ -172,7 +242,7 @@ fn serve(
             .tokens
             .spend_use(&auth.entry.key)
             .map_err(token_err)?;
-    let result = dispatch(core, active, req, auth);
+    let result = dispatch(core, active, routes, req, auth);
     if last_use {
         active
             .tokens
@@ -183,7 +253,7 @@ fn serve(
 }
 
 /// The mount a path belongs to, for audit entries.
-fn mount_info(active: &Active, path: &str) -> MountInfo {
+fn mount_info(routes: &Routes, path: &str) -> MountInfo {
     let info = |point: &str, kind: &str| MountInfo {
         point: point.into(),
         kind: kind.into(),
@@ -194,12 +264,7 @@ fn mount_info(active: &Active, path: &str) -> MountInfo {
     if path == "auth/token" || path.starts_with("auth/token/") {
         return info("auth/token/", "token");
     }
-    let router = if path.starts_with("auth/") {
-        active.auth_mounts.snapshot()
-    } else {
-        active.router()
-    };
-    match router.route(path) {
+    match routes.for_path(path).route(path) {
         Some((m, _)) => info(&m.entry.path, &m.entry.kind),
         None => MountInfo::default(),
     }
@@ -281,6 +346,7 @@ pub(crate) fn authorize(
 fn dispatch(
     core: &Core,
     active: &Arc<Active>,
+    routes: &Routes,
     req: &mut Request,
     auth: &Authenticated,
 ) -> Result<Response, CoreError> {
@@ -290,19 +356,19 @@ fn dispatch(
     if req.path.starts_with("auth/token/") || req.path == "auth/token" {
         return crate::auth::token::handlers::handle(core, active, req, auth);
     }
-    if req.path.starts_with("auth/") {
-        return route_to_mount(&active.auth_mounts.snapshot(), req, auth);
-    }
-    route_to_mount(&active.router(), req, auth)
+    route_to_mount(routes.for_path(&req.path), req, auth)
 }
 
 /// Serves an auth method's unauthenticated path (login) and issues the
 /// token it asks for. `None`: not such a path.
-fn try_login(active: &Active, req: &mut Request) -> Result<Option<Response>, CoreError> {
-    let Some((mounted, rel)) = login_route(active, req) else {
+fn try_login(
+    active: &Active,
+    routes: &Routes,
+    req: &mut Request,
+) -> Result<Option<Response>, CoreError> {
+    let Some((mounted, rel)) = login_route(routes, req) else {
         return Ok(None);
     };
-    let rel = rel.as_str();
     let caller = Caller {
         remote_addr: req.remote_addr,
         ..Caller::default()
@@ -326,43 +392,41 @@ fn try_login(active: &Active, req: &mut Request) -> Result<Option<Response>, Cor
 
 /// The auth mount and relative path of an unauthenticated auth path
 /// (login); `None` for any other path.
-fn login_route(active: &Active, req: &Request) -> Option<(crate::router::Mounted, String)> {
+fn login_route<'r, 'p>(routes: &'r Routes, req: &'p Request) -> Option<(&'r Mounted, &'p str)> {
     if !req.path.starts_with("auth/") || req.path.starts_with("auth/token/") {
         return None;
     }
-    let router = active.auth_mounts.snapshot();
-    let (mounted, rel) = router.route(&req.path)?;
+    let (mounted, rel) = routes.auth.route(&req.path)?;
     mounted
         .backend
         .unauthenticated(rel)
-        .then(|| (mounted.clone(), rel.to_string()))
+        .then_some((mounted.as_ref(), rel))
 }
 
 /// The secrets mount and relative path of a GET that the mount's engine
 /// serves without a token (`LogicalBackend::unauthenticated`: the identity
 /// engine's well-known OIDC documents). Reads only; never `sys/`, `auth/`.
-fn unauthenticated_read(
-    active: &Active,
-    req: &Request,
-) -> Option<(crate::router::Mounted, String)> {
+fn unauthenticated_read<'r, 'p>(
+    routes: &'r Routes,
+    req: &'p Request,
+) -> Option<(&'r Mounted, &'p str)> {
     if req.operation != Operation::Read
         || req.path.starts_with("sys/")
         || req.path.starts_with("auth/")
     {
         return None;
     }
-    let router = active.router();
-    let (mounted, rel) = router.route(&req.path)?;
+    let (mounted, rel) = routes.mounts.route(&req.path)?;
     mounted
         .backend
         .unauthenticated(rel)
-        .then(|| (mounted.clone(), rel.to_string()))
+        .then_some((mounted.as_ref(), rel))
 }
 
 /// Serves [`unauthenticated_read`] paths with an anonymous caller (no
 /// token needed, none consulted). `None`: not such a path.
-fn try_unauthenticated_read(active: &Active, req: &Request) -> Result<Option<Response>, CoreError> {
-    let Some((mounted, rel)) = unauthenticated_read(active, req) else {
+fn try_unauthenticated_read(routes: &Routes, req: &Request) -> Result<Option<Response>, CoreError> {
+    let Some((mounted, rel)) = unauthenticated_read(routes, req) else {
         return Ok(None);
     };
     let caller = Caller {
@@ -371,7 +435,7 @@ fn try_unauthenticated_read(active: &Active, req: &Request) -> Result<Option<Res
     };
     let lreq = LogicalRequest {
         operation: Operation::Read,
-        path: &rel,
+        path: rel,
         data: &req.data,
         storage: &mounted.storage,
         mount: &mounted.entry,
@@ -463,7 +527,7 @@ fn issue_login_token(
 }
 
 fn route_to_mount(
-    router: &crate::router::Router,
+    router: &Router,
     req: &mut Request,
     auth: &Authenticated,
 ) -> Result<Response, CoreError> {

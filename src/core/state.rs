@@ -191,8 +191,8 @@ impl Active {
         self.barrier.view(uuid)
     }
 
-    /// A snapshot of the secrets engines' router.
-    pub fn router(&self) -> Router {
+    /// The secrets engines' live router (a shared, immutable snapshot).
+    pub fn router(&self) -> Arc<Router> {
         self.mounts.snapshot()
     }
 }
@@ -210,7 +210,8 @@ impl Active {
 
 impl crate::logical::apikeys::MountSource for Active {
     fn secrets_router(&self) -> Router {
-        self.router()
+        // A copy of the list of shared mounts, not of the mounts.
+        Router::clone(&self.router())
     }
 
     fn audit_rotation(&self, mount_path: &str, key_name: &str) {

@@ -24,9 +24,13 @@ pub struct Mounted {
 }
 
 /// Mounts ordered for longest-prefix matching.
+///
+/// A published router is immutable: requests share it through an `Arc`
+/// ([`MountSet::snapshot`]); a change builds a new one from a copy (a
+/// vector of `Arc`s, not of mounts) and swaps it in ([`MountSet::update`]).
 #[derive(Clone, Default)]
 pub struct Router {
-    mounts: Vec<Mounted>,
+    mounts: Vec<Arc<Mounted>>,
 }
 
 impl Router {
@@ -36,19 +40,19 @@ impl Router {
 
     /// Adds a mount (the caller has checked for conflicts).
     pub fn insert(&mut self, m: Mounted) {
-        self.mounts.push(m);
+        self.mounts.push(Arc::new(m));
         self.mounts
             .sort_by_key(|m| std::cmp::Reverse(m.entry.path.len()));
     }
 
     /// Removes the mount at exactly `path`.
-    pub fn remove(&mut self, path: &str) -> Option<Mounted> {
+    pub fn remove(&mut self, path: &str) -> Option<Arc<Mounted>> {
         let i = self.mounts.iter().position(|m| m.entry.path == path)?;
         Some(self.mounts.remove(i))
     }
 
     /// The mount serving `path` and the path relative to it.
-    pub fn route<'a>(&self, path: &'a str) -> Option<(&Mounted, &'a str)> {
+    pub fn route<'a>(&self, path: &'a str) -> Option<(&Arc<Mounted>, &'a str)> {
         for m in &self.mounts {
             if let Some(rest) = path.strip_prefix(m.entry.path.as_str()) {
                 return Some((m, rest));
@@ -62,7 +66,7 @@ impl Router {
     }
 
     /// The mount at exactly `path`.
-    pub fn get(&self, path: &str) -> Option<&Mounted> {
+    pub fn get(&self, path: &str) -> Option<&Arc<Mounted>> {
         self.mounts.iter().find(|m| m.entry.path == path)
     }
 
@@ -73,16 +77,20 @@ impl Router {
             .any(|m| m.entry.path.starts_with(path) || path.starts_with(m.entry.path.as_str()))
     }
 
-    pub fn all(&self) -> &[Mounted] {
+    pub fn all(&self) -> &[Arc<Mounted>] {
         &self.mounts
     }
 }
 
 /// A persisted, routable set of mounts (secrets engines, or auth methods
-/// under `auth/`). Changes are serialised by [`MountSet::lock`].
+/// under `auth/`). The live router is an immutable snapshot behind an
+/// `Arc`: readers take the `Arc` (no copy of the table); changes go
+/// through [`MountSet::update`], which persists the new table before
+/// publishing it, one change at a time.
 pub struct MountSet {
-    router: std::sync::RwLock<Router>,
+    router: std::sync::RwLock<Arc<Router>>,
     table: MountTable,
+    /// Serialises changes (held across the storage write and the swap).
     lock: std::sync::Mutex<()>,
     /// "" for secrets engines, "auth/" for auth methods.
     pub prefix: &'static str,
@@ -122,31 +130,147 @@ impl MountSet {
             });
         }
         Ok(MountSet {
-            router: std::sync::RwLock::new(router),
+            router: std::sync::RwLock::new(Arc::new(router)),
             table,
             lock: std::sync::Mutex::new(()),
             prefix,
         })
     }
 
-    /// A snapshot of the router.
-    pub fn snapshot(&self) -> Router {
+    /// The live router: a shared, immutable snapshot (an `Arc` clone).
+    pub fn snapshot(&self) -> Arc<Router> {
         self.router
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    /// Serialises changes to this set.
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    /// Changes the mount table atomically with its storage write: under
+    /// the change lock, `change` edits a copy of the live router and says
+    /// whether it changed anything (`Ok(None)`: nothing to save); the new
+    /// table is persisted, and only then published. An error from
+    /// `change` or from storage leaves the live router and the stored
+    /// table as they were.
+    pub fn update<T, E>(
+        &self,
+        change: impl FnOnce(&mut Router) -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E>
+    where
+        E: From<crate::barrier::BarrierError>,
+    {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = Router::clone(&self.snapshot());
+        let Some(out) = change(&mut next)? else {
+            return Ok(None);
+        };
+        let entries: Vec<MountEntry> = next.all().iter().map(|m| m.entry.clone()).collect();
+        self.table.save(&entries)?;
+        *self.router.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::barrier::{Barrier, BarrierError};
+    use crate::physical::InmemBackend;
+    use crate::seal::{new_unseal_key, SealConfig};
+
+    fn factory(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
+        crate::core::state::backend_for(kind)
     }
 
-    /// Persists `router`'s entries and makes it live.
-    pub fn save(&self, router: Router) -> Result<(), crate::barrier::BarrierError> {
-        let entries: Vec<MountEntry> = router.all().iter().map(|m| m.entry.clone()).collect();
-        self.table.save(&entries)?;
-        *self.router.write().unwrap_or_else(|p| p.into_inner()) = router;
-        Ok(())
+    fn set() -> (Arc<Barrier>, MountSet) {
+        let barrier = Barrier::new(Arc::new(InmemBackend::new()));
+        barrier
+            .initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
+            .unwrap();
+        barrier.mark_initialized().unwrap();
+        let table = MountTable::new(barrier.view("core"), "mounts");
+        let view_of = |uuid: &str| barrier.view(uuid);
+        let set = MountSet::load(table, "", Vec::new(), factory, &view_of).unwrap();
+        (barrier, set)
+    }
+
+    fn add(barrier: &Arc<Barrier>, router: &mut Router, path: &str) {
+        let entry = MountEntry::new(path, "kv", "");
+        let storage = barrier.view(&entry.uuid);
+        router.insert(Mounted {
+            entry,
+            backend: factory("kv").unwrap(),
+            storage,
+        });
+    }
+
+    fn stored_paths(barrier: &Arc<Barrier>) -> Vec<String> {
+        MountTable::new(barrier.view("core"), "mounts")
+            .load()
+            .unwrap()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.path)
+            .collect()
+    }
+
+    #[test]
+    fn readers_share_one_immutable_snapshot() {
+        let (barrier, set) = set();
+        let before = set.snapshot();
+        assert!(
+            Arc::ptr_eq(&before, &set.snapshot()),
+            "a read copies nothing"
+        );
+        set.update(|r| {
+            add(&barrier, r, "a/");
+            Ok::<_, BarrierError>(Some(()))
+        })
+        .unwrap();
+        // A request holding the old snapshot keeps seeing the old table.
+        assert!(before.get("a/").is_none());
+        let after = set.snapshot();
+        assert!(after.get("a/").is_some());
+        assert_eq!(stored_paths(&barrier), ["a/"]);
+        // The new table shares the unchanged mounts with the old one.
+        set.update(|r| {
+            add(&barrier, r, "bb/");
+            Ok::<_, BarrierError>(Some(()))
+        })
+        .unwrap();
+        let third = set.snapshot();
+        assert!(Arc::ptr_eq(
+            after.get("a/").unwrap(),
+            third.get("a/").unwrap()
+        ));
+    }
+
+    #[test]
+    fn a_change_is_published_only_once_persisted() {
+        let (barrier, set) = set();
+        // The change itself fails: nothing stored, nothing published.
+        let r: Result<Option<()>, BarrierError> = set.update(|r| {
+            add(&barrier, r, "a/");
+            Err(BarrierError::Sealed)
+        });
+        assert!(r.is_err());
+        assert!(set.snapshot().get("a/").is_none());
+        assert!(stored_paths(&barrier).is_empty());
+        // No change: nothing stored.
+        let none = set
+            .update(|_| Ok::<Option<()>, BarrierError>(None))
+            .unwrap();
+        assert!(none.is_none());
+        assert!(MountTable::new(barrier.view("core"), "mounts")
+            .load()
+            .unwrap()
+            .is_none());
+        // The storage write fails: the live router stays as it was.
+        barrier.seal();
+        let r = set.update(|r| {
+            add(&barrier, r, "b/");
+            Ok::<_, BarrierError>(Some(()))
+        });
+        assert!(r.is_err());
+        assert!(set.snapshot().get("b/").is_none());
     }
 }

@@ -122,7 +122,7 @@ fn registry_of(mount: &crate::router::Mounted) -> Option<&Arc<Registry>> {
 /// Forgets the in-memory state of every `apikeys` mount of `router` (the
 /// core is sealing).
 pub fn forget_all(router: &crate::router::Router) {
-    for registry in router.all().iter().filter_map(registry_of) {
+    for registry in router.all().iter().filter_map(|m| registry_of(m)) {
         registry.forget_all();
     }
 }

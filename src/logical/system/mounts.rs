@@ -244,20 +244,20 @@ fn enable(
             "only one instance of \"{kind}\" is allowed"
         )));
     }
-    let _guard = t.set.lock();
-    let mut router = t.set.snapshot();
-    if router.conflicts(&path) {
-        return Err(mount_err(MountTableError::Conflict(
-            t.shown(&path).to_string(),
-        )));
-    }
     let storage = active.storage_view(&entry.uuid);
-    router.insert(Mounted {
-        entry,
-        backend,
-        storage,
-    });
-    t.set.save(router)?;
+    t.set.update(|router| {
+        if router.conflicts(&path) {
+            return Err(mount_err(MountTableError::Conflict(
+                t.shown(&path).to_string(),
+            )));
+        }
+        router.insert(Mounted {
+            entry,
+            backend,
+            storage,
+        });
+        Ok(Some(()))
+    })?;
     Ok(Response::empty())
 }
 
@@ -274,13 +274,13 @@ fn disable(active: &Active, t: &Target<'_>, rest: &str) -> Result<Response, Core
             t.shown(&path)
         )));
     }
-    let _guard = t.set.lock();
-    let mut router = t.set.snapshot();
-    let Some(removed) = router.remove(&path) else {
+    let removed = t
+        .set
+        .update(|router| Ok::<_, CoreError>(router.remove(&path)))?;
+    let Some(removed) = removed else {
         // Vault answers 204 for a path that is not mounted.
         return Ok(Response::empty());
     };
-    t.set.save(router)?;
     // Revoke everything the mount issued (tokens of an auth method).
     for id in active.expiration.ids_under(path.trim_end_matches('/'))? {
         if let Some(e) = active.expiration.lookup(&id)? {
@@ -326,48 +326,49 @@ fn obj(v: Value) -> Map<String, Value> {
 
 fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
     let path = t.full(rest)?;
-    let _guard = t.set.lock();
-    let mut router = t.set.snapshot();
-    let Some(mut m) = router.remove(&path) else {
-        return Err(mount_err(MountTableError::NotMounted(
-            t.shown(&path).to_string(),
-        )));
-    };
-    if let Some(v) = fields::opt_duration(data, "default_lease_ttl")? {
-        m.entry.config.default_lease_ttl = v;
-    }
-    if let Some(v) = fields::opt_duration(data, "max_lease_ttl")? {
-        m.entry.config.max_lease_ttl = v;
-    }
-    if let Some(d) = fields::opt_string(data, "description")? {
-        m.entry.description = d;
-    }
-    check_ttls(&m.entry)?;
-    let options = parse_options(data)?;
-    let upgrade = m.entry.kind == "kv"
-        && m.entry.kv_version() == "1"
-        && options.get("version").and_then(Value::as_str) == Some("2");
-    let downgrade = m.entry.kind == "kv"
-        && m.entry.kv_version() == "2"
-        && options.get("version").and_then(Value::as_str) == Some("1");
-    if downgrade {
-        return Err(CoreError::BadRequest(
-            "cannot downgrade a kv mount from version 2 to 1".into(),
-        ));
-    }
-    for (k, v) in options {
-        m.entry.options.insert(k, v);
-    }
-    if upgrade {
-        let kv = m
-            .backend
-            .as_any()
-            .and_then(|b| b.downcast_ref::<crate::logical::kv::KvBackend>())
-            .ok_or_else(|| CoreError::Internal("a kv mount without the kv engine".into()))?;
-        kv.upgrade_v1_to_v2(&m.storage)?;
-    }
-    router.insert(m);
-    t.set.save(router)?;
+    t.set.update(|router| {
+        let Some(m) = router.remove(&path) else {
+            return Err(mount_err(MountTableError::NotMounted(
+                t.shown(&path).to_string(),
+            )));
+        };
+        let mut m = Mounted::clone(&m);
+        if let Some(v) = fields::opt_duration(data, "default_lease_ttl")? {
+            m.entry.config.default_lease_ttl = v;
+        }
+        if let Some(v) = fields::opt_duration(data, "max_lease_ttl")? {
+            m.entry.config.max_lease_ttl = v;
+        }
+        if let Some(d) = fields::opt_string(data, "description")? {
+            m.entry.description = d;
+        }
+        check_ttls(&m.entry)?;
+        let options = parse_options(data)?;
+        let upgrade = m.entry.kind == "kv"
+            && m.entry.kv_version() == "1"
+            && options.get("version").and_then(Value::as_str) == Some("2");
+        let downgrade = m.entry.kind == "kv"
+            && m.entry.kv_version() == "2"
+            && options.get("version").and_then(Value::as_str) == Some("1");
+        if downgrade {
+            return Err(CoreError::BadRequest(
+                "cannot downgrade a kv mount from version 2 to 1".into(),
+            ));
+        }
+        for (k, v) in options {
+            m.entry.options.insert(k, v);
+        }
+        if upgrade {
+            let kv = m
+                .backend
+                .as_any()
+                .and_then(|b| b.downcast_ref::<crate::logical::kv::KvBackend>())
+                .ok_or_else(|| CoreError::Internal("a kv mount without the kv engine".into()))?;
+            kv.upgrade_v1_to_v2(&m.storage)?;
+        }
+        router.insert(m);
+        Ok(Some(()))
+    })?;
     Ok(Response::empty())
 }
 

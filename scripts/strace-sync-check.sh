@@ -99,10 +99,11 @@ missing = []
 before = start_log
 for i in range(writes):
     call("POST", f"secret/data/s{i}", {"data": {"n": str(i)}}, token)
-    # The sync of write i happened before its response: by now strace has
-    # logged it (strace prints a syscall line when the call returns).
+    # The sync of write i happened before its response: strace prints the
+    # line when the call returns, but under load its output can lag, so
+    # wait up to 10 s for it (a missing sync never shows up).
     after = before
-    for _ in range(50):
+    for _ in range(500):
         after = count(log_sync)
         if after > before:
             break

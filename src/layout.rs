@@ -274,22 +274,7 @@ fn violations(rules: &[Rule], files: &[(String, String)]) -> Vec<String> {
 
 #[test]
 fn no_forbidden_import_in_the_source_tree() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut paths = Vec::new();
-    rs_files(&src, &mut paths);
-    let files: Vec<(String, String)> = paths
-        .iter()
-        .map(|p| {
-            let rel = p
-                .strip_prefix(&src)
-                .expect("under src")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let text =
-                std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (rel, text)
-        })
-        .collect();
+    let files = source_files();
     // The scan must see the modules it rules on, or it proves nothing.
     for must in [
         "sdk/mod.rs",

@@ -213,6 +213,9 @@ def check_kv_cas(url: str, st: dict, s: requests.Session) -> None:
         one = api(s, "GET", url, f"kv2/data/cas?version={v}")["data"]["data"]
         if one["n"] != str(v):
             fail(f"kv-cas: version {v} holds {one}")
+    # A write that completed but whose answer the kill cut off is now the
+    # current version: the next round's check-and-set starts from it.
+    st["kv-cas"]["acked_version"] = cur
 
 
 def run_token_create(url: str, state: State, st: dict, s: requests.Session) -> None:
@@ -341,6 +344,7 @@ def cmd_run(url: str, state: State, op: str, max_seconds: float) -> None:
 def cmd_check(url: str, state: State, op: str) -> None:
     st = state.load()
     CHECK[op](url, st, root_session(st))
+    state.save(st)
     # Every operation: the seed data reads back.
     s = root_session(st)
     for k, v in SEED.items():

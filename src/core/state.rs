@@ -28,7 +28,7 @@ pub struct Active {
     barrier: Arc<Barrier>,
     /// Secrets engines.
     pub mounts: MountSet,
-    /// Auth methods (paths "auth/<name>/"); the token store is built in.
+    /// Auth methods (paths `auth/<name>/`); the token store is built in.
     pub auth_mounts: MountSet,
     pub tokens: TokenStore,
     pub policies: PolicyStore,

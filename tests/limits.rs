@@ -383,9 +383,10 @@ fn json_shape_is_bounded_before_dispatch_and_audit() {
         "{b}"
     );
     assert_eq!(s.get_raw("secret/data/deep", Some("root")).0, 404);
-    // Anonymous and deeply nested: refused on the token, the body unread.
+    // Anonymous and deeply nested (a small body, read at once): refused on
+    // its shape before the pipeline, so before the audit log.
     let (st, _, _) = s.send_bytes("POST", "secret/data/deep", nested(125).into_bytes(), None);
-    assert_eq!(st, 403);
+    assert_eq!(st, 400);
     // Every audit line reads back with a default JSON parser; the refused
     // bodies are not in it.
     let text = std::fs::read_to_string(&log).expect("read log");

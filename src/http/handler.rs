@@ -237,9 +237,11 @@ async fn handle(
             return refuse(resp, body, declared, limits.body_read_timeout).await;
         }
     };
-    // The token and the sealed state, before a body is read (a request
-    // without one goes straight to the pipeline, which checks the same).
-    if declared != Some(0) {
+    // The token and the sealed state, before a large (or unannounced) body
+    // is read. A request with a small body or none goes straight to the
+    // pipeline, which checks the same: no second token lookup on the hot
+    // path, and a small body costs little.
+    if declared.is_none_or(|n| n > SMALL_BODY) {
         let core = state.core.clone();
         let checked = tokio::task::spawn_blocking(move || {
             let result = core.precheck(&mut req);

@@ -65,7 +65,7 @@ enum Command {
     Server(server::ServerArgs),
     /// Print the seal status (exit 0 unsealed, 2 sealed, 1 error).
     Status(status::StatusArgs),
-    /// Operator commands: init, unseal, seal, rotate, key-status, rekey.
+    /// Operator commands: init, unseal, seal, rotate, key-status, rekey, verify-storage.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
     /// Read data at a path.

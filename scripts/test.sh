@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: the Rust unit and end-to-end tests, the hvac compatibility
 # suite (in its own Python venv, .venv-compat/), the syscall-level sync
-# check (strace), the SIGKILL crash test, the crash-atomicity smoke test
+# check (strace), the deployment files' check, the SIGKILL crash test, the crash-atomicity smoke test
 # (long runs: scripts/crash-soak.sh) and a few rounds of the power-loss
 # test (FUSE; .venv-powerloss/).
 # This is the test command README.md gives; .ci/run runs it after the
@@ -28,6 +28,9 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
 VAULT_RS_BIN=target/debug/vault-rs \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/compat
+
+step "deployment files (systemd unit, container, example config)"
+VAULT_RS_BIN=target/debug/vault-rs PYTHON="$VENV/bin/python" bash scripts/check-deploy.sh
 
 step "sync check (strace: every acknowledged write is behind an fdatasync)"
 VAULT_RS_BIN=target/debug/vault-rs bash scripts/strace-sync-check.sh

@@ -506,4 +506,18 @@ mod tests {
         assert!(parse("storage \"s3\" {}").is_err());
         assert!(parse("{{{").unwrap_err().0.contains("syntax"));
     }
+
+    /// The example that deploy/ ships (systemd unit, container) parses.
+    #[test]
+    fn deploy_example_parses() {
+        let text = include_str!("../../deploy/vault-rs.hcl");
+        let c = parse(text).unwrap();
+        assert_eq!(
+            c.storage,
+            StorageConfig::Sled {
+                path: PathBuf::from("/var/lib/vault-rs/data")
+            }
+        );
+        assert_eq!(c.listener.address, "0.0.0.0:8200");
+    }
 }

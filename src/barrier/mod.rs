@@ -22,6 +22,7 @@ mod error;
 mod keyring;
 mod path;
 mod record;
+pub mod snapshot;
 mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};

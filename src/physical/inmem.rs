@@ -85,6 +85,14 @@ impl Backend for InmemBackend {
         Ok(())
     }
 
+    fn export(&self) -> Result<Vec<(String, Vec<u8>)>, PhysicalError> {
+        Ok(self
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
     fn kind(&self) -> &'static str {
         "inmem"
     }

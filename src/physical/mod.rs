@@ -52,6 +52,39 @@ pub trait Backend: Send + Sync + 'static {
     fn flush(&self) -> Result<(), PhysicalError>;
     /// The storage type name reported in `sys/seal-status`.
     fn kind(&self) -> &'static str;
+
+    /// Every entry, sorted by key, as one point in time shows them: no
+    /// write is half-seen, and every entry returned is durable. The
+    /// default reads key by key and is consistent only when nothing writes
+    /// meanwhile; the real backends override it.
+    fn export(&self) -> Result<Vec<(String, Vec<u8>)>, PhysicalError> {
+        let mut out = Vec::new();
+        for key in self.scan("")? {
+            if let Some(v) = self.get(&key)? {
+                out.push((key, v));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Replaces everything in `backend` with `entries` in one atomic, durable
+/// transaction: keys absent from `entries` are deleted. Either the whole
+/// new content is in place when this returns `Ok`, or nothing changed.
+pub fn replace_all(
+    backend: &dyn Backend,
+    entries: Vec<(String, Vec<u8>)>,
+) -> Result<(), PhysicalError> {
+    let keep: std::collections::BTreeSet<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    let mut ops: Vec<TxnOp> = backend
+        .scan("")?
+        .into_iter()
+        .filter(|k| !keep.contains(k.as_str()))
+        .map(TxnOp::Delete)
+        .collect();
+    drop(keep);
+    ops.extend(entries.into_iter().map(|(k, v)| TxnOp::Put(k, v)));
+    backend.transaction(ops)
 }
 
 /// One step of a one-level listing: given the first key at or after the

@@ -557,6 +557,29 @@ impl Backend for SledBackend {
     fn kind(&self) -> &'static str {
         "sled"
     }
+
+    /// Holds the writer (no batch is applied meanwhile) while copying every
+    /// entry, then waits for a flush, so the copy is one commit's state and
+    /// durable. Writers wait for the copy, not for the caller's use of it.
+    fn export(&self) -> Result<Vec<(String, Vec<u8>)>, PhysicalError> {
+        self.ensure_writable()?;
+        let engine = self.engine.read().unwrap_or_else(|p| p.into_inner());
+        let db = engine.as_ref().ok_or_else(|| self.unavailable())?;
+        let entries = {
+            let _writer = lock(&self.writer);
+            let mut out = Vec::new();
+            for item in db.iter() {
+                let (k, v) = item.map_err(io)?;
+                if k.first() == Some(&0xFF) {
+                    continue;
+                }
+                out.push((utf8(&k)?.to_string(), v.to_vec()));
+            }
+            out
+        };
+        self.commits.commit(|| self.sync_batch(db))?;
+        Ok(entries)
+    }
 }
 
 #[cfg(test)]

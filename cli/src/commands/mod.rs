@@ -13,6 +13,7 @@ pub mod policy;
 pub mod rw;
 pub mod secrets;
 pub mod server;
+pub mod snapshot;
 pub mod status;
 pub mod token;
 pub mod verify_storage;

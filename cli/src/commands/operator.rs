@@ -33,6 +33,9 @@ pub enum OperatorCommand {
     Rekey(RekeyArgs),
     /// Check a stopped server's data directory offline and report damage.
     VerifyStorage(crate::commands::verify_storage::VerifyStorageArgs),
+    /// Inspect a snapshot, or restore one into a stopped server's storage.
+    #[command(subcommand)]
+    Snapshot(crate::commands::snapshot::SnapshotCommand),
 }
 
 /// `operator init`.
@@ -106,6 +109,7 @@ pub fn run(ctx: &Context, command: OperatorCommand) -> CmdResult {
         OperatorCommand::KeyStatus => key_status(ctx),
         OperatorCommand::Rekey(args) => rekey(ctx, args),
         OperatorCommand::VerifyStorage(args) => crate::commands::verify_storage::run(args),
+        OperatorCommand::Snapshot(command) => crate::commands::snapshot::run(ctx, command),
     }
 }
 

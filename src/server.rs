@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 use tower::Service;
 
 use crate::barrier::Barrier;
-use crate::config::{Config, ListenerConfig, StorageConfig};
+use crate::config::{Config, ListenerConfig, LogFormat, StorageConfig};
 use crate::core::{Core, CoreConfig, Operation, Request};
 use crate::physical::{Backend, InmemBackend, SledBackend};
 use crate::seal::SealConfig;
@@ -71,7 +71,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Runs the server until SIGTERM or Ctrl-C (blocking).
 pub fn serve(opts: ServerOptions) -> Result<(), ServerError> {
     let config = load_config(&opts)?;
-    init_tracing(&config.log_level);
+    init_tracing(&config.log_level, config.log_format)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,13 +95,32 @@ fn load_config(opts: &ServerOptions) -> Result<Config, ServerError> {
     }
 }
 
-fn init_tracing(level: &str) {
+/// Logs go to stderr: text (coloured only on a terminal) or one JSON
+/// object per line. `VAULT_RS_LOG` overrides the level filter and
+/// `VAULT_LOG_FORMAT` the format, as Vault's variable does.
+fn init_tracing(level: &str, format: LogFormat) -> Result<(), ServerError> {
+    use std::io::IsTerminal;
+    let format = match std::env::var("VAULT_LOG_FORMAT") {
+        Ok(f) if !f.is_empty() => {
+            LogFormat::parse(&f).map_err(|e| ServerError(format!("VAULT_LOG_FORMAT: {}", e.0)))?
+        }
+        _ => format,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("VAULT_RS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("vault_rs={level},warn")));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
+    Ok(())
 }
 
 fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Backend>, ServerError> {

@@ -19,6 +19,7 @@
 //! }
 //! api_addr          = "https://vault.example.com:8200"
 //! log_level         = "info"
+//! log_format        = "text"   # or "json": one object per line
 //! default_lease_ttl = "768h"
 //! max_lease_ttl     = "768h"
 //! max_request_size  = 33554432
@@ -82,12 +83,37 @@ pub struct Config {
     pub listener: ListenerConfig,
     pub api_addr: Option<String>,
     pub log_level: String,
+    /// `log_format`: how log lines are written to stderr.
+    pub log_format: LogFormat,
     pub default_lease_ttl: u64,
     pub max_lease_ttl: u64,
     pub max_request_size: usize,
     pub cluster_name: String,
     /// `telemetry { unauthenticated_metrics_access = true }`.
     pub unauthenticated_metrics: bool,
+}
+
+/// How the server writes its log lines (`log_format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines; colours only when stderr is a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// Parses `text` or `json` (any case).
+    pub fn parse(s: &str) -> Result<LogFormat, ConfigError> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" | "standard" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(ConfigError(format!(
+                "\"log_format\" must be \"text\" or \"json\" (got \"{s}\")"
+            ))),
+        }
+    }
 }
 
 /// A configuration error; the message names the field.
@@ -133,6 +159,7 @@ impl Config {
             },
             api_addr: None,
             log_level: "info".into(),
+            log_format: LogFormat::Text,
             default_lease_ttl: DEFAULT_TTL,
             max_lease_ttl: DEFAULT_TTL,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
@@ -162,6 +189,7 @@ impl Config {
             match key {
                 "api_addr" => cfg.api_addr = Some(string(key, v)?),
                 "log_level" => cfg.log_level = log_level(&string(key, v)?)?,
+                "log_format" => cfg.log_format = LogFormat::parse(&string(key, v)?)?,
                 "cluster_name" => cfg.cluster_name = string(key, v)?,
                 "default_lease_ttl" => cfg.default_lease_ttl = duration(key, v)?,
                 "max_lease_ttl" => cfg.max_lease_ttl = duration(key, v)?,
@@ -421,6 +449,7 @@ mod tests {
             }
             api_addr = "http://x"
             log_level = "DEBUG"
+            log_format = "JSON"
             default_lease_ttl = "1h"
             max_lease_ttl = 7200
             max_request_size = 1024
@@ -437,6 +466,7 @@ mod tests {
         assert_eq!(c.max_lease_ttl, 7200);
         assert_eq!(c.max_request_size, 1024);
         assert_eq!(c.log_level, "debug");
+        assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.unauthenticated_metrics);
         assert_eq!(
             c.listener.http_read_header_timeout,
@@ -482,6 +512,7 @@ mod tests {
         let base = "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}\n";
         let cases = [
             ("log_level = \"loud\"", "log_level"),
+            ("log_format = \"xml\"", "log_format"),
             ("max_lease_ttl = \"forever\"", "max_lease_ttl"),
             ("bogus = 1", "bogus"),
             ("max_request_size = -1", "max_request_size"),

@@ -53,12 +53,15 @@ pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
     let budget_units = u32::try_from(limits.max_request_body_memory.div_ceil(BUDGET_UNIT))
         .unwrap_or(u32::MAX)
         .clamp(1, Semaphore::MAX_PERMITS as u32);
-    Router::new().fallback(handle).with_state(AppState {
-        core,
-        limits: Arc::new(limits),
-        body_budget: Arc::new(Semaphore::new(budget_units as usize)),
-        budget_units,
-    })
+    Router::new()
+        .fallback(handle)
+        .with_state(AppState {
+            core,
+            limits: Arc::new(limits),
+            body_budget: Arc::new(Semaphore::new(budget_units as usize)),
+            budget_units,
+        })
+        .layer(axum::middleware::from_fn(super::access_log::access_log))
 }
 
 fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
@@ -316,11 +319,14 @@ async fn handle(
         core.handle(req)
     })
     .await;
-    match result {
+    let mut out = match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e, &request_id),
         Err(_) => internal_error(),
-    }
+    };
+    out.extensions_mut()
+        .insert(super::access_log::RequestId(request_id));
+    out
 }
 
 fn operation_of(method: &Method, query: &Map<String, Value>) -> Option<Operation> {

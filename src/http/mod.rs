@@ -10,6 +10,7 @@
 //! [`Core::precheck`]: crate::core::Core::precheck
 //! [`Core::handle`]: crate::core::Core::handle
 
+mod access_log;
 mod error;
 mod handler;
 pub mod json_limits;

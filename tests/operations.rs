@@ -28,7 +28,10 @@ fn start(args: &[&str], env: &[(&str, &str)], log: &Path) -> (Child, String) {
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server exited");
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            let status = child.wait();
+            panic!("server exited before listening: {status:?}");
+        }
         if let Some(i) = line.find("Listening on ") {
             let addr = line[i + "Listening on ".len()..].trim().to_string();
             std::thread::spawn(move || {

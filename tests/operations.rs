@@ -25,7 +25,12 @@ fn start(args: &[&str], env: &[(&str, &str)], log: &Path) -> (Child, String) {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let Some(stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("server stdout is not piped");
+    };
+    let mut reader = BufReader::new(stdout);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {

@@ -499,3 +499,106 @@ fn token_file_or_no_credentials() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no credentials"));
 }
+
+/// A sled server with KV v2 at secret/ holding secret/app/db, then sealed.
+fn sealed_with_secret() -> TestServer {
+    let s = TestServer::unsealed(1, 1);
+    let (st, b) = s.post(
+        "sys/mounts/secret",
+        json!({"type": "kv", "options": {"version": "2"}}),
+    );
+    assert_eq!(st, 204, "{b}");
+    put_secret(&s, "app/db", json!({"password": "boot-pw"}));
+    assert_eq!(s.put_raw("sys/seal", json!({}), Some(&s.root_token)).0, 204);
+    s
+}
+
+#[test]
+fn at_boot_exec_waits_for_a_sealed_vault_and_says_why() {
+    let s = sealed_with_secret();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = exec_cmd(
+        &s,
+        dir.path(),
+        Some(&s.root_token),
+        &[
+            "--timeout",
+            "60s",
+            "--once",
+            "--env",
+            "DB=secret/app/db#password",
+        ],
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // It is waiting (it said so on stderr, read below) when the operator
+    // unseals.
+    std::thread::sleep(Duration::from_millis(700));
+    s.unseal_all();
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("sealed") && err.contains("retrying"), "{err}");
+    assert!(
+        text(&out.stdout).contains("DB='boot-pw'"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn exec_gives_up_after_its_timeout_and_at_once_with_zero() {
+    let s = sealed_with_secret();
+    let dir = tempfile::tempdir().unwrap();
+    let args = |t: &'static str| {
+        [
+            "--timeout",
+            t,
+            "--once",
+            "--env",
+            "DB=secret/app/db#password",
+        ]
+    };
+    let out = run(&s, dir.path(), Some(&s.root_token), &args("0"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("gave up waiting") && err.contains("sealed"),
+        "{err}"
+    );
+    assert!(!err.contains("retrying"), "{err}");
+
+    let out = run(&s, dir.path(), Some(&s.root_token), &args("1s"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("retrying") && err.contains("gave up waiting"),
+        "{err}"
+    );
+
+    // Unreachable: nothing listens there any more.
+    let addr = s.addr.clone();
+    drop(s);
+    let out = Command::new(common::bin())
+        .args([
+            "exec",
+            "--timeout",
+            "1s",
+            "--once",
+            "--env",
+            "DB=secret/app/db#password",
+        ])
+        .current_dir(dir.path())
+        .env("VAULT_ADDR", &addr)
+        .env("VAULT_TOKEN", "t")
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("unreachable") && err.contains("gave up waiting"),
+        "{err}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The access log: one line per request, after its response.
 //!
 //! Owns: the middleware that logs request id, method, path, status and
-//! latency (at debug level; 5xx at warn). The path is the URL path as
+//! latency, at debug level (a sealed vault answers 503 to everything: not
+//! a reason to warn). The path is the URL path as
 //! received — Vault's API never carries a secret value in a path — and
 //! nothing of the query, headers or body is logged.
 //! Must not touch: the request or the response.
@@ -29,10 +30,6 @@ pub(super) async fn access_log(req: Request, next: Next) -> Response {
         .get::<RequestId>()
         .map(|r| r.0.as_str())
         .unwrap_or("");
-    if status >= 500 {
-        tracing::warn!(request_id, %method, path, status, latency_ms, "request");
-    } else {
-        tracing::debug!(request_id, %method, path, status, latency_ms, "request");
-    }
+    tracing::debug!(request_id, %method, path, status, latency_ms, "request");
     resp
 }

@@ -24,6 +24,7 @@ mod auth;
 mod render;
 mod secrets;
 mod supervise;
+mod wait;
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -76,6 +77,12 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
     kill_timeout: Duration,
 
+    /// How long to wait, at start, for a vault that is sealed, not yet
+    /// initialized or unreachable (retrying with backoff) before giving up;
+    /// 0 fails at once.
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = parse_timeout)]
+    timeout: Duration,
+
     /// The command to run and its arguments (after `--`).
     #[arg(
         value_name = "COMMAND",
@@ -106,6 +113,14 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--timeout`: a duration as [`parse_interval`] reads it, or 0.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_interval(text)
+}
+
 /// Runs the command.
 pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let specs = secrets::Specs::parse(&args.env, &args.file)?;
@@ -119,6 +134,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
             "missing command: vault-rs exec [options] -- COMMAND [ARGS…]",
         ));
     }
+    wait::until_ready(&ctx.client()?, &ctx.address, args.timeout)?;
     let session = auth::login(ctx, &args.login)?;
     let snapshot = secrets::fetch(&session.client, &specs)?;
     if args.once {
@@ -153,5 +169,8 @@ mod tests {
         assert!(parse_interval("0s").is_err());
         assert!(parse_interval("soon").is_err());
         assert!(parse_interval("5d").is_err());
+        assert_eq!(parse_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_timeout("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_timeout("-1").is_err());
     }
 }

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use super::state::{policy_err, token_err};
+use super::system;
 use super::{Active, Core, CoreError, Operation, Request, Response};
 use crate::audit::{
     AuditInput, AuditScope, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord,
 };
-use crate::auth::token::TokenEntry;
-use crate::logical::{system, Caller, LogicalRequest};
+use crate::core::token_store::TokenEntry;
+use crate::logical::{Caller, LogicalRequest};
 use crate::policy::{Acl, Capability};
 use crate::router::{Mounted, Router};
 
@@ -354,7 +355,7 @@ fn dispatch(
         return system::handle(core, active, req, auth);
     }
     if req.path.starts_with("auth/token/") || req.path == "auth/token" {
-        return crate::auth::token::handlers::handle(core, active, req, auth);
+        return crate::core::token_store::handlers::handle(core, active, req, auth);
     }
     route_to_mount(routes.for_path(&req.path), req, auth)
 }
@@ -476,7 +477,7 @@ fn issue_login_token(
     .min(max);
     let reserved = [
         crate::policy::ROOT_POLICY,
-        crate::auth::token::WRAPPING_POLICY,
+        crate::core::token_store::WRAPPING_POLICY,
     ];
     if login
         .policies
@@ -499,7 +500,7 @@ fn issue_login_token(
     policies.sort();
     policies.dedup();
     let kind = mount.kind.clone();
-    let params = crate::auth::token::TokenParams {
+    let params = crate::core::token_store::TokenParams {
         policies,
         meta: login.metadata,
         display_name: if login.display_name.is_empty() {
@@ -523,7 +524,9 @@ fn issue_login_token(
         ..Default::default()
     };
     let (token, entry) = active.tokens.create(params).map_err(token_err)?;
-    Ok(crate::auth::token::handlers::auth_block(&entry, &token))
+    Ok(crate::core::token_store::handlers::auth_block(
+        &entry, &token,
+    ))
 }
 
 fn route_to_mount(

@@ -10,7 +10,6 @@ pub mod cubbyhole;
 pub mod fields;
 pub mod identity;
 pub mod kv;
-pub mod system;
 
 use serde_json::{Map, Value};
 

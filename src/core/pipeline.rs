@@ -156,24 +156,17 @@ fn token_record(e: &TokenEntry) -> TokenRecord {
 
 /// The audit log records an error as the client sees it: the status of
 /// [`CoreError::client_view`], its text (no internal detail: a 500 is
-/// "internal error"), and the response a 404 may still carry.
+/// "internal error"). A 404 that carries data is a response
+/// ([`Response::not_found_with_data`]), recorded as such.
 impl AuditedError for CoreError {
-    fn audit_record(&self) -> ErrorRecord<'_> {
+    fn audit_record(&self) -> ErrorRecord {
         let status = self.client_view().status;
         let message = if status == 500 {
             "internal error".to_string()
         } else {
             self.to_string()
         };
-        let response = match self {
-            CoreError::Logical(crate::logical::LogicalError::NotFoundWith(r)) => Some(&**r),
-            _ => None,
-        };
-        ErrorRecord {
-            status,
-            message,
-            response,
-        }
+        ErrorRecord { status, message }
     }
 }
 
@@ -271,11 +264,12 @@ fn mount_info(routes: &Routes, path: &str) -> MountInfo {
     }
 }
 
-/// Applies `X-Vault-Wrap-TTL` to a successful response.
+/// Applies `X-Vault-Wrap-TTL` to a successful response (a 404 that
+/// carries data is answered as it is, like any error).
 fn maybe_wrap(active: &Active, req: &Request, resp: Response) -> Result<Response, CoreError> {
     match req.wrap_ttl {
-        Some(ttl) => super::wrapping::wrap(active, &req.path, ttl, resp),
-        None => Ok(resp),
+        Some(ttl) if !resp.is_not_found() => super::wrapping::wrap(active, &req.path, ttl, resp),
+        _ => Ok(resp),
     }
 }
 

@@ -254,7 +254,7 @@ async fn handle(
         };
         req = head;
         if let Err(e) = checked {
-            let resp = render_error(e, &req.id);
+            let resp = render_error(e);
             return refuse(resp, body, declared, limits.body_read_timeout).await;
         }
     }
@@ -318,7 +318,7 @@ async fn handle(
     .await;
     match result {
         Ok(Ok(resp)) => render(resp, &request_id),
-        Ok(Err(e)) => render_error(e, &request_id),
+        Ok(Err(e)) => render_error(e),
         Err(_) => internal_error(),
     }
 }
@@ -559,10 +559,7 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
     json_response(status, &envelope(resp, request_id))
 }
 
-fn render_error(err: CoreError, request_id: &str) -> HttpResponse {
-    if let CoreError::Logical(crate::logical::LogicalError::NotFoundWith(resp)) = err {
-        return json_response(StatusCode::NOT_FOUND, &envelope(*resp, request_id));
-    }
+fn render_error(err: CoreError) -> HttpResponse {
     let (status, errors) = status_of(&err);
     error_response(status, errors)
 }

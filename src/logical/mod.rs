@@ -76,8 +76,6 @@ pub trait LogicalBackend: Send + Sync {
 pub enum LogicalError {
     /// 404 with `{"errors":[]}`.
     NotFound,
-    /// 404 with a full response body (KV v2 deleted/destroyed versions).
-    NotFoundWith(Box<Response>),
     /// 400 naming the problem.
     BadRequest(String),
     /// 405: the path exists but not for this operation.
@@ -99,7 +97,7 @@ pub enum LogicalError {
 impl std::fmt::Display for LogicalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LogicalError::NotFound | LogicalError::NotFoundWith(_) => f.write_str("not found"),
+            LogicalError::NotFound => f.write_str("not found"),
             LogicalError::BadRequest(m) => f.write_str(m),
             LogicalError::UnsupportedOperation => f.write_str("unsupported operation"),
             LogicalError::UnsupportedPath(p) => write!(f, "unsupported path \"{p}\""),

@@ -78,7 +78,7 @@ impl Kv {
 
 fn not_found_body(r: Result<Response, LogicalError>) -> Value {
     match r {
-        Err(LogicalError::NotFoundWith(resp)) => Value::Object(resp.data.unwrap()),
+        Ok(resp) if resp.is_not_found() => Value::Object(resp.data.unwrap()),
         other => panic!("expected a 404 with body, got {other:?}"),
     }
 }

@@ -22,7 +22,7 @@ use super::json_limits;
 use crate::config::SMALL_BODY;
 use crate::core::{Core, CoreError, Operation, Request, Response};
 use crate::crypto::SecretString;
-use crate::logical::fields::parse_duration;
+use crate::sdk::parse_duration;
 
 /// What a request may cost at the HTTP layer.
 #[derive(Clone, Debug)]

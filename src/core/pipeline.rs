@@ -373,7 +373,7 @@ fn try_login(
         path: rel,
         data: &req.data,
         storage: &mounted.storage,
-        mount: &mounted.entry,
+        mount: mounted.entry.point(),
         caller: &caller,
     };
     let mut resp = mounted.backend.handle(&lreq)?;
@@ -433,7 +433,7 @@ fn try_unauthenticated_read(routes: &Routes, req: &Request) -> Result<Option<Res
         path: rel,
         data: &req.data,
         storage: &mounted.storage,
-        mount: &mounted.entry,
+        mount: mounted.entry.point(),
         caller: &caller,
     };
     let mut resp = mounted.backend.handle(&lreq)?;
@@ -536,7 +536,7 @@ fn route_to_mount(
         path: rel,
         data: &req.data,
         storage: &mounted.storage,
-        mount: &mounted.entry,
+        mount: mounted.entry.point(),
         caller: &auth.caller,
     };
     let op = resolve_write_op(mounted.backend.as_ref(), &lreq)?;

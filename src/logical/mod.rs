@@ -1,9 +1,11 @@
 //! Secrets engines behind the router.
 //!
 //! Owns: the [`LogicalBackend`] trait every engine implements, the engines
-//! themselves (kv v1/v2, the system backend's handlers) and typed access to
-//! request fields. A backend sees only its mount's [`StorageView`]; it must
-//! not reach the barrier, other mounts, or HTTP.
+//! themselves (kv v1/v2, cubbyhole, apikeys, identity) and typed access to
+//! request fields. A backend sees only its mount's [`StorageView`] and what
+//! the request tells it of its mount ([`MountPoint`]); it must not reach
+//! the barrier, other mounts, or HTTP, and names neither `core` nor
+//! `router` (the `sys/` handlers are a part of the core).
 
 pub mod apikeys;
 pub mod cubbyhole;
@@ -14,9 +16,8 @@ pub mod kv;
 use serde_json::{Map, Value};
 
 use crate::barrier::{BarrierError, StorageView};
-use crate::router::MountEntry;
 pub use crate::sdk::LoginAuth;
-use crate::sdk::{Operation, Response};
+use crate::sdk::{MountPoint, Operation, Response};
 
 /// Who is calling, as far as a backend needs to know.
 #[derive(Clone, Debug, Default)]
@@ -41,7 +42,8 @@ pub struct LogicalRequest<'a> {
     pub path: &'a str,
     pub data: &'a Map<String, Value>,
     pub storage: &'a StorageView,
-    pub mount: &'a MountEntry,
+    /// The mount the request was routed to.
+    pub mount: MountPoint<'a>,
     pub caller: &'a Caller,
 }
 

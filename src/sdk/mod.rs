@@ -2,7 +2,8 @@
 //!
 //! Owns: the request and response types ([`Request`], [`Response`],
 //! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]), the
-//! wall-clock helpers ([`time`]) and the duration syntax ([`duration`]).
+//! mount a request was routed to ([`MountPoint`]), the wall-clock helpers
+//! ([`time`]) and the duration syntax ([`duration`]).
 //! Secrets engines, auth methods, the HTTP layer and the configuration
 //! take these from here, not from `core` or `logical`.
 //! Must not touch: anything of this crate but [`crate::crypto`]; in
@@ -10,8 +11,10 @@
 //! or `physical` (the layout test, `src/layout.rs`, enforces it).
 
 pub mod duration;
+mod mount;
 mod request;
 pub mod time;
 
 pub use duration::parse_duration;
+pub use mount::MountPoint;
 pub use request::{AuthResponse, LeaseInfo, LoginAuth, Operation, Request, Response};

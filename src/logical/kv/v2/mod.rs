@@ -189,7 +189,7 @@ fn version_param(data: &Map<String, Value>) -> Result<u64, LogicalError> {
 /// A 404 that still carries a body (deleted or destroyed versions).
 fn not_found_with(req: &LogicalRequest<'_>, data: Value) -> Response {
     let mut resp = Response::not_found_with_data(data);
-    resp.mount_type = Some(req.mount.kind.clone());
+    resp.mount_type = Some(req.mount.kind.to_string());
     resp
 }
 

@@ -199,6 +199,17 @@ fn deleted_and_destroyed_versions_are_404_with_a_body() {
     assert_eq!(st, 404);
     assert_eq!(body["data"]["data"], Value::Null);
     assert_eq!(body["data"]["metadata"]["destroyed"], true);
+    // Such a 404 is answered as it is, never response-wrapped.
+    let resp = reqwest::blocking::Client::new()
+        .get(s.url("secret/data/del/x?version=2"))
+        .header("X-Vault-Token", &s.root_token)
+        .header("X-Vault-Wrap-TTL", "60")
+        .send()
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 404);
+    let wrapped: Value = resp.json().expect("json");
+    assert_eq!(wrapped["wrap_info"], Value::Null, "{wrapped}");
+    assert_eq!(wrapped["data"]["metadata"]["destroyed"], true, "{wrapped}");
     assert_eq!(
         s.post("secret/undelete/del/x", json!({"versions": [2]})).0,
         204

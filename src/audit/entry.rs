@@ -131,20 +131,18 @@ pub struct TokenRecord {
 /// A failed request as the client sees it: built by the core from its one
 /// error-to-reply mapping.
 #[derive(Clone)]
-pub struct ErrorRecord<'a> {
+pub struct ErrorRecord {
     /// The HTTP status the client gets.
     pub status: u16,
     /// What the log records as `error` (never internal detail).
     pub message: String,
-    /// A response the client still gets with the error (a 404 with data).
-    pub response: Option<&'a Response>,
 }
 
 /// An error the audit log can record (implemented by the core's error);
 /// [`AuditScope::respond`](super::AuditScope::respond) also answers with
 /// it when the response entry cannot be recorded.
 pub trait AuditedError: From<super::AuditError> {
-    fn audit_record(&self) -> ErrorRecord<'_>;
+    fn audit_record(&self) -> ErrorRecord;
 }
 
 /// What the core hands the broker for one entry.
@@ -156,14 +154,14 @@ pub struct AuditInput<'a> {
     /// For a response entry: the outcome.
     pub outcome: Option<Outcome<'a>>,
     /// For a request entry that failed before dispatch (authentication).
-    pub error: Option<&'a ErrorRecord<'a>>,
+    pub error: Option<&'a ErrorRecord>,
 }
 
 /// The outcome a response entry records.
 #[derive(Clone)]
 pub enum Outcome<'a> {
     Ok(&'a Response),
-    Err(ErrorRecord<'a>),
+    Err(ErrorRecord),
 }
 
 impl<'a> Outcome<'a> {
@@ -310,21 +308,24 @@ pub fn render(input: &AuditInput<'_>, time: &str, h: &Hasher) -> String {
         Some(Outcome::Ok(r)) => (
             "response",
             Some(response_block(input.mount, r, status_of_response(r), h)),
-            String::new(),
+            // A 404 that carries data is recorded as the error it is for
+            // the client, with its response (HMAC-ed).
+            if r.is_not_found() {
+                "not found".to_string()
+            } else {
+                String::new()
+            },
         ),
         Some(Outcome::Err(e)) => {
-            let block = match e.response {
-                Some(r) => response_block(input.mount, r, e.status, h),
-                None => ResponseBlock {
-                    mount_point: input.mount.point.clone(),
-                    mount_type: input.mount.kind.clone(),
-                    status_code: e.status,
-                    auth: None,
-                    secret: None,
-                    data: None,
-                    warnings: Vec::new(),
-                    wrap_info: None,
-                },
+            let block = ResponseBlock {
+                mount_point: input.mount.point.clone(),
+                mount_type: input.mount.kind.clone(),
+                status_code: e.status,
+                auth: None,
+                secret: None,
+                data: None,
+                warnings: Vec::new(),
+                wrap_info: None,
             };
             ("response", Some(block), e.message.clone())
         }
@@ -537,7 +538,6 @@ mod tests {
         let err = ErrorRecord {
             status: 403,
             message: "permission denied".into(),
-            response: None,
         };
         let input = AuditInput {
             request: &req,
@@ -551,15 +551,12 @@ mod tests {
         assert_eq!(v["response"]["status_code"], 403);
         assert_eq!(v["error"], "permission denied");
         assert!(v["response"].get("data").is_none());
-        // An error that still carries a response (a 404 with data): the
-        // response is recorded, HMAC-ed, with the error's status.
-        let body = Response::json(json!({"versions": "CANARY"}));
+        // A 404 that still carries a response (KV v2's deleted versions):
+        // the response is recorded, HMAC-ed, with its status and the error
+        // the client sees.
+        let body = Response::not_found_with_data(json!({"versions": "CANARY"}));
         let input = AuditInput {
-            outcome: Some(Outcome::Err(ErrorRecord {
-                status: 404,
-                message: "not found".into(),
-                response: Some(&body),
-            })),
+            outcome: Some(Outcome::Ok(&body)),
             ..input
         };
         let text = render(&input, "t", &h);
@@ -568,5 +565,14 @@ mod tests {
         assert_eq!(v["response"]["status_code"], 404);
         assert_eq!(v["response"]["data"]["versions"], h.hash("CANARY"));
         assert_eq!(v["error"], "not found");
+        // Any other success records no error.
+        let body = Response::json(json!({"versions": "CANARY"}));
+        let input = AuditInput {
+            outcome: Some(Outcome::Ok(&body)),
+            ..input
+        };
+        let v: Value = serde_json::from_str(&render(&input, "t", &h)).unwrap();
+        assert_eq!(v["response"]["status_code"], 200);
+        assert!(v.get("error").is_none(), "{v}");
     }
 }

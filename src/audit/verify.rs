@@ -901,7 +901,6 @@ mod tests {
             Outcome::Err(ErrorRecord {
                 status,
                 message: message.into(),
-                response: None,
             })
         });
         render(

@@ -1,12 +1,14 @@
-//! Authentication: the token store (every request's identity) and, later,
-//! auth methods that log in and receive tokens from it.
+//! Auth methods (AppRole, userpass): they check credentials and answer a
+//! login with what the token store (a part of the core,
+//! [`crate::core::token_store`]) should issue.
 //!
-//! Owns: token entries, accessors, the parent/child tree, TTL arithmetic.
-//! Must not touch: HTTP, the router, other mounts' storage.
+//! Owns: each method's roles, users, secret IDs and their storage, the
+//! token fields they share (`tokenutil`), CIDR checks.
+//! Must not touch: the core, the token store, HTTP, the router, other
+//! mounts' storage.
 
 pub mod approle;
 pub mod cidr;
-pub mod token;
 pub mod tokenutil;
 pub mod userpass;
 

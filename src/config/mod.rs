@@ -355,7 +355,7 @@ fn boolean(key: &str, v: &Expression) -> Result<bool, ConfigError> {
 fn duration(key: &str, v: &Expression) -> Result<u64, ConfigError> {
     let parsed = match v {
         Expression::Number(n) => n.as_u64(),
-        Expression::String(s) => crate::logical::fields::parse_duration(s),
+        Expression::String(s) => crate::sdk::parse_duration(s),
         _ => None,
     };
     parsed.ok_or_else(|| {

@@ -105,7 +105,7 @@ fn barrier_view(e: &BarrierError) -> ClientView {
 
 fn logical_view(e: &LogicalError) -> ClientView {
     match e {
-        LogicalError::NotFound | LogicalError::NotFoundWith(_) => ClientView::new(404, vec![]),
+        LogicalError::NotFound => ClientView::new(404, vec![]),
         LogicalError::BadRequest(m) => ClientView::new(400, vec![m.clone()]),
         LogicalError::UnsupportedOperation => ClientView::new(405, vec![e.to_string()]),
         LogicalError::UnsupportedPath(_) => ClientView::new(404, vec![e.to_string()]),

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use super::state::{policy_err, token_err};
+use super::system;
 use super::{Active, Core, CoreError, Operation, Request, Response};
 use crate::audit::{
     AuditInput, AuditScope, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord,
 };
-use crate::auth::token::TokenEntry;
-use crate::logical::{system, Caller, LogicalRequest};
+use crate::core::token_store::TokenEntry;
+use crate::logical::{Caller, LogicalRequest};
 use crate::policy::{Acl, Capability};
 use crate::router::{Mounted, Router};
 
@@ -155,24 +156,17 @@ fn token_record(e: &TokenEntry) -> TokenRecord {
 
 /// The audit log records an error as the client sees it: the status of
 /// [`CoreError::client_view`], its text (no internal detail: a 500 is
-/// "internal error"), and the response a 404 may still carry.
+/// "internal error"). A 404 that carries data is a response
+/// ([`Response::not_found_with_data`]), recorded as such.
 impl AuditedError for CoreError {
-    fn audit_record(&self) -> ErrorRecord<'_> {
+    fn audit_record(&self) -> ErrorRecord {
         let status = self.client_view().status;
         let message = if status == 500 {
             "internal error".to_string()
         } else {
             self.to_string()
         };
-        let response = match self {
-            CoreError::Logical(crate::logical::LogicalError::NotFoundWith(r)) => Some(&**r),
-            _ => None,
-        };
-        ErrorRecord {
-            status,
-            message,
-            response,
-        }
+        ErrorRecord { status, message }
     }
 }
 
@@ -270,11 +264,12 @@ fn mount_info(routes: &Routes, path: &str) -> MountInfo {
     }
 }
 
-/// Applies `X-Vault-Wrap-TTL` to a successful response.
+/// Applies `X-Vault-Wrap-TTL` to a successful response (a 404 that
+/// carries data is answered as it is, like any error).
 fn maybe_wrap(active: &Active, req: &Request, resp: Response) -> Result<Response, CoreError> {
     match req.wrap_ttl {
-        Some(ttl) => super::wrapping::wrap(active, &req.path, ttl, resp),
-        None => Ok(resp),
+        Some(ttl) if !resp.is_not_found() => super::wrapping::wrap(active, &req.path, ttl, resp),
+        _ => Ok(resp),
     }
 }
 
@@ -354,7 +349,7 @@ fn dispatch(
         return system::handle(core, active, req, auth);
     }
     if req.path.starts_with("auth/token/") || req.path == "auth/token" {
-        return crate::auth::token::handlers::handle(core, active, req, auth);
+        return crate::core::token_store::handlers::handle(core, active, req, auth);
     }
     route_to_mount(routes.for_path(&req.path), req, auth)
 }
@@ -378,7 +373,7 @@ fn try_login(
         path: rel,
         data: &req.data,
         storage: &mounted.storage,
-        mount: &mounted.entry,
+        mount: mounted.entry.point(),
         caller: &caller,
     };
     let mut resp = mounted.backend.handle(&lreq)?;
@@ -438,7 +433,7 @@ fn try_unauthenticated_read(routes: &Routes, req: &Request) -> Result<Option<Res
         path: rel,
         data: &req.data,
         storage: &mounted.storage,
-        mount: &mounted.entry,
+        mount: mounted.entry.point(),
         caller: &caller,
     };
     let mut resp = mounted.backend.handle(&lreq)?;
@@ -476,7 +471,7 @@ fn issue_login_token(
     .min(max);
     let reserved = [
         crate::policy::ROOT_POLICY,
-        crate::auth::token::WRAPPING_POLICY,
+        crate::core::token_store::WRAPPING_POLICY,
     ];
     if login
         .policies
@@ -499,7 +494,7 @@ fn issue_login_token(
     policies.sort();
     policies.dedup();
     let kind = mount.kind.clone();
-    let params = crate::auth::token::TokenParams {
+    let params = crate::core::token_store::TokenParams {
         policies,
         meta: login.metadata,
         display_name: if login.display_name.is_empty() {
@@ -523,7 +518,9 @@ fn issue_login_token(
         ..Default::default()
     };
     let (token, entry) = active.tokens.create(params).map_err(token_err)?;
-    Ok(crate::auth::token::handlers::auth_block(&entry, &token))
+    Ok(crate::core::token_store::handlers::auth_block(
+        &entry, &token,
+    ))
 }
 
 fn route_to_mount(
@@ -539,7 +536,7 @@ fn route_to_mount(
         path: rel,
         data: &req.data,
         storage: &mounted.storage,
-        mount: &mounted.entry,
+        mount: mounted.entry.point(),
         caller: &auth.caller,
     };
     let op = resolve_write_op(mounted.backend.as_ref(), &lreq)?;

@@ -4,10 +4,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{Core, CoreError};
-use crate::auth::token::store_limits;
-use crate::auth::token::{TokenError, TokenStore};
 use crate::barrier::{Barrier, StorageView};
 use crate::core::time::unix_now;
+use crate::core::token_store::store_limits;
+use crate::core::token_store::{TokenError, TokenStore};
 use crate::expiration::{spawn_ticker, ExpirationManager, Expirer, LeaseEntry, LeaseKind};
 use crate::logical::{cubbyhole::CubbyholeBackend, kv::KvBackend, LogicalBackend};
 use crate::policy::store::{PolicyStore, PolicyStoreError};

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::state::token_err;
 use super::time::unix_to_rfc3339;
 use super::{Active, AuthResponse, CoreError, LeaseInfo, Operation, Request, Response};
-use crate::auth::token::{TokenEntry, TokenParams, WRAPPING_POLICY};
+use crate::core::token_store::{TokenEntry, TokenParams, WRAPPING_POLICY};
 use crate::crypto::SecretString;
 use crate::logical::fields;
 

@@ -22,7 +22,7 @@ use super::json_limits;
 use crate::config::SMALL_BODY;
 use crate::core::{Core, CoreError, Operation, Request, Response};
 use crate::crypto::SecretString;
-use crate::logical::fields::parse_duration;
+use crate::sdk::parse_duration;
 
 /// What a request may cost at the HTTP layer.
 #[derive(Clone, Debug)]
@@ -257,7 +257,7 @@ async fn handle(
         };
         req = head;
         if let Err(e) = checked {
-            let resp = render_error(e, &req.id);
+            let resp = render_error(e);
             return refuse(resp, body, declared, limits.body_read_timeout).await;
         }
     }
@@ -321,7 +321,7 @@ async fn handle(
     .await;
     let mut out = match result {
         Ok(Ok(resp)) => render(resp, &request_id),
-        Ok(Err(e)) => render_error(e, &request_id),
+        Ok(Err(e)) => render_error(e),
         Err(_) => internal_error(),
     };
     out.extensions_mut()
@@ -565,10 +565,7 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
     json_response(status, &envelope(resp, request_id))
 }
 
-fn render_error(err: CoreError, request_id: &str) -> HttpResponse {
-    if let CoreError::Logical(crate::logical::LogicalError::NotFoundWith(resp)) = err {
-        return json_response(StatusCode::NOT_FOUND, &envelope(*resp, request_id));
-    }
+fn render_error(err: CoreError) -> HttpResponse {
     let (status, errors) = status_of(&err);
     error_response(status, errors)
 }

@@ -132,7 +132,7 @@ mod tests {
     use super::*;
     use crate::barrier::Barrier;
     use crate::physical::InmemBackend;
-    use crate::router::MountEntry;
+    use crate::sdk::MountPoint;
     use crate::seal::{new_unseal_key, SealConfig};
 
     fn view() -> StorageView {
@@ -157,7 +157,7 @@ mod tests {
         path: &str,
         data: Value,
     ) -> Result<Response, LogicalError> {
-        let mount = MountEntry::new("cubbyhole/", "cubbyhole", "");
+        let options = Map::new();
         let data = data.as_object().cloned().unwrap_or_default();
         let c = caller(who);
         let req = LogicalRequest {
@@ -165,7 +165,7 @@ mod tests {
             path,
             data: &data,
             storage: s,
-            mount: &mount,
+            mount: MountPoint::new("cubbyhole/", "cubbyhole", &options),
             caller: &c,
         };
         CubbyholeBackend.handle(&req)

@@ -71,17 +71,8 @@ pub fn opt_u64(data: &Map<String, Value>, field: &str) -> Result<Option<u64>, Lo
     }
 }
 
-/// Parses a duration given as seconds or a Go-style string into seconds.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Some(0);
-    }
-    if let Ok(secs) = t.parse::<u64>() {
-        return Some(secs);
-    }
-    humantime::parse_duration(t).ok().map(|d| d.as_secs())
-}
+/// Durations are parsed as the contract defines them.
+pub use crate::sdk::parse_duration;
 
 /// An optional duration field, in seconds.
 pub fn opt_duration(data: &Map<String, Value>, field: &str) -> Result<Option<u64>, LogicalError> {

@@ -1,23 +1,23 @@
 //! Secrets engines behind the router.
 //!
 //! Owns: the [`LogicalBackend`] trait every engine implements, the engines
-//! themselves (kv v1/v2, the system backend's handlers) and typed access to
-//! request fields. A backend sees only its mount's [`StorageView`]; it must
-//! not reach the barrier, other mounts, or HTTP.
+//! themselves (kv v1/v2, cubbyhole, apikeys, identity) and typed access to
+//! request fields. A backend sees only its mount's [`StorageView`] and what
+//! the request tells it of its mount ([`MountPoint`]); it must not reach
+//! the barrier, other mounts, or HTTP, and names neither `core` nor
+//! `router` (the `sys/` handlers are a part of the core).
 
 pub mod apikeys;
 pub mod cubbyhole;
 pub mod fields;
 pub mod identity;
 pub mod kv;
-pub mod system;
 
 use serde_json::{Map, Value};
 
 use crate::barrier::{BarrierError, StorageView};
-use crate::router::MountEntry;
 pub use crate::sdk::LoginAuth;
-use crate::sdk::{Operation, Response};
+use crate::sdk::{MountPoint, Operation, Response};
 
 /// Who is calling, as far as a backend needs to know.
 #[derive(Clone, Debug, Default)]
@@ -42,7 +42,8 @@ pub struct LogicalRequest<'a> {
     pub path: &'a str,
     pub data: &'a Map<String, Value>,
     pub storage: &'a StorageView,
-    pub mount: &'a MountEntry,
+    /// The mount the request was routed to.
+    pub mount: MountPoint<'a>,
     pub caller: &'a Caller,
 }
 
@@ -77,8 +78,6 @@ pub trait LogicalBackend: Send + Sync {
 pub enum LogicalError {
     /// 404 with `{"errors":[]}`.
     NotFound,
-    /// 404 with a full response body (KV v2 deleted/destroyed versions).
-    NotFoundWith(Box<Response>),
     /// 400 naming the problem.
     BadRequest(String),
     /// 405: the path exists but not for this operation.
@@ -100,7 +99,7 @@ pub enum LogicalError {
 impl std::fmt::Display for LogicalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LogicalError::NotFound | LogicalError::NotFoundWith(_) => f.write_str("not found"),
+            LogicalError::NotFound => f.write_str("not found"),
             LogicalError::BadRequest(m) => f.write_str(m),
             LogicalError::UnsupportedOperation => f.write_str("unsupported operation"),
             LogicalError::UnsupportedPath(p) => write!(f, "unsupported path \"{p}\""),

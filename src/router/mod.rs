@@ -178,7 +178,10 @@ mod tests {
     use crate::seal::{new_unseal_key, SealConfig};
 
     fn factory(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
-        crate::core::state::backend_for(kind)
+        match kind {
+            "kv" => Some(Arc::new(crate::logical::kv::KvBackend::default())),
+            _ => None,
+        }
     }
 
     fn set() -> (Arc<Barrier>, MountSet) {

@@ -53,6 +53,17 @@ impl MountEntry {
         }
     }
 
+    /// What the mount's backend sees of it, per request.
+    pub fn point(&self) -> crate::sdk::MountPoint<'_> {
+        crate::sdk::MountPoint {
+            path: &self.path,
+            kind: &self.kind,
+            options: &self.options,
+            default_lease_ttl: self.config.default_lease_ttl,
+            max_lease_ttl: self.config.max_lease_ttl,
+        }
+    }
+
     /// The KV version option ("1" when absent).
     pub fn kv_version(&self) -> &str {
         self.options

@@ -1,14 +1,20 @@
 //! The contract between the core and the backends behind it, as a leaf.
 //!
 //! Owns: the request and response types ([`Request`], [`Response`],
-//! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]) and the
-//! wall-clock helpers ([`time`]). Secrets engines and auth methods take
-//! these from here, not from `core`.
+//! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]), the
+//! mount a request was routed to ([`MountPoint`]), the wall-clock helpers
+//! ([`time`]) and the duration syntax ([`duration`]).
+//! Secrets engines, auth methods, the HTTP layer and the configuration
+//! take these from here, not from `core` or `logical`.
 //! Must not touch: anything of this crate but [`crate::crypto`]; in
 //! particular not `core`, `auth`, `audit`, `logical`, `router`, `barrier`
 //! or `physical` (the layout test, `src/layout.rs`, enforces it).
 
+pub mod duration;
+mod mount;
 mod request;
 pub mod time;
 
+pub use duration::parse_duration;
+pub use mount::MountPoint;
 pub use request::{AuthResponse, LeaseInfo, LoginAuth, Operation, Request, Response};

@@ -153,6 +153,24 @@ impl Response {
         }
     }
 
+    /// Vault's 404 that still carries a body (KV v2: a deleted or destroyed
+    /// version, with its metadata). A response, not an error: the core does
+    /// not wrap it, HTTP renders it as a 404 with the usual envelope, and
+    /// the audit log records it with the error "not found" (see
+    /// [`Response::is_not_found`]).
+    pub fn not_found_with_data(data: Value) -> Response {
+        let mut r = Response::json(data);
+        r.status = Some(404);
+        r
+    }
+
+    /// Whether this is a [`Response::not_found_with_data`]: a 404 in the
+    /// envelope (raw and text bodies set their own status and are never
+    /// one).
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404) && self.raw.is_none() && self.text.is_none()
+    }
+
     /// A raw JSON body (no envelope) with `status`.
     pub fn raw(status: u16, body: Value) -> Response {
         Response {

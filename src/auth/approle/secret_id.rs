@@ -159,7 +159,7 @@ fn uses_and_ttl(req: &LogicalRequest<'_>, role: &RoleEntry) -> Result<(u64, u64)
         Some(t) => t,
         None => role.secret_id_ttl,
     };
-    let mount_max = req.mount.config.max_lease_ttl;
+    let mount_max = req.mount.max_lease_ttl;
     if mount_max > 0 && ttl > mount_max {
         ttl = mount_max;
     }

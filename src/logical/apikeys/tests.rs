@@ -10,8 +10,7 @@ use super::*;
 use crate::barrier::Barrier;
 use crate::logical::Caller;
 use crate::physical::{Backend, InmemBackend, PhysicalError, TxnOp};
-use crate::router::MountEntry;
-use crate::sdk::Response;
+use crate::sdk::{MountPoint, Response};
 use crate::seal::{new_unseal_key, SealConfig};
 
 /// In-memory storage that counts every access.
@@ -57,7 +56,7 @@ impl Backend for Counting {
 struct Env {
     phys: Arc<Counting>,
     storage: StorageView,
-    mount: MountEntry,
+    options: Map<String, Value>,
     backend: ApiKeysBackend,
 }
 
@@ -72,11 +71,10 @@ impl Env {
         barrier
             .initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
             .unwrap();
-        let mount = MountEntry::new("apikeys/", KIND, "");
         Env {
-            storage: barrier.view(&mount.uuid),
+            storage: barrier.view(&uuid::Uuid::new_v4().to_string()),
             phys,
-            mount,
+            options: Map::new(),
             backend: ApiKeysBackend::new(Arc::new(Registry::default())),
         }
     }
@@ -86,7 +84,7 @@ impl Env {
         Env {
             phys: self.phys.clone(),
             storage: self.storage.clone(),
-            mount: self.mount.clone(),
+            options: self.options.clone(),
             backend: ApiKeysBackend::new(Arc::new(Registry::default())),
         }
     }
@@ -102,7 +100,7 @@ impl Env {
             path,
             data: &data,
             storage: &self.storage,
-            mount: &self.mount,
+            mount: MountPoint::new("apikeys/", KIND, &self.options),
             caller: &caller,
         };
         self.backend.handle(&req)

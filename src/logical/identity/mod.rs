@@ -495,7 +495,7 @@ mod tests {
     use crate::barrier::Barrier;
     use crate::logical::Caller;
     use crate::physical::InmemBackend;
-    use crate::router::MountEntry;
+    use crate::sdk::MountPoint;
     use crate::seal::{new_unseal_key, SealConfig};
 
     fn view() -> StorageView {
@@ -513,7 +513,7 @@ mod tests {
         path: &str,
         data: Value,
     ) -> Result<Response, LogicalError> {
-        let mount = MountEntry::new(MOUNT_PATH, KIND, "");
+        let options = Map::new();
         let data = data.as_object().cloned().unwrap_or_default();
         let caller = Caller {
             accessor: "acc-1".into(),
@@ -525,7 +525,7 @@ mod tests {
             path,
             data: &data,
             storage: s,
-            mount: &mount,
+            mount: MountPoint::new(MOUNT_PATH, KIND, &options),
             caller: &caller,
         })
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::config::{self, Config};
 use super::store;
 use super::versions::{auto_deletion_time, now, KeyMeta};
-use super::{live_version, lock_key, not_found_with, require_key, valid_key, KvState};
+use super::{live_version, lock_key, not_found_with, require_key, valid_key, KvState, Live};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 use crate::sdk::{Operation, Response};
 
@@ -31,7 +31,10 @@ pub(super) fn handle(
 }
 
 fn read(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
-    let (data, metadata) = live_version(kv, req, key, "data")?;
+    let (data, metadata) = match live_version(kv, req, key, "data")? {
+        Live::Found(data, metadata) => (data, metadata),
+        Live::Gone(resp) => return Ok(resp),
+    };
     Ok(Response::json(json!({"data": data, "metadata": metadata})))
 }
 
@@ -128,7 +131,7 @@ fn patch(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, 
     if !v.is_live(now())? {
         // Vault answers a patch of a deleted/destroyed latest version with
         // the version's metadata, flat, and 404.
-        return Err(not_found_with(req, meta.version_json(n, v)));
+        return Ok(not_found_with(req, meta.version_json(n, v)));
     }
     let mut merged = Value::Object(store::load_version(req.storage, key, n)?);
     merge_patch(&mut merged, &Value::Object(patch.clone()));

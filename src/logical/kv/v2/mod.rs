@@ -155,13 +155,13 @@ fn is_write(op: Operation) -> bool {
 /// The optional `version` parameter (0 or absent: latest).
 /// The requested (`?version=N`, else current) version of `key`: its data
 /// and its metadata JSON. A deleted or destroyed version is Vault's 404
-/// whose body is `{<field>: null, metadata}`.
+/// whose body is `{<field>: null, metadata}` ([`Live::Gone`]).
 fn live_version(
     kv: &KvState,
     req: &LogicalRequest<'_>,
     key: &str,
     field: &str,
-) -> Result<(Map<String, Value>, Value), LogicalError> {
+) -> Result<Live, LogicalError> {
     let wanted = version_param(req.data)?;
     let _guard = read_lock_key(kv, req, key);
     let meta = store::load_meta(req.storage, key)?.ok_or(LogicalError::NotFound)?;
@@ -176,10 +176,10 @@ fn live_version(
         let mut body = Map::new();
         body.insert(field.to_string(), Value::Null);
         body.insert("metadata".into(), metadata);
-        return Err(not_found_with(req, Value::Object(body)));
+        return Ok(Live::Gone(not_found_with(req, Value::Object(body))));
     }
     let data = store::load_version(req.storage, key, n)?;
-    Ok((data, metadata))
+    Ok(Live::Found(data, metadata))
 }
 
 fn version_param(data: &Map<String, Value>) -> Result<u64, LogicalError> {
@@ -187,8 +187,16 @@ fn version_param(data: &Map<String, Value>) -> Result<u64, LogicalError> {
 }
 
 /// A 404 that still carries a body (deleted or destroyed versions).
-fn not_found_with(req: &LogicalRequest<'_>, data: Value) -> LogicalError {
-    let mut resp = Response::json(data);
-    resp.mount_type = Some(req.mount.kind.clone());
-    LogicalError::NotFoundWith(Box::new(resp))
+fn not_found_with(req: &LogicalRequest<'_>, data: Value) -> Response {
+    let mut resp = Response::not_found_with_data(data);
+    resp.mount_type = Some(req.mount.kind.to_string());
+    resp
+}
+
+/// A version as [`live_version`] finds it.
+enum Live {
+    /// Its data and its metadata JSON.
+    Found(Map<String, Value>, Value),
+    /// Deleted or destroyed: Vault's 404 with a body, to answer with.
+    Gone(Response),
 }

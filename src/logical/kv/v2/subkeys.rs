@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{live_version, valid_key, KvState};
+use super::{live_version, valid_key, KvState, Live};
 use crate::logical::{fields, LogicalError, LogicalRequest};
 use crate::sdk::{Operation, Response};
 
@@ -21,7 +21,10 @@ pub(super) fn handle(
         return Err(LogicalError::NotFound);
     }
     let depth = fields::opt_u64(req.data, "depth")?.unwrap_or(0);
-    let (data, metadata) = live_version(kv, req, key, "subkeys")?;
+    let (data, metadata) = match live_version(kv, req, key, "subkeys")? {
+        Live::Found(data, metadata) => (data, metadata),
+        Live::Gone(resp) => return Ok(resp),
+    };
     Ok(Response::json(json!({
         "subkeys": strip_values(&data, depth),
         "metadata": metadata,

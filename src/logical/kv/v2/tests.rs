@@ -8,13 +8,13 @@ use super::{exists, handle, upgrade_v1_to_v2, KvState};
 use crate::barrier::{Barrier, StorageView};
 use crate::logical::{Caller, LogicalError, LogicalRequest};
 use crate::physical::InmemBackend;
-use crate::router::MountEntry;
-use crate::sdk::{Operation, Response};
+use crate::sdk::{MountPoint, Operation, Response};
 use crate::seal::{new_unseal_key, SealConfig};
 
 struct Kv {
     view: StorageView,
-    mount: MountEntry,
+    /// The mount's options (`version = 2`).
+    options: Map<String, Value>,
     state: KvState,
 }
 
@@ -25,11 +25,11 @@ impl Kv {
             .initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
             .unwrap();
         let id = uuid::Uuid::new_v4().to_string();
-        let mut mount = MountEntry::new("kv/", "kv", "");
-        mount.options.insert("version".into(), json!("2"));
+        let mut options = Map::new();
+        options.insert("version".into(), json!("2"));
         Kv {
             view: barrier.view(&id),
-            mount,
+            options,
             state: KvState::default(),
         }
     }
@@ -42,7 +42,7 @@ impl Kv {
             path,
             data: &data,
             storage: &self.view,
-            mount: &self.mount,
+            mount: MountPoint::new("kv/", "kv", &self.options),
             caller: &caller,
         };
         handle(&self.state, &req)
@@ -69,7 +69,7 @@ impl Kv {
             path,
             data: &data,
             storage: &self.view,
-            mount: &self.mount,
+            mount: MountPoint::new("kv/", "kv", &self.options),
             caller: &caller,
         };
         exists(&req).unwrap()
@@ -78,7 +78,7 @@ impl Kv {
 
 fn not_found_body(r: Result<Response, LogicalError>) -> Value {
     match r {
-        Err(LogicalError::NotFoundWith(resp)) => Value::Object(resp.data.unwrap()),
+        Ok(resp) if resp.is_not_found() => Value::Object(resp.data.unwrap()),
         other => panic!("expected a 404 with body, got {other:?}"),
     }
 }

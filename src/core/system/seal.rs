@@ -1,17 +1,15 @@
 //! sys/init, sys/seal-status, sys/unseal, sys/seal, sys/health, sys/leader,
 //! sys/rekey/* (init, update, and verify when `require_verification` is set),
-//! sys/rotate, sys/key-status.
-//!
-//! Rekey without verification keeps the share set that authorised it valid
-//! beside the new one until the new shares are first used (see the barrier);
-//! with verification nothing changes until a threshold of the new shares is
-//! submitted to `sys/rekey/verify`, and the old set is then retired at once.
+//! sys/rotate, sys/key-status: fields in, JSON out, around the typed
+//! methods of the seal/rekey state machine ([`crate::core::seal_state`]).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::core::{Core, CoreError};
+use crate::core::{
+    Core, CoreError, RekeyStatus, RekeyUpdate, RekeyVerifyStatus, RekeyVerifyUpdate,
+};
 use crate::logical::fields;
 use crate::logical::LogicalError;
 use crate::sdk::{Operation, Request, Response};
@@ -56,7 +54,8 @@ pub(super) fn handle_unauthenticated(
         ("rekey/update", _) if write => rekey_update(core, req)?,
         ("rekey/verify", Operation::Read) => rekey_verify_status(core)?,
         ("rekey/verify", _) if write => rekey_verify_update(core, req)?,
-        ("rekey/verify", Operation::Delete) => rekey_verify_cancel(core)?,
+        // As Vault: cancelling the verification cancels the rekey.
+        ("rekey/verify", Operation::Delete) => rekey_cancel(core)?,
         (p, _) if UNAUTHENTICATED.contains(&p) => {
             return Err(LogicalError::UnsupportedOperation.into())
         }
@@ -134,21 +133,16 @@ fn init(core: &Core, req: &Request) -> Result<Response, CoreError> {
 
 /// The `sys/seal-status` body.
 pub(crate) fn seal_status(core: &Core) -> Result<Value, CoreError> {
-    let initialized = core.barrier().is_initialized()?;
-    let config = core.barrier().seal_config()?;
-    let (t, n) = config
-        .map(|c| (c.secret_threshold, c.secret_shares))
-        .unwrap_or((0, 0));
-    let st = core.seal_state();
-    let sealed = core.is_sealed();
+    let st = core.unseal_status()?;
+    let sealed = st.sealed;
     Ok(json!({
         "type": "shamir",
-        "initialized": initialized,
+        "initialized": st.initialized,
         "sealed": sealed,
-        "t": t,
-        "n": n,
-        "progress": if sealed { st.unseal.progress() } else { 0 },
-        "nonce": if sealed { st.unseal.nonce() } else { "" },
+        "t": st.threshold,
+        "n": st.shares,
+        "progress": st.progress,
+        "nonce": st.nonce,
         "version": VERSION,
         "build_date": "",
         "migration": false,
@@ -230,35 +224,33 @@ fn leader(core: &Core) -> Result<Response, CoreError> {
     ))
 }
 
-fn rekey_status_body(core: &Core) -> Result<Value, CoreError> {
-    let config = core
-        .barrier()
-        .seal_config()?
-        .ok_or(CoreError::NotInitialized)?;
-    let st = core.seal_state();
-    Ok(match &st.rekey {
+/// Refuses a rekey request to a sealed vault before its fields are read.
+fn unsealed(core: &Core) -> Result<(), CoreError> {
+    if core.is_sealed() {
+        return Err(CoreError::Sealed);
+    }
+    Ok(())
+}
+
+fn rekey_status_body(st: &RekeyStatus) -> Value {
+    match &st.attempt {
         None => json!({"started": false, "nonce": "", "t": 0, "n": 0, "progress": 0,
-                        "required": config.secret_threshold, "pgp_fingerprints": null,
+                        "required": st.required, "pgp_fingerprints": null,
                         "backup": false, "verification_required": false}),
-        Some(r) => json!({"started": true, "nonce": r.progress.attempt_nonce(),
-                           "t": r.config.secret_threshold, "n": r.config.secret_shares,
-                           "progress": r.progress.progress(), "required": config.secret_threshold,
+        Some(r) => json!({"started": true, "nonce": r.nonce,
+                           "t": r.threshold, "n": r.shares,
+                           "progress": r.progress, "required": st.required,
                            "pgp_fingerprints": null, "backup": false,
-                           "verification_required": r.require_verification}),
-    })
+                           "verification_required": r.verification_required}),
+    }
 }
 
 fn rekey_status(core: &Core) -> Result<Response, CoreError> {
-    if core.is_sealed() {
-        return Err(CoreError::Sealed);
-    }
-    Ok(Response::raw(200, rekey_status_body(core)?))
+    Ok(Response::raw(200, rekey_status_body(&core.rekey_status()?)))
 }
 
 fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
-    if core.is_sealed() {
-        return Err(CoreError::Sealed);
-    }
+    unsealed(core)?;
     if !matches!(req.data.get("pgp_keys"), None | Some(Value::Null)) {
         return Err(bad("pgp_keys are not supported"));
     }
@@ -269,187 +261,66 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let config = SealConfig::new(shares, threshold)?;
     let require_verification =
         fields::opt_bool(&req.data, "require_verification")?.unwrap_or(false);
-    {
-        let mut st = core.seal_state();
-        if st.rekey.is_some() {
-            return Err(bad("rekey already in progress"));
-        }
-        st.rekey = Some(crate::core::RekeyState {
-            config,
-            progress: crate::seal::UnsealProgress::new(),
-            require_verification,
-            verification: None,
-        });
-    }
-    Ok(Response::raw(200, rekey_status_body(core)?))
+    let st = core.rekey_init(config, require_verification)?;
+    Ok(Response::raw(200, rekey_status_body(&st)))
 }
 
 fn rekey_cancel(core: &Core) -> Result<Response, CoreError> {
-    if core.is_sealed() {
-        return Err(CoreError::Sealed);
-    }
-    core.seal_state().rekey = None;
+    core.rekey_cancel()?;
     Ok(Response::empty())
 }
 
 fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
-    if core.is_sealed() {
-        return Err(CoreError::Sealed);
-    }
+    unsealed(core)?;
     let key = fields::req_string(&req.data, "key")?;
     let nonce = fields::req_string(&req.data, "nonce")?;
     let share = decode_share(&key)?;
-    // The share set the share belongs to (the current one, or the previous
-    // one while the current shares are unused) sets the threshold.
-    let threshold = core.config_for_share(&share)?.secret_threshold as usize;
-    let (unseal_key, config) = {
-        let mut st = core.seal_state();
-        let Some(r) = st.rekey.as_mut() else {
-            return Err(bad("no rekey in progress"));
-        };
-        if r.verification.is_some() {
-            return Err(bad(
-                "rekey is waiting for verification of the new shares (sys/rekey/verify)",
-            ));
+    Ok(match core.rekey_update(share, &nonce)? {
+        RekeyUpdate::Progress(st) => Response::raw(200, rekey_status_body(&st)),
+        RekeyUpdate::Complete {
+            nonce,
+            shares,
+            verification_nonce,
+        } => {
+            let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
+            let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();
+            let body = match verification_nonce {
+                Some(verification_nonce) => {
+                    json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
+                           "pgp_fingerprints": null, "backup": false,
+                           "verification_required": true, "verification_nonce": verification_nonce})
+                }
+                None => {
+                    json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
+                           "pgp_fingerprints": null, "backup": false, "verification_required": false})
+                }
+            };
+            Response::raw(200, body)
         }
-        if !crate::crypto::ct_eq(r.progress.attempt_nonce().as_bytes(), nonce.as_bytes()) {
-            return Err(bad("incorrect nonce"));
-        }
-        let config = (r.config.clone(), r.progress.attempt_nonce().to_string());
-        match r.progress.add(share, threshold)? {
-            None => {
-                drop(st);
-                return Ok(Response::raw(200, rekey_status_body(core)?));
-            }
-            Some(k) => (k, config),
-        }
-    };
-    let (config, nonce) = config;
-    if core.barrier().verify_unseal_key(&unseal_key).is_err() {
-        core.seal_state().rekey = None;
-        return Err(bad(
-            "rekey failed: the key shares do not form this vault's unseal key; rekey cancelled",
-        ));
-    }
-    let new_key = crate::seal::new_unseal_key();
-    let shares = crate::seal::split(&new_key, &config)?;
-    let tag = shares.first().map(crate::seal::share_set_tag);
-    let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
-    let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();
-    {
-        let mut st = core.seal_state();
-        if let Some(r) = st.rekey.as_mut().filter(|r| r.require_verification) {
-            // Nothing is written until the new shares are verified.
-            let progress = crate::seal::UnsealProgress::new();
-            let verification_nonce = progress.attempt_nonce().to_string();
-            r.verification = Some(crate::core::RekeyVerification {
-                new_key,
-                share_tag: tag.unwrap_or_default(),
-                progress,
-            });
-            return Ok(Response::raw(
-                200,
-                json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
-                       "pgp_fingerprints": null, "backup": false,
-                       "verification_required": true, "verification_nonce": verification_nonce}),
-            ));
-        }
-    }
-    match core.barrier().rekey(&unseal_key, &new_key, &config, tag) {
-        Ok(()) => {}
-        Err(crate::barrier::BarrierError::Crypto) => {
-            core.seal_state().rekey = None;
-            return Err(bad(
-                "rekey failed: the key shares do not form this vault's unseal key; rekey cancelled",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    core.seal_state().rekey = None;
-    Ok(Response::raw(
-        200,
-        json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
-               "pgp_fingerprints": null, "backup": false, "verification_required": false}),
-    ))
+    })
+}
+
+fn verify_status_body(v: &RekeyVerifyStatus) -> Value {
+    json!({"started": true, "nonce": v.nonce, "t": v.threshold, "n": v.shares,
+           "progress": v.progress})
 }
 
 fn rekey_verify_status(core: &Core) -> Result<Response, CoreError> {
-    if core.is_sealed() {
-        return Err(CoreError::Sealed);
-    }
-    let st = core.seal_state();
-    let Some((r, v)) = st
-        .rekey
-        .as_ref()
-        .and_then(|r| r.verification.as_ref().map(|v| (r, v)))
-    else {
-        return Err(bad("no rekey verification in progress"));
-    };
     Ok(Response::raw(
         200,
-        json!({"started": true, "nonce": v.progress.attempt_nonce(),
-               "t": r.config.secret_threshold, "n": r.config.secret_shares,
-               "progress": v.progress.progress()}),
+        verify_status_body(&core.rekey_verify_status()?),
     ))
 }
 
-/// Collects new shares; once a threshold of them rebuilds the new unseal
-/// key, the rekey takes effect (one write) and the old shares stop working.
 fn rekey_verify_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
-    if core.is_sealed() {
-        return Err(CoreError::Sealed);
-    }
+    unsealed(core)?;
     let key = fields::req_string(&req.data, "key")?;
     let nonce = fields::req_string(&req.data, "nonce")?;
     let share = decode_share(&key)?;
-    let tag = crate::seal::share_set_tag(&share);
-    let (new_key, config, vnonce) = {
-        let mut st = core.seal_state();
-        let Some(r) = st.rekey.as_mut() else {
-            return Err(bad("no rekey verification in progress"));
-        };
-        let config = r.config.clone();
-        let Some(v) = r.verification.as_mut() else {
-            return Err(bad("no rekey verification in progress"));
-        };
-        let vnonce = v.progress.attempt_nonce().to_string();
-        if !crate::crypto::ct_eq(vnonce.as_bytes(), nonce.as_bytes()) {
-            return Err(bad("incorrect nonce"));
+    Ok(match core.rekey_verify_update(share, &nonce)? {
+        RekeyVerifyUpdate::Progress(v) => Response::raw(200, verify_status_body(&v)),
+        RekeyVerifyUpdate::Complete { nonce } => {
+            Response::raw(200, json!({"nonce": nonce, "complete": true}))
         }
-        if !crate::crypto::ct_eq(tag.as_bytes(), v.share_tag.as_bytes()) {
-            return Err(crate::seal::SealError::WrongShare.into());
-        }
-        match v.progress.add(share, config.secret_threshold as usize)? {
-            None => {
-                let progress = v.progress.progress();
-                return Ok(Response::raw(
-                    200,
-                    json!({"started": true, "nonce": vnonce,
-                           "t": config.secret_threshold, "n": config.secret_shares,
-                           "progress": progress}),
-                ));
-            }
-            Some(k) if k == v.new_key => {}
-            Some(_) => return Err(crate::seal::SealError::KeyMismatch.into()),
-        }
-        let Some(done) = st.rekey.take().and_then(|r| r.verification) else {
-            return Err(bad("no rekey verification in progress"));
-        };
-        (done.new_key, config, vnonce)
-    };
-    core.barrier()
-        .rekey_verified(&new_key, &config, Some(tag))?;
-    Ok(Response::raw(
-        200,
-        json!({"nonce": vnonce, "complete": true}),
-    ))
-}
-
-fn rekey_verify_cancel(core: &Core) -> Result<Response, CoreError> {
-    if core.is_sealed() {
-        return Err(CoreError::Sealed);
-    }
-    // As Vault: cancelling the verification cancels the rekey.
-    core.seal_state().rekey = None;
-    Ok(Response::empty())
+    })
 }

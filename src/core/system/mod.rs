@@ -1,9 +1,10 @@
-//! The system backend (`sys/`): seal management, mounts, policies,
-//! capabilities. Unlike other engines it acts on the core itself.
+//! The system backend (`sys/`), a part of the core: seal management,
+//! mounts, policies, audit devices, leases, wrapping, capabilities.
 //!
-//! Owns: the HTTP-facing shape of `sys/*` paths. Must not touch physical
-//! storage or key material directly: it calls the core and the barrier's
-//! public operations.
+//! Owns: the HTTP-facing shape of `sys/*` paths (fields in, JSON out).
+//! Must not touch physical storage or key material directly: it calls the
+//! core's typed methods (the seal/rekey state machine in
+//! [`super::seal_state`]) and the barrier's public operations.
 
 mod audit;
 mod capabilities;

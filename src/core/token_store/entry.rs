@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 /// The sole policy of response-wrapping tokens (it grants nothing; the
 /// wrapping endpoints recognise such tokens themselves).
-pub const WRAPPING_POLICY: &str = "response-wrapping";
+pub const WRAPPING_POLICY: &str = crate::policy::store::RESPONSE_WRAPPING_POLICY;
 
 /// What the store keeps about a token (never the token itself). `Debug`
 /// leaves out what can act on the token (its accessor, its storage key

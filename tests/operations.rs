@@ -180,3 +180,326 @@ fn a_bad_log_format_is_refused_with_a_clear_error() {
         "{err}"
     );
 }
+
+// ---- snapshots ----
+
+use common::TestServer;
+
+/// `vault-rs ARGS…` against `s` with `token`; returns (exit code, stdout, stderr).
+fn cli(s: &TestServer, token: &str, args: &[&str]) -> (i32, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .args(args)
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", token)
+        .env("HOME", home.path())
+        .env_remove("VAULT_FORMAT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(s: &TestServer, path: &str, body: Value) {
+    let (st, b) = s.post(path, body);
+    assert!(st == 200 || st == 204, "{path}: {st} {b}");
+}
+
+/// KV v2 with versions (one deleted), KV v1, a policy, a token, an audit
+/// device. Returns the token.
+fn populate(s: &TestServer) -> String {
+    ok(
+        s,
+        "sys/mounts/secret",
+        json!({"type": "kv", "options": {"version": "2"}}),
+    );
+    ok(s, "sys/mounts/v1", json!({"type": "kv"}));
+    for v in 1..=3 {
+        ok(s, "secret/data/app", json!({"data": {"v": v}}));
+    }
+    ok(s, "secret/delete/app", json!({"versions": [2]}));
+    ok(s, "v1/cfg", json!({"url": "https://db"}));
+    s.policy(
+        "reader",
+        r#"path "secret/data/*" { capabilities = ["read"] }"#,
+    );
+    let audit = s.dir.join("audit.log");
+    ok(
+        s,
+        "sys/audit/file",
+        json!({"type": "file", "options": {"file_path": audit.to_str().unwrap()}}),
+    );
+    s.token(json!({"policies": ["reader"], "ttl": "1h"}))
+}
+
+/// What the populated vault answers, for comparison across a restore.
+fn reads(s: &TestServer, token: &str) -> Vec<(u16, Value)> {
+    let strip = |(st, mut b): (u16, Value)| {
+        if let Some(m) = b.as_object_mut() {
+            m.remove("request_id");
+        }
+        (st, b)
+    };
+    vec![
+        strip(s.get("secret/data/app")),
+        strip(s.get("secret/data/app?version=1")),
+        strip(s.get("secret/data/app?version=2")),
+        strip(s.get("secret/metadata/app")),
+        strip(s.get("v1/cfg")),
+        strip(s.get("sys/policies/acl/reader")),
+        strip(s.get_raw("secret/data/app", Some(token))),
+        (s.get("sys/audit").0, s.get("sys/audit").1["data"].clone()),
+    ]
+}
+
+#[test]
+fn a_snapshot_restores_to_an_identical_vault_on_a_fresh_directory() {
+    let s = TestServer::unsealed(3, 2);
+    let token = populate(&s);
+    let before = reads(&s, &token);
+    let file = s.dir.join("backup.snap");
+    let (code, out, err) = cli(
+        &s,
+        &s.root_token,
+        &["operator", "snapshot", "save", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("https://db"),
+        "plaintext in a snapshot"
+    );
+
+    let (code, out, _) = cli(
+        &s,
+        "",
+        &["operator", "snapshot", "inspect", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("Entries") && out.contains("SHA-256"), "{out}");
+
+    // A fresh data directory, restored offline, unsealed with the origin's shares.
+    let mut fresh = TestServer::sled();
+    fresh.stop();
+    let data = fresh.dir.join("data");
+    let (code, out, err) = cli(
+        &s,
+        "",
+        &[
+            "operator",
+            "snapshot",
+            "restore",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    fresh.restart();
+    fresh.keys = s.keys.clone();
+    fresh.root_token = s.root_token.clone();
+    fresh.unseal_all();
+    assert_eq!(reads(&fresh, &token), before);
+}
+
+#[test]
+fn an_online_restore_rolls_back_and_seals() {
+    let s = TestServer::unsealed(1, 1);
+    populate(&s);
+    let before = s.get("secret/data/app");
+    let file = s.dir.join("b.snap");
+    let (code, _, err) = cli(
+        &s,
+        &s.root_token,
+        &["operator", "snapshot", "save", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    ok(&s, "secret/data/app", json!({"data": {"v": "later"}}));
+    ok(&s, "secret/data/new", json!({"data": {"x": 1}}));
+    let (code, out, err) = cli(
+        &s,
+        &s.root_token,
+        &["operator", "snapshot", "restore", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(s.get_raw("sys/seal-status", None).1["sealed"], true);
+    s.unseal_all();
+    assert_eq!(s.get("secret/data/app").1["data"], before.1["data"]);
+    assert_eq!(s.get("secret/data/new").0, 404);
+}
+
+#[test]
+fn bad_snapshots_are_refused_before_anything_changes() {
+    let s = TestServer::unsealed(1, 1);
+    populate(&s);
+    let file = s.dir.join("b.snap");
+    let (code, _, err) = cli(
+        &s,
+        &s.root_token,
+        &["operator", "snapshot", "save", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let good = std::fs::read(&file).unwrap();
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("flipped", flipped),
+        ("garbage", b"not a snapshot".to_vec()),
+        ("empty", Vec::new()),
+    ];
+    let http = reqwest::blocking::Client::new();
+    for (what, body) in bad {
+        let r = http
+            .post(s.url("sys/storage/snapshot"))
+            .header("X-Vault-Token", &s.root_token)
+            .body(body.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{what}");
+        let errors: Value = r.json().unwrap();
+        assert!(errors["errors"][0].is_string(), "{what}: {errors}");
+        let path = s.dir.join(format!("{what}.snap"));
+        std::fs::write(&path, &body).unwrap();
+        let (code, _, err) = cli(
+            &s,
+            &s.root_token,
+            &["operator", "snapshot", "restore", path.to_str().unwrap()],
+        );
+        assert_ne!(code, 0, "{what}: {err}");
+        let (code, _, _) = cli(
+            &s,
+            "",
+            &["operator", "snapshot", "inspect", path.to_str().unwrap()],
+        );
+        assert_ne!(code, 0, "{what}");
+    }
+    assert_eq!(s.get_raw("sys/seal-status", None).1["sealed"], false);
+    assert_eq!(s.get("secret/data/app").1["data"]["data"]["v"], 3);
+
+    // Another vault's snapshot needs snapshot-force.
+    let other = TestServer::unsealed(1, 1);
+    let other_file = s.dir.join("other.snap");
+    let (code, _, err) = cli(
+        &other,
+        &other.root_token,
+        &["operator", "snapshot", "save", other_file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli(
+        &s,
+        &s.root_token,
+        &[
+            "operator",
+            "snapshot",
+            "restore",
+            other_file.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("another vault"), "{err}");
+    assert_eq!(s.get("secret/data/app").1["data"]["data"]["v"], 3);
+}
+
+#[test]
+fn snapshots_need_sudo() {
+    let s = TestServer::unsealed(1, 1);
+    s.policy(
+        "almost",
+        r#"path "sys/storage/*" { capabilities = ["read", "update", "create"] }"#,
+    );
+    let t = s.token(json!({"policies": ["almost"]}));
+    assert_eq!(s.get_raw("sys/storage/snapshot", Some(&t)).0, 403);
+    assert_eq!(s.get_raw("sys/storage/snapshot", None).0, 403);
+}
+
+#[test]
+fn a_snapshot_under_write_load_has_every_version_chain_complete() {
+    let s = TestServer::unsealed(1, 1);
+    ok(
+        &s,
+        "sys/mounts/secret",
+        json!({"type": "kv", "options": {"version": "2"}}),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (addr, token, stop) = (s.addr.clone(), s.root_token.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let c = reqwest::blocking::Client::new();
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = c
+                        .post(format!("{addr}/v1/secret/data/k{w}-{}", n % 5))
+                        .header("X-Vault-Token", &token)
+                        .json(&json!({"data": {"n": n}}))
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let mut files = Vec::new();
+    for i in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let file = s.dir.join(format!("load{i}.snap"));
+        let (code, _, err) = cli(
+            &s,
+            &s.root_token,
+            &["operator", "snapshot", "save", file.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{err}");
+        files.push(file);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    for file in files {
+        let mut fresh = TestServer::sled();
+        fresh.stop();
+        let data = fresh.dir.join("data");
+        let (code, _, err) = cli(
+            &s,
+            "",
+            &[
+                "operator",
+                "snapshot",
+                "restore",
+                file.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        fresh.restart();
+        fresh.keys = s.keys.clone();
+        fresh.root_token = s.root_token.clone();
+        fresh.unseal_all();
+        let (_, list) = fresh.list("secret/metadata/");
+        for key in list["data"]["keys"].as_array().cloned().unwrap_or_default() {
+            let key = key.as_str().unwrap();
+            let (st, meta) = fresh.get(&format!("secret/metadata/{key}"));
+            assert_eq!(st, 200);
+            let current = meta["data"]["current_version"].as_u64().unwrap();
+            // Versions older than max_versions (10 by default) are pruned.
+            let kept = meta["data"]["versions"].as_object().unwrap().len() as u64;
+            assert!(current >= 1 && kept >= 1);
+            assert_eq!(kept, current.min(10), "{meta}");
+            for v in current + 1 - kept..=current {
+                let (st, b) = fresh.get(&format!("secret/data/{key}?version={v}"));
+                assert_eq!(st, 200, "{key} v{v} of {current}: {b}");
+            }
+        }
+    }
+}

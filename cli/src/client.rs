@@ -370,6 +370,48 @@ impl Client {
         into_body(Method::List, path, response)
     }
 
+    /// Sends a binary body (or none) and returns a 2xx reply's raw bytes;
+    /// any other reply is an error built from its `errors`. For snapshots.
+    pub fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(path, &[])?;
+        let mut headers = self.headers(method, path)?;
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        let mut request = self
+            .http
+            .request(method.to_reqwest()?, url)
+            .headers(headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let reply = request
+            .send()
+            .map_err(|error| transport(method, path, error_chain(&error)))?;
+        let status = reply.status().as_u16();
+        let bytes = reply
+            .bytes()
+            .map_err(|error| transport(method, path, error_chain(&error)))?;
+        if (200..300).contains(&status) {
+            return Ok(bytes.to_vec());
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let response = decode_reply(method, path, status, &text)?;
+        into_body(method, path, response)?;
+        Err(ClientError::Api {
+            method,
+            path: path.to_owned(),
+            status,
+            errors: Vec::new(),
+        })
+    }
+
     fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, ClientError> {
         let mut url = self.base.clone();
         {

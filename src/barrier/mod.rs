@@ -78,6 +78,10 @@ pub struct Barrier {
     /// Serialises seal record changes (init, rotate, rekey, unseal's
     /// clean-up): each reads the record, writes a new one and installs it.
     keyring_write: std::sync::Mutex<()>,
+    /// Held shared by every value write, exclusively by a snapshot
+    /// restore: a restore waits for writes in flight, and no write lands
+    /// after it (the barrier is sealed by then).
+    writes: RwLock<()>,
     encryptions: AtomicU64,
 }
 
@@ -87,6 +91,7 @@ impl Barrier {
             physical,
             keyring: RwLock::new(None),
             keyring_write: std::sync::Mutex::new(()),
+            writes: RwLock::new(()),
             encryptions: AtomicU64::new(0),
         })
     }
@@ -206,6 +211,10 @@ impl Barrier {
 
     fn keyring_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.keyring_write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_guard(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.writes.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn unsealed(&self) -> Result<Arc<Keyring>, BarrierError> {
@@ -517,6 +526,7 @@ impl Barrier {
     }
 
     pub(crate) fn put(&self, view: &str, path: &str, value: &[u8]) -> Result<(), BarrierError> {
+        let _writing = self.write_guard();
         let kr = self.unsealed()?;
         let key = self.physical_key(&kr, view, path)?;
         let ct = self.encrypt_value(&kr, &key, value)?;
@@ -524,6 +534,7 @@ impl Barrier {
     }
 
     pub(crate) fn delete(&self, view: &str, path: &str) -> Result<(), BarrierError> {
+        let _writing = self.write_guard();
         let kr = self.unsealed()?;
         let key = self.physical_key(&kr, view, path)?;
         Ok(self.physical.delete(&key)?)
@@ -554,6 +565,7 @@ impl Barrier {
 
     /// Applies `ops` atomically.
     pub(crate) fn transaction(&self, ops: Vec<WriteOp>) -> Result<(), BarrierError> {
+        let _writing = self.write_guard();
         let kr = self.unsealed()?;
         let mut phys = Vec::with_capacity(ops.len());
         for op in ops {

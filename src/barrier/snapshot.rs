@@ -219,19 +219,23 @@ impl Barrier {
         Ok(header)
     }
 
-    /// Replaces the whole store with `snapshot` in one atomic write and
-    /// seals the vault (the restored seal record and keyring take effect at
-    /// the next unseal, with the shares of the snapshot's vault). Needs the
+    /// Seals the vault and replaces the whole store with `snapshot` in one
+    /// atomic write (the restored seal record and keyring take effect at the
+    /// next unseal, with the shares of the snapshot's vault). Needs the
     /// vault unsealed, and a snapshot signed by this vault unless `force`.
+    /// If the write fails the vault stays sealed over its old content.
     pub fn restore_snapshot(&self, snapshot: Snapshot, force: bool) -> Result<(), SnapshotError> {
         let keyring = self.unsealed()?;
         let ours = b64().encode(signing_key(&keyring).verifying_key().as_bytes());
         if !force && !crypto::ct_eq(ours.as_bytes(), snapshot.header.info.public_key.as_bytes()) {
             return Err(SnapshotError::OtherVault);
         }
-        let _guard = self.keyring_lock();
-        physical::replace_all(self.physical.as_ref(), snapshot.entries)?;
+        let _keyring = self.keyring_lock();
+        // Writes in flight finish first; every later one finds the vault
+        // sealed, so none lands on top of the restored content.
+        let _writes = self.writes.write().unwrap_or_else(|p| p.into_inner());
         self.seal();
+        physical::replace_all(self.physical.as_ref(), snapshot.entries)?;
         Ok(())
     }
 }

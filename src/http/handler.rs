@@ -388,14 +388,23 @@ fn request_head(
     Ok(req)
 }
 
+/// The paths whose write body is binary, not JSON: snapshot restores.
+fn takes_binary_body(path: &str) -> bool {
+    matches!(path, "sys/storage/snapshot" | "sys/storage/snapshot-force")
+}
+
 /// Fills `req.data` from the body (or, for reads and deletes without one,
-/// the query parameters).
+/// the query parameters); a binary body goes to `req.body_bytes`.
 fn request_body(
     req: &mut Request,
     body: &Bytes,
     query: Map<String, Value>,
 ) -> Result<(), BadRequest> {
     let op = req.operation;
+    if op.is_write() && op != Operation::Delete && takes_binary_body(&req.path) {
+        req.body_bytes = Some(body.to_vec());
+        return Ok(());
+    }
     req.data = match parse_body(body)? {
         Some(d) => d,
         None if !op.is_write() || op == Operation::Delete => query,
@@ -546,6 +555,14 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
         .unwrap_or(StatusCode::OK);
     if let Some(raw) = &resp.raw {
         return json_response(status, raw);
+    }
+    if let Some((content_type, bytes)) = resp.binary {
+        let mut out = HttpResponse::new(Body::from(bytes));
+        *out.status_mut() = status;
+        if let Ok(v) = HeaderValue::from_str(&content_type) {
+            out.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        return out;
     }
     if let Some((content_type, text)) = resp.text {
         let mut out = HttpResponse::new(Body::from(text));

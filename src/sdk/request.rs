@@ -57,6 +57,9 @@ pub struct Request {
     /// (`sys/policy/:name`): the path as the client sent it. Only the shape
     /// of the response depends on it; the ACL and the handler use `path`.
     pub alias: Option<String>,
+    /// A binary body, for the few paths that take one instead of JSON
+    /// (a snapshot restore); `data` is empty then.
+    pub body_bytes: Option<Vec<u8>>,
 }
 
 impl Request {
@@ -72,6 +75,7 @@ impl Request {
             remote_addr: None,
             wrap_ttl: None,
             alias: None,
+            body_bytes: None,
         }
     }
 }
@@ -125,6 +129,8 @@ pub struct Response {
     pub top_level: bool,
     /// A non-JSON body: (content type, text). Used by `sys/metrics`.
     pub text: Option<(String, String)>,
+    /// A binary body: (content type, bytes). Used by snapshots.
+    pub binary: Option<(String, Vec<u8>)>,
 }
 
 impl Response {
@@ -168,7 +174,10 @@ impl Response {
     /// envelope (raw and text bodies set their own status and are never
     /// one).
     pub fn is_not_found(&self) -> bool {
-        self.status == Some(404) && self.raw.is_none() && self.text.is_none()
+        self.status == Some(404)
+            && self.raw.is_none()
+            && self.text.is_none()
+            && self.binary.is_none()
     }
 
     /// A raw JSON body (no envelope) with `status`.
@@ -234,6 +243,7 @@ impl std::fmt::Debug for Request {
             )
             .field("remote_addr", &self.remote_addr)
             .field("wrap_ttl", &self.wrap_ttl)
+            .field("body_bytes", &self.body_bytes.as_ref().map(Vec::len))
             .finish()
     }
 }

@@ -1,10 +1,14 @@
-//! `vault-rs operator snapshot …`: inspect a snapshot file, and restore one
-//! offline into a stopped server's data directory.
+//! `vault-rs operator snapshot …`: save a running vault's snapshot
+//! (`GET sys/storage/snapshot`), restore one into it (`POST
+//! sys/storage/snapshot`, or `snapshot-force` for another vault's) or
+//! offline into a stopped server's data directory, and inspect a file.
 //!
 //! A snapshot holds the store as the barrier wrote it (still encrypted,
-//! the seal record still wrapped by the unseal shares), so neither command
-//! needs a key or a token; both check the whole file (format, SHA-256,
-//! signature, key order, a complete vault) before anything is written.
+//! the seal record still wrapped by the unseal shares), so inspect and the
+//! offline restore need no key or token; every restore checks the whole
+//! file (format, SHA-256, signature, key order, a complete vault) before
+//! anything is written. The file is written 0600, through a temporary
+//! file renamed into place.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -14,16 +18,27 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use vault_rs::barrier::snapshot::{self, Snapshot, SnapshotHeader};
 
+use crate::client::Method;
 use crate::commands::Context;
 use crate::error::{CliError, CmdResult, EXIT_OK};
 
 /// `operator snapshot <command>`.
 #[derive(Subcommand)]
 pub enum SnapshotCommand {
+    /// Save a snapshot of the running vault to FILE (sudo).
+    Save(SaveArgs),
     /// Print a snapshot's header (time, key term, entry count, checksum) after checking it.
     Inspect(InspectArgs),
-    /// Replace a stopped server's storage with a snapshot (offline).
+    /// Restore a snapshot into the running vault (sudo; it is sealed
+    /// after), or with --data-dir into a stopped server's storage.
     Restore(RestoreArgs),
+}
+
+/// `operator snapshot save FILE`.
+#[derive(Args)]
+pub struct SaveArgs {
+    /// Where to write the snapshot (replaced if it exists).
+    file: PathBuf,
 }
 
 /// `operator snapshot inspect FILE`.
@@ -33,21 +48,29 @@ pub struct InspectArgs {
     file: PathBuf,
 }
 
-/// `operator snapshot restore FILE --data-dir DIR`.
+/// `operator snapshot restore FILE [--force | --data-dir DIR]`.
 #[derive(Args)]
 pub struct RestoreArgs {
     /// The snapshot file.
     file: PathBuf,
-    /// The `path` of the server's sled storage (the server must be stopped;
-    /// the directory may be empty or new).
+    /// Offline: the `path` of a stopped server's sled storage (the
+    /// directory may be empty or new) instead of the running vault.
     #[arg(long, value_name = "DIR")]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
+    /// Accept a snapshot taken by another vault (the running vault's data
+    /// is replaced by that vault's: unseal with its shares).
+    #[arg(long, conflicts_with = "data_dir")]
+    force: bool,
 }
 
 pub fn run(ctx: &Context, command: SnapshotCommand) -> CmdResult {
     match command {
+        SnapshotCommand::Save(args) => save(ctx, &args.file),
         SnapshotCommand::Inspect(args) => inspect(ctx, &args.file),
-        SnapshotCommand::Restore(args) => restore(&args.file, &args.data_dir),
+        SnapshotCommand::Restore(args) => match &args.data_dir {
+            Some(dir) => restore_offline(&args.file, dir),
+            None => restore_online(ctx, &args.file, args.force),
+        },
     }
 }
 
@@ -95,7 +118,78 @@ fn inspect(ctx: &Context, file: &Path) -> CmdResult {
     Ok(EXIT_OK)
 }
 
-fn restore(file: &Path, dir: &Path) -> CmdResult {
+fn save(ctx: &Context, file: &Path) -> CmdResult {
+    let bytes = ctx
+        .client()?
+        .send_bytes(Method::Get, "sys/storage/snapshot", None)?;
+    // Checked before it is kept: a damaged transfer is not a backup.
+    let snap = Snapshot::read(&mut &bytes[..])
+        .map_err(|e| CliError::failed(format!("the server sent an unusable snapshot: {e}")))?;
+    write_private(file, &bytes)?;
+    println!(
+        "saved a snapshot of {} entries to {} (sha256 {})",
+        snap.len(),
+        file.display(),
+        snap.header.info.body_sha256
+    );
+    Ok(EXIT_OK)
+}
+
+/// Writes `bytes` to `file` with mode 0600 via a temporary file in the
+/// same directory, synced and renamed into place.
+fn write_private(file: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail =
+        |e: std::io::Error| CliError::failed(format!("cannot write {}: {e}", file.display()));
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = file
+        .file_name()
+        .ok_or_else(|| CliError::usage(format!("{} is not a file name", file.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".partial");
+    let tmp = dir.join(tmp_name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail)?;
+    let written = f.write_all(bytes).and_then(|()| f.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    std::fs::rename(&tmp, file).map_err(fail)?;
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn restore_online(ctx: &Context, file: &Path, force: bool) -> CmdResult {
+    // Checked here too, so a bad file is refused without a round trip.
+    read(file)?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::failed(format!("cannot read {}: {e}", file.display())))?;
+    let path = if force {
+        "sys/storage/snapshot-force"
+    } else {
+        "sys/storage/snapshot"
+    };
+    ctx.client()?.send_bytes(Method::Post, path, Some(bytes))?;
+    println!(
+        "snapshot restored; the vault is sealed: unseal it with the shares of the snapshot's vault"
+    );
+    Ok(EXIT_OK)
+}
+
+fn restore_offline(file: &Path, dir: &Path) -> CmdResult {
     let snap = read(file)?;
     let entries = snap.len();
     let backend = vault_rs::physical::SledBackend::open(dir).map_err(|e| {

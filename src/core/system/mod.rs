@@ -12,6 +12,7 @@ mod leases;
 mod mounts;
 mod policies;
 mod seal;
+mod storage;
 
 use std::sync::Arc;
 
@@ -82,6 +83,9 @@ pub(crate) fn handle(
     if let Some(r) = seal::handle(core, req, path)? {
         return Ok(r);
     }
+    if let Some(r) = storage::handle(core, req, path)? {
+        return Ok(r);
+    }
     if let Some(r) = mounts::handle(core, active, req, path, auth)? {
         return Ok(r);
     }
@@ -115,6 +119,7 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || path.starts_with("revoke-prefix")
         || (op == Operation::List && path.starts_with("leases/lookup"))
         || path.starts_with("leases/revoke-force")
+        || path.starts_with("storage/")
         || path == "raw"
         || path.starts_with("raw/")
 }

@@ -31,7 +31,7 @@ fn put_secret(s: &TestServer, path: &str, data: Value) {
 
 /// `vault-rs exec ARGS…` against `s`, in `dir`, with `token` in VAULT_TOKEN.
 fn exec_cmd(s: &TestServer, dir: &Path, token: Option<&str>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.arg("exec")
         .args(args)
         .current_dir(dir)

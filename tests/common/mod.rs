@@ -1,5 +1,10 @@
 //! Test harness: starts the real `vault-rs` binary on 127.0.0.1:0 and
 //! talks to it over HTTP.
+//!
+//! Hermetic: every process started through [`command`] (servers and CLI
+//! runs) gets none of the outer `VAULT_*` variables and a HOME that does
+//! not exist unless the test sets its own, so a developer's
+//! `~/.vault-token`, `VAULT_TOKEN` or `VAULT_ADDR` never reaches a test.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -14,6 +19,20 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_vault-rs")
 }
 
+/// `vault-rs` with a clean environment: no inherited `VAULT_*` variable,
+/// HOME pointing at an empty, nonexistent directory (callers that need a
+/// HOME set their own with `.env("HOME", …)`).
+pub fn command() -> Command {
+    let mut command = Command::new(bin());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VAULT_") {
+            command.env_remove(&name);
+        }
+    }
+    command.env("HOME", std::env::temp_dir().join("vault-rs-tests-no-home"));
+    command
+}
+
 /// A running server process; killed on drop.
 pub struct TestServer {
     child: Option<Child>,
@@ -26,7 +45,7 @@ pub struct TestServer {
 }
 
 fn spawn(args: &[&str]) -> (Child, String, Vec<String>) {
-    let mut child = Command::new(bin())
+    let mut child = command()
         .args(args)
         .env("VAULT_RS_LOG", "warn")
         .stdin(Stdio::null())

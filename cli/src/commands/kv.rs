@@ -13,7 +13,7 @@ use crate::client::{into_body, Client, Method};
 use crate::commands::{insert_opt, parse_pairs, split_commas, with_trailing_slash, Context};
 use crate::error::{CliError, CmdResult, EXIT_OK};
 use crate::input::parse_data_args;
-use crate::output::{self, Format};
+use crate::output;
 
 /// `vault-rs kv <command>`.
 #[derive(Subcommand)]
@@ -272,7 +272,7 @@ pub(crate) fn preflight(client: &Client, path: &str) -> Result<(String, bool), C
     if response.status == 404 {
         return Ok((String::new(), false));
     }
-    let body = into_body(Method::Get, &api_path, response)?.unwrap_or(Value::Null);
+    let body = into_body(Method::Get, response)?.unwrap_or(Value::Null);
     let data = output::data_of(&body);
     let mount = data
         .and_then(|data| data.get("path"))
@@ -367,7 +367,7 @@ fn read_kv(
     if response.status == 404 {
         return Ok(response.body.filter(has_content));
     }
-    Ok(into_body(Method::Get, path, response)?)
+    Ok(into_body(Method::Get, response)?)
 }
 
 fn has_content(body: &Value) -> bool {
@@ -399,7 +399,7 @@ fn print_write_result(
     let Some(body) = reply.filter(|body| output::data_of(body).is_some()) else {
         return ctx.success(&format!("Data written to: {full_path}"));
     };
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         return ctx.output.secret(&body);
     }
     output::print_warnings(&body);
@@ -448,8 +448,8 @@ fn get(ctx: &Context, args: GetArgs) -> CmdResult {
         .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
     if let Some(field) = &ctx.output.field {
         get_field(ctx, &target, &full_path, &body, field)?;
-    } else if ctx.output.format == Format::Json {
-        output::print_json(&body)?;
+    } else if !ctx.output.is_table() {
+        ctx.output.envelope(&body)?;
     } else {
         print_get_table(&target, &full_path, &body)?;
     }
@@ -707,7 +707,7 @@ fn metadata_get(ctx: &Context, args: PathArgs) -> CmdResult {
     let body = client
         .read(&full_path)?
         .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         ctx.output.secret(&body)?;
         return Ok(EXIT_OK);
     }

@@ -97,7 +97,7 @@ fn read(ctx: &Context, args: NameArgs) -> CmdResult {
     let body = client
         .read(&format!("sys/policies/acl/{name}"))?
         .ok_or_else(|| CliError::failed(format!("No policy named: {name}")))?;
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         ctx.output.secret(&body)?;
         return Ok(EXIT_OK);
     }
@@ -118,7 +118,7 @@ fn list(ctx: &Context) -> CmdResult {
         .ok_or_else(|| CliError::failed("No policies found"))?;
     let names = output::list_keys(&body);
     match ctx.output.format {
-        Format::Json => output::print_json(&json!(names))?,
+        Format::Json | Format::Yaml => ctx.output.structured(&json!(names))?,
         Format::Table => {
             if !names.is_empty() {
                 output::emit(&names.join("\n"))?;

@@ -91,7 +91,7 @@ pub fn delete(ctx: &Context, args: DeleteArgs) -> CmdResult {
     let query_refs: Vec<(&str, String)> =
         query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let response = client.send(Method::Delete, &path, &query_refs, None)?;
-    match into_body(Method::Delete, &path, response)? {
+    match into_body(Method::Delete, response)? {
         Some(body) if body.get("data").is_some_and(|data| !data.is_null()) => {
             ctx.output.secret(&body)?
         }

@@ -488,10 +488,7 @@ fn bad_config_and_arguments_fail_clearly() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("log_level"), "{err}");
-    let out = common::command()
-        .args(["server"])
-        .output()
-        .unwrap();
+    let out = common::command().args(["server"]).output().unwrap();
     assert!(!out.status.success());
     let out = common::command()
         .args(["server", "--config", "/nonexistent/x.hcl"])

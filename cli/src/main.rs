@@ -224,7 +224,10 @@ fn refuse_namespace(flag: Option<String>) -> Result<(), CliError> {
 /// The TLS flags; `-tls-skip-verify=false` is the same as leaving it out.
 fn tls_flags(global: &GlobalArgs) -> TlsFlags {
     TlsFlags {
-        ca_cert: global.ca_cert.clone().filter(|path| !path.as_os_str().is_empty()),
+        ca_cert: global
+            .ca_cert
+            .clone()
+            .filter(|path| !path.as_os_str().is_empty()),
         client_cert: global
             .client_cert
             .clone()

@@ -420,7 +420,9 @@ fn plain_allowed(text: &str) -> bool {
         if !yaml_printable(c) {
             return false;
         }
-        let next_blank = chars.get(index + 1).is_none_or(|n| matches!(n, ' ' | '\t' | '\n'));
+        let next_blank = chars
+            .get(index + 1)
+            .is_none_or(|n| matches!(n, ' ' | '\t' | '\n'));
         if index == 0 {
             if "#,[]{}&*!|>'\"%@`".contains(c) {
                 return false;
@@ -518,7 +520,10 @@ fn is_yaml_float(text: &str) -> bool {
         None => digits(number),
     };
     let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix('-').or_else(|| e.strip_prefix('+')).unwrap_or(e);
+        let e = e
+            .strip_prefix('-')
+            .or_else(|| e.strip_prefix('+'))
+            .unwrap_or(e);
         digits(e)
     });
     number_ok && exponent_ok
@@ -584,9 +589,7 @@ fn is_timestamp(text: &str) -> bool {
         && fields
             .iter()
             .all(|f| (1..=2).contains(&f.len()) && f.chars().all(|c| c.is_ascii_digit()));
-    let zone_ok = zone.is_empty()
-        || zone == "Z"
-        || (zone.len() == 6 && zone.as_bytes()[3] == b':');
+    let zone_ok = zone.is_empty() || zone == "Z" || (zone.len() == 6 && zone.as_bytes()[3] == b':');
     clock_ok && zone_ok
 }
 
@@ -623,12 +626,16 @@ fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.saturating_mul(10).saturating_add(ar[ai] as u128 - '0' as u128);
+            an = an
+                .saturating_mul(10)
+                .saturating_add(ar[ai] as u128 - '0' as u128);
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.saturating_mul(10).saturating_add(br[bi] as u128 - '0' as u128);
+            bn = bn
+                .saturating_mul(10)
+                .saturating_add(br[bi] as u128 - '0' as u128);
             bi += 1;
         }
         if an != bn {
@@ -673,8 +680,16 @@ mod tests {
         assert_eq!(parsed["auth"]["policies"], Value::Null);
         assert!(parsed["auth"].get("num_uses").is_none());
         assert_eq!(parsed["wrap_info"]["creation_path"], json!(""));
-        let order = ["\"client_token\"", "\"accessor\"", "\"policies\"", "\"mfa_requirement\"",
-                     "\"wrap_info\"", "\"token\"", "\"ttl\"", "\"wrapped_accessor\""];
+        let order = [
+            "\"client_token\"",
+            "\"accessor\"",
+            "\"policies\"",
+            "\"mfa_requirement\"",
+            "\"wrap_info\"",
+            "\"token\"",
+            "\"ttl\"",
+            "\"wrapped_accessor\"",
+        ];
         let positions: Vec<usize> = order.iter().filter_map(|k| text.find(k)).collect();
         assert_eq!(positions.len(), order.len());
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
@@ -691,7 +706,10 @@ mod tests {
             (".5", "\".5\""),
             ("1:20", "\"1:20\""),
             ("2024-01-02", "\"2024-01-02\""),
-            ("2026-12-02T16:40:19.975494249Z", "\"2026-12-02T16:40:19.975494249Z\""),
+            (
+                "2026-12-02T16:40:19.975494249Z",
+                "\"2026-12-02T16:40:19.975494249Z\"",
+            ),
             ("-3", "\"-3\""),
             ("<x&y>", "<x&y>"),
             ("-x", "-x"),
@@ -712,7 +730,10 @@ mod tests {
             ("é", "é"),
             ("a,b", "a,b"),
             ("{x", "'{x'"),
-            ("dd784a78-1fd8-1a00-7a5e-45a814b22eab", "dd784a78-1fd8-1a00-7a5e-45a814b22eab"),
+            (
+                "dd784a78-1fd8-1a00-7a5e-45a814b22eab",
+                "dd784a78-1fd8-1a00-7a5e-45a814b22eab",
+            ),
         ];
         for (input, expected) in cases {
             let mut out = String::new();

@@ -70,7 +70,8 @@ pub struct PutArgs {
     cas: Option<u64>,
     /// Key path.
     path: String,
-    /// Data: key=value, key=@file, key=- (stdin) or - (JSON object on stdin).
+    /// Data: key=value, key=@file, key=- (stdin), - (JSON object on
+    /// stdin), @file.json (JSON object) or @file.env (KEY=value lines).
     #[arg(value_name = "K=V")]
     data: Vec<String>,
 }
@@ -287,6 +288,44 @@ pub(crate) fn preflight(client: &Client, path: &str) -> Result<(String, bool), C
     Ok((mount, version == "2"))
 }
 
+/// The error for a path that no secrets engine serves.
+fn no_mount(path: &str) -> CliError {
+    CliError::not_found(format!(
+        "No secrets engine is mounted at {} (see \"vault-rs secrets list\")",
+        path.trim_end_matches('/')
+    ))
+}
+
+/// The API paths of a KV v2 mount; anything else under it is not a place
+/// where data can be read.
+const V2_PREFIXES: [&str; 7] = [
+    "data", "metadata", "delete", "undelete", "destroy", "config", "subkeys",
+];
+
+/// For a `read` that found nothing: when `path` is on a KV version 2 mount
+/// but not under one of its API prefixes (`secret/foo` rather than
+/// `secret/data/foo`), a warning that says where the data is and that
+/// `kv get` finds it. `None` otherwise, or when the mount cannot be asked.
+pub fn kv_v2_read_hint(client: &Client, path: &str) -> Option<String> {
+    let (mount, v2) = preflight(client, path).ok()?;
+    if !v2 || mount.is_empty() {
+        return None;
+    }
+    let relative = path
+        .strip_prefix(mount.as_str())
+        .or_else(|| path.strip_prefix(mount.trim_end_matches('/')))?
+        .trim_start_matches('/');
+    let first = relative.split('/').next().unwrap_or("");
+    if V2_PREFIXES.contains(&first) {
+        return None;
+    }
+    Some(format!(
+        "WARNING! {mount} is a KV version 2 secrets engine: its data is read at {}, \
+         not at {path}.\nUse \"vault-rs kv get {path}\" for this operation.\n",
+        add_prefix_to_kv_path(path, &mount, "data")
+    ))
+}
+
 /// Resolves the mount and KV version for a path argument.
 fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, CliError> {
     let partial = path.trim().trim_start_matches('/').to_owned();
@@ -296,12 +335,10 @@ fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, Cl
             if flag.is_empty() {
                 return Err(CliError::usage("--mount must not be empty"));
             }
-            let (found, v2) = preflight(client, flag)?;
-            let mount = if found.is_empty() {
-                format!("{flag}/")
-            } else {
-                found
-            };
+            let (mount, v2) = preflight(client, flag)?;
+            if mount.is_empty() {
+                return Err(no_mount(flag));
+            }
             let partial = if v2 {
                 join_path(&[&mount, &partial])
             } else {
@@ -319,6 +356,9 @@ fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, Cl
                 return Err(CliError::usage("the path must not be empty"));
             }
             let (mount, v2) = preflight(client, &partial)?;
+            if mount.is_empty() {
+                return Err(no_mount(&partial));
+            }
             KvTarget {
                 mount,
                 v2,
@@ -327,11 +367,6 @@ fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, Cl
             }
         }
     };
-    if target.v2 && target.mount.is_empty() {
-        return Err(CliError::failed(format!(
-            "cannot find the mount of {path}: the server did not say"
-        )));
-    }
     Ok(target)
 }
 

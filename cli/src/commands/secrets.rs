@@ -106,7 +106,10 @@ fn engine_type_and_version(engine_type: &str, version: Option<u32>) -> (String, 
     }
 }
 
-pub fn mount_options(pairs: &[String], version: Option<u32>) -> Result<Map<String, Value>, CliError> {
+pub fn mount_options(
+    pairs: &[String],
+    version: Option<u32>,
+) -> Result<Map<String, Value>, CliError> {
     let mut options = parse_pairs(pairs, "options")?;
     insert_opt(
         &mut options,
@@ -362,8 +365,22 @@ mod tests {
         assert_eq!(
             mount_row("secret/", &kv, true),
             vec![
-                "secret/", "kv", "kv_1", "system", "3600", "false", "replicated", "false",
-                "false", "map[version:2]", "", "u-1", "", "", "", "supported"
+                "secret/",
+                "kv",
+                "kv_1",
+                "system",
+                "3600",
+                "false",
+                "replicated",
+                "false",
+                "false",
+                "map[version:2]",
+                "",
+                "u-1",
+                "",
+                "",
+                "",
+                "supported"
             ]
         );
         let cubbyhole = json!({"type": "cubbyhole", "local": true,

@@ -266,6 +266,17 @@ fn read_prints_vaults_json_and_yaml_envelopes() {
         !text.contains("wrap_info") && !text.contains("mount_type"),
         "{text}"
     );
+
+    // `policy read` prints the rules alone, as Vault does.
+    let policy = parse_json(&server.ok(&["policy", "read", "-format=json", "default"]));
+    let keys: Vec<&String> = policy
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["policy"], "{policy}");
+    assert!(policy["policy"]
+        .as_str()
+        .is_some_and(|rules| rules.contains("auth/token/lookup-self")));
 }
 
 /// Replaces the JSON values of `keys` with `*`.

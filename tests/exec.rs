@@ -499,3 +499,10 @@ fn token_file_or_no_credentials() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no credentials"));
 }
+
+#[test]
+fn ignores_the_developers_vault_environment() {
+    common::assert_passes_in_a_hostile_environment(
+        "child_sees_its_secret_and_its_exit_code_is_kept",
+    );
+}

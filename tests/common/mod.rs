@@ -33,6 +33,36 @@ pub fn command() -> Command {
     command
 }
 
+/// Reruns the test `name` of this test binary with a developer's Vault
+/// settings in the outer environment (a token file in HOME, bogus
+/// `VAULT_TOKEN`, `VAULT_ADDR`, `VAULT_CACERT`, `VAULT_NAMESPACE`, …) and
+/// asserts that it still passes: proof that the harness keeps them out.
+pub fn assert_passes_in_a_hostile_environment(name: &str) {
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::write(home.path().join(".vault-token"), "bogus-token\n").expect("token file");
+    let out = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([name, "--exact", "--test-threads=1"])
+        .env("HOME", home.path())
+        .env("VAULT_TOKEN", "bogus-token")
+        .env("VAULT_ADDR", "http://127.0.0.1:1")
+        .env("VAULT_FORMAT", "yaml")
+        .env("VAULT_NAMESPACE", "team-a")
+        .env("VAULT_CACERT", "/nonexistent/ca.pem")
+        .env("VAULT_CAPATH", "/nonexistent")
+        .env("VAULT_CLIENT_CERT", "/nonexistent/cert.pem")
+        .env("VAULT_CLIENT_KEY", "/nonexistent/key.pem")
+        .env("VAULT_SKIP_VERIFY", "maybe")
+        .env("VAULT_WRAP_TTL", "5m")
+        .output()
+        .expect("rerun the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} failed in a hostile environment:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running server process; killed on drop.
 pub struct TestServer {
     child: Option<Child>,

@@ -336,6 +336,25 @@ fn field_output_has_no_trailing_newline_when_piped() {
 }
 
 #[test]
+fn field_output_ends_with_a_newline_on_a_terminal() {
+    let server = Server::dev();
+    server.ok(&["kv", "put", "secret/pw", "password=hunter2"]);
+    // `script` gives the client a pseudo-terminal as stdout.
+    let line = format!("{} kv get -field=password secret/pw", common::bin());
+    let mut command = Command::new("script");
+    common::hermetic(&mut command, server.home());
+    let out = command
+        .args(["-qec", &line, "/dev/null"])
+        .env("VAULT_ADDR", &server.addr)
+        .env("VAULT_TOKEN", &server.root_token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script(1) from util-linux runs the client on a terminal");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hunter2\r\n");
+}
+
+#[test]
 fn secrets_list_detailed_has_vaults_columns() {
     let server = Server::dev();
     let text = server.ok(&["secrets", "list", "-detailed"]);

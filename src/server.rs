@@ -175,7 +175,7 @@ fn build_core(config: &Config, listen_url: &str) -> Result<Arc<Core>, ServerErro
 }
 
 /// Dev mode: one share, unsealed, a root token, `secret/` and `apikeys/` mounted.
-fn setup_dev(core: &Core, root_id: Option<String>) -> Result<(), ServerError> {
+fn setup_dev(core: &Core, root_id: Option<String>, url: &str) -> Result<(), ServerError> {
     let result = core
         .initialize(SealConfig::new(1, 1).map_err(err("dev init"))?)
         .map_err(err("dev init"))?;
@@ -209,6 +209,11 @@ fn setup_dev(core: &Core, root_id: Option<String>) -> Result<(), ServerError> {
         .insert("type".into(), crate::logical::apikeys::KIND.into());
     core.handle(apikeys).map_err(err("dev mount apikeys/"))?;
     println!("WARNING! dev mode is enabled: in-memory storage, already unsealed, root token printed below.");
+    println!();
+    println!("You may need to set the following environment variables:");
+    println!();
+    println!("    $ export VAULT_ADDR='{url}'");
+    println!();
     println!(
         "Unseal Key: {}",
         base64::engine::general_purpose::STANDARD.encode(share.expose())
@@ -227,7 +232,11 @@ async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerEr
     let scheme = if tls.is_some() { "https" } else { "http" };
     let core = build_core(&config, &format!("{scheme}://{addr}"))?;
     if opts.dev {
-        setup_dev(&core, opts.dev_root_token_id.clone())?;
+        setup_dev(
+            &core,
+            opts.dev_root_token_id.clone(),
+            &format!("{scheme}://{addr}"),
+        )?;
     }
     println!("==> vault-rs server started! Listening on {scheme}://{addr}");
     tracing::info!(%addr, storage = core.barrier().storage_type(), "listening");

@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -613,7 +613,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn cli(s: &TestServer, home: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(common::bin())
+    common::command()
         .args(args)
         .env("VAULT_ADDR", &s.addr)
         .env("VAULT_TOKEN", &s.root_token)

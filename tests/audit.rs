@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
@@ -38,7 +38,7 @@ fn entries(file: &Path) -> Vec<Value> {
 }
 
 fn cli(s: &TestServer, args: &[&str]) -> Output {
-    Command::new(common::bin())
+    common::command()
         .args(args)
         .env("VAULT_ADDR", &s.addr)
         .env("VAULT_TOKEN", &s.root_token)
@@ -48,7 +48,7 @@ fn cli(s: &TestServer, args: &[&str]) -> Output {
 }
 
 fn offline(args: &[&str]) -> Output {
-    Command::new(common::bin())
+    common::command()
         .args(args)
         .env_remove("VAULT_TOKEN")
         .output()

@@ -31,7 +31,7 @@ fn put_secret(s: &TestServer, path: &str, data: Value) {
 
 /// `vault-rs exec ARGS…` against `s`, in `dir`, with `token` in VAULT_TOKEN.
 fn exec_cmd(s: &TestServer, dir: &Path, token: Option<&str>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.arg("exec")
         .args(args)
         .current_dir(dir)
@@ -579,7 +579,7 @@ fn exec_gives_up_after_its_timeout_and_at_once_with_zero() {
     // Unreachable: nothing listens there any more.
     let addr = s.addr.clone();
     drop(s);
-    let out = Command::new(common::bin())
+    let out = common::command()
         .args([
             "exec",
             "--timeout",
@@ -600,5 +600,12 @@ fn exec_gives_up_after_its_timeout_and_at_once_with_zero() {
     assert!(
         err.contains("unreachable") && err.contains("gave up waiting"),
         "{err}"
+    );
+}
+
+#[test]
+fn ignores_the_developers_vault_environment() {
+    common::assert_passes_in_a_hostile_environment(
+        "child_sees_its_secret_and_its_exit_code_is_kept",
     );
 }

@@ -480,7 +480,7 @@ fn bad_config_and_arguments_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.hcl");
     std::fs::write(&cfg, "storage \"sled\" {\n path = \"d\"\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:0\"\n tls_disable = true\n}\nlog_level = \"chatty\"\n").unwrap();
-    let out = std::process::Command::new(common::bin())
+    let out = common::command()
         .args(["server", "--config"])
         .arg(&cfg)
         .output()
@@ -488,12 +488,9 @@ fn bad_config_and_arguments_fail_clearly() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("log_level"), "{err}");
-    let out = std::process::Command::new(common::bin())
-        .args(["server"])
-        .output()
-        .unwrap();
+    let out = common::command().args(["server"]).output().unwrap();
     assert!(!out.status.success());
-    let out = std::process::Command::new(common::bin())
+    let out = common::command()
         .args(["server", "--config", "/nonexistent/x.hcl"])
         .output()
         .unwrap();
@@ -629,7 +626,7 @@ fn server_refuses_a_store_with_data_but_no_seal_record() {
         assert!(b.get("core/seal").unwrap().is_some());
         b.delete("core/seal").unwrap();
     }
-    let out = std::process::Command::new(common::bin())
+    let out = common::command()
         .args([
             "server",
             "--config",

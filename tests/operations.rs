@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::{json, Value};
 
@@ -14,7 +14,7 @@ const CANARY: &str = "canary-s3cret-value-8f2b";
 /// Starts the binary with `args` and `env`, stderr into `log`; returns the
 /// child and its address.
 fn start(args: &[&str], env: &[(&str, &str)], log: &Path) -> (Child, String) {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.args(args)
         .env_remove("VAULT_RS_LOG")
         .env_remove("VAULT_LOG_FORMAT")
@@ -167,7 +167,7 @@ fn text_logs_have_no_colour_off_a_terminal_and_config_sets_the_format() {
 
 #[test]
 fn a_bad_log_format_is_refused_with_a_clear_error() {
-    let out = Command::new(common::bin())
+    let out = common::command()
         .args(dev_args())
         .env("VAULT_LOG_FORMAT", "xml")
         .stdin(Stdio::null())
@@ -188,7 +188,7 @@ use common::TestServer;
 /// `vault-rs ARGS…` against `s` with `token`; returns (exit code, stdout, stderr).
 fn cli(s: &TestServer, token: &str, args: &[&str]) -> (i32, String, String) {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(common::bin())
+    let out = common::command()
         .args(args)
         .env("VAULT_ADDR", &s.addr)
         .env("VAULT_TOKEN", token)

@@ -12,9 +12,15 @@ use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 use vaultrs::{auth, kv2, sys, token};
 
 fn client(s: &TestServer, token: &str) -> VaultClient {
+    // Every setting vaultrs would otherwise take from VAULT_* variables is
+    // given, so a developer's environment cannot change the test.
     let settings = VaultClientSettingsBuilder::default()
         .address(&s.addr)
         .token(token)
+        .ca_certs(Vec::new())
+        .identity(None)
+        .verify(true)
+        .namespace(None)
         .build()
         .expect("settings");
     VaultClient::new(settings).expect("client")
@@ -118,4 +124,9 @@ fn approle_login_and_mounts() {
     let (st, b) = s.get("sys/mounts");
     assert_eq!(st, 200);
     assert!(b["data"].get("kv-extra/").is_none(), "{}", json!(b["data"]));
+}
+
+#[test]
+fn ignores_the_developers_vault_environment() {
+    common::assert_passes_in_a_hostile_environment("kv2_policies_and_tokens");
 }

@@ -2,9 +2,11 @@
 //!
 //! Owns: the client configuration taken from flags and the environment
 //! (`VAULT_ADDR`, `VAULT_TOKEN` or `~/.vault-token`, `VAULT_CACERT`,
-//! `VAULT_SKIP_VERIFY`), building `/v1/` URLs, the headers every request
-//! carries (`X-Vault-Token`, `X-Vault-Request: true`), decoding replies and
-//! turning `{"errors":[…]}` replies into [`ClientError`].
+//! `VAULT_CLIENT_CERT`, `VAULT_CLIENT_KEY`, `VAULT_SKIP_VERIFY`), building
+//! `/v1/` URLs, the headers every request carries (`X-Vault-Token`,
+//! `X-Vault-Request: true`), decoding replies and turning `{"errors":[…]}`
+//! replies into [`ClientError`], printed in Vault's layout
+//! (`Error making API request.` / `URL: GET …` / `Code: N. Errors:`).
 //!
 //! Tokens live in [`SecretString`], which zeroizes on drop and never prints
 //! its content through `Debug`; no error message contains a token.
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use reqwest::blocking::Client as HttpClient;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use reqwest::{Certificate, Url};
+use reqwest::{Certificate, Identity, Url};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -103,7 +105,8 @@ pub enum ClientError {
     /// The server answered with a non-2xx status.
     Api {
         method: Method,
-        path: String,
+        /// The full URL asked (shown in the error, as `vault` does).
+        url: String,
         status: u16,
         errors: Vec<String>,
     },
@@ -132,16 +135,24 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Api {
                 method,
-                path,
+                url,
                 status,
                 errors,
             } => {
-                let detail = if errors.is_empty() {
-                    status_reason(*status).to_owned()
+                // Vault's `api.ResponseError` layout, which scripts grep.
+                write!(
+                    f,
+                    "Error making API request.\n\nURL: {method} {url}\nCode: {status}. "
+                )?;
+                if errors.is_empty() {
+                    write!(f, "Errors:\n\n* {}", status_reason(*status))
                 } else {
-                    errors.join("; ")
-                };
-                write!(f, "{method} {path}: {status} {detail}")
+                    f.write_str("Errors:\n")?;
+                    for error in errors {
+                        write!(f, "\n* {error}")?;
+                    }
+                    Ok(())
+                }
             }
             ClientError::Transport {
                 method,
@@ -166,6 +177,8 @@ fn status_reason(status: u16) -> &'static str {
 /// A reply: its status and its JSON body (`None` when the body is empty).
 #[derive(Debug)]
 pub struct Response {
+    /// The URL asked, for error messages.
+    pub url: String,
     pub status: u16,
     pub body: Option<Value>,
 }
@@ -182,31 +195,66 @@ pub struct ClientConfig {
     pub address: String,
     pub token: Option<SecretString>,
     pub ca_cert: Option<PathBuf>,
+    /// PEM certificate presented to the server (with `client_key`).
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    pub client_key: Option<PathBuf>,
     pub skip_verify: bool,
     /// Sent as `X-Vault-Wrap-TTL` on every request when set.
     pub wrap_ttl: Option<String>,
 }
 
+/// The TLS flags of one invocation (`-ca-cert`, `-client-cert`,
+/// `-client-key`, `-tls-skip-verify`); each one, when given, wins over its
+/// environment variable.
+#[derive(Clone, Debug, Default)]
+pub struct TlsFlags {
+    pub ca_cert: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub skip_verify: bool,
+}
+
 impl ClientConfig {
     /// Builds the configuration from `address` (flag or `VAULT_ADDR`) and the
     /// environment: `VAULT_TOKEN` (else `~/.vault-token`), `VAULT_CACERT`,
-    /// `VAULT_SKIP_VERIFY`.
+    /// `VAULT_CLIENT_CERT`, `VAULT_CLIENT_KEY`, `VAULT_SKIP_VERIFY`.
     pub fn from_env(address: String) -> Result<Self, ClientError> {
         let skip_verify = match std::env::var("VAULT_SKIP_VERIFY") {
             Ok(value) => parse_bool_env("VAULT_SKIP_VERIFY", &value)?,
             Err(_) => false,
         };
-        let ca_cert = std::env::var_os("VAULT_CACERT")
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from);
         Ok(ClientConfig {
             address,
             token: token_from_env()?,
-            ca_cert,
+            ca_cert: path_from_env("VAULT_CACERT"),
+            client_cert: path_from_env("VAULT_CLIENT_CERT"),
+            client_key: path_from_env("VAULT_CLIENT_KEY"),
             skip_verify,
             wrap_ttl: None,
         })
     }
+
+    /// Applies the TLS flags over the environment's settings.
+    pub fn apply_flags(&mut self, flags: &TlsFlags) {
+        if let Some(path) = &flags.ca_cert {
+            self.ca_cert = Some(path.clone());
+        }
+        if let Some(path) = &flags.client_cert {
+            self.client_cert = Some(path.clone());
+        }
+        if let Some(path) = &flags.client_key {
+            self.client_key = Some(path.clone());
+        }
+        self.skip_verify |= flags.skip_verify;
+    }
+}
+
+/// A file path from the environment, unless unset or empty.
+fn path_from_env(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Parses a boolean like Go's `strconv.ParseBool` (what Vault accepts).
@@ -281,6 +329,19 @@ impl Client {
                 builder = builder.add_root_certificate(certificate);
             }
         }
+        match (&config.client_cert, &config.client_key) {
+            (Some(cert), Some(key)) => {
+                builder = builder.identity(read_identity(cert, key)?);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ClientError::Config(
+                    "a client certificate needs both -client-cert and -client-key \
+                     (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)"
+                        .to_owned(),
+                ))
+            }
+        }
         let http = builder
             .build()
             .map_err(|error| ClientError::Config(format!("cannot build HTTP client: {error}")))?;
@@ -312,6 +373,7 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Response, ClientError> {
         let url = self.url(path, query)?;
+        let url_text = url.to_string();
         let mut request = self
             .http
             .request(method.to_reqwest()?, url)
@@ -329,7 +391,7 @@ impl Client {
         let text = reply
             .text()
             .map_err(|error| transport(method, path, error_chain(&error)))?;
-        decode_reply(method, path, status, &text)
+        decode_reply(method, path, &url_text, status, &text)
     }
 
     /// Sends one request; a non-2xx reply is an error. Returns the body.
@@ -340,7 +402,7 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Option<Value>, ClientError> {
         let response = self.send(method, path, &[], body)?;
-        into_body(method, path, response)
+        into_body(method, response)
     }
 
     /// GET with query parameters; `Ok(None)` for a 404 (nothing there).
@@ -353,7 +415,7 @@ impl Client {
         if response.status == 404 {
             return Ok(None);
         }
-        into_body(Method::Get, path, response)
+        into_body(Method::Get, response)
     }
 
     /// GET; `Ok(None)` for a 404 (nothing there).
@@ -367,7 +429,7 @@ impl Client {
         if response.status == 404 {
             return Ok(None);
         }
-        into_body(Method::List, path, response)
+        into_body(Method::List, response)
     }
 
     /// Sends a binary body (or none) and returns a 2xx reply's raw bytes;
@@ -379,6 +441,7 @@ impl Client {
         body: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, ClientError> {
         let url = self.url(path, &[])?;
+        let url_text = url.to_string();
         let mut headers = self.headers(method, path)?;
         headers.insert(
             CONTENT_TYPE,
@@ -402,11 +465,11 @@ impl Client {
             return Ok(bytes.to_vec());
         }
         let text = String::from_utf8_lossy(&bytes);
-        let response = decode_reply(method, path, status, &text)?;
-        into_body(method, path, response)?;
+        let response = decode_reply(method, path, &url_text, status, &text)?;
+        into_body(method, response)?;
         Err(ClientError::Api {
             method,
-            path: path.to_owned(),
+            url: url_text,
             status,
             errors: Vec::new(),
         })
@@ -504,6 +567,26 @@ fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, ClientError> {
     Ok(certificates)
 }
 
+/// The client certificate and its key, read from two PEM files.
+fn read_identity(cert: &Path, key: &Path) -> Result<Identity, ClientError> {
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path).map(Zeroizing::new).map_err(|error| {
+            ClientError::Config(format!("cannot read {what} {}: {error}", path.display()))
+        })
+    };
+    let mut pem = read(key, "client key")?;
+    pem.push(b'\n');
+    pem.extend_from_slice(&read(cert, "client certificate")?);
+    Identity::from_pem(&pem).map_err(|error| {
+        ClientError::Config(format!(
+            "invalid client certificate {} or key {}: {}",
+            cert.display(),
+            key.display(),
+            error_chain(&error)
+        ))
+    })
+}
+
 /// An error and its sources, joined with `: `.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
@@ -523,20 +606,26 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn decode_reply(
     method: Method,
     path: &str,
+    url: &str,
     status: u16,
     text: &str,
 ) -> Result<Response, ClientError> {
     if text.trim().is_empty() {
-        return Ok(Response { status, body: None });
+        return Ok(Response {
+            url: url.to_owned(),
+            status,
+            body: None,
+        });
     }
     match serde_json::from_str::<Value>(text) {
         Ok(body) => Ok(Response {
+            url: url.to_owned(),
             status,
             body: Some(body),
         }),
         Err(_) if !(200..300).contains(&status) => Err(ClientError::Api {
             method,
-            path: path.to_owned(),
+            url: url.to_owned(),
             status,
             errors: vec![quote_body(text)],
         }),
@@ -557,17 +646,13 @@ fn quote_body(text: &str) -> String {
 }
 
 /// The body of a 2xx reply, or the reply's `errors` as a [`ClientError`].
-pub fn into_body(
-    method: Method,
-    path: &str,
-    response: Response,
-) -> Result<Option<Value>, ClientError> {
+pub fn into_body(method: Method, response: Response) -> Result<Option<Value>, ClientError> {
     if response.is_success() {
         return Ok(response.body);
     }
     Err(ClientError::Api {
         method,
-        path: path.to_owned(),
+        url: response.url,
         status: response.status,
         errors: error_list(response.body.as_ref()),
     })
@@ -600,6 +685,8 @@ mod tests {
             address: address.to_owned(),
             token: None,
             ca_cert: None,
+            client_cert: None,
+            client_key: None,
             skip_verify: false,
             wrap_ttl: None,
         };
@@ -641,46 +728,59 @@ mod tests {
         assert!(parse_address("not a url").is_err());
     }
 
+    const URL: &str = "http://127.0.0.1:8200/v1/sys/init";
+
     #[test]
-    fn api_error_display_joins_errors() {
+    fn api_error_display_is_vaults_layout() {
         let error = ClientError::Api {
             method: Method::Put,
-            path: "sys/init".to_owned(),
+            url: URL.to_owned(),
             status: 400,
             errors: vec!["a".to_owned(), "b".to_owned()],
         };
-        assert_eq!(error.to_string(), "PUT sys/init: 400 a; b");
+        assert_eq!(
+            error.to_string(),
+            "Error making API request.\n\nURL: PUT http://127.0.0.1:8200/v1/sys/init\n\
+             Code: 400. Errors:\n\n* a\n* b"
+        );
         let error = ClientError::Api {
             method: Method::Get,
-            path: "x".to_owned(),
+            url: "http://h/v1/x".to_owned(),
             status: 404,
             errors: vec![],
         };
-        assert_eq!(error.to_string(), "GET x: 404 Not Found");
+        assert_eq!(
+            error.to_string(),
+            "Error making API request.\n\nURL: GET http://h/v1/x\nCode: 404. Errors:\n\n* Not Found"
+        );
     }
 
     #[test]
     fn error_bodies_are_decoded() {
         let response = Response {
+            url: "http://h/v1/secret/x".to_owned(),
             status: 403,
             body: Some(json!({"errors": ["permission denied"]})),
         };
-        let error = into_body(Method::Get, "secret/x", response).err();
+        let error = into_body(Method::Get, response).err();
         assert_eq!(
             error.map(|e| e.to_string()),
-            Some("GET secret/x: 403 permission denied".to_owned())
+            Some(
+                "Error making API request.\n\nURL: GET http://h/v1/secret/x\n\
+                 Code: 403. Errors:\n\n* permission denied"
+                    .to_owned()
+            )
         );
     }
 
     #[test]
     fn non_json_error_body_is_quoted() {
-        let reply = decode_reply(Method::Get, "p", 502, "Bad gateway").err();
-        assert_eq!(
-            reply.map(|e| e.to_string()),
-            Some("GET p: 502 Bad gateway".to_owned())
-        );
-        assert!(decode_reply(Method::Get, "p", 200, "not json").is_err());
-        let empty = decode_reply(Method::Get, "p", 204, "").ok();
+        let reply = decode_reply(Method::Get, "p", URL, 502, "Bad gateway").err();
+        assert!(reply
+            .map(|e| e.to_string())
+            .is_some_and(|text| text.ends_with("Code: 502. Errors:\n\n* Bad gateway")));
+        assert!(decode_reply(Method::Get, "p", URL, 200, "not json").is_err());
+        let empty = decode_reply(Method::Get, "p", URL, 204, "").ok();
         assert!(empty.is_some_and(|r| r.body.is_none()));
     }
 

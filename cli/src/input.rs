@@ -2,8 +2,11 @@
 //!
 //! Owns the rules Vault's CLI uses for data arguments: `k=v` is a string,
 //! `k=@path` the contents of a file, `k=-` the whole of stdin, a lone `-`
-//! a JSON object read from stdin and merged in, and a key given twice
-//! becomes a list. Stdin can be consumed once. Secrets (shares, tokens,
+//! a JSON object read from stdin and merged in, a lone `@file.json` a JSON
+//! object read from that file and merged in, and a key given twice becomes
+//! a list. Stdin can be consumed once. A vault-rs extra: a lone
+//! `@file.env` (a file named `.env` or `*.env`) is read as a dotenv file,
+//! each `KEY=value` line one string; its lines never appear in errors. Secrets (shares, tokens,
 //! passwords) are read without echo from a terminal, or as one line from
 //! piped stdin, and are never echoed in error messages.
 
@@ -43,10 +46,17 @@ impl<'a> DataBuilder<'a> {
         Ok(())
     }
 
-    /// Adds one argument (`-`, `k=v`, `k=@file` or `k=-`).
+    /// Adds one argument (`-`, `@file`, `k=v`, `k=@file` or `k=-`).
     pub fn add(&mut self, arg: &str, position: usize) -> Result<(), CliError> {
         if arg == "-" {
             let object = self.read_stdin_object()?;
+            for (key, value) in object {
+                self.insert(key, value);
+            }
+            return Ok(());
+        }
+        if let Some(path) = arg.strip_prefix('@').filter(|_| !arg.contains('=')) {
+            let object = read_object_file(Path::new(path))?;
             for (key, value) in object {
                 self.insert(key, value);
             }
@@ -131,6 +141,63 @@ pub fn parse_json_object(text: &str, origin: &str) -> Result<Map<String, Value>,
             error.column()
         ))),
     }
+}
+
+/// Whether `path` names a dotenv file (`.env`, `prod.env`).
+fn is_dotenv(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name == ".env" || name.ends_with(".env"))
+}
+
+/// The object in a `@file` argument: a dotenv file's `KEY=value` lines,
+/// or else a JSON object.
+fn read_object_file(path: &Path) -> Result<Map<String, Value>, CliError> {
+    if is_dotenv(path) {
+        return read_dotenv(path);
+    }
+    let text = Zeroizing::new(
+        read_file(path).map_err(|error| CliError::failed(format!("cannot read {error}")))?,
+    );
+    parse_json_object(&text, &path.display().to_string())
+}
+
+/// Parses a dotenv file (quotes, `export`, comments and `${VAR}`
+/// substitution as dotenv does). A malformed line is reported by number
+/// only: its text may hold a secret.
+fn read_dotenv(path: &Path) -> Result<Map<String, Value>, CliError> {
+    let shown = path.display();
+    let iter = dotenvy::from_path_iter(path).map_err(|error| match error {
+        dotenvy::Error::Io(io) => CliError::failed(format!("cannot read {shown}: {io}")),
+        _ => CliError::failed(format!("cannot read {shown}")),
+    })?;
+    let mut map = Map::new();
+    for (index, item) in iter.enumerate() {
+        match item {
+            Ok((key, value)) => {
+                map.insert(key, Value::String(value));
+            }
+            Err(dotenvy::Error::LineParse(_, _)) => {
+                return Err(CliError::usage(format!(
+                    "{shown} is not a valid .env file: entry {} is not KEY=value",
+                    index + 1
+                )))
+            }
+            Err(dotenvy::Error::Io(io)) => {
+                return Err(CliError::failed(format!("cannot read {shown}: {io}")))
+            }
+            Err(_) => {
+                return Err(CliError::usage(format!(
+                    "{shown} is not a valid .env file: entry {} cannot be read",
+                    index + 1
+                )))
+            }
+        }
+    }
+    if map.is_empty() {
+        return Err(CliError::usage(format!("{shown} has no KEY=value line")));
+    }
+    Ok(map)
 }
 
 /// Builds the data object of `args` with the process's stdin.
@@ -279,6 +346,50 @@ mod tests {
             build(&["-"], "{bad").err(),
             Some(CliError::Usage(_))
         ));
+    }
+
+    #[test]
+    fn lone_file_arguments_are_json_or_dotenv() {
+        let dir = std::env::temp_dir().join(format!("vault-rs-cli-objects-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let json_file = dir.join("data.json");
+        assert!(std::fs::write(&json_file, r#"{"a": 1, "b": {"c": "d"}}"#).is_ok());
+        let env_file = dir.join("app.env");
+        let env_text = "# comment\nexport USER=bob\nPASS='s3 cr$t'\nURL=\"http://x?a=1#f\"\n";
+        assert!(std::fs::write(&env_file, env_text).is_ok());
+        let arg_json = format!("@{}", json_file.display());
+        let arg_env = format!("@{}", env_file.display());
+        let data = build(&[arg_json.as_str(), arg_env.as_str(), "x=1"], "").ok();
+        assert_eq!(
+            data.map(Value::Object),
+            Some(
+                json!({"a": 1, "b": {"c": "d"}, "USER": "bob", "PASS": "s3 cr$t",
+                        "URL": "http://x?a=1#f", "x": "1"})
+            )
+        );
+        let bad_env = dir.join("bad.env");
+        assert!(std::fs::write(&bad_env, "OK=1\nhunter2 secret line\n").is_ok());
+        let arg_bad = format!("@{}", bad_env.display());
+        match build(&[arg_bad.as_str()], "").err() {
+            Some(CliError::Usage(message)) => {
+                assert!(message.contains("entry 2"), "{message}");
+                assert!(!message.contains("hunter2"), "{message}");
+            }
+            other => panic!("unexpected: {other:?}"),
+        }
+        let not_object = dir.join("list.json");
+        assert!(std::fs::write(&not_object, "[1]").is_ok());
+        let arg_list = format!("@{}", not_object.display());
+        assert!(matches!(
+            build(&[arg_list.as_str()], "").err(),
+            Some(CliError::Usage(_))
+        ));
+        let missing = format!("@{}", dir.join("missing.json").display());
+        assert!(matches!(
+            build(&[missing.as_str()], "").err(),
+            Some(CliError::Failed(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -4,13 +4,17 @@
 //! with a dashed underline, four spaces between columns, `n/a` for empty
 //! cells), how JSON values look in a table (Go's `%v`: `[a b]`,
 //! `map[k:v]`, `<nil>`), human durations for TTL-like keys, the section
-//! headers of `kv get` (`====== Data ======`), and writing to stdout.
+//! headers of `kv get` (`====== Data ======`), and writing to stdout:
+//! `-field` values without a trailing newline when stdout is not a
+//! terminal, as `vault` does. The JSON and YAML text itself comes from
+//! [`crate::vault_format`].
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde_json::{Map, Value};
 
 use crate::error::CliError;
+use crate::vault_format;
 
 /// Gap between two table columns.
 const COLUMN_GLUE: &str = "    ";
@@ -22,8 +26,10 @@ const EMPTY_CELL: &str = "n/a";
 pub enum Format {
     /// Human-readable columns, like `vault`'s default output.
     Table,
-    /// The JSON body (pretty-printed).
+    /// JSON, as `vault -format=json` prints it.
     Json,
+    /// YAML, as `vault -format=yaml` prints it.
+    Yaml,
 }
 
 /// The output settings of one invocation (`--format`, `--field`).
@@ -50,7 +56,8 @@ impl Output {
             return self.raw(&value);
         }
         match self.format {
-            Format::Json => print_json(body),
+            Format::Json => emit(&vault_format::secret_json(body)),
+            Format::Yaml => emit_raw(&vault_format::secret_yaml(body)),
             Format::Table => {
                 print_warnings(body);
                 let rows = secret_rows(body);
@@ -69,7 +76,7 @@ impl Output {
             return self.raw(value);
         }
         match self.format {
-            Format::Json => print_json(&Value::Object(map.clone())),
+            Format::Json | Format::Yaml => self.structured(&Value::Object(map.clone())),
             Format::Table => {
                 let rows = map_rows(map);
                 if rows.is_empty() {
@@ -87,9 +94,9 @@ impl Output {
         }
         let keys = list_keys(body);
         match self.format {
-            Format::Json => print_json(&Value::Array(
-                keys.iter().cloned().map(Value::String).collect(),
-            )),
+            Format::Json | Format::Yaml => {
+                self.structured(&Value::Array(keys.into_iter().map(Value::String).collect()))
+            }
             Format::Table => {
                 print_warnings(body);
                 if keys.is_empty() {
@@ -101,11 +108,37 @@ impl Output {
     }
 
     /// Prints one value the way `--field` does: raw text for tables
-    /// (strings without quotes), JSON for `--format json`.
+    /// (strings without quotes), JSON or YAML for those formats; no
+    /// newline after it when stdout is not a terminal, so pipes and
+    /// `$(vault-rs … -field=x)` get the bare value, as with `vault`.
     pub fn raw(&self, value: &Value) -> Result<(), CliError> {
+        let text = match self.format {
+            Format::Json => vault_format::json(value),
+            Format::Yaml => vault_format::yaml(value),
+            Format::Table => format_value(value),
+        };
+        if std::io::stdout().is_terminal() {
+            emit(&text)
+        } else {
+            emit_raw(&text)
+        }
+    }
+
+    /// Prints a value as JSON or YAML (whichever the format is; JSON for
+    /// a table).
+    pub fn structured(&self, value: &Value) -> Result<(), CliError> {
         match self.format {
-            Format::Json => print_json(value),
-            Format::Table => emit(&format_value(value)),
+            Format::Yaml => emit_raw(&vault_format::yaml(value)),
+            Format::Json | Format::Table => print_json(value),
+        }
+    }
+
+    /// Prints a whole reply as `-format=json` or `-format=yaml` do (Vault's
+    /// envelope), whether or not it has one.
+    pub fn envelope(&self, body: &Value) -> Result<(), CliError> {
+        match self.format {
+            Format::Yaml => emit_raw(&vault_format::secret_yaml(body)),
+            Format::Json | Format::Table => emit(&vault_format::secret_json(body)),
         }
     }
 }
@@ -122,11 +155,18 @@ pub fn emit(text: &str) -> Result<(), CliError> {
         .map_err(|error| CliError::failed(format!("cannot write to stdout: {error}")))
 }
 
-/// Writes `value` as indented JSON to stdout.
+/// Writes `text` to stdout as it is.
+pub fn emit_raw(text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|error| CliError::failed(format!("cannot write to stdout: {error}")))
+}
+
+/// Writes `value` as indented JSON to stdout, as Go's encoder does.
 pub fn print_json(value: &Value) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|error| CliError::failed(format!("cannot encode JSON: {error}")))?;
-    emit(&text)
+    emit(&vault_format::json(value))
 }
 
 /// Writes the reply's `warnings` to stderr, like Vault does.

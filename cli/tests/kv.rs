@@ -24,7 +24,7 @@ fn kv_v1_put_get_list_delete() {
     assert_eq!(server.ok(&["kv", "get", "-mount=kvv1", "app"]), golden);
     assert_eq!(
         server.ok(&["kv", "get", "-field=user", "kvv1/app"]),
-        "alice\n"
+        "alice"
     );
     let json = body(&server.ok(&["kv", "get", "-format=json", "kvv1/app"]));
     assert_eq!(json["data"]["user"], json!("alice"));
@@ -48,7 +48,7 @@ fn kv_v1_put_get_list_delete() {
         "Success! Data deleted (if it existed) at: kvv1/app\n"
     );
     let stderr = server.cli().run(&["kv", "get", "kvv1/app"]).fails_with(2);
-    assert_eq!(stderr, "Error: No value found at kvv1/app\n");
+    assert_eq!(stderr, "No value found at kvv1/app\n");
 }
 
 #[test]
@@ -129,11 +129,11 @@ fn kv_v2_field_json_and_versions() {
     server.ok(&["kv", "put", "secret/app", "user=bob"]);
     assert_eq!(
         server.ok(&["kv", "get", "-field=user", "secret/app"]),
-        "bob\n"
+        "bob"
     );
     assert_eq!(
         server.ok(&["kv", "get", "-version=1", "-field=user", "secret/app"]),
-        "alice\n"
+        "alice"
     );
     let json = body(&server.ok(&["kv", "get", "-format=json", "-mount=secret", "app"]));
     assert_eq!(json["data"]["data"], json!({"user": "bob"}));
@@ -147,13 +147,13 @@ fn kv_v2_field_json_and_versions() {
     assert_eq!(put["data"]["version"], json!(3));
     assert_eq!(
         server.ok(&["kv", "put", "-field=version", "secret/app", "user=dan"]),
-        "4\n"
+        "4"
     );
     let stderr = server
         .cli()
         .run(&["kv", "get", "secret/missing"])
         .fails_with(2);
-    assert_eq!(stderr, "Error: No value found at secret/data/missing\n");
+    assert_eq!(stderr, "No value found at secret/data/missing\n");
 }
 
 #[test]
@@ -166,7 +166,7 @@ fn kv_v2_check_and_set() {
         .fails_with(2);
     assert!(stderr.contains("check-and-set"), "{stderr}");
     server.ok(&["kv", "put", "-cas=1", "secret/cas", "a=2"]);
-    assert_eq!(server.ok(&["kv", "get", "-field=a", "secret/cas"]), "2\n");
+    assert_eq!(server.ok(&["kv", "get", "-field=a", "secret/cas"]), "2");
 }
 
 #[test]
@@ -229,12 +229,12 @@ fn kv_v2_delete_undelete_destroy() {
     );
     assert_eq!(
         server.ok(&["kv", "get", "-version=1", "-field=v", "secret/d"]),
-        "1\n"
+        "1"
     );
 
     let stdout = server.ok(&["kv", "undelete", "-versions=2", "secret/d"]);
     assert_eq!(stdout, "Success! Data written to: secret/undelete/d\n");
-    assert_eq!(server.ok(&["kv", "get", "-field=v", "secret/d"]), "2\n");
+    assert_eq!(server.ok(&["kv", "get", "-field=v", "secret/d"]), "2");
 
     server.ok(&["kv", "delete", "-versions=1", "secret/d"]);
     server
@@ -332,7 +332,7 @@ fn kv_v2_metadata_put_get_delete() {
     assert_eq!(json["data"]["versions"]["1"]["destroyed"], json!(false));
     assert_eq!(
         server.ok(&["kv", "metadata", "get", "-field=max_versions", "secret/m"]),
-        "5\n"
+        "5"
     );
 
     let stdout = server.ok(&["kv", "metadata", "delete", "secret/m"]);
@@ -358,7 +358,7 @@ fn kv_v2_rollback() {
         Some("3"),
         "{stdout}"
     );
-    assert_eq!(server.ok(&["kv", "get", "-field=a", "secret/r"]), "1\n");
+    assert_eq!(server.ok(&["kv", "get", "-field=a", "secret/r"]), "1");
     let stderr = server
         .cli()
         .run(&["kv", "rollback", "-version=9", "secret/r"])

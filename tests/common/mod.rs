@@ -1,5 +1,10 @@
 //! Test harness: starts the real `vault-rs` binary on 127.0.0.1:0 and
 //! talks to it over HTTP.
+//!
+//! Hermetic: every process started through [`command`] (servers and CLI
+//! runs) gets none of the outer `VAULT_*` variables and a HOME that does
+//! not exist unless the test sets its own, so a developer's
+//! `~/.vault-token`, `VAULT_TOKEN` or `VAULT_ADDR` never reaches a test.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -14,6 +19,50 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_vault-rs")
 }
 
+/// `vault-rs` with a clean environment: no inherited `VAULT_*` variable,
+/// HOME pointing at an empty, nonexistent directory (callers that need a
+/// HOME set their own with `.env("HOME", …)`).
+pub fn command() -> Command {
+    let mut command = Command::new(bin());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VAULT_") {
+            command.env_remove(&name);
+        }
+    }
+    command.env("HOME", std::env::temp_dir().join("vault-rs-tests-no-home"));
+    command
+}
+
+/// Reruns the test `name` of this test binary with a developer's Vault
+/// settings in the outer environment (a token file in HOME, bogus
+/// `VAULT_TOKEN`, `VAULT_ADDR`, `VAULT_CACERT`, `VAULT_NAMESPACE`, …) and
+/// asserts that it still passes: proof that the harness keeps them out.
+pub fn assert_passes_in_a_hostile_environment(name: &str) {
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::write(home.path().join(".vault-token"), "bogus-token\n").expect("token file");
+    let out = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([name, "--exact", "--test-threads=1"])
+        .env("HOME", home.path())
+        .env("VAULT_TOKEN", "bogus-token")
+        .env("VAULT_ADDR", "http://127.0.0.1:1")
+        .env("VAULT_FORMAT", "yaml")
+        .env("VAULT_NAMESPACE", "team-a")
+        .env("VAULT_CACERT", "/nonexistent/ca.pem")
+        .env("VAULT_CAPATH", "/nonexistent")
+        .env("VAULT_CLIENT_CERT", "/nonexistent/cert.pem")
+        .env("VAULT_CLIENT_KEY", "/nonexistent/key.pem")
+        .env("VAULT_SKIP_VERIFY", "maybe")
+        .env("VAULT_WRAP_TTL", "5m")
+        .output()
+        .expect("rerun the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} failed in a hostile environment:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running server process; killed on drop.
 pub struct TestServer {
     child: Option<Child>,
@@ -26,7 +75,7 @@ pub struct TestServer {
 }
 
 fn spawn(args: &[&str]) -> (Child, String, Vec<String>) {
-    let mut child = Command::new(bin())
+    let mut child = command()
         .args(args)
         .env("VAULT_RS_LOG", "warn")
         .stdin(Stdio::null())

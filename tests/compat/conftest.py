@@ -12,12 +12,20 @@ Every test talks to the real `vault-rs` binary over HTTP on 127.0.0.1:
 The binary is `$VAULT_RS_BIN`, default `target/debug/vault-rs` under the
 repository root.
 
+The suite is hermetic: when this file is loaded, every `VAULT_*` variable
+of the outer environment is removed (after `VAULT_RS_BIN` and
+`VAULT_RS_STARTUP_TIMEOUT` are read) and HOME points at an empty temporary
+directory, so neither hvac nor a server started here sees a developer's
+`VAULT_TOKEN`, `VAULT_ADDR` or `~/.vault-token`.
+
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -33,11 +41,28 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 STARTUP_TIMEOUT = float(os.environ.get("VAULT_RS_STARTUP_TIMEOUT", "30"))
 ROOT_TOKEN = "root"
+_BINARY = os.environ.get("VAULT_RS_BIN", "target/debug/vault-rs")
+
+
+def _hermetic_environment() -> Path:
+    """Drops every VAULT_* variable and points HOME at an empty directory.
+
+    hvac falls back to VAULT_TOKEN, then ~/.vault-token, when a client is
+    built without a token, and reads VAULT_CACERT and friends: none of the
+    developer's settings may reach the suite. Returns the new HOME."""
+    for name in [name for name in os.environ if name.startswith("VAULT_")]:
+        del os.environ[name]
+    home = Path(tempfile.mkdtemp(prefix="vault-rs-compat-home-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["HOME"] = str(home)
+    return home
+
+
+HERMETIC_HOME = _hermetic_environment()
 
 
 def binary_path() -> Path:
-    raw = os.environ.get("VAULT_RS_BIN", "target/debug/vault-rs")
-    path = Path(raw)
+    path = Path(_BINARY)
     if not path.is_absolute():
         path = REPO_ROOT / path
     return path

@@ -19,7 +19,7 @@ use crate::commands::{
     clean_path, expect_body, expect_data, parse_pairs, with_trailing_slash, Context,
 };
 use crate::error::{CliError, CmdResult, EXIT_FAILURE, EXIT_OK};
-use crate::output::{self, Format};
+use crate::output;
 
 /// `vault-rs audit <command>`.
 #[derive(Subcommand)]
@@ -206,7 +206,7 @@ fn list(ctx: &Context, args: ListArgs) -> CmdResult {
     let client = ctx.client()?;
     let body = expect_body(client.request(Method::Get, "sys/audit", None)?, "sys/audit")?;
     let data = expect_data(&body, "sys/audit")?.clone();
-    if ctx.output.format == Format::Json || ctx.output.field.is_some() {
+    if !ctx.output.is_table() || ctx.output.field.is_some() {
         return ctx.output.map(&data).map(|()| EXIT_OK);
     }
     if data.is_empty() {
@@ -242,7 +242,7 @@ fn hash(ctx: &Context, args: HashArgs) -> CmdResult {
         )?,
         "sys/audit-hash",
     )?;
-    if ctx.output.format == Format::Json || ctx.output.field.is_some() {
+    if !ctx.output.is_table() || ctx.output.field.is_some() {
         ctx.output.secret(&body)?;
         return Ok(EXIT_OK);
     }
@@ -259,7 +259,7 @@ fn public_key(ctx: &Context, args: PathArgs) -> CmdResult {
     let client = ctx.client()?;
     let path = format!("sys/audit/{device}/public-key");
     let body = expect_body(client.request(Method::Get, &path, None)?, &path)?;
-    if ctx.output.format == Format::Json || ctx.output.field.is_some() {
+    if !ctx.output.is_table() || ctx.output.field.is_some() {
         ctx.output.secret(&body)?;
         return Ok(EXIT_OK);
     }
@@ -312,9 +312,9 @@ fn verify_files(ctx: &Context, args: VerifyArgs) -> CmdResult {
             allow_open_tail: args.allow_open_tail,
         },
     );
-    if ctx.output.format == Format::Json {
+    if !ctx.output.is_table() {
         let v = serde_json::to_value(&report).map_err(|e| CliError::failed(e.to_string()))?;
-        output::print_json(&v)?;
+        ctx.output.structured(&v)?;
     } else {
         for w in &report.warnings {
             eprintln!("warning: {w}");
@@ -448,7 +448,7 @@ fn tail(ctx: &Context, args: TailArgs) -> CmdResult {
 }
 
 fn print_entry(ctx: &Context, v: &Value) -> Result<(), CliError> {
-    if ctx.output.format == Format::Json {
+    if !ctx.output.is_table() {
         return output::emit(&v.to_string());
     }
     if let Some(l) = human_line(v) {
@@ -682,7 +682,7 @@ fn search(ctx: &Context, args: SearchArgs) -> CmdResult {
             }
         }
     }
-    if found == 0 && ctx.output.format != Format::Json {
+    if found == 0 && ctx.output.is_table() {
         eprintln!("no matching entries");
     }
     Ok(EXIT_OK)

@@ -13,7 +13,7 @@ use crate::client::{into_body, Client, Method};
 use crate::commands::{insert_opt, parse_pairs, split_commas, with_trailing_slash, Context};
 use crate::error::{CliError, CmdResult, EXIT_OK};
 use crate::input::parse_data_args;
-use crate::output::{self, Format};
+use crate::output;
 
 /// `vault-rs kv <command>`.
 #[derive(Subcommand)]
@@ -70,7 +70,8 @@ pub struct PutArgs {
     cas: Option<u64>,
     /// Key path.
     path: String,
-    /// Data: key=value, key=@file, key=- (stdin) or - (JSON object on stdin).
+    /// Data: key=value, key=@file, key=- (stdin), - (JSON object on
+    /// stdin), @file.json (JSON object) or @file.env (KEY=value lines).
     #[arg(value_name = "K=V")]
     data: Vec<String>,
 }
@@ -272,7 +273,7 @@ pub(crate) fn preflight(client: &Client, path: &str) -> Result<(String, bool), C
     if response.status == 404 {
         return Ok((String::new(), false));
     }
-    let body = into_body(Method::Get, &api_path, response)?.unwrap_or(Value::Null);
+    let body = into_body(Method::Get, response)?.unwrap_or(Value::Null);
     let data = output::data_of(&body);
     let mount = data
         .and_then(|data| data.get("path"))
@@ -287,6 +288,44 @@ pub(crate) fn preflight(client: &Client, path: &str) -> Result<(String, bool), C
     Ok((mount, version == "2"))
 }
 
+/// The error for a path that no secrets engine serves.
+fn no_mount(path: &str) -> CliError {
+    CliError::not_found(format!(
+        "No secrets engine is mounted at {} (see \"vault-rs secrets list\")",
+        path.trim_end_matches('/')
+    ))
+}
+
+/// The API paths of a KV v2 mount; anything else under it is not a place
+/// where data can be read.
+const V2_PREFIXES: [&str; 7] = [
+    "data", "metadata", "delete", "undelete", "destroy", "config", "subkeys",
+];
+
+/// For a `read` that found nothing: when `path` is on a KV version 2 mount
+/// but not under one of its API prefixes (`secret/foo` rather than
+/// `secret/data/foo`), a warning that says where the data is and that
+/// `kv get` finds it. `None` otherwise, or when the mount cannot be asked.
+pub fn kv_v2_read_hint(client: &Client, path: &str) -> Option<String> {
+    let (mount, v2) = preflight(client, path).ok()?;
+    if !v2 || mount.is_empty() {
+        return None;
+    }
+    let relative = path
+        .strip_prefix(mount.as_str())
+        .or_else(|| path.strip_prefix(mount.trim_end_matches('/')))?
+        .trim_start_matches('/');
+    let first = relative.split('/').next().unwrap_or("");
+    if V2_PREFIXES.contains(&first) {
+        return None;
+    }
+    Some(format!(
+        "WARNING! {mount} is a KV version 2 secrets engine: its data is read at {}, \
+         not at {path}.\nUse \"vault-rs kv get {path}\" for this operation.\n",
+        add_prefix_to_kv_path(path, &mount, "data")
+    ))
+}
+
 /// Resolves the mount and KV version for a path argument.
 fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, CliError> {
     let partial = path.trim().trim_start_matches('/').to_owned();
@@ -296,12 +335,10 @@ fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, Cl
             if flag.is_empty() {
                 return Err(CliError::usage("--mount must not be empty"));
             }
-            let (found, v2) = preflight(client, flag)?;
-            let mount = if found.is_empty() {
-                format!("{flag}/")
-            } else {
-                found
-            };
+            let (mount, v2) = preflight(client, flag)?;
+            if mount.is_empty() {
+                return Err(no_mount(flag));
+            }
             let partial = if v2 {
                 join_path(&[&mount, &partial])
             } else {
@@ -319,6 +356,9 @@ fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, Cl
                 return Err(CliError::usage("the path must not be empty"));
             }
             let (mount, v2) = preflight(client, &partial)?;
+            if mount.is_empty() {
+                return Err(no_mount(&partial));
+            }
             KvTarget {
                 mount,
                 v2,
@@ -327,11 +367,6 @@ fn resolve(client: &Client, mount: &MountArg, path: &str) -> Result<KvTarget, Cl
             }
         }
     };
-    if target.v2 && target.mount.is_empty() {
-        return Err(CliError::failed(format!(
-            "cannot find the mount of {path}: the server did not say"
-        )));
-    }
     Ok(target)
 }
 
@@ -367,7 +402,7 @@ fn read_kv(
     if response.status == 404 {
         return Ok(response.body.filter(has_content));
     }
-    Ok(into_body(Method::Get, path, response)?)
+    Ok(into_body(Method::Get, response)?)
 }
 
 fn has_content(body: &Value) -> bool {
@@ -399,7 +434,7 @@ fn print_write_result(
     let Some(body) = reply.filter(|body| output::data_of(body).is_some()) else {
         return ctx.success(&format!("Data written to: {full_path}"));
     };
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         return ctx.output.secret(&body);
     }
     output::print_warnings(&body);
@@ -448,8 +483,8 @@ fn get(ctx: &Context, args: GetArgs) -> CmdResult {
         .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
     if let Some(field) = &ctx.output.field {
         get_field(ctx, &target, &full_path, &body, field)?;
-    } else if ctx.output.format == Format::Json {
-        output::print_json(&body)?;
+    } else if !ctx.output.is_table() {
+        ctx.output.envelope(&body)?;
     } else {
         print_get_table(&target, &full_path, &body)?;
     }
@@ -707,7 +742,7 @@ fn metadata_get(ctx: &Context, args: PathArgs) -> CmdResult {
     let body = client
         .read(&full_path)?
         .ok_or_else(|| CliError::not_found(format!("No value found at {full_path}")))?;
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         ctx.output.secret(&body)?;
         return Ok(EXIT_OK);
     }

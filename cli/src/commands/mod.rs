@@ -4,6 +4,7 @@
 
 pub mod apikeys;
 pub mod audit;
+pub mod auth;
 pub mod exec;
 pub mod kv;
 pub mod lease;
@@ -20,7 +21,7 @@ pub mod verify_storage;
 
 use serde_json::{Map, Value};
 
-use crate::client::{Client, ClientConfig};
+use crate::client::{Client, ClientConfig, TlsFlags};
 use crate::error::CliError;
 use crate::output::{self, Output};
 
@@ -29,6 +30,8 @@ pub struct Context {
     pub address: String,
     /// `--wrap-ttl`: responses come back wrapped.
     pub wrap_ttl: Option<String>,
+    /// `-ca-cert`, `-client-cert`, `-client-key`, `-tls-skip-verify`.
+    pub tls: TlsFlags,
     pub output: Output,
 }
 
@@ -37,6 +40,7 @@ impl Context {
     /// environment or the token file.
     pub fn client(&self) -> Result<Client, CliError> {
         let mut config = ClientConfig::from_env(self.address.clone())?;
+        config.apply_flags(&self.tls);
         config.wrap_ttl = self.wrap_ttl.clone();
         Ok(Client::new(&config)?)
     }

@@ -11,7 +11,7 @@ use crate::commands::status::print_seal_status;
 use crate::commands::{expect_body, expect_data, Context};
 use crate::error::{CliError, CmdResult, EXIT_OK};
 use crate::input::{read_secret, secret_or_stdin};
-use crate::output::{self, Format};
+use crate::output;
 
 /// Exit code of `operator init --status` when the vault is not initialized.
 const EXIT_NOT_INITIALIZED: u8 = 2;
@@ -142,7 +142,7 @@ fn init(ctx: &Context, args: InitArgs) -> CmdResult {
         "PUT sys/init",
     )?;
     let result = init_output(&body, args.key_shares, args.key_threshold);
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         ctx.output.map(&result)?;
     } else {
         output::emit(&init_text(&result, args.key_threshold))?;
@@ -287,7 +287,7 @@ fn key_status(ctx: &Context) -> CmdResult {
 
 fn print_key_status(ctx: &Context, body: &Value) -> Result<(), CliError> {
     let data = expect_data(body, "the key status request")?;
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         return ctx.output.map(data);
     }
     let text = |key: &str| data.get(key).map(output::format_value).unwrap_or_default();
@@ -338,7 +338,7 @@ fn rekey_status(client: &Client) -> Result<Value, CliError> {
 
 fn print_rekey_status(ctx: &Context, body: &Value) -> Result<(), CliError> {
     let data = expect_data(body, "the rekey status request")?;
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         return ctx.output.map(data);
     }
     let text = |key: &str| data.get(key).map(output::format_value).unwrap_or_default();
@@ -393,7 +393,7 @@ fn rekey_update(
         print_rekey_status(ctx, &status)?;
         return Ok(EXIT_OK);
     }
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         ctx.output.map(data)?;
     } else {
         output::emit(&rekey_done_text(data, &status))?;

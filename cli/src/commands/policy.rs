@@ -97,7 +97,7 @@ fn read(ctx: &Context, args: NameArgs) -> CmdResult {
     let body = client
         .read(&format!("sys/policies/acl/{name}"))?
         .ok_or_else(|| CliError::failed(format!("No policy named: {name}")))?;
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() {
         ctx.output.secret(&body)?;
         return Ok(EXIT_OK);
     }
@@ -107,6 +107,12 @@ fn read(ctx: &Context, args: NameArgs) -> CmdResult {
         .ok_or_else(|| {
             CliError::failed(format!("the reply for policy {name} has no policy text"))
         })?;
+    if !ctx.output.is_table() {
+        // As `vault policy read -format=json`: the rules alone.
+        ctx.output
+            .structured(&serde_json::json!({ "policy": text }))?;
+        return Ok(EXIT_OK);
+    }
     output::emit(text.trim_end())?;
     Ok(EXIT_OK)
 }
@@ -118,7 +124,7 @@ fn list(ctx: &Context) -> CmdResult {
         .ok_or_else(|| CliError::failed("No policies found"))?;
     let names = output::list_keys(&body);
     match ctx.output.format {
-        Format::Json => output::print_json(&json!(names))?,
+        Format::Json | Format::Yaml => ctx.output.structured(&json!(names))?,
         Format::Table => {
             if !names.is_empty() {
                 output::emit(&names.join("\n"))?;

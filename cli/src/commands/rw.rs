@@ -5,7 +5,7 @@ use clap::Args;
 use serde_json::Value;
 
 use crate::client::{into_body, Method};
-use crate::commands::{clean_path, with_trailing_slash, Context};
+use crate::commands::{clean_path, kv, with_trailing_slash, Context};
 use crate::error::{CliError, CmdResult, EXIT_OK};
 use crate::input::parse_data_args;
 use crate::output;
@@ -25,8 +25,9 @@ pub struct ReadArgs {
 pub struct WriteArgs {
     /// Path to write, relative to /v1/.
     path: String,
-    /// Data: key=value, key=@file (file contents), key=- (stdin), or - (a
-    /// JSON object on stdin).
+    /// Data: key=value, key=@file (file contents), key=- (stdin), - (a
+    /// JSON object on stdin), @file.json (a JSON object) or @file.env
+    /// (KEY=value lines).
     #[arg(value_name = "K=V")]
     data: Vec<String>,
     /// Send the request even without data.
@@ -58,9 +59,12 @@ pub fn read(ctx: &Context, args: ReadArgs) -> CmdResult {
     let client = ctx.client()?;
     let query_refs: Vec<(&str, String)> =
         query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let body = client
-        .read_with_query(&path, &query_refs)?
-        .ok_or_else(|| CliError::not_found(format!("No value found at {path}")))?;
+    let Some(body) = client.read_with_query(&path, &query_refs)? else {
+        if let Some(hint) = kv::kv_v2_read_hint(&client, &path) {
+            eprintln!("{hint}");
+        }
+        return Err(CliError::not_found(format!("No value found at {path}")));
+    };
     ctx.output.secret(&body)?;
     Ok(EXIT_OK)
 }
@@ -91,7 +95,7 @@ pub fn delete(ctx: &Context, args: DeleteArgs) -> CmdResult {
     let query_refs: Vec<(&str, String)> =
         query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let response = client.send(Method::Delete, &path, &query_refs, None)?;
-    match into_body(Method::Delete, &path, response)? {
+    match into_body(Method::Delete, response)? {
         Some(body) if body.get("data").is_some_and(|data| !data.is_null()) => {
             ctx.output.secret(&body)?
         }

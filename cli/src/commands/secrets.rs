@@ -5,11 +5,12 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use crate::client::Method;
+use crate::commands::auth::{bool_text, options_text, replication, vault_ttl};
 use crate::commands::{
     clean_path, expect_body, insert_opt, parse_pairs, with_trailing_slash, Context,
 };
 use crate::error::{CliError, CmdResult, EXIT_OK};
-use crate::output::{self, Format};
+use crate::output;
 
 /// `vault-rs secrets <command>`.
 #[derive(Subcommand)]
@@ -105,7 +106,10 @@ fn engine_type_and_version(engine_type: &str, version: Option<u32>) -> (String, 
     }
 }
 
-fn mount_options(pairs: &[String], version: Option<u32>) -> Result<Map<String, Value>, CliError> {
+pub fn mount_options(
+    pairs: &[String],
+    version: Option<u32>,
+) -> Result<Map<String, Value>, CliError> {
     let mut options = parse_pairs(pairs, "options")?;
     insert_opt(
         &mut options,
@@ -115,7 +119,7 @@ fn mount_options(pairs: &[String], version: Option<u32>) -> Result<Map<String, V
     Ok(options)
 }
 
-fn ttl_config(default_ttl: Option<String>, max_ttl: Option<String>) -> Map<String, Value> {
+pub fn ttl_config(default_ttl: Option<String>, max_ttl: Option<String>) -> Map<String, Value> {
     let mut config = Map::new();
     insert_opt(
         &mut config,
@@ -192,7 +196,7 @@ fn list(ctx: &Context, args: ListArgs) -> CmdResult {
         "GET sys/mounts",
     )?;
     let mounts = mounts_of(&body);
-    if ctx.output.field.is_some() || ctx.output.format == Format::Json {
+    if ctx.output.field.is_some() || !ctx.output.is_table() {
         ctx.output.map(&mounts)?;
         return Ok(EXIT_OK);
     }
@@ -211,12 +215,21 @@ fn mounts_table(mounts: &Map<String, Value>, detailed: bool) -> String {
         output::table(
             &[
                 "Path",
-                "Type",
+                "Plugin",
                 "Accessor",
                 "Default TTL",
                 "Max TTL",
+                "Force No Cache",
+                "Replication",
+                "Seal Wrap",
+                "External Entropy Access",
                 "Options",
                 "Description",
+                "UUID",
+                "Version",
+                "Running Version",
+                "Running SHA256",
+                "Deprecation Status",
             ],
             &rows,
         )
@@ -227,25 +240,49 @@ fn mounts_table(mounts: &Map<String, Value>, detailed: bool) -> String {
 
 fn mount_row(path: &str, mount: &Value, detailed: bool) -> Vec<String> {
     let text = |key: &str| mount.get(key).map(output::format_value).unwrap_or_default();
-    let mut row = vec![path.to_owned(), text("type"), text("accessor")];
-    if detailed {
-        let config = mount.get("config").cloned().unwrap_or(Value::Null);
-        let ttl = |key: &str| ttl_text(config.get(key));
-        row.push(ttl("default_lease_ttl"));
-        row.push(ttl("max_lease_ttl"));
-        let options = mount.get("options").filter(|options| !options.is_null());
-        row.push(options.map(output::format_value).unwrap_or_default());
+    if !detailed {
+        return vec![
+            path.to_owned(),
+            text("type"),
+            text("accessor"),
+            text("description"),
+        ];
     }
-    row.push(text("description"));
-    row
-}
-
-/// A mount TTL: `system` when unset (0), else a human duration.
-fn ttl_text(value: Option<&Value>) -> String {
-    match value.and_then(Value::as_i64) {
-        Some(0) | None => "system".to_owned(),
-        Some(seconds) => output::human_duration(seconds),
-    }
+    let config = mount.get("config").cloned().unwrap_or(Value::Null);
+    // As `vault secrets list -detailed`: the built-in engines have no TTL.
+    let builtin = matches!(
+        mount.get("type").and_then(Value::as_str),
+        Some("system" | "cubbyhole" | "ns_system")
+    );
+    let ttl = |key: &str| {
+        if builtin {
+            "n/a".to_owned()
+        } else {
+            vault_ttl(config.get(key))
+        }
+    };
+    let force_no_cache = config
+        .get("force_no_cache")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    vec![
+        path.to_owned(),
+        text("type"),
+        text("accessor"),
+        ttl("default_lease_ttl"),
+        ttl("max_lease_ttl"),
+        force_no_cache.to_string(),
+        replication(mount),
+        bool_text(mount, "seal_wrap"),
+        bool_text(mount, "external_entropy_access"),
+        options_text(mount),
+        text("description"),
+        text("uuid"),
+        text("plugin_version"),
+        text("running_plugin_version"),
+        text("running_sha256"),
+        text("deprecation_status"),
+    ]
 }
 
 fn tune(ctx: &Context, args: TuneArgs) -> CmdResult {
@@ -317,5 +354,38 @@ mod tests {
              ----       ----    --------    -----------\n\
              secret/    kv      kv_1        key/value"
         );
+    }
+
+    #[test]
+    fn detailed_row_like_vault() {
+        let kv = json!({"type": "kv", "accessor": "kv_1", "local": false, "seal_wrap": false,
+            "config": {"default_lease_ttl": 0, "max_lease_ttl": 3600, "force_no_cache": false},
+            "options": {"version": "2"}, "description": "", "uuid": "u-1",
+            "deprecation_status": "supported"});
+        assert_eq!(
+            mount_row("secret/", &kv, true),
+            vec![
+                "secret/",
+                "kv",
+                "kv_1",
+                "system",
+                "3600",
+                "false",
+                "replicated",
+                "false",
+                "false",
+                "map[version:2]",
+                "",
+                "u-1",
+                "",
+                "",
+                "",
+                "supported"
+            ]
+        );
+        let cubbyhole = json!({"type": "cubbyhole", "local": true,
+            "config": {"default_lease_ttl": 60}});
+        let row = mount_row("cubbyhole/", &cubbyhole, true);
+        assert_eq!(&row[3..7], &["n/a", "n/a", "false", "local"]);
     }
 }

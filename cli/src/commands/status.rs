@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::client::{Client, Method};
 use crate::commands::{expect_body, Context};
 use crate::error::{CliError, CmdResult, EXIT_OK};
-use crate::output::{self, Format, Output};
+use crate::output::{self, Output};
 
 /// Exit code of `status` when the vault is sealed (as `vault status`).
 pub const EXIT_SEALED: u8 = 2;
@@ -49,7 +49,7 @@ pub fn is_sealed(body: &Value) -> bool {
 pub fn print_seal_status(client: &Client, output: &Output, body: &Value) -> Result<(), CliError> {
     let mut status = body.as_object().cloned().unwrap_or_default();
     status.insert("ha_enabled".to_owned(), Value::Bool(ha_enabled(client)));
-    if output.field.is_some() || output.format == Format::Json {
+    if output.field.is_some() || !output.is_table() {
         return output.map(&status);
     }
     output::emit(&seal_status_table(&status))

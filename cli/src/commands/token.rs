@@ -343,7 +343,7 @@ fn capability_list(data: &Map<String, Value>, path: &str) -> Vec<String> {
 
 fn print_capabilities(ctx: &Context, list: &[String]) -> Result<(), CliError> {
     match ctx.output.format {
-        Format::Json => output::print_json(&json!(list)),
+        Format::Json | Format::Yaml => ctx.output.structured(&json!(list)),
         Format::Table => output::emit(&list.join(", ")),
     }
 }

@@ -2,6 +2,11 @@
 //! (dev mode, or from a config file with sled storage) on 127.0.0.1:0,
 //! learns its address from the `Listening on http(s)://…` line, kills it on
 //! drop, and runs the `vault-rs` client against it with a private HOME.
+//!
+//! Hermetic: every child process (server and client) starts without any
+//! `VAULT_*` variable of the outer environment and with HOME set to a
+//! temporary directory, so a developer's `~/.vault-token`, `VAULT_TOKEN`
+//! or `VAULT_ADDR` never reaches a test.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -13,15 +18,16 @@ use std::time::Duration;
 /// How long a server may take to print its `Listening on` line.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Environment variables of the client that tests always set or clear.
-const CLIENT_ENV: [&str; 6] = [
-    "VAULT_ADDR",
-    "VAULT_TOKEN",
-    "VAULT_FORMAT",
-    "VAULT_CACERT",
-    "VAULT_SKIP_VERIFY",
-    "VAULT_RS_LOG",
-];
+/// Removes every `VAULT_*` variable the test process inherited from
+/// `command`'s environment and sets its HOME to `home`.
+pub fn hermetic(command: &mut Command, home: &Path) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VAULT_") {
+            command.env_remove(&name);
+        }
+    }
+    command.env("HOME", home);
+}
 
 /// The binary under test.
 pub fn bin() -> &'static str {
@@ -156,9 +162,7 @@ fn spawn(args: &[&str], dir: &Path) -> (Child, String, Vec<String>) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    for name in CLIENT_ENV {
-        command.env_remove(name);
-    }
+    hermetic(&mut command, dir);
     command.env("VAULT_RS_LOG", "warn");
     let mut child = command.spawn().expect("start vault-rs server");
     let stdout = child.stdout.take().expect("server stdout");
@@ -237,13 +241,8 @@ impl Cli {
     /// A client for `addr` with HOME = `home` and no token.
     pub fn new(addr: &str, home: &Path) -> Cli {
         let mut command = Command::new(bin());
-        for name in CLIENT_ENV {
-            command.env_remove(name);
-        }
-        command
-            .env("VAULT_ADDR", addr)
-            .env("HOME", home)
-            .current_dir(home);
+        hermetic(&mut command, home);
+        command.env("VAULT_ADDR", addr).current_dir(home);
         Cli {
             command,
             stdin: None,

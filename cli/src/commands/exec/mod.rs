@@ -140,7 +140,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     if args.once {
         render::write_files(&snapshot)?;
         let text = match ctx.output.format {
-            Format::Json => render::json(&snapshot)?,
+            Format::Json | Format::Yaml => render::json(&snapshot)?,
             Format::Table => render::env_file(&snapshot),
         };
         crate::output::emit(text.trim_end_matches('\n'))?;

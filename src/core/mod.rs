@@ -10,6 +10,7 @@
 //! Must not touch: HTTP types, physical storage (only through the barrier).
 
 mod error;
+pub mod generate_root;
 pub mod metrics;
 pub mod path;
 #[cfg(test)]

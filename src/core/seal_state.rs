@@ -35,6 +35,8 @@ pub struct InitResult {
 pub(crate) struct SealState {
     unseal: UnsealProgress,
     rekey: Option<RekeyState>,
+    /// Root token generation (`sys/generate-root*`).
+    pub(crate) generate_root: Option<super::generate_root::GenerateRootAttempt>,
 }
 
 impl SealState {
@@ -42,6 +44,7 @@ impl SealState {
         SealState {
             unseal: UnsealProgress::new(),
             rekey: None,
+            generate_root: None,
         }
     }
 }
@@ -255,6 +258,7 @@ impl Core {
         let mut st = self.seal_state();
         st.unseal.reset();
         st.rekey = None;
+        st.generate_root = None;
     }
 
     /// Where the unseal stands.

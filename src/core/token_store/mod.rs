@@ -17,7 +17,7 @@ mod store;
 
 pub use entry::{TokenEntry, TokenParams, WRAPPING_POLICY};
 pub use error::TokenError;
-pub use store::{lease_id_of, TokenStore};
+pub use store::{lease_id_of, TokenStore, SERVICE_TOKEN_LEN};
 
 pub use store::TtlLimits;
 

@@ -13,6 +13,9 @@ use crate::sdk::time::unix_now;
 const TOKEN_PREFIX: &str = "hvs.";
 /// 33 base62 characters: about 196 bits from the OS CSPRNG (≥ 24 bytes).
 const TOKEN_RANDOM_LEN: usize = 33;
+/// Length of a service token (prefix included): the length of the one-time
+/// pad that encodes a generated root token.
+pub const SERVICE_TOKEN_LEN: usize = TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN;
 
 /// System lease bounds applied to tokens.
 #[derive(Clone, Copy, Debug)]

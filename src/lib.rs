@@ -53,4 +53,3 @@ pub mod router;
 pub mod sdk;
 pub mod seal;
 pub mod server;
-mod server_tls;

@@ -33,7 +33,7 @@ pub(super) fn handle(
 fn read(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, LogicalError> {
     let (data, metadata) = match live_version(kv, req, key, "data")? {
         Live::Found(data, metadata) => (data, metadata),
-        Live::Gone(resp) => return Ok(resp),
+        Live::Gone(resp) => return Ok(*resp),
     };
     Ok(Response::json(json!({"data": data, "metadata": metadata})))
 }

@@ -176,7 +176,10 @@ fn live_version(
         let mut body = Map::new();
         body.insert(field.to_string(), Value::Null);
         body.insert("metadata".into(), metadata);
-        return Ok(Live::Gone(not_found_with(req, Value::Object(body))));
+        return Ok(Live::Gone(Box::new(not_found_with(
+            req,
+            Value::Object(body),
+        ))));
     }
     let data = store::load_version(req.storage, key, n)?;
     Ok(Live::Found(data, metadata))
@@ -198,5 +201,5 @@ enum Live {
     /// Its data and its metadata JSON.
     Found(Map<String, Value>, Value),
     /// Deleted or destroyed: Vault's 404 with a body, to answer with.
-    Gone(Response),
+    Gone(Box<Response>),
 }

@@ -23,7 +23,7 @@ pub(super) fn handle(
     let depth = fields::opt_u64(req.data, "depth")?.unwrap_or(0);
     let (data, metadata) = match live_version(kv, req, key, "subkeys")? {
         Live::Found(data, metadata) => (data, metadata),
-        Live::Gone(resp) => return Ok(resp),
+        Live::Gone(resp) => return Ok(*resp),
     };
     Ok(Response::json(json!({
         "subkeys": strip_values(&data, depth),

@@ -31,7 +31,6 @@
 //!   lives in its backend instance, shared state in the unsealed state.
 //! - `audit` names neither `core` nor `auth`: the core hands it flat
 //!   records (`TokenRecord`, `ErrorRecord`) built from its own types.
-//!
 //! - No cycle among the top-level modules (`core`, `logical`, `auth`,
 //!   `audit`, `router`, `policy`, `expiration`, `sdk`, `barrier`, ...):
 //!   `core` sits above the engines, the auth methods, the router, policy,

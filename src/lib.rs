@@ -4,12 +4,16 @@
 //! The layers, from the wire down (each module's own doc says what it owns
 //! and what it must not touch):
 //! - [`http`]: parses requests, maps errors to status codes; never touches storage.
-//! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router → backend.
+//! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router
+//!   → backend; the seal/rekey state machine ([`core::seal_state`]); and
+//!   the parts that act on the core itself: the system backend
+//!   ([`core::system`], `sys/`) and the token store ([`core::token_store`],
+//!   `auth/token/`).
 //! - [`router`]: the mount tables (secrets engines, auth methods) and
 //!   longest-prefix routing.
 //! - [`logical`]: secrets engines behind the router: kv (v1, v2), cubbyhole,
-//!   apikeys, identity, and the system backend (`sys/`).
-//! - [`auth`]: the token store, AppRole and userpass.
+//!   apikeys, identity; the [`logical::LogicalBackend`] trait.
+//! - [`auth`]: auth methods behind the router: AppRole and userpass.
 //! - [`policy`]: HCL/JSON policies compiled into ACLs.
 //! - [`expiration`]: leases, their time index, revocation on expiry.
 //! - [`barrier`]: encrypts every value and every path; keyring by term.
@@ -17,23 +21,29 @@
 //! - [`seal`]: Shamir shares of the unseal key.
 //! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
 //! - [`sdk`]: the contract between the core and the backends (request,
-//!   response, operation, lease and auth blocks, login outcome) and the
-//!   clock helpers; a leaf that names nothing of the crate but `crypto`.
+//!   response, operation, lease and auth blocks, login outcome, the mount
+//!   a request was routed to), the clock helpers and the duration syntax;
+//!   a leaf that names nothing of the crate but `crypto`.
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and
 //!   `run(core, listener, tls, limits, max_request_size, shutdown)`.
 //!
-//! Import rules (checked by the test in `src/layout.rs`): secrets engines
-//! and auth methods take the contract from [`sdk`], never from `core`, and
-//! do not name `audit`, `http`, `policy` or `expiration`; nothing above the
-//! barrier names `physical` outside its tests; `http` names neither
-//! `barrier` nor `physical`; `audit` names neither `core` nor `auth` (the
-//! core hands it flat records); no `static` holds mutable state (a mount's
-//! state lives in its backend instance, built when the mount is loaded or
+//! Import rules (checked by the tests in `src/layout.rs`): secrets engines
+//! and auth methods take the contract from [`sdk`], never from `core` or
+//! `router`, and do not name `audit`, `http`, `policy` or `expiration`;
+//! nothing above the barrier names `physical` outside its tests; `http`
+//! names only `core`, `sdk`, `crypto` and `config`; `audit` names neither
+//! `core` nor `auth` (the core hands it flat records); no two top-level
+//! modules name each other, directly or through others (the module graph
+//! is acyclic: `core` above engines, auth methods, router, policy,
+//! expiration and audit; those above the barrier; the barrier above
+//! physical storage); no `static` holds mutable state (a mount's state
+//! lives in its backend instance, built when the mount is loaded or
 //! created and dropped with it; what mounts share, such as the Argon2
 //! workers, is owned by the unsealed state and handed to them). Still to
-//! untangle: the `sys/` handlers and the token store call into `core`.
+//! untangle: apikeys' rotation scheduler walks the router (`MountSource`)
+//! until a scheduler in core drives the mounts' periodic work.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -53,4 +63,3 @@ pub mod router;
 pub mod sdk;
 pub mod seal;
 pub mod server;
-mod server_tls;

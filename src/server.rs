@@ -10,6 +10,8 @@
 //! get `graceful_shutdown_timeout`, then the remaining connections are
 //! dropped, storage is flushed and every key is zeroized by sealing.
 
+mod tls;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -397,7 +399,7 @@ where
             match tls {
                 None => serve_connection(stream, svc, &builder, watcher, header_timeout).await,
                 Some(acceptor) => {
-                    let handshake = crate::server_tls::handshake(&acceptor, stream, header_timeout);
+                    let handshake = tls::handshake(&acceptor, stream, header_timeout);
                     if let Some(stream) = handshake.await {
                         serve_connection(stream, svc, &builder, watcher, header_timeout).await;
                     }
@@ -528,5 +530,5 @@ fn tls_acceptor(l: &ListenerConfig) -> Result<Option<tokio_rustls::TlsAcceptor>,
             "TLS needs tls_cert_file and tls_key_file".into(),
         ));
     };
-    crate::server_tls::acceptor(cert, key).map(Some)
+    tls::acceptor(cert, key).map(Some)
 }

@@ -16,10 +16,6 @@ pub mod path;
 #[cfg(test)]
 mod path_props;
 mod pipeline;
-/// The pieces of the pipeline that system and auth handlers reuse.
-pub(crate) mod pipeline_api {
-    pub(crate) use super::pipeline::{authorize, Authenticated};
-}
 pub mod seal_state;
 pub(crate) mod state;
 pub mod system;
@@ -27,10 +23,6 @@ pub mod token_store;
 /// The wall-clock helpers, now in the backend contract ([`crate::sdk::time`]).
 pub use crate::sdk::time;
 mod wrapping;
-/// The wrapping endpoints, for the system backend.
-pub(crate) mod wrapping_api {
-    pub(crate) use super::wrapping::handle;
-}
 
 use std::sync::{Arc, Mutex, RwLock};
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::pipeline_api::Authenticated;
+use crate::core::pipeline::Authenticated;
 use crate::core::state::{policy_err, token_err};
 use crate::core::{Active, CoreError};
 use crate::logical::{fields, LogicalError};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::core::pipeline_api::Authenticated;
+use crate::core::pipeline::Authenticated;
 use crate::core::state::token_err;
 use crate::core::{Active, CoreError};
 use crate::expiration::{LeaseEntry, LeaseKind};

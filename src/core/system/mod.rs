@@ -16,7 +16,7 @@ mod storage;
 
 use std::sync::Arc;
 
-use crate::core::pipeline_api::{authorize, Authenticated};
+use crate::core::pipeline::{authorize, Authenticated};
 use crate::core::{Active, Core, CoreError};
 use crate::sdk::{Operation, Request, Response};
 
@@ -95,7 +95,7 @@ pub(crate) fn handle(
     if let Some(r) = audit::handle(active, req, path)? {
         return Ok(r);
     }
-    if let Some(r) = crate::core::wrapping_api::handle(active, req)? {
+    if let Some(r) = crate::core::wrapping::handle(active, req)? {
         return Ok(r);
     }
     if let Some(r) = leases::handle(active, req, path, auth)? {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::core::pipeline_api::Authenticated;
+use crate::core::pipeline::Authenticated;
 use crate::core::state::{auth_backend_for, backend_for};
 use crate::core::{Active, Core, CoreError};
 use crate::logical::{fields, LogicalError};

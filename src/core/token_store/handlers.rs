@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{TokenEntry, TokenParams, WRAPPING_POLICY};
-use crate::core::pipeline_api::{authorize, Authenticated};
+use crate::core::pipeline::{authorize, Authenticated};
 use crate::core::state::token_err;
 use crate::core::{Active, Core, CoreError};
 use crate::crypto::SecretString;

@@ -1,4 +1,8 @@
-//! The token store.
+//! The token store, a part of the core: every request's identity.
+//!
+//! Owns: token entries, accessors, the parent/child tree, TTL arithmetic,
+//! and the `auth/token/*` endpoints (`handlers`). Must not touch: HTTP,
+//! the router, other mounts' storage.
 //!
 //! Tokens are `hvs.` + 24 random bytes in base62. Only HMAC-SHA256(salt,
 //! token) is stored (the salt lives behind the barrier); the token itself

@@ -12,7 +12,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::server::ServerError;
+use super::ServerError;
 
 fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, ServerError> {
     std::fs::read(path)

@@ -166,6 +166,7 @@ fn build_core(config: &Config, listen_url: &str) -> Result<Arc<Core>, ServerErro
             max_lease_ttl: config.max_lease_ttl,
             cluster_name: config.cluster_name.clone(),
             unauthenticated_metrics: config.unauthenticated_metrics,
+            unauthenticated_generate_root: config.unauthenticated_generate_root,
             api_addr: Some(
                 config
                     .api_addr

@@ -91,6 +91,10 @@ pub struct Config {
     pub cluster_name: String,
     /// `telemetry { unauthenticated_metrics_access = true }`.
     pub unauthenticated_metrics: bool,
+    /// `enable_unauthenticated_access = ["generate-root"]`: serve
+    /// `sys/generate-root/*` without a token (Vault's opt-in; off by default
+    /// because anyone who reaches the listener could cancel an attempt).
+    pub unauthenticated_generate_root: bool,
 }
 
 /// How the server writes its log lines (`log_format`).
@@ -165,6 +169,7 @@ impl Config {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             cluster_name: "vault-rs".into(),
             unauthenticated_metrics: false,
+            unauthenticated_generate_root: false,
         }
     }
 
@@ -194,6 +199,9 @@ impl Config {
                 "default_lease_ttl" => cfg.default_lease_ttl = duration(key, v)?,
                 "max_lease_ttl" => cfg.max_lease_ttl = duration(key, v)?,
                 "max_request_size" => cfg.max_request_size = size(key, v)?,
+                "enable_unauthenticated_access" => {
+                    cfg.unauthenticated_generate_root = unauthenticated_access(v)?
+                }
                 "disable_mlock" | "ui" | "cluster_addr" | "disable_cache" => {}
                 other => return Err(ConfigError(format!("unknown setting \"{other}\""))),
             }
@@ -412,6 +420,28 @@ fn size(key: &str, v: &Expression) -> Result<usize, ConfigError> {
     }
 }
 
+/// `enable_unauthenticated_access`: a list naming the operations served
+/// without a token; only `"generate-root"` is known.
+fn unauthenticated_access(v: &Expression) -> Result<bool, ConfigError> {
+    const KEY: &str = "enable_unauthenticated_access";
+    let Expression::Array(items) = v else {
+        return Err(ConfigError(format!("\"{KEY}\" must be a list of strings")));
+    };
+    let mut generate_root = false;
+    for item in items {
+        match item {
+            Expression::String(s) if s == "generate-root" => generate_root = true,
+            Expression::String(s) => {
+                return Err(ConfigError(format!(
+                    "\"{KEY}\": unknown operation \"{s}\" (known: \"generate-root\")"
+                )))
+            }
+            _ => return Err(ConfigError(format!("\"{KEY}\" must be a list of strings"))),
+        }
+    }
+    Ok(generate_root)
+}
+
 fn log_level(s: &str) -> Result<String, ConfigError> {
     let l = s.to_lowercase();
     match l.as_str() {
@@ -450,6 +480,7 @@ mod tests {
             api_addr = "http://x"
             log_level = "DEBUG"
             log_format = "JSON"
+            enable_unauthenticated_access = ["generate-root"]
             default_lease_ttl = "1h"
             max_lease_ttl = 7200
             max_request_size = 1024
@@ -467,6 +498,7 @@ mod tests {
         assert_eq!(c.max_request_size, 1024);
         assert_eq!(c.log_level, "debug");
         assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.unauthenticated_generate_root);
         assert!(c.unauthenticated_metrics);
         assert_eq!(
             c.listener.http_read_header_timeout,
@@ -513,6 +545,14 @@ mod tests {
         let cases = [
             ("log_level = \"loud\"", "log_level"),
             ("log_format = \"xml\"", "log_format"),
+            (
+                "enable_unauthenticated_access = [\"rekey\"]",
+                "enable_unauthenticated_access",
+            ),
+            (
+                "enable_unauthenticated_access = \"generate-root\"",
+                "enable_unauthenticated_access",
+            ),
             ("max_lease_ttl = \"forever\"", "max_lease_ttl"),
             ("bogus = 1", "bogus"),
             ("max_request_size = -1", "max_request_size"),

@@ -52,6 +52,9 @@ pub struct CoreConfig {
     /// The address clients reach the vault at (`api_addr`): the issuer of
     /// identity tokens is `<api_addr>/v1/identity/oidc`.
     pub api_addr: Option<String>,
+    /// Serve `sys/generate-root/*` without a token
+    /// (`enable_unauthenticated_access = ["generate-root"]`).
+    pub unauthenticated_generate_root: bool,
 }
 
 impl Default for CoreConfig {
@@ -62,6 +65,7 @@ impl Default for CoreConfig {
             cluster_name: "vault-rs".into(),
             unauthenticated_metrics: false,
             api_addr: None,
+            unauthenticated_generate_root: false,
         }
     }
 }

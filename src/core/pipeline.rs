@@ -55,7 +55,7 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     req.path = canonical.path;
     req.alias = canonical.alias;
-    if req.path.starts_with("sys/rekey/") {
+    if req.path.starts_with("sys/rekey/") || req.path.starts_with("sys/generate-root/") {
         return audited_rekey(core, req);
     }
     if let Some(resp) = system::handle_unauthenticated(core, &req)? {
@@ -175,7 +175,8 @@ fn is_wrapping_open_path(path: &str) -> bool {
     matches!(path, "sys/wrapping/lookup" | "sys/wrapping/unwrap")
 }
 
-/// `sys/rekey/*` needs no token (the shares are the credential) but changes
+/// `sys/rekey/*` and `sys/generate-root/*` need no token (the shares are the
+/// credential) but change
 /// who can open the vault: when unsealed, its requests and responses are
 /// audited like any other (fail closed; share and key values are HMAC-ed).
 fn audited_rekey(core: &Core, req: Request) -> Result<Response, CoreError> {

@@ -150,9 +150,21 @@ impl TestServer {
         s
     }
 
+    /// A sled-backed server, uninitialized, with `extra` appended to its
+    /// configuration file.
+    pub fn sled_with_config(extra: &str) -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join("extra.hcl"), extra).expect("write config");
+        let mut s = TestServer::start_in(&dir);
+        s._tmp = Some(tmp);
+        s
+    }
+
     fn start_in(dir: &Path) -> TestServer {
         let cfg = dir.join("config.hcl");
-        std::fs::write(&cfg, config_text(&dir.join("data"))).expect("write config");
+        let extra = std::fs::read_to_string(dir.join("extra.hcl")).unwrap_or_default();
+        std::fs::write(&cfg, config_text(&dir.join("data")) + &extra).expect("write config");
         let (child, addr, _) = spawn(&["server", "--config", cfg.to_str().expect("utf8 path")]);
         TestServer {
             child: Some(child),

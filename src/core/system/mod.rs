@@ -120,6 +120,7 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || (op == Operation::List && path.starts_with("leases/lookup"))
         || path.starts_with("leases/revoke-force")
         || path.starts_with("storage/")
+        || path.starts_with("generate-root-token/")
         || path == "raw"
         || path.starts_with("raw/")
 }

@@ -1,12 +1,16 @@
 //! sys/init, sys/seal-status, sys/unseal, sys/seal, sys/health, sys/leader,
 //! sys/rekey/* (init, update, and verify when `require_verification` is set),
-//! sys/rotate, sys/key-status: fields in, JSON out, around the typed
-//! methods of the seal/rekey state machine ([`crate::core::seal_state`]).
+//! sys/rotate, sys/key-status, sys/generate-root-token/* (sudo) and
+//! sys/generate-root/* (without a token, when the configuration allows it):
+//! fields in, JSON out, around the typed methods of the seal/rekey state
+//! machine ([`crate::core::seal_state`]) and of root token generation
+//! ([`crate::core::generate_root`]).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::core::generate_root::GenerateRootStatus;
 use crate::core::{
     Core, CoreError, RekeyStatus, RekeyUpdate, RekeyVerifyStatus, RekeyVerifyUpdate,
 };
@@ -18,7 +22,7 @@ use crate::seal::{decode_share, SealConfig};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The `sys/` paths served without a token (sealed or not).
-pub(super) const UNAUTHENTICATED: [&str; 8] = [
+pub(super) const UNAUTHENTICATED: [&str; 10] = [
     "init",
     "seal-status",
     "unseal",
@@ -27,6 +31,10 @@ pub(super) const UNAUTHENTICATED: [&str; 8] = [
     "rekey/init",
     "rekey/update",
     "rekey/verify",
+    // Refused unless `enable_unauthenticated_access` names "generate-root";
+    // `sys/generate-root-token/*` is the authenticated (sudo) form.
+    "generate-root/attempt",
+    "generate-root/update",
 ];
 
 pub(super) fn handle_unauthenticated(
@@ -56,6 +64,12 @@ pub(super) fn handle_unauthenticated(
         ("rekey/verify", _) if write => rekey_verify_update(core, req)?,
         // As Vault: cancelling the verification cancels the rekey.
         ("rekey/verify", Operation::Delete) => rekey_cancel(core)?,
+        ("generate-root/attempt" | "generate-root/update", _) => {
+            if !core.config().unauthenticated_generate_root {
+                return Err(bad(GENERATE_ROOT_DISABLED));
+            }
+            Response::raw(200, generate_root(core, req, path)?)
+        }
         (p, _) if UNAUTHENTICATED.contains(&p) => {
             return Err(LogicalError::UnsupportedOperation.into())
         }
@@ -87,12 +101,82 @@ pub(super) fn handle(
             r.top_level = true;
             r
         }
+        ("generate-root-token/attempt" | "generate-root-token/update", _) => {
+            let body = generate_root(core, req, path.trim_start_matches("generate-root-token/"))?;
+            match body {
+                Value::Object(m) => Response::data(m),
+                _ => Response::empty(),
+            }
+        }
         ("seal" | "rotate" | "key-status", _) => {
             return Err(LogicalError::UnsupportedOperation.into())
         }
         _ => return Ok(None),
     };
     Ok(Some(r))
+}
+
+const GENERATE_ROOT_DISABLED: &str = "unauthenticated root token generation is disabled: \
+     use sys/generate-root-token/* with a sudo token, or set \
+     enable_unauthenticated_access = [\"generate-root\"] in the server configuration";
+
+fn generate_root_body(st: &GenerateRootStatus, otp: Option<&str>) -> Value {
+    let encoded = st.encoded_token.clone().unwrap_or_default();
+    let mut body = json!({
+        "started": st.started,
+        "nonce": st.nonce,
+        "progress": st.progress,
+        "required": st.required,
+        "encoded_token": encoded,
+        "encoded_root_token": encoded,
+        "pgp_fingerprint": "",
+        "otp_length": st.otp_length,
+        "complete": st.encoded_token.is_some(),
+    });
+    if let (Some(otp), Value::Object(m)) = (otp, &mut body) {
+        m.insert("otp".into(), Value::String(otp.to_string()));
+    }
+    body
+}
+
+/// `generate-root/attempt` (GET status, PUT/POST start, DELETE cancel)
+/// and `generate-root/update` (PUT/POST a share); `path` is one of those
+/// two, whichever prefix the request came under.
+fn generate_root(core: &Core, req: &Request, path: &str) -> Result<Value, CoreError> {
+    let path = path.trim_start_matches("generate-root/");
+    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    match (path, req.operation) {
+        ("attempt", Operation::Read) => Ok(generate_root_body(&core.generate_root_status()?, None)),
+        ("attempt", _) if write => {
+            if !matches!(req.data.get("pgp_key"), None | Some(Value::Null))
+                && req.data.get("pgp_key").and_then(Value::as_str) != Some("")
+            {
+                return Err(bad(
+                    "pgp_key is not supported: omit it (and otp) to get a generated OTP",
+                ));
+            }
+            let otp = fields::opt_string(&req.data, "otp")?;
+            let (st, generated) = core.generate_root_init(otp)?;
+            Ok(generate_root_body(
+                &st,
+                generated.as_deref().map(String::as_str),
+            ))
+        }
+        ("attempt", Operation::Delete) => {
+            core.generate_root_cancel()?;
+            Ok(Value::Null)
+        }
+        ("update", _) if write => {
+            let key = fields::req_string(&req.data, "key")?;
+            let nonce = fields::req_string(&req.data, "nonce")?;
+            let share = decode_share(&key)?;
+            Ok(generate_root_body(
+                &core.generate_root_update(share, &nonce)?,
+                None,
+            ))
+        }
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
 }
 
 fn bad(m: &str) -> CoreError {

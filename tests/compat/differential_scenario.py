@@ -40,6 +40,7 @@ def system() -> list[S]:
         S("sys.seal-status.post", "POST", "sys/seal-status", {}, token=None),
         S("sys.key-status", "GET", "sys/key-status"),
         S("sys.rotate", "PUT", "sys/rotate", {}),
+        S("sys.rotate.keyring", "PUT", "sys/rotate/keyring", {}),
         S("sys.key-status.after-rotate", "GET", "sys/key-status"),
         S("sys.key-status.no-token", "GET", "sys/key-status", token=None),
         S("sys.metrics.json", "GET", "sys/metrics"),
@@ -58,6 +59,10 @@ def system() -> list[S]:
         S("sys.rekey.init.2", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1}, token=None, save={"rekey_nonce": "nonce"}),
         S("sys.rekey.update", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "${rekey_nonce}"}, token=None, save={"unseal_key": "keys_base64.0"}),
         S("sys.rekey.status.done", "GET", "sys/rekey/init", token=None),
+        # A rekey retires the old shares: the dev server's share no longer unseals.
+        S("sys.rekey.seal", "PUT", "sys/seal", {}),
+        S("sys.rekey.old-share-refused", "PUT", "sys/unseal", {"key": "${dev_key}"}, token=None),
+        S("sys.rekey.unseal-new-share", "PUT", "sys/unseal", {"key": "${unseal_key}"}, token=None),
         S("sys.rekey.verify.idle", "GET", "sys/rekey/verify", token=None),
         S("sys.rekey.init.verify", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1, "require_verification": True}, token=None, save={"rekey_nonce": "nonce"}),
         S("sys.rekey.update.verify", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "${rekey_nonce}"}, token=None, save={"new_key": "keys_base64.0", "verify_nonce": "verification_nonce"}),

@@ -36,6 +36,7 @@ def run_both(workdir: Path):
             saved = {
                 "root": ROOT_TOKEN,
                 "unseal_key": server.unseal_key,
+                "dev_key": server.unseal_key,
                 "audit_file": str(server.workdir / "audit.log"),
             }
             answers[kind] = replay(http_session(), server.url, steps, saved)

@@ -45,6 +45,9 @@ def system() -> list[S]:
         S("sys.key-status.no-token", "GET", "sys/key-status", token=None),
         S("sys.metrics.json", "GET", "sys/metrics"),
         S("sys.metrics.bad-format", "GET", "sys/metrics?format=xml"),
+        S("sys.metrics.prometheus", "GET", "sys/metrics?format=prometheus"),
+        S("sys.health.head", "HEAD", "sys/health", token=None),
+        S("sys.health.standbyok-True", "GET", "sys/health?standbyok=True&perfstandbyok=t", token=None),
         # rekey: start, look, give a wrong share, cancel; then a full rekey
         # with the dev server's single share.
         S("sys.rekey.status.idle", "GET", "sys/rekey/init", token=None),
@@ -235,6 +238,11 @@ def kv_v1_and_cubbyhole() -> list[S]:
         S("kv1.list", "LIST", "kv1/app"),
         S("kv1.list.get", "GET", "kv1/app?list=true"),
         S("kv1.list.get-1", "GET", "kv1/app?list=1"),
+        S("kv1.list.get-t", "GET", "kv1/app?list=t"),
+        S("kv1.list.get-TRUE", "GET", "kv1/app?list=TRUE"),
+        S("kv1.list.get-false", "GET", "kv1/app?list=false"),
+        S("kv1.list.get-bad", "GET", "kv1/app?list=yes"),
+        S("kv1.read.x-vault-request", "GET", "kv1/app/cfg", headers={"X-Vault-Request": "true"}),
         S("kv1.list.root", "LIST", "kv1/"),
         S("kv1.delete", "DELETE", "kv1/app/other"),
         S("kv1.delete.missing", "DELETE", "kv1/app/other"),
@@ -253,6 +261,7 @@ def kv_v1_and_cubbyhole() -> list[S]:
 def tokens() -> list[S]:
     return [
         S("token.lookup-self", "GET", "auth/token/lookup-self"),
+        S("token.lookup-self.post", "POST", "auth/token/lookup-self", {}),
         S("token.create", "POST", "auth/token/create", {"policies": ["app"], "ttl": "1h", "meta": {"who": "t"}, "display_name": "app"},
           save={"app_token": "auth.client_token", "app_accessor": "auth.accessor"}),
         S("token.create.orphan", "POST", "auth/token/create-orphan", {"policies": ["default"], "ttl": 600},

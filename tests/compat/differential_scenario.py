@@ -128,6 +128,9 @@ def mounts() -> list[S]:
         S("auth.tune.write", "POST", "sys/auth/up2/tune", {"default_lease_ttl": 600, "max_lease_ttl": "1h"}),
         S("auth.tune.read.after", "GET", "sys/auth/up2/tune"),
         S("auth.tune.token", "GET", "sys/auth/token/tune"),
+        # The CLI's `auth tune` goes through sys/mounts/auth/<path>/tune.
+        S("auth.tune.via-mounts.read", "GET", "sys/mounts/auth/up2/tune"),
+        S("auth.tune.via-mounts.write", "POST", "sys/mounts/auth/up2/tune", {"default_lease_ttl": "30m"}),
         S("auth.list.after", "GET", "sys/auth"),
         S("auth.disable", "DELETE", "sys/auth/up2"),
         S("auth.disable.token", "DELETE", "sys/auth/token"),

@@ -279,6 +279,8 @@ def test_auth_methods_and_approle(session):
     assert methods["approle/"]["type"] == "approle" and methods["people/"]["type"] == "userpass"
     assert "token/" in methods
     assert "people/" in session.ok("auth", "list")
+    if session.unsupported_or_ok("auth tune", "auth", "tune", "-default-lease-ttl=30m", "people"):
+        assert session.json("auth", "list")["people/"]["config"]["default_lease_ttl"] == 1800
 
     assert "Success! Data written to: auth/approle/role/web" in session.ok(
         "write", "auth/approle/role/web", "token_policies=app", "token_ttl=1h", "secret_id_num_uses=2"

@@ -87,6 +87,10 @@ def http_session() -> requests.Session:
     return s
 
 
+class ServerExited(RuntimeError):
+    """The server process ended before it served."""
+
+
 class DevServer:
     """A `bao server -dev` or `vault-rs server --dev` process, root token
     `root`, listening on 127.0.0.1. `unseal_key` is the dev server's single
@@ -145,7 +149,21 @@ class DevServer:
             ROOT_TOKEN,
         ]
 
-    def start(self) -> str:
+    def start(self, attempts: int = 3) -> str:
+        """Starts the server; retries when it exits before serving (the
+        ports chosen for it, or the cluster ports next to them, may have
+        been taken in the meantime)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except ServerExited:
+                self.stop()
+                if attempt == attempts:
+                    raise
+
+    def _start_once(self) -> str:
+        self.unseal_key = None
+        self.url = None
         cmd = self.command()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -182,7 +200,7 @@ class DevServer:
                 continue
             if line is None:
                 code = self.proc.wait()
-                raise RuntimeError(f"{self.kind} exited with {code} before serving\n{self.log_tail()}")
+                raise ServerExited(f"{self.kind} exited with {code} before serving\n{self.log_tail()}")
             m = re.search(r"Unseal Key: (\S+)", line)
             if m:
                 self.unseal_key = m.group(1)

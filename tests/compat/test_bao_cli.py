@@ -380,6 +380,11 @@ def test_operator_keys(session):
         session.ok("operator", "generate-root", "-cancel")
 
 
+def test_path_help(session):
+    if session.unsupported_or_ok("path-help", "path-help", "secret/"):
+        assert "## DESCRIPTION" in session.ok("path-help", "secret/")
+
+
 def test_every_unsupported_command_was_tried(session):
     # Runs last (pytest keeps file order): every [[cli]] entry is a command
     # of the session above.

@@ -5,11 +5,12 @@ Owns: what "the same answer" means. Two answers to the same step agree when
 their status codes are equal and their JSON bodies have the same shape: the
 same keys in every object, at every depth, and the same JSON type (null,
 bool, number, string, array, object) for each field. Values are not
-compared (ids, times and tokens differ by nature), with two exceptions that
-clients match on: a 404 whose `errors` array is empty on one side only (the
-mark of "nothing at this path" as opposed to "no such route"), and the
-`Content-Type` of an error. Must not touch: the servers (it only replays
-requests through the session it is handed).
+compared (ids, times and tokens differ by nature), except where clients
+match on them: a 404 whose `errors` array is empty on one side only (the
+mark of "nothing at this path" as opposed to "no such route"), the
+`Content-Type` of an error, and the fields a step names in `Step.values`
+(capabilities, granted TTLs, versions, list keys). Must not touch: the
+servers (it only replays requests through the session it is handed).
 
 A step's path, query and body may name values saved by earlier steps as
 `${name}`; each server has its own saved values (its own tokens, accessors,
@@ -40,6 +41,10 @@ class Step:
     that are not JSON. `token` names a saved value (`"root"` by default;
     None sends no token). `save` maps a name to a dotted path in the JSON
     answer (`auth.client_token`, `data.keys.0`) whose value later steps use.
+    `values` lists dotted paths whose values (not only shapes) must be
+    equal in both answers: for fields that carry meaning and no identity
+    (capabilities, TTLs granted, versions, list keys; lists of scalars are
+    compared as sets).
     """
 
     id: str
@@ -50,6 +55,7 @@ class Step:
     token: str | None = "root"
     headers: dict[str, str] = field(default_factory=dict)
     save: dict[str, str] = field(default_factory=dict)
+    values: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -178,10 +184,24 @@ def shape_differences(a: Any, b: Any, at: str, status: int = 200) -> list[tuple[
     return out
 
 
+def _normal(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        return sorted(value, key=repr)
+    return value
+
+
+def _show(value: Any) -> str:
+    return "absent" if value is _MISSING else json.dumps(value, sort_keys=True)
+
+
 def compare(step: Step, bao: Answer, vr: Answer) -> list[Difference]:
     if bao.status != vr.status:
         return [Difference(step.id, "status", bao.short(), vr.short())]
     diffs = [Difference(step.id, at, x, y) for at, x, y in shape_differences(bao.body, vr.body, "", bao.status)]
+    for path in step.values:
+        va, vb = _normal(dig(bao.body, path)), _normal(dig(vr.body, path))
+        if va != vb:
+            diffs.append(Difference(step.id, f"value {path}", _show(va), _show(vb)))
     if bao.status >= 400 and bao.content_type != vr.content_type:
         diffs.append(Difference(step.id, "content-type", bao.content_type, vr.content_type))
     return diffs

@@ -85,3 +85,15 @@ def test_allowlist_entries_need_a_reason_and_a_kind_of_fix(tmp_path):
     path.write_text('[[difference]]\nstep = "a"\nat = ["status", "data"]\nfix = "deliberate"\nreason = "r"\n\n[[cli]]\ncommand = "x y"\nreason = "r"\n')
     allowed, cli = load_allowlist(path)
     assert allowed[0].at == ["status", "data"] and cli[0].command == "x y"
+
+
+def test_named_values_must_agree_and_lists_of_scalars_are_sets():
+    step = Step("s", "GET", "p", values=["data.keys", "lease_duration", "data.gone"])
+    bao = Answer(200, "application/json", {"data": {"keys": ["a", "b"]}, "lease_duration": 3600}, "")
+    same = Answer(200, "application/json", {"data": {"keys": ["b", "a"]}, "lease_duration": 3600}, "")
+    other = Answer(200, "application/json", {"data": {"keys": ["a"]}, "lease_duration": 0}, "")
+    assert compare(step, bao, same) == []
+    assert [(d.at, d.bao, d.vault_rs) for d in compare(step, bao, other)] == [
+        ("value data.keys", '["a", "b"]', '["a"]'),
+        ("value lease_duration", "3600", "0"),
+    ]

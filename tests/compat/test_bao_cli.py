@@ -363,8 +363,7 @@ def test_operator_keys(session):
     session.ok("operator", "rekey", "-cancel")
     assert session.json("operator", "rekey", "-status")["started"] is False
 
-    # The new share unseals. (That the old one no longer does is checked by
-    # the differential test: sys.rekey.old-share-refused.)
+    # The new share unseals; once it has, the old one no longer does.
     assert "Success! Vault is sealed." in session.ok("operator", "seal")
     # `status` of a sealed vault exits 2, as with Vault.
     p = session.run("status", token=None, fmt="json")
@@ -372,8 +371,12 @@ def test_operator_keys(session):
     session.fails("kv", "get", "secret/audited")
     out = session.ok("operator", "unseal", new_key, token=None)
     assert table(out)["Sealed"] == "false", out
-    session.unseal_key = new_key
+    old_key, session.unseal_key = session.unseal_key, new_key
     assert session.ok("kv", "get", "-field=k", "secret/audited") == "v"
+    session.ok("operator", "seal")
+    err = session.fails("operator", "unseal", old_key, token=None)
+    assert "Code: 400" in err, err
+    assert table(session.ok("operator", "unseal", new_key, token=None))["Sealed"] == "false"
 
     if session.unsupported_or_ok("operator generate-root", "operator", "generate-root", "-status"):
         session.ok("operator", "generate-root", "-init")

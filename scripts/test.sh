@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test: the Rust unit and end-to-end tests, the hvac compatibility
-# suite (in its own Python venv, .venv-compat/), the syscall-level sync
-# check (strace), the deployment files' check, the SIGKILL crash test, the crash-atomicity smoke test
+# Every test: the Rust unit and end-to-end tests, the compatibility suite
+# (hvac, the differential test against OpenBao's dev server, the bao CLI
+# session; in its own Python venv, .venv-compat/), the deployment files'
+# check, the syscall-level sync check (strace), the SIGKILL crash test, the
+# crash-atomicity smoke test
 # (long runs: scripts/crash-soak.sh) and a few rounds of the power-loss
 # test (FUSE; .venv-powerloss/).
 # This is the test command README.md gives; .ci/run runs it after the
@@ -18,7 +20,7 @@ step() {
 step "cargo test --workspace --locked"
 cargo test --workspace --locked
 
-step "hvac compatibility suite"
+step "compatibility suite (hvac, differential test against OpenBao, bao CLI session)"
 cargo build --locked -p vault-rs-cli
 VENV=.venv-compat
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then

@@ -12,6 +12,7 @@ pub mod path;
 #[cfg(test)]
 mod path_props;
 mod pipeline;
+pub mod scheduler;
 /// The pieces of the pipeline that system and auth handlers reuse.
 pub(crate) mod pipeline_api {
     pub(crate) use super::pipeline::{authorize, Authenticated};
@@ -36,6 +37,7 @@ pub use state::Active;
 use crate::auth::token::TokenParams;
 use crate::barrier::Barrier;
 use crate::crypto::{SecretBytes, SecretString};
+use crate::sdk::{Clock, SystemClock};
 use crate::seal::{self, SealConfig, UnsealProgress};
 
 /// Settings the core needs from the server configuration.
@@ -103,10 +105,23 @@ pub struct Core {
     init_lock: Mutex<()>,
     active: RwLock<Option<Arc<Active>>>,
     metrics: metrics::Metrics,
+    /// What every time rule reads (TTLs, expiry, rotation, audit `time`).
+    clock: Arc<dyn Clock>,
 }
 
 impl Core {
+    /// A core on the wall clock.
     pub fn new(barrier: Arc<Barrier>, config: CoreConfig) -> Arc<Core> {
+        Core::with_clock(barrier, config, Arc::new(SystemClock))
+    }
+
+    /// A core that reads `clock` for every time rule (a [`crate::sdk::ManualClock`]
+    /// in tests and in `server --dev --dev-manual-clock`).
+    pub fn with_clock(
+        barrier: Arc<Barrier>,
+        config: CoreConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Core> {
         Arc::new(Core {
             barrier,
             config,
@@ -118,7 +133,13 @@ impl Core {
             init_lock: Mutex::new(()),
             active: RwLock::new(None),
             metrics: metrics::Metrics::default(),
+            clock,
         })
+    }
+
+    /// The clock every time rule of this vault reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     pub fn config(&self) -> &CoreConfig {

@@ -229,7 +229,7 @@ fn serve(
     if let Some(resp) = try_login(active, routes, req)? {
         return maybe_wrap(active, req, resp);
     }
-    if let Some(resp) = try_unauthenticated_read(routes, req)? {
+    if let Some(resp) = try_unauthenticated_read(routes, req, core.clock().as_ref())? {
         return Ok(resp);
     }
     let Some(auth) = auth else {
@@ -356,7 +356,7 @@ fn dispatch(
     if req.path.starts_with("auth/token/") || req.path == "auth/token" {
         return crate::auth::token::handlers::handle(core, active, req, auth);
     }
-    route_to_mount(routes.for_path(&req.path), req, auth)
+    route_to_mount(routes.for_path(&req.path), req, auth, core.clock().as_ref())
 }
 
 /// Serves an auth method's unauthenticated path (login) and issues the
@@ -380,6 +380,7 @@ fn try_login(
         storage: &mounted.storage,
         mount: &mounted.entry,
         caller: &caller,
+        clock: active.tokens.clock().as_ref(),
     };
     let mut resp = mounted.backend.handle(&lreq)?;
     resp.mount_type = Some(mounted.entry.kind.clone());
@@ -425,7 +426,11 @@ fn unauthenticated_read<'r, 'p>(
 
 /// Serves [`unauthenticated_read`] paths with an anonymous caller (no
 /// token needed, none consulted). `None`: not such a path.
-fn try_unauthenticated_read(routes: &Routes, req: &Request) -> Result<Option<Response>, CoreError> {
+fn try_unauthenticated_read(
+    routes: &Routes,
+    req: &Request,
+    clock: &dyn crate::sdk::Clock,
+) -> Result<Option<Response>, CoreError> {
     let Some((mounted, rel)) = unauthenticated_read(routes, req) else {
         return Ok(None);
     };
@@ -440,6 +445,7 @@ fn try_unauthenticated_read(routes: &Routes, req: &Request) -> Result<Option<Res
         storage: &mounted.storage,
         mount: &mounted.entry,
         caller: &caller,
+        clock,
     };
     let mut resp = mounted.backend.handle(&lreq)?;
     resp.mount_type = Some(mounted.entry.kind.clone());
@@ -523,13 +529,17 @@ fn issue_login_token(
         ..Default::default()
     };
     let (token, entry) = active.tokens.create(params).map_err(token_err)?;
-    Ok(crate::auth::token::handlers::auth_block(&entry, &token))
+    let now = active.tokens.clock().unix();
+    Ok(crate::auth::token::handlers::auth_block(
+        &entry, &token, now,
+    ))
 }
 
 fn route_to_mount(
     router: &Router,
     req: &mut Request,
     auth: &Authenticated,
+    clock: &dyn crate::sdk::Clock,
 ) -> Result<Response, CoreError> {
     let Some((mounted, rel)) = router.route(&req.path) else {
         return Err(CoreError::UnsupportedPath(req.path.clone()));
@@ -541,6 +551,7 @@ fn route_to_mount(
         storage: &mounted.storage,
         mount: &mounted.entry,
         caller: &auth.caller,
+        clock,
     };
     let op = resolve_write_op(mounted.backend.as_ref(), &lreq)?;
     req.operation = op;

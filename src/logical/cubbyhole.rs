@@ -167,6 +167,7 @@ mod tests {
             storage: s,
             mount: &mount,
             caller: &c,
+            clock: &crate::sdk::SystemClock,
         };
         CubbyholeBackend.handle(&req)
     }

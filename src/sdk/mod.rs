@@ -1,14 +1,17 @@
 //! The contract between the core and the backends behind it, as a leaf.
 //!
 //! Owns: the request and response types ([`Request`], [`Response`],
-//! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]) and the
-//! wall-clock helpers ([`time`]). Secrets engines and auth methods take
+//! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]), the
+//! injectable [`Clock`] every time rule reads ([`clock`]) and the
+//! timestamp helpers ([`time`]). Secrets engines and auth methods take
 //! these from here, not from `core`.
 //! Must not touch: anything of this crate but [`crate::crypto`]; in
 //! particular not `core`, `auth`, `audit`, `logical`, `router`, `barrier`
 //! or `physical` (the layout test, `src/layout.rs`, enforces it).
 
+pub mod clock;
 mod request;
 pub mod time;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use request::{AuthResponse, LeaseInfo, LoginAuth, Operation, Request, Response};

@@ -6,8 +6,11 @@
 //! Each entry holds the key's settings and its versions: the current one
 //! (signs new tokens) and the rotated ones, kept until their `expire_at`
 //! (rotation time + `verification_ttl`) so tokens they signed still verify.
-//! A key rotates when `next_rotation` has passed — checked lazily whenever
-//! the key is used (token issue, introspection, JWKS, read) — or on demand.
+//! A key rotates once `next_rotation` has passed — by the core's scheduler
+//! ([`refresh_all`], from the engine's `periodic` hook) — or on demand.
+//! Reads (token issue, introspection, JWKS, key read) never write: they
+//! use the stored versions, and publish or accept only those still
+//! verifiable at the request's time.
 //!
 //! Private keys live only in storage (behind the barrier) and, while a
 //! token is being signed, in an `ed25519_dalek::SigningKey` (zeroized on
@@ -286,44 +289,37 @@ pub fn names(storage: &StorageView) -> Result<Vec<String>, LogicalError> {
         .collect())
 }
 
-/// Loads a key, rotating it first if its rotation is due (and dropping
-/// versions past their verification window). Takes `lock`.
-pub fn load_fresh(
+/// The scheduler's pass: under `lock`, rotates every key whose rotation is
+/// due at `now` and drops versions past their verification window, one
+/// write per changed key. Returns the names of the keys it rotated.
+pub fn refresh_all(
     lock: &KeyLock,
     storage: &StorageView,
-    name: &str,
     now: i64,
-) -> Result<Option<NamedKey>, LogicalError> {
+) -> Result<Vec<String>, LogicalError> {
     let _g = lock.lock();
-    load_fresh_locked(storage, name, now)
-}
-
-/// [`load_fresh`] for a caller that holds the [`KeyLock`].
-pub fn load_fresh_locked(
-    storage: &StorageView,
-    name: &str,
-    now: i64,
-) -> Result<Option<NamedKey>, LogicalError> {
-    let Some(mut key) = load(storage, name)? else {
-        return Ok(None);
-    };
-    if key.refresh(now) {
-        save(storage, name, &key)?;
-        tracing::info!(key = %name, kid = %key.current, "identity signing key rotated on schedule");
+    let mut rotated = Vec::new();
+    for name in names(storage)? {
+        let Some(mut key) = load(storage, &name)? else {
+            continue;
+        };
+        let due = now >= key.next_rotation;
+        if key.refresh(now) {
+            save(storage, &name, &key)?;
+            if due {
+                tracing::info!(key = %name, kid = %key.current, "identity signing key rotated on schedule");
+                rotated.push(name);
+            }
+        }
     }
-    Ok(Some(key))
+    Ok(rotated)
 }
 
-/// Every key, refreshed.
-pub fn all_fresh(
-    lock: &KeyLock,
-    storage: &StorageView,
-    now: i64,
-) -> Result<Vec<NamedKey>, LogicalError> {
-    let _g = lock.lock();
+/// Every stored key (as stored: nothing is rotated or written).
+fn all(storage: &StorageView) -> Result<Vec<NamedKey>, LogicalError> {
     let mut out = Vec::new();
     for name in names(storage)? {
-        if let Some(k) = load_fresh_locked(storage, &name, now)? {
+        if let Some(k) = load(storage, &name)? {
             out.push(k);
         }
     }
@@ -331,8 +327,8 @@ pub fn all_fresh(
 }
 
 /// The JWKS: every current and still verifiable public key of every key.
-pub fn jwks(lock: &KeyLock, storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
-    let keys: Vec<Value> = all_fresh(lock, storage, now)?
+pub fn jwks(storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
+    let keys: Vec<Value> = all(storage)?
         .iter()
         .flat_map(|k| k.versions.iter())
         .filter(|v| v.verifiable_at(now))
@@ -343,12 +339,11 @@ pub fn jwks(lock: &KeyLock, storage: &StorageView, now: i64) -> Result<Value, Lo
 
 /// The verifying key for `kid`, if some key publishes it at `now`.
 pub fn find_verifying(
-    lock: &KeyLock,
     storage: &StorageView,
     kid: &str,
     now: i64,
 ) -> Result<Option<VerifyingKey>, LogicalError> {
-    Ok(all_fresh(lock, storage, now)?
+    Ok(all(storage)?
         .iter()
         .flat_map(|k| k.versions.iter())
         .find(|v| v.kid == kid && v.verifiable_at(now))

@@ -99,6 +99,9 @@ pub(crate) fn handle(
     if let Some(r) = capabilities::handle(active, req, path, auth)? {
         return Ok(r);
     }
+    if let Some(r) = crate::core::scheduler::handle_dev_clock(core, active, req, path, auth)? {
+        return Ok(r);
+    }
     Err(CoreError::UnsupportedPath(req.path.clone()))
 }
 
@@ -116,4 +119,5 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || path.starts_with("leases/revoke-force")
         || path == "raw"
         || path.starts_with("raw/")
+        || path == "dev/clock"
 }

@@ -98,7 +98,7 @@ fn commit_version(
     config: &Config,
     data: &Map<String, Value>,
 ) -> Result<Response, LogicalError> {
-    let created = now();
+    let created = now(req);
     let deletion = auto_deletion_time(
         created,
         config.delete_version_after,
@@ -125,7 +125,7 @@ fn patch(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, 
     check_cas(cas, &config, &meta)?;
     let n = meta.current_version;
     let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
-    if !v.is_live(now())? {
+    if !v.is_live(now(req))? {
         // Vault answers a patch of a deleted/destroyed latest version with
         // the version's metadata, flat, and 404.
         return Err(not_found_with(req, meta.version_json(n, v)));
@@ -150,7 +150,7 @@ fn delete_latest(
         return Ok(Response::empty());
     };
     let n = meta.current_version;
-    if meta.soft_delete(n, now())? {
+    if meta.soft_delete(n, now(req))? {
         store::save_meta(req.storage, key, &meta)?;
     }
     Ok(Response::empty())

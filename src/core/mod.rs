@@ -307,6 +307,14 @@ impl Core {
         Ok(token)
     }
 
+    /// Runs one scheduler pass now, at the clock's time (lease expiry, the
+    /// mounts' periodic work), as `sys/dev/clock` does after moving a
+    /// manual clock. Blocking.
+    pub fn run_scheduled(&self) -> Result<scheduler::PassReport, CoreError> {
+        let active = self.active()?;
+        Ok(active.scheduler.run_once(&active))
+    }
+
     /// Serves one request (blocking; call from a blocking context).
     pub fn handle(&self, req: Request) -> Result<Response, CoreError> {
         pipeline::handle(self, req)

@@ -2,6 +2,8 @@
 //! talks to it over HTTP.
 #![allow(dead_code)]
 
+mod clock;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

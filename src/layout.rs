@@ -33,8 +33,8 @@
 //!   (`authorize`, `backend_for`, `policy_err`, `token_err`, wrapping);
 //!   they become typed parts of core, or go through the contract.
 //! - `http` → `logical` (`fields::parse_duration`, `LogicalError::NotFoundWith`).
-//! - engines → `router` (`MountEntry` in `LogicalRequest`, apikeys'
-//!   `MountSource`), until a `MountContext` replaces them.
+//! - engines → `router` (`MountEntry` in `LogicalRequest` and in
+//!   `MountContext`).
 
 use std::path::{Path, PathBuf};
 

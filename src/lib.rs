@@ -4,21 +4,26 @@
 //! The layers, from the wire down (each module's own doc says what it owns
 //! and what it must not touch):
 //! - [`http`]: parses requests, maps errors to status codes; never touches storage.
-//! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router → backend.
+//! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router → backend;
+//!   the one scheduler of the unsealed state (`core::scheduler`: lease
+//!   expiry and the mounts' `periodic` work, at the core clock's time).
 //! - [`router`]: the mount tables (secrets engines, auth methods) and
 //!   longest-prefix routing.
 //! - [`logical`]: secrets engines behind the router: kv (v1, v2), cubbyhole,
 //!   apikeys, identity, and the system backend (`sys/`).
 //! - [`auth`]: the token store, AppRole and userpass.
 //! - [`policy`]: HCL/JSON policies compiled into ACLs.
-//! - [`expiration`]: leases, their time index, revocation on expiry.
+//! - [`expiration`]: leases and their time index (the core's scheduler
+//!   revokes what is due).
 //! - [`barrier`]: encrypts every value and every path; keyring by term.
 //! - [`physical`]: untrusted key-value storage (sled, in-memory).
 //! - [`seal`]: Shamir shares of the unseal key.
 //! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
 //! - [`sdk`]: the contract between the core and the backends (request,
-//!   response, operation, lease and auth blocks, login outcome) and the
-//!   clock helpers; a leaf that names nothing of the crate but `crypto`.
+//!   response, operation, lease and auth blocks, login outcome), the
+//!   injectable `Clock` every time rule reads (`SystemClock`,
+//!   `ManualClock`) and timestamp helpers; a leaf that names nothing of
+//!   the crate but `crypto`.
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and

@@ -520,6 +520,33 @@ mod tests {
     }
 
     #[test]
+    fn entries_carry_the_brokers_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.log");
+        let at = time::OffsetDateTime::from_unix_timestamp(1_000_000_000).unwrap();
+        let clock = Arc::new(crate::sdk::ManualClock::at(at));
+        let b = Broker::load_with_clock(view(), clock).unwrap();
+        b.enable(
+            "file",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        log_one(&b, "secret/a").unwrap();
+        drop(b);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let entry = text
+            .lines()
+            .find(|l| l.contains("secret/a"))
+            .expect("the request entry");
+        let v: serde_json::Value = serde_json::from_str(entry).unwrap();
+        let time = v["time"].as_str().unwrap_or_default();
+        assert!(time.starts_with("2001-09-09T01:46:40"), "{entry}");
+    }
+
+    #[test]
     fn enable_log_verify_reload() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("audit.log");

@@ -3,12 +3,12 @@
 //! Owns: the background thread that, every [`TICK`] while the vault is
 //! unsealed, runs one pass ([`Scheduler::run_once`]) at the core clock's
 //! `now`: revoke the leases due by then (the expiration manager's index),
-//! then call [`LogicalBackend::periodic`] on every mount (API key rotation
+//! then call [`crate::logical::LogicalBackend::periodic`] on every mount (API key rotation
 //! and retirement, identity key rotation) and write what the backends did
 //! to the audit log. Also the mounts' `setup` (on unseal, and for a mount
 //! created later) and `cleanup` (on seal, and on unmount) hooks, and
 //! `sys/dev/clock`, the endpoint that moves a manual clock (dev mode only).
-//! Passes never overlap, and none starts once [`Scheduler::stop`] has
+//! Passes never overlap, and none starts once `Scheduler::stop` has
 //! returned; a pass holds the unsealed state for its duration, so a seal
 //! waits for it to end.
 //! Must not touch: what a lease or a backend's work means (the token store
@@ -219,4 +219,115 @@ pub(crate) fn handle_dev_clock(
         "expired": report.expired,
         "performed": report.performed,
     }))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::barrier::Barrier;
+    use crate::physical::InmemBackend;
+    use crate::sdk::ManualClock;
+    use crate::seal::SealConfig;
+
+    fn core() -> (Arc<Core>, String) {
+        let barrier = Barrier::new(Arc::new(InmemBackend::new()));
+        let clock = Arc::new(ManualClock::starting_now());
+        let core = Core::with_clock(barrier, super::super::CoreConfig::default(), clock);
+        let init = core.initialize(SealConfig::new(1, 1).unwrap()).unwrap();
+        core.submit_unseal_share(init.shares[0].clone()).unwrap();
+        (core, init.root_token.expose().to_string())
+    }
+
+    fn send(
+        core: &Core,
+        token: &str,
+        op: Operation,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<Response, CoreError> {
+        let mut r = Request::new(op, path);
+        r.client_token = Some(token.into());
+        r.data = body.as_object().cloned().unwrap_or_default();
+        core.handle(r)
+    }
+
+    #[test]
+    fn a_pass_expires_what_the_clock_says_is_due_and_none_runs_once_sealed() {
+        let (core, root) = core();
+        let t = send(
+            &core,
+            &root,
+            Operation::Update,
+            "auth/token/create",
+            json!({"ttl": "10s"}),
+        )
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token
+        .expose()
+        .to_string();
+        // Real time passes, the clock does not: nothing is due.
+        std::thread::sleep(TICK * 2);
+        assert_eq!(core.run_scheduled().unwrap(), PassReport::default());
+        assert!(send(
+            &core,
+            &t,
+            Operation::Read,
+            "auth/token/lookup-self",
+            json!({})
+        )
+        .is_ok());
+        core.clock().advance(Duration::from_secs(11));
+        // Refused at once (the TTL reads the clock), revoked by the pass
+        // (or by the background thread's, whichever runs first).
+        assert!(send(
+            &core,
+            &t,
+            Operation::Read,
+            "auth/token/lookup-self",
+            json!({})
+        )
+        .is_err());
+        core.run_scheduled().unwrap();
+        let active = core.active().unwrap();
+        assert!(active.expiration.due(i64::MAX, 10).unwrap().is_empty());
+        core.seal();
+        assert!(matches!(core.run_scheduled(), Err(CoreError::Sealed)));
+        // A stopped scheduler runs no pass, even through a stale handle.
+        assert_eq!(active.scheduler.run_once(&active), PassReport::default());
+    }
+
+    #[test]
+    fn the_clock_endpoint_exists_only_on_a_manual_clock() {
+        let (core, root) = core();
+        let r = send(
+            &core,
+            &root,
+            Operation::Update,
+            "sys/dev/clock",
+            json!({"advance": "90s"}),
+        )
+        .unwrap();
+        let now = r.data.unwrap();
+        assert!(now["unix"].as_i64() >= Some(core.clock().unix() - 1));
+        let wall = Core::new(
+            Barrier::new(Arc::new(InmemBackend::new())),
+            super::super::CoreConfig::default(),
+        );
+        let init = wall.initialize(SealConfig::new(1, 1).unwrap()).unwrap();
+        wall.submit_unseal_share(init.shares[0].clone()).unwrap();
+        let root = init.root_token.expose().to_string();
+        let refused = send(
+            &wall,
+            &root,
+            Operation::Update,
+            "sys/dev/clock",
+            json!({"advance": "90s"}),
+        );
+        assert!(
+            matches!(refused, Err(CoreError::UnsupportedPath(_))),
+            "{refused:?}"
+        );
+    }
 }

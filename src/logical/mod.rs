@@ -1,9 +1,13 @@
 //! Secrets engines behind the router.
 //!
-//! Owns: the [`LogicalBackend`] trait every engine implements, the engines
+//! Owns: the [`LogicalBackend`] trait every engine implements (requests,
+//! and the `setup`/`cleanup`/`periodic` hooks the core's scheduler drives),
+//! the [`MountContext`] a backend instance is built from, the engines
 //! themselves (kv v1/v2, the system backend's handlers) and typed access to
-//! request fields. A backend sees only its mount's [`StorageView`]; it must
-//! not reach the barrier, other mounts, or HTTP.
+//! request fields. A backend sees only its mount's [`StorageView`] and reads
+//! time only from the vault's clock (`LogicalRequest::clock`, the context's
+//! clock, or `periodic`'s `now`); it must not reach the barrier, other
+//! mounts, or HTTP.
 
 pub mod apikeys;
 pub mod cubbyhole;

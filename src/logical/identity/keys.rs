@@ -7,7 +7,7 @@
 //! (signs new tokens) and the rotated ones, kept until their `expire_at`
 //! (rotation time + `verification_ttl`) so tokens they signed still verify.
 //! A key rotates once `next_rotation` has passed — by the core's scheduler
-//! ([`refresh_all`], from the engine's `periodic` hook) — or on demand.
+//! ([`refresh_all_locked`], from the engine's `periodic` hook) — or on demand.
 //! Reads (token issue, introspection, JWKS, key read) never write: they
 //! use the stored versions, and publish or accept only those still
 //! verifiable at the request's time.
@@ -289,16 +289,33 @@ pub fn names(storage: &StorageView) -> Result<Vec<String>, LogicalError> {
         .collect())
 }
 
-/// The scheduler's pass: under `lock`, rotates every key whose rotation is
-/// due at `now` and drops versions past their verification window, one
-/// write per changed key. Returns the names of the keys it rotated.
-pub fn refresh_all(
-    lock: &KeyLock,
-    storage: &StorageView,
-    now: i64,
-) -> Result<Vec<String>, LogicalError> {
-    let _g = lock.lock();
-    let mut rotated = Vec::new();
+/// What a scheduler pass did, and when the next one has work.
+pub struct Refreshed {
+    /// The keys it rotated.
+    pub rotated: Vec<String>,
+    /// The earliest time a key rotates or a version leaves its window
+    /// (`i64::MAX`: never, as things stand).
+    pub next_due: i64,
+}
+
+impl NamedKey {
+    /// When this key next needs the scheduler.
+    fn next_due(&self) -> i64 {
+        self.versions
+            .iter()
+            .filter_map(|v| v.expire_at)
+            .fold(self.next_rotation, i64::min)
+    }
+}
+
+/// The scheduler's pass (the caller holds the mount's [`KeyLock`]):
+/// rotates every key whose rotation is due at `now` and drops versions past
+/// their verification window, one write per changed key.
+pub fn refresh_all_locked(storage: &StorageView, now: i64) -> Result<Refreshed, LogicalError> {
+    let mut out = Refreshed {
+        rotated: Vec::new(),
+        next_due: i64::MAX,
+    };
     for name in names(storage)? {
         let Some(mut key) = load(storage, &name)? else {
             continue;
@@ -308,11 +325,12 @@ pub fn refresh_all(
             save(storage, &name, &key)?;
             if due {
                 tracing::info!(key = %name, kid = %key.current, "identity signing key rotated on schedule");
-                rotated.push(name);
+                out.rotated.push(name);
             }
         }
+        out.next_due = out.next_due.min(key.next_due());
     }
-    Ok(rotated)
+    Ok(out)
 }
 
 /// Every stored key (as stored: nothing is rotated or written).

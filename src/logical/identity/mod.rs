@@ -21,6 +21,7 @@ pub mod jwt;
 pub mod keys;
 pub mod roles;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::{json, Map, Value};
@@ -50,6 +51,9 @@ pub struct IdentityBackend {
     /// `None`: [`DEFAULT_API_ADDR`].
     api_addr: RwLock<Option<String>>,
     storage: StorageView,
+    /// When the scheduler next has work here (unix seconds; 0: unknown,
+    /// look at storage). Reset by every key write.
+    next_due: AtomicI64,
 }
 
 /// A backend object for the mount table.
@@ -64,6 +68,7 @@ impl IdentityBackend {
             keys_lock: keys::KeyLock::default(),
             api_addr: RwLock::new(None),
             storage: ctx.storage.clone(),
+            next_due: AtomicI64::new(0),
         };
         b.configure(ctx.api_addr.as_deref());
         b
@@ -212,23 +217,34 @@ impl LogicalBackend for IdentityBackend {
     /// their verification window; each rotation is reported for the audit
     /// log as `oidc/key/:name/rotate` with `trigger: scheduled`.
     fn periodic(&self, now: time::OffsetDateTime) -> Vec<Performed> {
-        match keys::refresh_all(&self.keys_lock, &self.storage, now.unix_timestamp()) {
-            Ok(rotated) => rotated
-                .into_iter()
-                .map(|name| {
-                    let mut data = Map::new();
-                    data.insert("trigger".into(), json!("scheduled"));
-                    Performed {
-                        path: format!("oidc/key/{name}/rotate"),
-                        data,
-                    }
-                })
-                .collect(),
+        let now = now.unix_timestamp();
+        if now < self.next_due.load(Ordering::SeqCst) {
+            return Vec::new();
+        }
+        // Under the key lock: a key write (which resets `next_due`) comes
+        // wholly before this pass or after it.
+        let _g = self.lock();
+        let rotated = match keys::refresh_all_locked(&self.storage, now) {
+            Ok(done) => {
+                self.next_due.store(done.next_due, Ordering::SeqCst);
+                done.rotated
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "scheduled identity key rotation failed; will retry");
                 Vec::new()
             }
-        }
+        };
+        rotated
+            .into_iter()
+            .map(|name| {
+                let mut data = Map::new();
+                data.insert("trigger".into(), json!("scheduled"));
+                Performed {
+                    path: format!("oidc/key/{name}/rotate"),
+                    data,
+                }
+            })
+            .collect()
     }
 }
 
@@ -309,6 +325,7 @@ fn write_key(
         }
     }
     keys::save(req.storage, name, &key)?;
+    id.next_due.store(0, Ordering::SeqCst);
     Ok(Response::empty())
 }
 
@@ -348,6 +365,7 @@ fn rotate_key(
     };
     key.rotate(now, ttl);
     keys::save(req.storage, name, &key)?;
+    id.next_due.store(0, Ordering::SeqCst);
     tracing::info!(key = %name, kid = %key.current, "identity signing key rotated");
     Ok(Response::empty())
 }
@@ -669,6 +687,10 @@ mod tests {
         assert_eq!(done[0].data["trigger"], "scheduled");
         let rotated = stored();
         assert_ne!(rotated.current, first);
+        // Nothing to do until the old version leaves its window (30 s):
+        // passes before that do not even read storage.
+        let rotated_at = clock.unix();
+        assert_eq!(b.next_due.load(Ordering::SeqCst), rotated_at + 30);
         assert!(b.periodic(clock.now()).is_empty());
         assert_eq!(stored().current, rotated.current);
         // Past the old version's window, the next pass drops it quietly.
@@ -676,6 +698,12 @@ mod tests {
         clock.advance(std::time::Duration::from_secs(30));
         assert!(b.periodic(clock.now()).is_empty());
         assert_eq!(stored().versions.len(), 1);
+        assert_eq!(b.next_due.load(Ordering::SeqCst), rotated_at + 60);
+        // A key write makes the next pass look again.
+        at(Operation::Update, "oidc/key/k2", json!({})).unwrap();
+        assert_eq!(b.next_due.load(Ordering::SeqCst), 0);
+        assert!(b.periodic(clock.now()).is_empty());
+        assert_eq!(b.next_due.load(Ordering::SeqCst), rotated_at + 60);
     }
 
     #[test]

@@ -38,12 +38,9 @@
 //!   the token store are parts of `core` (`core::system`,
 //!   `core::token_store`).
 //!
-//! One edge is set aside, by file, until the work that removes it lands
-//! ([`PENDING`]; the test fails once the edge is gone, so the entry goes
-//! with it): apikeys' rotation scheduler walks the secrets router
-//! (`MountSource`), which a scheduler in core driving each mount's
-//! `periodic` hook replaces. With it the graph would have the cycle
-//! `logical → router → logical`.
+//! An edge may be set aside, by file, while the work that removes it is
+//! under way ([`PENDING`]; the test fails once the edge is gone, so the
+//! entry goes with it). None is set aside today.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,13 +48,9 @@ use std::path::{Path, PathBuf};
 /// Names a file may still use until the work that removes them lands, as
 /// (file relative to `src/`, top-level module named). Exempt from the rules
 /// and left out of the module graph; a stale entry fails the test.
-const PENDING: &[(&str, &str)] = &[
-    // apikeys' rotation scheduler walks the secrets router through
-    // `MountSource`, until a scheduler in core drives each mount's
-    // `periodic` hook.
-    ("logical/apikeys/mod.rs", "router"),
-    ("logical/apikeys/rotation.rs", "router"),
-];
+/// Empty now: the last one (apikeys' scheduler walking the router) went
+/// when the core's scheduler took over the mounts' periodic work.
+const PENDING: &[(&str, &str)] = &[];
 
 /// One rule: files under any of `scope` (paths relative to `src/`, a
 /// directory or a file) must not name any of `forbidden` (top-level

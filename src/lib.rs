@@ -5,8 +5,10 @@
 //! and what it must not touch):
 //! - [`http`]: parses requests, maps errors to status codes; never touches storage.
 //! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router
-//!   → backend; the seal/rekey state machine ([`core::seal_state`]); and
-//!   the parts that act on the core itself: the system backend
+//!   → backend; the seal/rekey state machine ([`core::seal_state`]); the
+//!   one scheduler of the unsealed state (`core::scheduler`: lease expiry
+//!   and the mounts' `periodic` work, at the core clock's time); and the
+//!   parts that act on the core itself: the system backend
 //!   ([`core::system`], `sys/`) and the token store ([`core::token_store`],
 //!   `auth/token/`).
 //! - [`router`]: the mount tables (secrets engines, auth methods) and
@@ -15,15 +17,17 @@
 //!   apikeys, identity; the [`logical::LogicalBackend`] trait.
 //! - [`auth`]: auth methods behind the router: AppRole and userpass.
 //! - [`policy`]: HCL/JSON policies compiled into ACLs.
-//! - [`expiration`]: leases, their time index, revocation on expiry.
+//! - [`expiration`]: leases and their time index (the core's scheduler
+//!   revokes what is due).
 //! - [`barrier`]: encrypts every value and every path; keyring by term.
 //! - [`physical`]: untrusted key-value storage (sled, in-memory).
 //! - [`seal`]: Shamir shares of the unseal key.
 //! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
 //! - [`sdk`]: the contract between the core and the backends (request,
 //!   response, operation, lease and auth blocks, login outcome, the mount
-//!   a request was routed to), the clock helpers and the duration syntax;
-//!   a leaf that names nothing of the crate but `crypto`.
+//!   a request was routed to), the injectable `Clock` every time rule
+//!   reads (`SystemClock`, `ManualClock`), timestamp helpers and the
+//!   duration syntax; a leaf that names nothing of the crate but `crypto`.
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and

@@ -37,6 +37,7 @@ use crate::barrier::Barrier;
 use crate::config::{Config, ListenerConfig, LogFormat, StorageConfig};
 use crate::core::{Core, CoreConfig, Operation, Request};
 use crate::physical::{Backend, InmemBackend, SledBackend};
+use crate::sdk::{Clock, ManualClock, SystemClock};
 use crate::seal::SealConfig;
 
 /// What `vault-rs server` was asked to do.
@@ -46,6 +47,10 @@ pub struct ServerOptions {
     pub dev: bool,
     pub dev_root_token_id: Option<String>,
     pub dev_listen_address: Option<String>,
+    /// Dev mode only (refused otherwise): the vault's clock stands still
+    /// until a root token moves it with `sys/dev/clock`, which also runs
+    /// the scheduler once. For tests that would otherwise wait for TTLs.
+    pub dev_manual_clock: bool,
 }
 
 /// A startup or serving failure, said plainly.
@@ -85,6 +90,11 @@ pub fn serve(opts: ServerOptions) -> Result<(), ServerError> {
 }
 
 fn load_config(opts: &ServerOptions) -> Result<Config, ServerError> {
+    if opts.dev_manual_clock && !opts.dev {
+        return Err(ServerError(
+            "--dev-manual-clock is only valid with --dev (an in-memory, throwaway server)".into(),
+        ));
+    }
     match (&opts.config_path, opts.dev) {
         (Some(_), true) => Err(ServerError("use either --config or --dev, not both".into())),
         (Some(p), false) => Config::from_file(p).map_err(|e| ServerError(e.to_string())),
@@ -155,11 +165,16 @@ fn check_storage(barrier: &Barrier, cfg: &StorageConfig) -> Result<(), ServerErr
 
 /// Builds the core for `config` (sealed, or initialized and unsealed in dev mode).
 /// `listen_url` ("http://127.0.0.1:8200") stands in for an unset `api_addr`.
-fn build_core(config: &Config, listen_url: &str) -> Result<Arc<Core>, ServerError> {
+/// `clock`: the wall clock, or a manual one (dev mode only).
+fn build_core(
+    config: &Config,
+    listen_url: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Core>, ServerError> {
     let physical = open_storage(&config.storage)?;
     let barrier = Barrier::new(physical);
     check_storage(&barrier, &config.storage)?;
-    Ok(Core::new(
+    Ok(Core::with_clock(
         barrier,
         CoreConfig {
             default_lease_ttl: config.default_lease_ttl,
@@ -174,7 +189,22 @@ fn build_core(config: &Config, listen_url: &str) -> Result<Arc<Core>, ServerErro
                     .unwrap_or_else(|| listen_url.to_string()),
             ),
         },
+        clock,
     ))
+}
+
+/// The clock of the server `opts` asks for: manual only for a dev server
+/// (in-memory storage, nothing to keep), the wall clock otherwise.
+fn clock_for(opts: &ServerOptions, config: &Config) -> Result<Arc<dyn Clock>, ServerError> {
+    if !opts.dev_manual_clock {
+        return Ok(Arc::new(SystemClock));
+    }
+    if !opts.dev || !matches!(config.storage, StorageConfig::Inmem) {
+        return Err(ServerError(
+            "--dev-manual-clock is only valid with --dev (an in-memory, throwaway server)".into(),
+        ));
+    }
+    Ok(Arc::new(ManualClock::starting_now()))
 }
 
 /// Dev mode: one share, unsealed, a root token, `secret/` and `apikeys/` mounted.
@@ -233,13 +263,17 @@ async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerEr
     let tls = tls_acceptor(&config.listener)?;
     let addr = listener.local_addr().map_err(err("cannot listen"))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let core = build_core(&config, &format!("{scheme}://{addr}"))?;
+    let clock = clock_for(&opts, &config)?;
+    let core = build_core(&config, &format!("{scheme}://{addr}"), clock)?;
     if opts.dev {
         setup_dev(
             &core,
             opts.dev_root_token_id.clone(),
             &format!("{scheme}://{addr}"),
         )?;
+        if opts.dev_manual_clock {
+            println!("WARNING! the clock is manual: time moves only through sys/dev/clock.");
+        }
     }
     println!("==> vault-rs server started! Listening on {scheme}://{addr}");
     tracing::info!(%addr, storage = core.barrier().storage_type(), "listening");
@@ -532,4 +566,44 @@ fn tls_acceptor(l: &ListenerConfig) -> Result<Option<tokio_rustls::TlsAcceptor>,
         ));
     };
     tls::acceptor(cert, key).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(dev: bool, manual: bool) -> ServerOptions {
+        ServerOptions {
+            dev,
+            dev_manual_clock: manual,
+            ..ServerOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_manual_clock_needs_dev_mode() {
+        let refused = load_config(&ServerOptions {
+            config_path: Some("vault.hcl".into()),
+            ..opts(false, true)
+        });
+        assert!(refused.is_err_and(|e| e.0.contains("--dev-manual-clock")));
+        assert!(load_config(&opts(false, true)).is_err());
+        // A persistent store never runs on a manual clock, whatever asks.
+        let sled = Config {
+            storage: StorageConfig::Sled {
+                path: "data".into(),
+            },
+            ..Config::dev("127.0.0.1:0")
+        };
+        assert!(clock_for(&opts(true, true), &sled).is_err());
+        assert!(clock_for(&opts(false, true), &Config::dev("127.0.0.1:0")).is_err());
+    }
+
+    #[test]
+    fn dev_mode_chooses_the_clock() {
+        let dev = load_config(&opts(true, true)).unwrap();
+        let manual = clock_for(&opts(true, true), &dev).unwrap();
+        assert!(manual.is_manual());
+        assert!(!clock_for(&opts(true, false), &dev).unwrap().is_manual());
+    }
 }

@@ -12,7 +12,11 @@ use serde_json::{json, Value};
 
 /// A dev server with approle at auth/approle/ and KV v1 at kv/.
 fn server() -> TestServer {
-    let s = TestServer::dev();
+    set_up(TestServer::dev())
+}
+
+/// `s` with approle at `auth/approle/` and a v1 kv at `kv/`.
+fn set_up(s: TestServer) -> TestServer {
     let (st, b) = s.post("sys/auth/approle", json!({"type": "approle"}));
     assert_eq!(st, 204, "{b}");
     let (st, b) = s.post(
@@ -244,7 +248,7 @@ fn multi_use_secret_id_counts_down() {
 
 #[test]
 fn expired_secret_ids_are_refused_and_tidied() {
-    let s = server();
+    let s = set_up(TestServer::dev_manual_clock());
     create_role(&s, "short", json!({"secret_id_ttl": "2s"}));
     let rid = role_id(&s, "short");
     let (sid, acc, data) = secret_id(&s, "short", json!({}));
@@ -263,7 +267,7 @@ fn expired_secret_ids_are_refused_and_tidied() {
     );
     let (_, _, one) = secret_id(&s, "short", json!({"ttl": 1}));
     assert_eq!(one["secret_id_ttl"], 1);
-    std::thread::sleep(Duration::from_millis(2500));
+    s.advance("3s");
     let (st, b) = login(&s, &rid, &sid);
     assert_eq!(st, 400, "{b}");
     assert_eq!(b["errors"][0], "invalid role or secret ID");

@@ -13,6 +13,7 @@ use vault_rs::barrier::{Barrier, StorageView};
 use vault_rs::core::{Core, CoreConfig, CoreError, Operation, Request, Response};
 use vault_rs::crypto::SecretString;
 use vault_rs::physical::InmemBackend;
+use vault_rs::sdk::ManualClock;
 use vault_rs::seal::SealConfig;
 
 #[test]
@@ -102,9 +103,10 @@ struct Vault {
 
 impl Vault {
     fn new() -> Vault {
-        let core = Core::new(
+        let core = Core::with_clock(
             Barrier::new(Arc::new(InmemBackend::new())),
             CoreConfig::default(),
+            Arc::new(ManualClock::starting_now()),
         );
         let init = core
             .initialize(SealConfig::new(1, 1).expect("seal config"))
@@ -204,6 +206,8 @@ fn an_expired_token_loses_its_cubbyhole() {
     let a = v.token(json!({"policies": ["default"], "ttl": "1s"}));
     v.call(&a, Operation::Update, "cubbyhole/k", json!({"v": 1}))
         .expect("write");
+    assert!(v.core.clock().advance(std::time::Duration::from_secs(2)));
+    v.core.run_scheduled().expect("unsealed");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while !v.cubbyhole_storage().scan("").expect("scan").is_empty() {
         assert!(

@@ -233,7 +233,7 @@ fn rotation_keeps_old_keys_verifiable() {
 
 #[test]
 fn keys_rotate_on_schedule() {
-    let s = TestServer::dev();
+    let s = TestServer::dev_manual_clock();
     let (st, b) = s.post(
         "identity/oidc/key/fast",
         json!({"algorithm": "EdDSA", "rotation_period": "2s", "verification_ttl": "1h"}),
@@ -247,7 +247,7 @@ fn keys_rotate_on_schedule() {
     let (_, b) = s.get("identity/oidc/token/r");
     let first = b["data"]["token"].as_str().unwrap().to_string();
     let (h1, _) = verify(&first, &jwks(&s));
-    std::thread::sleep(std::time::Duration::from_millis(3100));
+    s.advance("3s");
     let (_, b) = s.get("identity/oidc/token/r");
     let second = b["data"]["token"].as_str().unwrap().to_string();
     let keys = jwks(&s);

@@ -5,7 +5,6 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::TestServer;
 use serde_json::{json, Value};
@@ -533,7 +532,7 @@ fn subkeys_with_depth() {
 
 #[test]
 fn delete_version_after_expires_versions() {
-    let s = TestServer::dev();
+    let s = TestServer::dev_manual_clock();
     assert_eq!(
         s.post(
             "secret/metadata/dva/x",
@@ -549,7 +548,7 @@ fn delete_version_after_expires_versions() {
     let w = write(&s, "dva/x", json!({"v": 1}));
     assert!(is_vault_time(&w["data"]["deletion_time"]), "{w}");
     assert_eq!(s.get("secret/data/dva/x").0, 200);
-    std::thread::sleep(Duration::from_millis(1500));
+    s.advance("2s");
     let (st, body) = s.get("secret/data/dva/x");
     assert_eq!(st, 404);
     assert_eq!(body["data"]["data"], Value::Null);

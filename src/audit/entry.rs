@@ -418,7 +418,10 @@ fn unix_to_rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The current time as Vault writes it (RFC 3339, nanoseconds, UTC).
+/// The real current time as Vault writes it (RFC 3339, nanoseconds, UTC),
+/// for what a device records about its own file (headers, checkpoints,
+/// drop notices, the test entry on enable). Request and response entries
+/// carry the broker's clock instead ([`super::Broker::load_with_clock`]).
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::barrier::StorageView;
 use crate::crypto::{random_secret, SecretBytes};
-use crate::sdk::{Operation, Request, Response};
+use crate::sdk::{Clock, Operation, Request, Response, SystemClock};
 use device::{Ack, Device};
 pub use device::{DeviceMetrics, FsyncPolicy};
 pub use entry::{AuditInput, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord};
@@ -120,6 +120,8 @@ pub struct Broker {
     key: RwLock<Option<Arc<SigningKey>>>,
     devices: RwLock<Arc<Vec<Arc<Device>>>>,
     change: Mutex<()>,
+    /// The `time` of every entry (the core's clock).
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -145,6 +147,11 @@ impl Broker {
     /// device whose destination cannot be opened is started anyway: it
     /// retries on every entry and fails closed meanwhile.
     pub fn load(view: StorageView) -> Result<Broker, AuditError> {
+        Broker::load_with_clock(view, Arc::new(SystemClock))
+    }
+
+    /// [`Broker::load`], stamping entries with `clock`'s time.
+    pub fn load_with_clock(view: StorageView, clock: Arc<dyn Clock>) -> Result<Broker, AuditError> {
         let configs: Vec<DeviceConfig> = view.get_json(DEVICES_KEY)?.unwrap_or_default();
         let key = match view.get(SIGNING_KEY)? {
             Some(b) => Some(Arc::new(load_key(&b)?)),
@@ -183,6 +190,7 @@ impl Broker {
             key: RwLock::new(key),
             devices: RwLock::new(Arc::new(devices)),
             change: Mutex::new(()),
+            clock,
         })
     }
 
@@ -198,6 +206,7 @@ impl Broker {
     pub fn scope(&self) -> AuditScope {
         AuditScope {
             devices: self.snapshot(),
+            clock: self.clock.clone(),
         }
     }
 
@@ -382,6 +391,7 @@ pub fn serves_when_devices_fail(operation: Operation, path: &str) -> bool {
 /// The devices one request logs to.
 pub struct AuditScope {
     devices: Arc<Vec<Arc<Device>>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl AuditScope {
@@ -443,7 +453,7 @@ impl AuditScope {
         if self.devices.is_empty() {
             return Ok(());
         }
-        let time = entry::now_rfc3339();
+        let time = self.clock.rfc3339();
         let ack = Arc::new(Ack::new());
         let mut queued = 0;
         let mut timeout = Duration::ZERO;
@@ -511,6 +521,33 @@ mod tests {
             outcome: None,
             error: None,
         })
+    }
+
+    #[test]
+    fn entries_carry_the_brokers_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.log");
+        let at = time::OffsetDateTime::from_unix_timestamp(1_000_000_000).unwrap();
+        let clock = Arc::new(crate::sdk::ManualClock::at(at));
+        let b = Broker::load_with_clock(view(), clock).unwrap();
+        b.enable(
+            "file",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        log_one(&b, "secret/a").unwrap();
+        drop(b);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let entry = text
+            .lines()
+            .find(|l| l.contains("secret/a"))
+            .expect("the request entry");
+        let v: serde_json::Value = serde_json::from_str(entry).unwrap();
+        let time = v["time"].as_str().unwrap_or_default();
+        assert!(time.starts_with("2001-09-09T01:46:40"), "{entry}");
     }
 
     #[test]

@@ -14,12 +14,12 @@ pub mod userpass;
 
 use std::sync::Arc;
 
-use crate::logical::LogicalBackend;
+use crate::logical::{LogicalBackend, MountContext};
 
-/// The auth method engine for `kind` (mounted with `sys/auth`); the token
-/// store is built in and not listed here.
-pub fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
-    match kind {
+/// The auth method engine of a mount (made with `sys/auth`), by its type;
+/// the token store is built in and not listed here.
+pub fn backend_for(ctx: &MountContext) -> Option<Arc<dyn LogicalBackend>> {
+    match ctx.kind.as_str() {
         "approle" => Some(Arc::new(approle::AppRoleBackend::default())),
         "userpass" => Some(Arc::new(userpass::UserpassBackend::new())),
         _ => None,

@@ -106,8 +106,10 @@ pub(crate) fn legacy_root_key(unseal_key: &SecretBytes) -> SecretBytes {
     derive(unseal_key, LEGACY_ROOT_KEY_INFO)
 }
 
+/// When a key term is installed: the real time (a storage record, not a
+/// rule the vault's clock drives).
 pub(crate) fn now_rfc3339() -> String {
-    crate::sdk::time::now_rfc3339()
+    crate::sdk::Clock::rfc3339(&crate::sdk::SystemClock)
 }
 
 impl Keyring {

@@ -197,7 +197,8 @@ impl Barrier {
         let key = signing_key(&keyring);
         let info = SnapshotInfo {
             format_version: FORMAT_VERSION,
-            created_time: crate::sdk::time::now_rfc3339(),
+            // Real time: when the copy was taken, whatever the vault clock says.
+            created_time: crate::sdk::Clock::rfc3339(&crate::sdk::SystemClock),
             keyring_term: keyring.active().0,
             storage_type: self.physical.kind().to_string(),
             entry_count: entries.len() as u64,

@@ -16,6 +16,7 @@ pub mod path;
 #[cfg(test)]
 mod path_props;
 mod pipeline;
+pub mod scheduler;
 pub mod seal_state;
 pub(crate) mod state;
 pub mod system;
@@ -34,6 +35,7 @@ pub use state::Active;
 
 use crate::barrier::Barrier;
 use crate::crypto::SecretString;
+use crate::sdk::{Clock, SystemClock};
 use seal_state::SealState;
 pub use seal_state::{
     InitResult, RekeyAttempt, RekeyStatus, RekeyUpdate, RekeyVerifyStatus, RekeyVerifyUpdate,
@@ -80,10 +82,23 @@ pub struct Core {
     init_lock: Mutex<()>,
     active: RwLock<Option<Arc<Active>>>,
     metrics: metrics::Metrics,
+    /// What every time rule reads (TTLs, expiry, rotation, audit `time`).
+    clock: Arc<dyn Clock>,
 }
 
 impl Core {
+    /// A core on the wall clock.
     pub fn new(barrier: Arc<Barrier>, config: CoreConfig) -> Arc<Core> {
+        Core::with_clock(barrier, config, Arc::new(SystemClock))
+    }
+
+    /// A core that reads `clock` for every time rule (a [`crate::sdk::ManualClock`]
+    /// in tests and in `server --dev --dev-manual-clock`).
+    pub fn with_clock(
+        barrier: Arc<Barrier>,
+        config: CoreConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Core> {
         Arc::new(Core {
             barrier,
             config,
@@ -92,7 +107,13 @@ impl Core {
             init_lock: Mutex::new(()),
             active: RwLock::new(None),
             metrics: metrics::Metrics::default(),
+            clock,
         })
+    }
+
+    /// The clock every time rule of this vault reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     pub fn config(&self) -> &CoreConfig {
@@ -142,6 +163,14 @@ impl Core {
             })
             .map_err(state::token_err)?;
         Ok(token)
+    }
+
+    /// Runs one scheduler pass now, at the clock's time (lease expiry, the
+    /// mounts' periodic work), as `sys/dev/clock` does after moving a
+    /// manual clock. Blocking.
+    pub fn run_scheduled(&self) -> Result<scheduler::PassReport, CoreError> {
+        let active = self.active()?;
+        Ok(active.scheduler.run_once(&active))
     }
 
     /// Serves one request (blocking; call from a blocking context).

@@ -224,7 +224,7 @@ fn serve(
     if let Some(resp) = try_login(active, routes, req)? {
         return maybe_wrap(active, req, resp);
     }
-    if let Some(resp) = try_unauthenticated_read(routes, req)? {
+    if let Some(resp) = try_unauthenticated_read(routes, req, core.clock().as_ref())? {
         return Ok(resp);
     }
     let Some(auth) = auth else {
@@ -352,7 +352,7 @@ fn dispatch(
     if req.path.starts_with("auth/token/") || req.path == "auth/token" {
         return crate::core::token_store::handlers::handle(core, active, req, auth);
     }
-    route_to_mount(routes.for_path(&req.path), req, auth)
+    route_to_mount(routes.for_path(&req.path), req, auth, core.clock().as_ref())
 }
 
 /// Serves an auth method's unauthenticated path (login) and issues the
@@ -376,6 +376,7 @@ fn try_login(
         storage: &mounted.storage,
         mount: mounted.entry.point(),
         caller: &caller,
+        clock: active.tokens.clock().as_ref(),
     };
     let mut resp = mounted.backend.handle(&lreq)?;
     resp.mount_type = Some(mounted.entry.kind.clone());
@@ -421,7 +422,11 @@ fn unauthenticated_read<'r, 'p>(
 
 /// Serves [`unauthenticated_read`] paths with an anonymous caller (no
 /// token needed, none consulted). `None`: not such a path.
-fn try_unauthenticated_read(routes: &Routes, req: &Request) -> Result<Option<Response>, CoreError> {
+fn try_unauthenticated_read(
+    routes: &Routes,
+    req: &Request,
+    clock: &dyn crate::sdk::Clock,
+) -> Result<Option<Response>, CoreError> {
     let Some((mounted, rel)) = unauthenticated_read(routes, req) else {
         return Ok(None);
     };
@@ -436,6 +441,7 @@ fn try_unauthenticated_read(routes: &Routes, req: &Request) -> Result<Option<Res
         storage: &mounted.storage,
         mount: mounted.entry.point(),
         caller: &caller,
+        clock,
     };
     let mut resp = mounted.backend.handle(&lreq)?;
     resp.mount_type = Some(mounted.entry.kind.clone());
@@ -519,8 +525,9 @@ fn issue_login_token(
         ..Default::default()
     };
     let (token, entry) = active.tokens.create(params).map_err(token_err)?;
+    let now = active.tokens.clock().unix();
     Ok(crate::core::token_store::handlers::auth_block(
-        &entry, &token,
+        &entry, &token, now,
     ))
 }
 
@@ -528,6 +535,7 @@ fn route_to_mount(
     router: &Router,
     req: &mut Request,
     auth: &Authenticated,
+    clock: &dyn crate::sdk::Clock,
 ) -> Result<Response, CoreError> {
     let Some((mounted, rel)) = router.route(&req.path) else {
         return Err(CoreError::UnsupportedPath(req.path.clone()));
@@ -539,6 +547,7 @@ fn route_to_mount(
         storage: &mounted.storage,
         mount: mounted.entry.point(),
         caller: &auth.caller,
+        clock,
     };
     let op = resolve_write_op(mounted.backend.as_ref(), &lreq)?;
     req.operation = op;

@@ -1,17 +1,17 @@
 //! The unsealed state: what exists only while the vault is unsealed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::scheduler::Scheduler;
 use super::{Core, CoreError};
 use crate::barrier::{Barrier, StorageView};
-use crate::core::time::unix_now;
 use crate::core::token_store::store_limits;
 use crate::core::token_store::{TokenError, TokenStore};
-use crate::expiration::{spawn_ticker, ExpirationManager, Expirer, LeaseEntry, LeaseKind};
-use crate::logical::{cubbyhole::CubbyholeBackend, kv::KvBackend, LogicalBackend};
+use crate::expiration::{ExpirationManager, LeaseEntry, LeaseKind};
+use crate::logical::{cubbyhole::CubbyholeBackend, kv::KvBackend, LogicalBackend, MountContext};
 use crate::policy::store::{PolicyStore, PolicyStoreError};
 use crate::router::{MountEntry, MountSet, MountTable, MountTableError, Router};
+use crate::sdk::Clock;
 
 /// View id of the core's own entries (mount table, policies).
 pub(crate) const CORE_VIEW: &str = "core";
@@ -19,8 +19,6 @@ pub(crate) const CORE_VIEW: &str = "core";
 pub(crate) const TOKEN_VIEW: &str = "token";
 /// View id of the expiration manager.
 pub(crate) const EXPIRATION_VIEW: &str = "expiration";
-/// How many due leases one tick handles at most.
-const EXPIRE_BATCH: usize = 1000;
 const MOUNTS_KEY: &str = "mounts";
 const AUTH_MOUNTS_KEY: &str = "auth-mounts";
 
@@ -38,7 +36,11 @@ pub struct Active {
     /// The Argon2 workers every userpass mount hashes on (started by the
     /// first such mount; they end when this state and its mounts drop).
     hashers: Arc<crate::auth::userpass::Hashers>,
-    stop: Arc<AtomicBool>,
+    /// What mounts are built with besides their entry and view.
+    api_addr: Option<String>,
+    clock: Arc<dyn Clock>,
+    /// Lease expiry and the mounts' periodic work.
+    pub scheduler: Scheduler,
 }
 
 pub(crate) fn token_err(e: TokenError) -> CoreError {
@@ -58,20 +60,37 @@ pub(crate) fn policy_err(e: PolicyStoreError) -> CoreError {
     }
 }
 
-/// The engine for a mount type, if vault-rs has one.
-pub(crate) fn backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
-    match kind {
-        "kv" => Some(Arc::new(KvBackend::default())),
+/// The engine of a mount, if vault-rs has one for its type.
+pub(crate) fn backend_for(ctx: &MountContext) -> Option<Arc<dyn LogicalBackend>> {
+    match ctx.kind.as_str() {
+        "kv" => Some(Arc::new(KvBackend::new(ctx))),
         "cubbyhole" => Some(Arc::new(CubbyholeBackend)),
-        crate::logical::apikeys::KIND => Some(crate::logical::apikeys::backend()),
-        crate::logical::identity::KIND => Some(crate::logical::identity::backend()),
+        crate::logical::apikeys::KIND => Some(crate::logical::apikeys::backend(ctx)),
+        crate::logical::identity::KIND => Some(crate::logical::identity::backend(ctx)),
         _ => None,
     }
 }
 
-/// The auth method for a type, if vault-rs has one ("token" is built in).
-pub(crate) fn auth_backend_for(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
-    crate::auth::backend_for(kind)
+/// The auth method of a mount, if vault-rs has one for its type ("token"
+/// is built in).
+pub(crate) fn auth_backend_for(ctx: &MountContext) -> Option<Arc<dyn LogicalBackend>> {
+    crate::auth::backend_for(ctx)
+}
+
+/// The context a mount's backend is built with.
+fn mount_context(
+    barrier: &Arc<Barrier>,
+    api_addr: Option<&str>,
+    clock: &Arc<dyn Clock>,
+    entry: &MountEntry,
+) -> MountContext {
+    MountContext {
+        path: entry.path.clone(),
+        kind: entry.kind.clone(),
+        storage: barrier.view(&entry.uuid),
+        api_addr: api_addr.map(str::to_string),
+        clock: clock.clone(),
+    }
 }
 
 /// See [`Active::adopt`].
@@ -110,13 +129,15 @@ impl Active {
     pub(crate) fn load(core: &Core) -> Result<Active, CoreError> {
         let barrier = core.barrier();
         let core_view: StorageView = barrier.view(CORE_VIEW);
-        let view_of = |uuid: &str| barrier.view(uuid);
+        let api_addr = core.config().api_addr.clone();
+        let context_of =
+            |entry: &MountEntry| mount_context(barrier, api_addr.as_deref(), core.clock(), entry);
         let mounts = MountSet::load(
             MountTable::new(core_view.clone(), MOUNTS_KEY),
             "",
             default_mounts(),
             backend_for,
-            &view_of,
+            &context_of,
         )
         .map_err(mount_err)?;
         let auth_mounts = MountSet::load(
@@ -124,14 +145,17 @@ impl Active {
             "auth/",
             Vec::new(),
             auth_backend_for,
-            &view_of,
+            &context_of,
         )
         .map_err(mount_err)?;
         let hashers = Arc::new(crate::auth::userpass::Hashers::default());
         for m in auth_mounts.snapshot().all() {
             adopt(&hashers, m.backend.as_ref());
         }
-        let expiration = Arc::new(ExpirationManager::open(barrier.view(EXPIRATION_VIEW))?);
+        let expiration = Arc::new(ExpirationManager::open(
+            barrier.view(EXPIRATION_VIEW),
+            core.clock().clone(),
+        )?);
         let tokens = TokenStore::open(
             barrier.view(TOKEN_VIEW),
             store_limits(core.config()),
@@ -145,15 +169,7 @@ impl Active {
                     .map_err(|e| TokenError::BadRequest(format!("cannot destroy cubbyhole: {e}")))
             }));
         }
-        if let Some(identity) = mounts
-            .snapshot()
-            .get(crate::logical::identity::MOUNT_PATH)
-            .and_then(|m| m.backend.as_any())
-            .and_then(|b| b.downcast_ref::<crate::logical::identity::IdentityBackend>())
-        {
-            identity.configure(core.config().api_addr.as_deref());
-        }
-        let audit = crate::audit::Broker::load(core_view.clone())?;
+        let audit = crate::audit::Broker::load_with_clock(core_view.clone(), core.clock().clone())?;
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;
         Ok(Active {
             barrier: barrier.clone(),
@@ -164,31 +180,32 @@ impl Active {
             expiration,
             audit,
             hashers,
-            stop: Arc::new(AtomicBool::new(false)),
+            api_addr,
+            clock: core.clock().clone(),
+            scheduler: Scheduler::default(),
         })
     }
 
-    /// Starts the background work of the unsealed state (lease expiry).
+    /// Starts the background work of the unsealed state: the mounts'
+    /// `setup`, then the scheduler (lease expiry, periodic work).
     pub(crate) fn start(self: &Arc<Self>) {
-        spawn_ticker(Arc::downgrade(self), self.stop.clone());
-        crate::logical::apikeys::spawn_scheduler(Arc::downgrade(self), self.stop.clone());
+        Scheduler::start(self);
     }
 
-    /// Stops background work (on seal).
+    /// Stops background work (on seal) and runs the mounts' `cleanup`.
     pub(crate) fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-        crate::logical::apikeys::forget_all(&self.router());
+        self.scheduler.stop(self);
+    }
+
+    /// The context a new mount's backend is built with.
+    pub(crate) fn mount_context(&self, entry: &MountEntry) -> MountContext {
+        mount_context(&self.barrier, self.api_addr.as_deref(), &self.clock, entry)
     }
 
     /// Hands a new mount's backend instance what the unsealed state
     /// shares with it (userpass: the hashing workers).
     pub(crate) fn adopt(&self, backend: &dyn LogicalBackend) {
         adopt(&self.hashers, backend);
-    }
-
-    /// The storage view of a new mount.
-    pub(crate) fn storage_view(&self, uuid: &str) -> StorageView {
-        self.barrier.view(uuid)
     }
 
     /// The secrets engines' live router (a shared, immutable snapshot).
@@ -208,64 +225,14 @@ impl Active {
     }
 }
 
-impl crate::logical::apikeys::MountSource for Active {
-    fn secrets_router(&self) -> Router {
-        // A copy of the list of shared mounts, not of the mounts.
-        Router::clone(&self.router())
-    }
-
-    fn audit_rotation(&self, mount_path: &str, key_name: &str) {
-        use crate::audit::{AuditInput, MountInfo, Outcome};
-        let path = format!("{mount_path}keys/{key_name}/rotate");
-        let mut req = super::Request::new(super::Operation::Update, &path);
-        req.data.insert("trigger".into(), "scheduled".into());
-        let mount = MountInfo {
-            point: mount_path.into(),
-            kind: "apikeys".into(),
-        };
-        let scope = self.audit.scope();
-        let done: Result<super::Response, CoreError> = Ok(super::Response::empty());
-        for outcome in [None, Some(Outcome::of(&done))] {
-            let input = AuditInput {
-                request: &req,
-                auth: None,
-                mount: &mount,
-                outcome,
-                error: None,
-            };
-            if let Err(e) = scope.log(&input) {
-                // The rotation already happened; it cannot be undone here.
-                tracing::error!(error = %e, "cannot audit a scheduled API key rotation");
-            }
-        }
-    }
-}
-
-/// API key indexes are derived from secrets: dropped with the unsealed
-/// state (again, after any request or tick that outlived `stop`).
+/// What mounts keep in memory is derived from secrets: dropped with the
+/// unsealed state (again, after any request that outlived `stop`).
 impl Drop for Active {
     fn drop(&mut self) {
-        crate::logical::apikeys::forget_all(&self.router());
-    }
-}
-
-impl Expirer for Active {
-    fn expire_due(&self) -> usize {
-        let due = match self.expiration.due(unix_now(), EXPIRE_BATCH) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the lease index");
-                return 0;
-            }
-        };
-        for lease in &due {
-            if let Err(e) = self.revoke_lease(lease) {
-                tracing::warn!(lease_id = %lease.lease_id, error = %e, "revocation failed; will retry");
-                if let Err(e) = self.expiration.retry_later(lease) {
-                    tracing::error!(error = %e, "cannot reschedule a lease");
-                }
+        for set in [&self.mounts, &self.auth_mounts] {
+            for m in set.snapshot().all() {
+                m.backend.cleanup();
             }
         }
-        due.len()
     }
 }

@@ -5,14 +5,13 @@
 //! (`idx/<hour>/<minute>/<expire secs>-<encoded id>`) in its own storage
 //! view. In memory it keeps only the set of hour buckets that hold entries
 //! (bounded by the span of TTLs, not by the number of leases), so unseal
-//! never loads every lease; a ticker revokes what is due, retrying failed
-//! revocations with exponential backoff.
+//! never loads every lease. The core's scheduler asks it for what is due
+//! at the clock's `now` and revokes it; a failed revocation is retried
+//! with exponential backoff ([`ExpirationManager::retry_later`]). Every
+//! time it records (issue, renewal, backoff) comes from the injected
+//! [`Clock`].
 //! Must not touch: the things leases point at. Revoking is delegated to the
 //! caller through [`LeaseKind`] (tokens are revoked by the token store).
-
-mod ticker;
-
-pub use ticker::{spawn_ticker, Expirer};
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -22,7 +21,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::barrier::{BarrierError, StorageView};
-use crate::sdk::time::unix_now;
+use std::sync::Arc;
+
+use crate::sdk::Clock;
 
 /// What a lease stands for.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -54,6 +55,7 @@ const MAX_BACKOFF_SECS: i64 = 3600;
 pub struct ExpirationManager {
     view: StorageView,
     hours: Mutex<BTreeSet<u64>>,
+    clock: Arc<dyn Clock>,
 }
 
 fn lease_path(id: &str) -> Result<String, BarrierError> {
@@ -80,7 +82,10 @@ fn hour_of(due: i64) -> u64 {
 
 impl ExpirationManager {
     /// Opens the manager; reads only the hour buckets of the index.
-    pub fn open(view: StorageView) -> Result<ExpirationManager, BarrierError> {
+    pub fn open(
+        view: StorageView,
+        clock: Arc<dyn Clock>,
+    ) -> Result<ExpirationManager, BarrierError> {
         let mut hours = BTreeSet::new();
         for h in view.list("idx/")? {
             if let Ok(n) = h.trim_end_matches('/').parse::<u64>() {
@@ -90,7 +95,13 @@ impl ExpirationManager {
         Ok(ExpirationManager {
             view,
             hours: Mutex::new(hours),
+            clock,
         })
+    }
+
+    /// The clock leases are issued, renewed and expired by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     fn hours(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
@@ -113,7 +124,7 @@ impl ExpirationManager {
         let entry = LeaseEntry {
             lease_id: lease_id.to_string(),
             kind,
-            issue_time: unix_now(),
+            issue_time: self.clock.unix(),
             expire_time,
             last_renewal: 0,
             renewable,
@@ -151,7 +162,7 @@ impl ExpirationManager {
         e.expire_time = expire_time;
         e.due = expire_time;
         e.attempts = 0;
-        e.last_renewal = unix_now();
+        e.last_renewal = self.clock.unix();
         self.write(&e, Some(old))
     }
 
@@ -172,7 +183,7 @@ impl ExpirationManager {
         e.attempts = e.attempts.saturating_add(1);
         let backoff = (1i64 << e.attempts.min(12)).min(MAX_BACKOFF_SECS);
         let old = e.due;
-        e.due = unix_now() + backoff;
+        e.due = self.clock.unix() + backoff;
         self.write(&e, Some(old))
     }
 
@@ -245,14 +256,15 @@ mod tests {
     use super::*;
     use crate::barrier::Barrier;
     use crate::physical::InmemBackend;
+    use crate::sdk::ManualClock;
     use crate::seal::{new_unseal_key, SealConfig};
-    use std::sync::Arc;
 
     fn manager() -> (Arc<Barrier>, ExpirationManager) {
         let b = Barrier::new(Arc::new(InmemBackend::new()));
         b.initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
             .unwrap();
-        let m = ExpirationManager::open(b.view("exp")).unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let m = ExpirationManager::open(b.view("exp"), clock).unwrap();
         (b, m)
     }
 
@@ -286,7 +298,7 @@ mod tests {
         m.register("x/1", tok("1"), 100, true).unwrap();
         m.renewed("x/1", 90_000).unwrap();
         assert!(m.due(1000, 10).unwrap().is_empty());
-        let m2 = ExpirationManager::open(b.view("exp")).unwrap();
+        let m2 = ExpirationManager::open(b.view("exp"), m.clock().clone()).unwrap();
         assert_eq!(m2.due(90_000, 10).unwrap().len(), 1);
         assert_eq!(m2.list("x/").unwrap(), vec!["1"]);
         assert_eq!(m2.ids_under("x").unwrap(), vec!["x/1"]);
@@ -300,8 +312,14 @@ mod tests {
         m.retry_later(&e).unwrap();
         let e2 = m.lookup("r/1").unwrap().unwrap();
         assert_eq!(e2.attempts, 1);
-        assert!(e2.due > unix_now());
-        assert!(m.due(unix_now(), 10).unwrap().is_empty());
+        let now = m.clock().unix();
+        assert!(e2.due > now);
+        assert!(m.due(now, 10).unwrap().is_empty());
+        // The backoff counts from the manager's clock, not the wall clock.
+        assert!(m.clock().advance(std::time::Duration::from_secs(10_000)));
+        m.retry_later(&e2).unwrap();
+        let e3 = m.lookup("r/1").unwrap().unwrap();
+        assert!(e3.due > now + 10_000, "{} vs {now}", e3.due);
     }
 
     #[test]

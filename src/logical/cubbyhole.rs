@@ -167,6 +167,7 @@ mod tests {
             storage: s,
             mount: MountPoint::new("cubbyhole/", "cubbyhole", &options),
             caller: &c,
+            clock: &crate::sdk::SystemClock,
         };
         CubbyholeBackend.handle(&req)
     }

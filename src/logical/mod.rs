@@ -1,11 +1,15 @@
 //! Secrets engines behind the router.
 //!
-//! Owns: the [`LogicalBackend`] trait every engine implements, the engines
+//! Owns: the [`LogicalBackend`] trait every engine implements (requests,
+//! and the `setup`/`cleanup`/`periodic` hooks the core's scheduler drives),
+//! the [`MountContext`] a backend instance is built from, the engines
 //! themselves (kv v1/v2, cubbyhole, apikeys, identity) and typed access to
 //! request fields. A backend sees only its mount's [`StorageView`] and what
-//! the request tells it of its mount ([`MountPoint`]); it must not reach
-//! the barrier, other mounts, or HTTP, and names neither `core` nor
-//! `router` (the `sys/` handlers are a part of the core).
+//! the request tells it of its mount ([`MountPoint`]), and reads time only
+//! from the vault's clock (`LogicalRequest::clock`, the context's clock, or
+//! `periodic`'s `now`); it must not reach the barrier, other mounts, or
+//! HTTP, and names neither `core` nor `router` (the `sys/` handlers are a
+//! part of the core).
 
 pub mod apikeys;
 pub mod cubbyhole;
@@ -13,11 +17,14 @@ pub mod fields;
 pub mod identity;
 pub mod kv;
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use crate::barrier::{BarrierError, StorageView};
 pub use crate::sdk::LoginAuth;
-use crate::sdk::{MountPoint, Operation, Response};
+use crate::sdk::{Clock, MountPoint, Operation, Response};
 
 /// Who is calling, as far as a backend needs to know.
 #[derive(Clone, Debug, Default)]
@@ -45,7 +52,38 @@ pub struct LogicalRequest<'a> {
     /// The mount the request was routed to.
     pub mount: MountPoint<'a>,
     pub caller: &'a Caller,
+    /// The vault's clock: every time rule of an engine reads it.
+    pub clock: &'a dyn Clock,
 }
+
+/// What a backend instance is built with when its mount is loaded (unseal)
+/// or created (`sys/mounts`, `sys/auth`): the instance keeps what it needs
+/// and owns its state from then on; it is dropped with the mount (on
+/// unmount, or with the unsealed state on seal).
+#[derive(Clone)]
+pub struct MountContext {
+    /// The mount's path (`secret/`) and type (`kv`).
+    pub path: String,
+    pub kind: String,
+    /// The mount's own storage view (the only storage it may touch).
+    pub storage: StorageView,
+    /// The address clients reach the vault at (`api_addr`), if configured.
+    pub api_addr: Option<String>,
+    /// The vault's clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Something a backend did on its own (in [`LogicalBackend::periodic`])
+/// that the core records in the audit log as an update of `path`
+/// (relative to the mount) with `data`, as if it had been requested.
+#[derive(Debug)]
+pub struct Performed {
+    pub path: String,
+    pub data: Map<String, Value>,
+}
+
+/// Makes the backend of a mount, from its context (`None`: unknown type).
+pub type BackendFactory = fn(&MountContext) -> Option<Arc<dyn LogicalBackend>>;
 
 /// A secrets engine.
 pub trait LogicalBackend: Send + Sync {
@@ -69,6 +107,27 @@ pub trait LogicalBackend: Send + Sync {
     /// API address); `None` for engines that have none.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
+    }
+
+    /// Called by the core once the mount is live (after unseal, or once a
+    /// new mount is published), before the scheduler first runs
+    /// [`LogicalBackend::periodic`] on it. Errors are logged: the mount
+    /// keeps serving.
+    fn setup(&self) -> Result<(), LogicalError> {
+        Ok(())
+    }
+
+    /// Called by the core when the mount stops serving: on seal, and on
+    /// unmount before its storage is cleared. Drops what the instance
+    /// keeps in memory (derived secrets, caches).
+    fn cleanup(&self) {}
+
+    /// The scheduler's periodic call (every tick, and on demand in dev
+    /// mode with a manual clock): scheduled work due at `now` (rotation,
+    /// retirement). Returns what it did, for the audit log. Never called
+    /// while the vault is sealed; calls for one mount never overlap.
+    fn periodic(&self, _now: OffsetDateTime) -> Vec<Performed> {
+        Vec::new()
     }
 }
 

@@ -13,7 +13,8 @@ pub use table::{MountConfig, MountEntry, MountTable, MountTableError};
 use std::sync::Arc;
 
 use crate::barrier::StorageView;
-use crate::logical::LogicalBackend;
+pub use crate::logical::BackendFactory;
+use crate::logical::{LogicalBackend, MountContext};
 
 /// A live mount: its entry, its engine, and its storage view.
 #[derive(Clone)]
@@ -96,17 +97,16 @@ pub struct MountSet {
     pub prefix: &'static str,
 }
 
-/// Creates the engine for a mount type (None: unknown type).
-pub type BackendFactory = fn(&str) -> Option<Arc<dyn LogicalBackend>>;
-
 impl MountSet {
-    /// Loads the table (adding any missing `defaults`) and builds the router.
+    /// Loads the table (adding any missing `defaults`) and builds the
+    /// router: each mount's backend is made by `factory` from the context
+    /// `context_of` gives for its entry.
     pub fn load(
         table: MountTable,
         prefix: &'static str,
         defaults: Vec<MountEntry>,
         factory: BackendFactory,
-        view_of: &dyn Fn(&str) -> StorageView,
+        context_of: &dyn Fn(&MountEntry) -> MountContext,
     ) -> Result<MountSet, MountTableError> {
         let mut entries = table.load()?.unwrap_or_default();
         let before = entries.len();
@@ -120,9 +120,10 @@ impl MountSet {
         }
         let mut router = Router::new();
         for entry in entries {
-            let backend = factory(&entry.kind)
-                .ok_or_else(|| MountTableError::UnknownType(entry.kind.clone()))?;
-            let storage = view_of(&entry.uuid);
+            let ctx = context_of(&entry);
+            let backend =
+                factory(&ctx).ok_or_else(|| MountTableError::UnknownType(entry.kind.clone()))?;
+            let storage = ctx.storage;
             router.insert(Mounted {
                 entry,
                 backend,
@@ -177,10 +178,20 @@ mod tests {
     use crate::physical::InmemBackend;
     use crate::seal::{new_unseal_key, SealConfig};
 
-    fn factory(kind: &str) -> Option<Arc<dyn LogicalBackend>> {
-        match kind {
-            "kv" => Some(Arc::new(crate::logical::kv::KvBackend::default())),
+    fn factory(ctx: &MountContext) -> Option<Arc<dyn LogicalBackend>> {
+        match ctx.kind.as_str() {
+            "kv" => Some(Arc::new(crate::logical::kv::KvBackend::new(ctx))),
             _ => None,
+        }
+    }
+
+    fn context(barrier: &Arc<Barrier>, entry: &MountEntry) -> MountContext {
+        MountContext {
+            path: entry.path.clone(),
+            kind: entry.kind.clone(),
+            storage: barrier.view(&entry.uuid),
+            api_addr: None,
+            clock: Arc::new(crate::sdk::SystemClock),
         }
     }
 
@@ -191,18 +202,18 @@ mod tests {
             .unwrap();
         barrier.mark_initialized().unwrap();
         let table = MountTable::new(barrier.view("core"), "mounts");
-        let view_of = |uuid: &str| barrier.view(uuid);
-        let set = MountSet::load(table, "", Vec::new(), factory, &view_of).unwrap();
+        let context_of = |entry: &MountEntry| context(&barrier, entry);
+        let set = MountSet::load(table, "", Vec::new(), factory, &context_of).unwrap();
         (barrier, set)
     }
 
     fn add(barrier: &Arc<Barrier>, router: &mut Router, path: &str) {
         let entry = MountEntry::new(path, "kv", "");
-        let storage = barrier.view(&entry.uuid);
+        let ctx = context(barrier, &entry);
         router.insert(Mounted {
+            backend: factory(&ctx).unwrap(),
             entry,
-            backend: factory("kv").unwrap(),
-            storage,
+            storage: ctx.storage,
         });
     }
 

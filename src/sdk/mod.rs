@@ -2,7 +2,8 @@
 //!
 //! Owns: the request and response types ([`Request`], [`Response`],
 //! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]), the
-//! mount a request was routed to ([`MountPoint`]), the wall-clock helpers
+//! mount a request was routed to ([`MountPoint`]), the injectable
+//! [`Clock`] every time rule reads ([`clock`]), the timestamp helpers
 //! ([`time`]) and the duration syntax ([`duration`]).
 //! Secrets engines, auth methods, the HTTP layer and the configuration
 //! take these from here, not from `core` or `logical`.
@@ -10,11 +11,13 @@
 //! particular not `core`, `auth`, `audit`, `logical`, `router`, `barrier`
 //! or `physical` (the layout test, `src/layout.rs`, enforces it).
 
+pub mod clock;
 pub mod duration;
 mod mount;
 mod request;
 pub mod time;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::parse_duration;
 pub use mount::MountPoint;
 pub use request::{AuthResponse, LeaseInfo, LoginAuth, Operation, Request, Response};

@@ -7,6 +7,8 @@
 //! `~/.vault-token`, `VAULT_TOKEN` or `VAULT_ADDR` never reaches a test.
 #![allow(dead_code)]
 
+mod clock;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -27,6 +27,11 @@ pub struct ServerArgs {
     /// picks a free port).
     #[arg(long, value_name = "ADDR", requires = "dev")]
     dev_listen_address: Option<String>,
+
+    /// Dev mode only: the clock stands still until a root token moves it
+    /// (PUT sys/dev/clock {"advance": "5s"}), for tests.
+    #[arg(long, requires = "dev", hide = true)]
+    dev_manual_clock: bool,
 }
 
 /// Runs the server until it stops; an error is reported with exit code 1.
@@ -36,6 +41,7 @@ pub fn run(args: ServerArgs) -> CmdResult {
         dev: args.dev,
         dev_root_token_id: args.dev_root_token_id,
         dev_listen_address: args.dev_listen_address,
+        dev_manual_clock: args.dev_manual_clock,
     };
     match vault_rs::server::serve(options) {
         Ok(()) => Ok(EXIT_OK),

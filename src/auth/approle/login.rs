@@ -47,7 +47,7 @@ pub(super) fn login(
     let mut token_cidrs = role.token.token_bound_cidrs.clone();
     if role.bind_secret_id {
         let secret = credential(req, "secret_id")?;
-        let entry = consume(b, req.storage, &role, &secret, remote)?;
+        let entry = consume(b, req.storage, &role, &secret, remote, req.clock.unix())?;
         metadata = entry.metadata;
         if !entry.token_bound_cidrs.is_empty() {
             token_cidrs = entry.token_bound_cidrs;

@@ -18,7 +18,7 @@ use crate::auth::tokenutil::{cidr_list, cidrs_subset};
 use crate::barrier::StorageView;
 use crate::crypto::SecretString;
 use crate::logical::{fields, LogicalError, LogicalRequest};
-use crate::sdk::time::{unix_now, unix_to_rfc3339};
+use crate::sdk::time::unix_to_rfc3339;
 use crate::sdk::Response;
 
 /// Go's zero time, which Vault prints for "never expires".
@@ -204,7 +204,7 @@ pub(super) fn generate(
         ));
     }
     let (num_uses, ttl) = uses_and_ttl(req, &role)?;
-    let now = unix_now();
+    let now = req.clock.unix();
     let entry = SecretIdEntry {
         secret_id_accessor: uuid::Uuid::new_v4().to_string(),
         secret_id_num_uses: num_uses,
@@ -298,8 +298,9 @@ fn find_by_secret(
     s: &StorageView,
     role: &str,
     secret: &SecretString,
+    now: i64,
 ) -> Result<Option<(String, SecretIdEntry)>, LogicalError> {
-    Ok(stored_by_secret(b, s, role, secret)?.filter(|(_, e)| !e.expired(unix_now())))
+    Ok(stored_by_secret(b, s, role, secret)?.filter(|(_, e)| !e.expired(now)))
 }
 
 /// POST role/:name/secret-id/lookup {secret_id} — 204 when unknown (as Vault).
@@ -312,7 +313,7 @@ pub(super) fn lookup(
     let name = normalize_name(name)?;
     let _guard = b.lock_role(&name);
     require(req.storage, &name)?;
-    match find_by_secret(b, req.storage, &name, &secret)? {
+    match find_by_secret(b, req.storage, &name, &secret, req.clock.unix())? {
         Some((_, e)) => Ok(Response::data(e.to_map())),
         None => Ok(Response::empty()),
     }
@@ -401,11 +402,11 @@ pub(super) fn consume(
     role: &RoleEntry,
     secret: &SecretString,
     remote: Option<std::net::IpAddr>,
+    now: i64,
 ) -> Result<SecretIdEntry, LogicalError> {
     let sid_hmac = b.salt.hmac(s, Kind::SecretId, secret.expose())?;
     let key = entry_key(&role.name, &sid_hmac);
     let mut entry = s.get_json::<SecretIdEntry>(&key)?.ok_or_else(invalid)?;
-    let now = unix_now();
     if entry.expired(now) {
         s.transaction(delete_ops(b, s, &role.name, &sid_hmac, &entry)?)?;
         return Err(invalid());
@@ -446,7 +447,7 @@ pub(super) fn unauthorized_source(remote: Option<std::net::IpAddr>, what: &str) 
 /// answers (202, as Vault, with a warning saying what was removed).
 pub(super) fn tidy(b: &AppRoleBackend, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     let s = req.storage;
-    let now = unix_now();
+    let now = req.clock.unix();
     let mut removed = 0usize;
     for dir in s.list("secret_id/")? {
         let role = dir.trim_end_matches('/').to_string();

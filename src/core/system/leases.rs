@@ -11,7 +11,7 @@ use crate::core::{Active, CoreError};
 use crate::expiration::{LeaseEntry, LeaseKind};
 use crate::logical::{fields, LogicalError};
 use crate::policy::Capability;
-use crate::sdk::time::{unix_now, unix_to_rfc3339};
+use crate::sdk::time::unix_to_rfc3339;
 use crate::sdk::{LeaseInfo, Operation, Request, Response};
 
 pub(super) fn handle(
@@ -79,7 +79,7 @@ fn find(active: &Active, id: &str) -> Result<LeaseEntry, CoreError> {
 
 fn lookup(active: &Active, id: &str) -> Result<Response, CoreError> {
     let e = find(active, id)?;
-    let now = unix_now();
+    let now = active.expiration.clock().unix();
     Ok(Response::json(json!({
         "id": e.lease_id,
         "issue_time": unix_to_rfc3339(e.issue_time),
@@ -109,7 +109,7 @@ fn renew(
     let mut r = Response::empty();
     r.lease = Some(LeaseInfo {
         lease_id: e.lease_id,
-        lease_duration: t.ttl_left(unix_now()),
+        lease_duration: t.ttl_left(active.expiration.clock().unix()),
         renewable: t.renewable,
     });
     r.status = Some(200);

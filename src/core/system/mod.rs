@@ -104,6 +104,9 @@ pub(crate) fn handle(
     if let Some(r) = capabilities::handle(active, req, path, auth)? {
         return Ok(r);
     }
+    if let Some(r) = crate::core::scheduler::handle_dev_clock(core, active, req, path, auth)? {
+        return Ok(r);
+    }
     Err(CoreError::UnsupportedPath(req.path.clone()))
 }
 
@@ -123,4 +126,5 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || path.starts_with("generate-root-token/")
         || path == "raw"
         || path.starts_with("raw/")
+        || path == "dev/clock"
 }

@@ -226,9 +226,6 @@ fn enable(
         )));
     }
     let kind = fields::req_string(data, "type")?;
-    let backend =
-        (t.factory)(&kind).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
-    active.adopt(backend.as_ref());
     let description = fields::opt_string(data, "description")?.unwrap_or_default();
     let mut entry = MountEntry::new(&path, &kind, &description);
     entry.options = parse_options(data)?;
@@ -244,8 +241,12 @@ fn enable(
             "only one instance of \"{kind}\" is allowed"
         )));
     }
-    let storage = active.storage_view(&entry.uuid);
-    t.set.update(|router| {
+    let ctx = active.mount_context(&entry);
+    let backend =
+        (t.factory)(&ctx).ok_or_else(|| mount_err(MountTableError::UnknownType(kind.clone())))?;
+    active.adopt(backend.as_ref());
+    let storage = ctx.storage;
+    let added = t.set.update(|router| {
         if router.conflicts(&path) {
             return Err(mount_err(MountTableError::Conflict(
                 t.shown(&path).to_string(),
@@ -256,8 +257,11 @@ fn enable(
             backend,
             storage,
         });
-        Ok(Some(()))
+        Ok(Some(path.clone()))
     })?;
+    if let Some(m) = added.and_then(|p| t.set.snapshot().get(&p).cloned()) {
+        crate::core::scheduler::setup(&m);
+    }
     Ok(Response::empty())
 }
 
@@ -287,6 +291,7 @@ fn disable(active: &Active, t: &Target<'_>, rest: &str) -> Result<Response, Core
             active.revoke_lease(&e)?;
         }
     }
+    removed.backend.cleanup();
     removed.storage.clear()?;
     Ok(Response::empty())
 }

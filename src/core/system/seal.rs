@@ -281,7 +281,7 @@ fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
         "performance_standby": false,
         "replication_performance_mode": "disabled",
         "replication_dr_mode": "disabled",
-        "server_time_utc": crate::sdk::time::unix_now(),
+        "server_time_utc": core.clock().unix(),
         "version": VERSION,
         "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
         "cluster_id": if sealed { "" } else { core.cluster_id() },

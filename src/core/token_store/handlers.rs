@@ -13,7 +13,7 @@ use crate::core::{Active, Core, CoreError};
 use crate::crypto::SecretString;
 use crate::logical::{fields, LogicalError};
 use crate::policy::{Capability, DEFAULT_POLICY, ROOT_POLICY};
-use crate::sdk::time::{unix_now, unix_to_rfc3339};
+use crate::sdk::time::unix_to_rfc3339;
 use crate::sdk::{AuthResponse, Operation, Request, Response};
 
 /// A token role (`auth/token/roles/:name`).
@@ -58,7 +58,11 @@ pub(crate) fn handle(
             if write || req.operation == Operation::Read =>
         {
             let own = req.client_token.as_ref().map(|t| t.expose().to_string());
-            Ok(lookup_response(&auth.entry, own.as_deref()))
+            Ok(lookup_response(
+                &auth.entry,
+                own.as_deref(),
+                active.tokens.clock().unix(),
+            ))
         }
         ("lookup", _) if write => {
             let token = fields::req_string(&req.data, "token")?;
@@ -66,12 +70,16 @@ pub(crate) fn handle(
                 .tokens
                 .lookup(&token)
                 .map_err(|_| CoreError::BadRequest("bad token".into()))?;
-            Ok(lookup_response(&e, Some(&token)))
+            Ok(lookup_response(
+                &e,
+                Some(&token),
+                active.tokens.clock().unix(),
+            ))
         }
         ("lookup-accessor", _) if write => {
             let acc = fields::req_string(&req.data, "accessor")?;
             let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
-            Ok(lookup_response(&e, None))
+            Ok(lookup_response(&e, None, active.tokens.clock().unix()))
         }
         ("renew-self", _) if write => t.renew(&auth.entry.key, true),
         ("renew", _) if write => {
@@ -280,7 +288,7 @@ impl Tokens<'_> {
         if !orphan {
             params.parent_max_expire = parent.max_expire_time;
             if parent.expire_time != 0 && params.period == 0 {
-                let left = parent.ttl_left(unix_now());
+                let left = parent.ttl_left(self.active.tokens.clock().unix());
                 if params.ttl == 0 || params.ttl > left {
                     params.ttl = left.max(1);
                 }
@@ -288,7 +296,11 @@ impl Tokens<'_> {
         }
         let (token, entry) = self.active.tokens.create(params).map_err(token_err)?;
         let mut r = Response::empty();
-        r.auth = Some(auth_block(&entry, &token));
+        r.auth = Some(auth_block(
+            &entry,
+            &token,
+            self.active.tokens.clock().unix(),
+        ));
         Ok(r)
     }
 
@@ -367,7 +379,7 @@ impl Tokens<'_> {
             SecretString::default()
         };
         let mut r = Response::empty();
-        r.auth = Some(auth_block(&e, &token));
+        r.auth = Some(auth_block(&e, &token, self.active.tokens.clock().unix()));
         Ok(r)
     }
 
@@ -433,9 +445,8 @@ impl Tokens<'_> {
     }
 }
 
-/// The `auth` block for a token.
-pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString) -> AuthResponse {
-    let now = unix_now();
+/// The `auth` block for a token, its TTL counted from `now`.
+pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> AuthResponse {
     AuthResponse {
         client_token: token.clone(),
         accessor: e.accessor.clone(),
@@ -459,8 +470,7 @@ pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString) -> AuthResponse {
 
 /// Lookup data; `id` is the token the caller already presented (never stored,
 /// so never available to lookup-accessor).
-fn lookup_response(e: &TokenEntry, id: Option<&str>) -> Response {
-    let now = unix_now();
+fn lookup_response(e: &TokenEntry, id: Option<&str>, now: i64) -> Response {
     let mut m = Map::new();
     m.insert("accessor".into(), json!(e.accessor));
     m.insert("creation_time".into(), json!(e.creation_time));

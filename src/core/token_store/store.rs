@@ -8,7 +8,7 @@ use super::{TokenEntry, TokenError, TokenParams};
 use crate::barrier::{Plaintext, StorageView};
 use crate::crypto::{self, hmac_sha256, random_base62, SecretBytes, SecretString};
 use crate::expiration::{ExpirationManager, LeaseKind};
-use crate::sdk::time::unix_now;
+use crate::sdk::Clock;
 
 const TOKEN_PREFIX: &str = "hvs.";
 /// 33 base62 characters: about 196 bits from the OS CSPRNG (≥ 24 bytes).
@@ -30,6 +30,8 @@ pub struct TokenStore {
     limits: TtlLimits,
     cache: RwLock<HashMap<String, TokenEntry>>,
     expiration: Arc<ExpirationManager>,
+    /// The expiration manager's clock (TTLs, expiry).
+    clock: Arc<dyn Clock>,
     on_revoke: RwLock<Option<RevokeHook>>,
     /// Striped locks serialising every change to one token's entry
     /// (use counting, renewal, revocation, unwrapping).
@@ -67,6 +69,7 @@ impl TokenStore {
             salt,
             limits,
             cache: RwLock::new(HashMap::new()),
+            clock: expiration.clock().clone(),
             expiration,
             on_revoke: RwLock::new(None),
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -80,6 +83,11 @@ impl TokenStore {
 
     pub fn limits(&self) -> TtlLimits {
         self.limits
+    }
+
+    /// The clock token TTLs are counted on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The storage key of a token: hex HMAC-SHA256(salt, token).
@@ -171,7 +179,7 @@ impl TokenStore {
                 "cannot create a token with a duplicate ID".into(),
             ));
         }
-        let now = unix_now();
+        let now = self.clock.unix();
         let (ttl, max_expire) = self.compute_ttl(&p, now);
         let entry = TokenEntry {
             key: key.clone(),
@@ -246,7 +254,7 @@ impl TokenStore {
                 e
             }
         };
-        if entry.is_expired(unix_now()) || entry.uses_exhausted {
+        if entry.is_expired(self.clock.unix()) || entry.uses_exhausted {
             return Err(TokenError::Invalid);
         }
         Ok(entry)
@@ -268,7 +276,7 @@ impl TokenStore {
             .view
             .get_json(&format!("id/{key}"))?
             .ok_or(TokenError::Invalid)?;
-        if e.is_expired(unix_now()) || e.uses_exhausted {
+        if e.is_expired(self.clock.unix()) || e.uses_exhausted {
             return Err(TokenError::Invalid);
         }
         Ok(e)
@@ -317,7 +325,7 @@ impl TokenStore {
         if !e.renewable {
             return Err(TokenError::BadRequest("lease is not renewable".into()));
         }
-        let now = unix_now();
+        let now = self.clock.unix();
         let base = if e.period > 0 {
             e.period
         } else {

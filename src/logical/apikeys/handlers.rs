@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::key::{generate, Environment};
 use super::rotation::{self, check_import, new_version, Trigger};
 use super::store::{
-    now_ms, secs_to_ms, time_value, Config, KeyRecord, MountState, StoredSecret, WriteGuard,
+    secs_to_ms, time_value, Config, KeyRecord, MountState, StoredSecret, WriteGuard,
 };
 use super::validate::{self, Reason, Requirements, Verdict};
 use super::{key, webhook};
@@ -163,10 +163,15 @@ pub fn list(state: &MountState) -> Result<Response, LogicalError> {
     Ok(Response::list(names))
 }
 
-pub fn read(state: &MountState, name: &str) -> Result<Response, LogicalError> {
+pub fn read(
+    state: &MountState,
+    req: &LogicalRequest<'_>,
+    name: &str,
+) -> Result<Response, LogicalError> {
     check_name(name)?;
     let record = state.record(name).ok_or(LogicalError::NotFound)?;
-    Ok(data(Value::Object(metadata_json(&record, now_ms()))))
+    let now = req.clock.unix_ms();
+    Ok(data(Value::Object(metadata_json(&record, now))))
 }
 
 /// Metadata of a key: settings, schedule, versions — never a value.
@@ -240,7 +245,7 @@ fn create(
         check_import(state, v.expose())?;
     }
     let webhook_url = webhook_field(d, &config)?.unwrap_or_default();
-    let now = now_ms();
+    let now = req.clock.unix_ms();
     let mut record = KeyRecord {
         name: name.to_string(),
         service,
@@ -307,7 +312,7 @@ fn update(
     if environment_field(d)?.is_some_and(|e| e != r.environment) {
         return Err(bad("the environment of an existing key cannot change"));
     }
-    let now = now_ms();
+    let now = req.clock.unix_ms();
     if let Some(s) = scopes_field(d)? {
         r.scopes = s;
     }
@@ -369,8 +374,15 @@ pub fn rotate(
         value: value_field(req.data)?,
     };
     let guard = state.lock_writes();
-    let r = rotation::rotate(state, &guard, req.storage, name, trigger, now_ms())?
-        .ok_or_else(|| LogicalError::Internal("manual rotation did not apply".into()))?;
+    let r = rotation::rotate(
+        state,
+        &guard,
+        req.storage,
+        name,
+        trigger,
+        req.clock.unix_ms(),
+    )?
+    .ok_or_else(|| LogicalError::Internal("manual rotation did not apply".into()))?;
     Ok(data(json!({
         "name": r.name,
         "version": r.version,
@@ -399,7 +411,7 @@ pub fn revoke(
             return Err(bad(format!("key \"{name}\" has no version {v}")));
         }
     }
-    let now = now_ms();
+    let now = req.clock.unix_ms();
     let mut revoked = Vec::new();
     for (n, v) in r.versions.iter_mut() {
         if which.is_none_or(|w| w == *n) && v.revoked == 0 {
@@ -424,7 +436,7 @@ pub fn creds(
     let r = state
         .read_record(req.storage, name)?
         .ok_or(LogicalError::NotFound)?;
-    let now = now_ms();
+    let now = req.clock.unix_ms();
     let v = r
         .current_version()
         .filter(|v| v.state(now).usable())
@@ -547,7 +559,7 @@ pub fn validate(
         scopes: &input.scopes,
         service: input.service.as_deref(),
     };
-    let verdict = validate::check(state, input.key, shape, &wants, now_ms());
+    let verdict = validate::check(state, input.key, shape, &wants, req.clock.unix_ms());
     s.count(match &verdict {
         Verdict::Valid { .. } => &s.valid,
         Verdict::Invalid(Reason::Malformed) => &s.malformed,

@@ -9,13 +9,12 @@
 //!
 //! Per-mount state (salt, config, in-memory index, rate limiter, counters)
 //! lives in a [`Registry`] owned by the mount's own backend instance
-//! ([`backend`] builds a fresh one per mount); the rotation scheduler
-//! reaches it through the mount table. The state is a cache of storage:
-//! built lazily on first use after unseal (in practice by the scheduler's
-//! first tick), dropped by [`forget_all`] when the core seals
-//! (`Active::stop`) and again when the unsealed state is dropped (`Drop for
-//! Active`: by then no request or tick that could have reloaded it is still
-//! running), and gone with the instance when the mount is removed.
+//! ([`backend`] builds a fresh one per mount, from its `MountContext`).
+//! The state is a cache of storage: built when the mount is set up (the
+//! `setup` hook, after unseal or once the mount is created), reloaded on
+//! first use if it is missing, dropped by the `cleanup` hook when the core
+//! seals or the mount is removed, and gone with the instance. Scheduled
+//! rotation is the `periodic` hook, driven by the core's scheduler.
 //!
 //! Owns: everything under this module's mounts' storage views. Must not
 //! touch other mounts, the barrier, tokens or HTTP; never logs a key.
@@ -29,14 +28,15 @@ mod validate;
 mod webhook;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use serde_json::{json, Map};
 
 use crate::barrier::StorageView;
-use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+use crate::logical::{LogicalBackend, LogicalError, LogicalRequest, MountContext, Performed};
 use crate::sdk::{Operation, Response};
 
-pub use rotation::MountSource;
 use store::MountState;
 
 /// The mount type.
@@ -103,33 +103,16 @@ impl Registry {
 /// (on unmount, or with the unsealed state on seal).
 pub struct ApiKeysBackend {
     registry: Arc<Registry>,
+    /// The mount's storage view (for the scheduled rotation).
+    storage: StorageView,
 }
 
 /// The engine for a new or loaded `apikeys` mount (a fresh instance).
-pub fn backend() -> Arc<dyn LogicalBackend> {
-    Arc::new(ApiKeysBackend::new(Arc::new(Registry::default())))
-}
-
-/// The registry of the `apikeys` instance serving `mount`, if it is one.
-fn registry_of(mount: &crate::router::Mounted) -> Option<&Arc<Registry>> {
-    if mount.entry.kind != KIND {
-        return None;
-    }
-    let backend = mount.backend.as_any()?.downcast_ref::<ApiKeysBackend>()?;
-    Some(&backend.registry)
-}
-
-/// Forgets the in-memory state of every `apikeys` mount of `router` (the
-/// core is sealing).
-pub fn forget_all(router: &crate::router::Router) {
-    for registry in router.all().iter().filter_map(|m| registry_of(m)) {
-        registry.forget_all();
-    }
-}
-
-/// Starts the rotation scheduler of an unsealed core.
-pub fn spawn_scheduler<T: MountSource>(source: Weak<T>, stop: Arc<AtomicBool>) {
-    rotation::spawn_ticker(source, stop);
+pub fn backend(ctx: &MountContext) -> Arc<dyn LogicalBackend> {
+    Arc::new(ApiKeysBackend::new(
+        Arc::new(Registry::default()),
+        ctx.storage.clone(),
+    ))
 }
 
 /// Where a request goes.
@@ -170,8 +153,8 @@ fn is_write(op: Operation) -> bool {
 }
 
 impl ApiKeysBackend {
-    pub fn new(registry: Arc<Registry>) -> ApiKeysBackend {
-        ApiKeysBackend { registry }
+    pub fn new(registry: Arc<Registry>, storage: StorageView) -> ApiKeysBackend {
+        ApiKeysBackend { registry, storage }
     }
 
     /// Validation: the format check comes before any state is touched.
@@ -203,7 +186,7 @@ impl ApiKeysBackend {
             Route::Stats if op == Operation::Read => Ok(handlers::stats(state)),
             Route::Keys if op == Operation::List => handlers::list(state),
             Route::Key(name) => match op {
-                Operation::Read => handlers::read(state, name),
+                Operation::Read => handlers::read(state, req, name),
                 Operation::Create | Operation::Update => handlers::write(state, req, name),
                 Operation::Delete => handlers::delete(state, req, name),
                 _ => Err(LogicalError::UnsupportedOperation),
@@ -244,6 +227,50 @@ impl LogicalBackend for ApiKeysBackend {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+
+    /// Loads the mount's state (salt, config, index) so the first request
+    /// after unseal finds it ready.
+    fn setup(&self) -> Result<(), LogicalError> {
+        let state = self.registry.state(&self.storage)?;
+        self.registry.settle(&self.storage, &state);
+        Ok(())
+    }
+
+    /// Drops the mount's state: its salt is zeroized once the last request
+    /// using it ends.
+    fn cleanup(&self) {
+        self.registry.forget_all();
+    }
+
+    /// Due rotations and retirements ([`rotation::run_due`]); each
+    /// rotation is reported for the audit log as `keys/:name/rotate` with
+    /// `trigger: scheduled` (manual rotations are audited as the requests
+    /// they are).
+    fn periodic(&self, now: time::OffsetDateTime) -> Vec<Performed> {
+        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let state = match self.registry.state(&self.storage) {
+            Ok(state) => state,
+            Err(LogicalError::Storage(crate::barrier::BarrierError::Sealed)) => return Vec::new(),
+            Err(e) => {
+                tracing::warn!(mount = self.storage.id(), error = %e,
+                    "cannot load an apikeys mount for rotation");
+                return Vec::new();
+            }
+        };
+        let rotated = rotation::run_due(&state, &self.storage, now_ms);
+        self.registry.settle(&self.storage, &state);
+        rotated
+            .into_iter()
+            .map(|name| {
+                let mut data = Map::new();
+                data.insert("trigger".into(), json!("scheduled"));
+                Performed {
+                    path: format!("keys/{name}/rotate"),
+                    data,
+                }
+            })
+            .collect()
     }
 }
 

@@ -7,8 +7,8 @@
 //!   retired (its value erased). Record, schedule and `generation` change in
 //!   one write of the key's record, so a crash leaves either the old or the
 //!   new state, never half of it.
-//! - The scheduler (a thread per unsealed core, every [`TICK`]) rotates a
-//!   generated key once `now >= next_rotation`. It decides on the in-memory
+//! - The core's scheduler (the engine's `periodic` hook, [`run_due`])
+//!   rotates a generated key once `now >= next_rotation`. It decides on the in-memory
 //!   record, then, under the mount's write lock, re-reads the record from
 //!   storage and rotates only if its `generation` is unchanged and it is
 //!   still due — so a concurrent manual rotation, or a second tick, never
@@ -22,22 +22,12 @@
 //! Owns: the rotation write and the schedule. Must not touch other mounts'
 //! state or log key values.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
-
 use super::key::{check_importable, generate};
-use super::store::{
-    now_ms, secs_to_ms, KeyRecord, MountState, StoredSecret, VersionRecord, WriteGuard,
-};
-use super::{webhook, KIND};
+use super::store::{secs_to_ms, KeyRecord, MountState, StoredSecret, VersionRecord, WriteGuard};
+use super::webhook;
 use crate::barrier::StorageView;
 use crate::crypto::SecretString;
 use crate::logical::LogicalError;
-use crate::router::Router;
-
-/// How often the scheduler looks for due keys.
-pub const TICK: Duration = Duration::from_millis(250);
 
 /// Who asked for a rotation.
 pub enum Trigger {
@@ -257,58 +247,4 @@ pub fn run_due(state: &MountState, storage: &StorageView, now: i64) -> Vec<Strin
         }
     }
     rotated
-}
-
-/// One scheduler tick over every `apikeys` mount of `router`, each through
-/// the registry its own backend instance owns.
-pub(super) fn tick<T: MountSource>(source: &T, now: i64) {
-    let router = source.secrets_router();
-    for m in router.all().iter().filter(|m| m.entry.kind == KIND) {
-        let Some(registry) = super::registry_of(m) else {
-            tracing::warn!(
-                mount = m.storage.id(),
-                "an apikeys mount without its engine"
-            );
-            continue;
-        };
-        match registry.state(&m.storage) {
-            Ok(state) => {
-                for name in run_due(&state, &m.storage, now) {
-                    source.audit_rotation(&m.entry.path, &name);
-                }
-                registry.settle(&m.storage, &state);
-            }
-            Err(LogicalError::Storage(crate::barrier::BarrierError::Sealed)) => return,
-            Err(e) => tracing::warn!(mount = m.storage.id(), error = %e,
-                "cannot load an apikeys mount for rotation"),
-        }
-    }
-}
-
-/// What the scheduler walks: the unsealed core's secrets mounts.
-pub trait MountSource: Send + Sync + 'static {
-    fn secrets_router(&self) -> Router;
-    /// Records a scheduled rotation in the audit log (manual rotations are
-    /// audited as the requests they are).
-    fn audit_rotation(&self, mount_path: &str, key_name: &str);
-}
-
-/// Starts the rotation scheduler: every [`TICK`] it walks the mounts of
-/// `source` (holding it for the duration of the tick, so a seal that drops
-/// the unsealed state waits for the tick to end) until `stop` is set or the
-/// source is gone.
-pub fn spawn_ticker<T: MountSource>(source: Weak<T>, stop: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new()
-        .name("vault-rs-apikeys-rotation".into())
-        .spawn(move || loop {
-            std::thread::sleep(TICK);
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(s) = source.upgrade() else { return };
-            tick(s.as_ref(), now_ms());
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the apikeys rotation thread");
-    }
 }

@@ -41,14 +41,6 @@ const SALT_LEN: usize = 32;
 /// Versions kept per key (older ones are dropped at the next write).
 pub const MAX_VERSIONS: usize = 20;
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Seconds (from the API) as milliseconds.
 pub fn secs_to_ms(secs: u64) -> i64 {
     i64::try_from(secs)

@@ -277,7 +277,8 @@ pub fn notify_rotation(
         "previous_version": rotated.previous_version,
         "previous_valid_until": time_value(rotated.previous_valid_until),
         "next_rotation": time_value(rotated.next_rotation),
-        "time": crate::sdk::time::now_rfc3339(),
+        // When the event is sent (the receiver's replay window is real time).
+        "time": crate::sdk::Clock::rfc3339(&crate::sdk::SystemClock),
     })
     .to_string();
     let delivery = Delivery {
@@ -323,7 +324,8 @@ fn attempt(target: &Target, d: &Delivery) -> Result<(), Attempt> {
     // host for TLS and the Host header.
     let client = client(&target.host, addr).map_err(Attempt::Failed)?;
     let request = client.post(target.url.clone());
-    let t = crate::sdk::time::unix_now();
+    // The signature's timestamp is checked against the receiver's real clock.
+    let t = crate::sdk::Clock::unix(&crate::sdk::SystemClock);
     let response = request
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(

@@ -6,8 +6,11 @@
 //! Each entry holds the key's settings and its versions: the current one
 //! (signs new tokens) and the rotated ones, kept until their `expire_at`
 //! (rotation time + `verification_ttl`) so tokens they signed still verify.
-//! A key rotates when `next_rotation` has passed — checked lazily whenever
-//! the key is used (token issue, introspection, JWKS, read) — or on demand.
+//! A key rotates once `next_rotation` has passed — by the core's scheduler
+//! ([`refresh_all_locked`], from the engine's `periodic` hook) — or on demand.
+//! Reads (token issue, introspection, JWKS, key read) never write: they
+//! use the stored versions, and publish or accept only those still
+//! verifiable at the request's time.
 //!
 //! Private keys live only in storage (behind the barrier) and, while a
 //! token is being signed, in an `ed25519_dalek::SigningKey` (zeroized on
@@ -286,44 +289,55 @@ pub fn names(storage: &StorageView) -> Result<Vec<String>, LogicalError> {
         .collect())
 }
 
-/// Loads a key, rotating it first if its rotation is due (and dropping
-/// versions past their verification window). Takes `lock`.
-pub fn load_fresh(
-    lock: &KeyLock,
-    storage: &StorageView,
-    name: &str,
-    now: i64,
-) -> Result<Option<NamedKey>, LogicalError> {
-    let _g = lock.lock();
-    load_fresh_locked(storage, name, now)
+/// What a scheduler pass did, and when the next one has work.
+pub struct Refreshed {
+    /// The keys it rotated.
+    pub rotated: Vec<String>,
+    /// The earliest time a key rotates or a version leaves its window
+    /// (`i64::MAX`: never, as things stand).
+    pub next_due: i64,
 }
 
-/// [`load_fresh`] for a caller that holds the [`KeyLock`].
-pub fn load_fresh_locked(
-    storage: &StorageView,
-    name: &str,
-    now: i64,
-) -> Result<Option<NamedKey>, LogicalError> {
-    let Some(mut key) = load(storage, name)? else {
-        return Ok(None);
-    };
-    if key.refresh(now) {
-        save(storage, name, &key)?;
-        tracing::info!(key = %name, kid = %key.current, "identity signing key rotated on schedule");
+impl NamedKey {
+    /// When this key next needs the scheduler.
+    fn next_due(&self) -> i64 {
+        self.versions
+            .iter()
+            .filter_map(|v| v.expire_at)
+            .fold(self.next_rotation, i64::min)
     }
-    Ok(Some(key))
 }
 
-/// Every key, refreshed.
-pub fn all_fresh(
-    lock: &KeyLock,
-    storage: &StorageView,
-    now: i64,
-) -> Result<Vec<NamedKey>, LogicalError> {
-    let _g = lock.lock();
+/// The scheduler's pass (the caller holds the mount's [`KeyLock`]):
+/// rotates every key whose rotation is due at `now` and drops versions past
+/// their verification window, one write per changed key.
+pub fn refresh_all_locked(storage: &StorageView, now: i64) -> Result<Refreshed, LogicalError> {
+    let mut out = Refreshed {
+        rotated: Vec::new(),
+        next_due: i64::MAX,
+    };
+    for name in names(storage)? {
+        let Some(mut key) = load(storage, &name)? else {
+            continue;
+        };
+        let due = now >= key.next_rotation;
+        if key.refresh(now) {
+            save(storage, &name, &key)?;
+            if due {
+                tracing::info!(key = %name, kid = %key.current, "identity signing key rotated on schedule");
+                out.rotated.push(name);
+            }
+        }
+        out.next_due = out.next_due.min(key.next_due());
+    }
+    Ok(out)
+}
+
+/// Every stored key (as stored: nothing is rotated or written).
+fn all(storage: &StorageView) -> Result<Vec<NamedKey>, LogicalError> {
     let mut out = Vec::new();
     for name in names(storage)? {
-        if let Some(k) = load_fresh_locked(storage, &name, now)? {
+        if let Some(k) = load(storage, &name)? {
             out.push(k);
         }
     }
@@ -331,8 +345,8 @@ pub fn all_fresh(
 }
 
 /// The JWKS: every current and still verifiable public key of every key.
-pub fn jwks(lock: &KeyLock, storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
-    let keys: Vec<Value> = all_fresh(lock, storage, now)?
+pub fn jwks(storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
+    let keys: Vec<Value> = all(storage)?
         .iter()
         .flat_map(|k| k.versions.iter())
         .filter(|v| v.verifiable_at(now))
@@ -343,12 +357,11 @@ pub fn jwks(lock: &KeyLock, storage: &StorageView, now: i64) -> Result<Value, Lo
 
 /// The verifying key for `kid`, if some key publishes it at `now`.
 pub fn find_verifying(
-    lock: &KeyLock,
     storage: &StorageView,
     kid: &str,
     now: i64,
 ) -> Result<Option<VerifyingKey>, LogicalError> {
-    Ok(all_fresh(lock, storage, now)?
+    Ok(all(storage)?
         .iter()
         .flat_map(|k| k.versions.iter())
         .find(|v| v.kid == kid && v.verifiable_at(now))

@@ -11,21 +11,25 @@
 //!
 //! Owns: request dispatch, token issue (claims) and introspection; keys
 //! live in [`keys`], roles in [`roles`], the JWS format in [`jwt`]. The
-//! issuer (`<api_addr>/v1/identity/oidc`) comes from the core's
-//! configuration through [`IdentityBackend::configure`]. Must not touch other mounts, the
-//! barrier, tokens or HTTP; never logs a token or a private key.
+//! issuer (`<api_addr>/v1/identity/oidc`) comes from the mount's context
+//! ([`MountContext::api_addr`]). Scheduled key rotation runs in
+//! [`LogicalBackend::periodic`], driven by the core's scheduler: requests
+//! (the unauthenticated JWKS included) never write. Must not touch other
+//! mounts, the barrier, tokens or HTTP; never logs a token or a private key.
 
 pub mod jwt;
 pub mod keys;
 pub mod roles;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::{json, Map, Value};
 
 use crate::barrier::StorageView;
-use crate::logical::{fields, LogicalBackend, LogicalError, LogicalRequest};
-use crate::sdk::time::unix_now;
+use crate::logical::{
+    fields, LogicalBackend, LogicalError, LogicalRequest, MountContext, Performed,
+};
 use crate::sdk::{Operation, Response};
 
 /// The mount type.
@@ -40,22 +44,37 @@ const WELL_KNOWN_CONFIG: &str = "oidc/.well-known/openid-configuration";
 
 /// The engine of one identity mount. The instance owns the mount's state
 /// (built when the mount is loaded, dropped on seal): the lock over its
-/// keys and the API address its tokens name as issuer.
-#[derive(Default)]
+/// keys, the API address its tokens name as issuer, and the mount's
+/// storage view (for the scheduled rotation).
 pub struct IdentityBackend {
     keys_lock: keys::KeyLock,
-    /// `None` until the core configures it: [`DEFAULT_API_ADDR`].
+    /// `None`: [`DEFAULT_API_ADDR`].
     api_addr: RwLock<Option<String>>,
+    storage: StorageView,
+    /// When the scheduler next has work here (unix seconds; 0: unknown,
+    /// look at storage). Reset by every key write.
+    next_due: AtomicI64,
 }
 
 /// A backend object for the mount table.
-pub fn backend() -> Arc<dyn LogicalBackend> {
-    Arc::new(IdentityBackend::default())
+pub fn backend(ctx: &MountContext) -> Arc<dyn LogicalBackend> {
+    Arc::new(IdentityBackend::new(ctx))
 }
 
 impl IdentityBackend {
-    /// Records the address this mount's tokens name as issuer. Called by
-    /// the core when it loads the mounts.
+    /// The engine of the mount `ctx` describes (a fresh instance).
+    pub fn new(ctx: &MountContext) -> IdentityBackend {
+        let b = IdentityBackend {
+            keys_lock: keys::KeyLock::default(),
+            api_addr: RwLock::new(None),
+            storage: ctx.storage.clone(),
+            next_due: AtomicI64::new(0),
+        };
+        b.configure(ctx.api_addr.as_deref());
+        b
+    }
+
+    /// Records the address this mount's tokens name as issuer.
     pub fn configure(&self, api_addr: Option<&str>) {
         let addr = api_addr
             .map(|a| a.trim().trim_end_matches('/'))
@@ -151,7 +170,7 @@ impl LogicalBackend for IdentityBackend {
         let op = req.operation;
         match (r, op) {
             (Route::KeyList, List) => list(keys::names(req.storage)?),
-            (Route::Key(n), Read) => read_key(self, req, check_name(n)?),
+            (Route::Key(n), Read) => read_key(req, check_name(n)?),
             (Route::Key(n), Create | Update) => write_key(self, req, check_name(n)?),
             (Route::Key(n), Delete) => delete_key(self, req, check_name(n)?),
             (Route::KeyRotate(n), Create | Update) => rotate_key(self, req, check_name(n)?),
@@ -167,7 +186,7 @@ impl LogicalBackend for IdentityBackend {
             (Route::Introspect, Create | Update) => introspect(self, req),
             (Route::Jwks, Read) => Ok(Response::raw(
                 200,
-                keys::jwks(&self.keys_lock, req.storage, unix_now())?,
+                keys::jwks(req.storage, req.clock.unix())?,
             )),
             (Route::OpenIdConfig, Read) => Ok(Response::raw(200, openid_configuration(self))),
             _ => Err(LogicalError::UnsupportedOperation),
@@ -192,6 +211,40 @@ impl LogicalBackend for IdentityBackend {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+
+    /// Rotates the keys whose rotation is due and drops key versions past
+    /// their verification window; each rotation is reported for the audit
+    /// log as `oidc/key/:name/rotate` with `trigger: scheduled`.
+    fn periodic(&self, now: time::OffsetDateTime) -> Vec<Performed> {
+        let now = now.unix_timestamp();
+        if now < self.next_due.load(Ordering::SeqCst) {
+            return Vec::new();
+        }
+        // Under the key lock: a key write (which resets `next_due`) comes
+        // wholly before this pass or after it.
+        let _g = self.lock();
+        let rotated = match keys::refresh_all_locked(&self.storage, now) {
+            Ok(done) => {
+                self.next_due.store(done.next_due, Ordering::SeqCst);
+                done.rotated
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled identity key rotation failed; will retry");
+                Vec::new()
+            }
+        };
+        rotated
+            .into_iter()
+            .map(|name| {
+                let mut data = Map::new();
+                data.insert("trigger".into(), json!("scheduled"));
+                Performed {
+                    path: format!("oidc/key/{name}/rotate"),
+                    data,
+                }
+            })
+            .collect()
     }
 }
 
@@ -239,12 +292,8 @@ fn check_algorithm(data: &Map<String, Value>) -> Result<(), LogicalError> {
     }
 }
 
-fn read_key(
-    id: &IdentityBackend,
-    req: &LogicalRequest<'_>,
-    name: &str,
-) -> Result<Response, LogicalError> {
-    match keys::load_fresh(&id.keys_lock, req.storage, name, unix_now())? {
+fn read_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
+    match keys::load(req.storage, name)? {
         Some(k) => Ok(Response::data(k.describe())),
         None => Err(LogicalError::NotFound),
     }
@@ -257,7 +306,7 @@ fn write_key(
 ) -> Result<Response, LogicalError> {
     check_algorithm(req.data)?;
     let params = key_params(req.data)?;
-    let now = unix_now();
+    let now = req.clock.unix();
     let _g = id.lock();
     let key = match keys::load(req.storage, name)? {
         Some(mut k) => {
@@ -276,6 +325,7 @@ fn write_key(
         }
     }
     keys::save(req.storage, name, &key)?;
+    id.next_due.store(0, Ordering::SeqCst);
     Ok(Response::empty())
 }
 
@@ -306,7 +356,7 @@ fn rotate_key(
     name: &str,
 ) -> Result<Response, LogicalError> {
     let ttl = fields::opt_duration(req.data, "verification_ttl")?;
-    let now = unix_now();
+    let now = req.clock.unix();
     let _g = id.lock();
     let Some(mut key) = keys::load(req.storage, name)? else {
         return Err(LogicalError::BadRequest(format!(
@@ -315,6 +365,7 @@ fn rotate_key(
     };
     key.rotate(now, ttl);
     keys::save(req.storage, name, &key)?;
+    id.next_due.store(0, Ordering::SeqCst);
     tracing::info!(key = %name, kid = %key.current, "identity signing key rotated");
     Ok(Response::empty())
 }
@@ -392,8 +443,8 @@ fn issue_token(
             "role \"{role_name}\" not found"
         )));
     };
-    let now = unix_now();
-    let Some(key) = keys::load_fresh(&id.keys_lock, req.storage, &role.key, now)? else {
+    let now = req.clock.unix();
+    let Some(key) = keys::load(req.storage, &role.key)? else {
         return Err(LogicalError::BadRequest(format!(
             "key \"{}\" not found",
             role.key
@@ -443,7 +494,7 @@ fn check_token(
         Ok(p) => p,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let Some(vk) = keys::find_verifying(&id.keys_lock, storage, &parsed.header.kid, now)? else {
+    let Some(vk) = keys::find_verifying(storage, &parsed.header.kid, now)? else {
         return Ok(Err("unknown or expired signing key".into()));
     };
     if !parsed.verify(&vk) {
@@ -480,7 +531,13 @@ fn check_token(
 fn introspect(id: &IdentityBackend, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     let token = fields::req_string(req.data, "token")?;
     let client_id = fields::opt_string(req.data, "client_id")?.filter(|c| !c.is_empty());
-    let body = match check_token(id, req.storage, &token, client_id.as_deref(), unix_now())? {
+    let body = match check_token(
+        id,
+        req.storage,
+        &token,
+        client_id.as_deref(),
+        req.clock.unix(),
+    )? {
         Ok(()) => json!({"active": true}),
         Err(reason) => json!({"active": false, "error": reason}),
     };
@@ -495,7 +552,7 @@ mod tests {
     use crate::barrier::Barrier;
     use crate::logical::Caller;
     use crate::physical::InmemBackend;
-    use crate::sdk::MountPoint;
+    use crate::sdk::{Clock, ManualClock, MountPoint, SystemClock};
     use crate::seal::{new_unseal_key, SealConfig};
 
     fn view() -> StorageView {
@@ -506,9 +563,30 @@ mod tests {
         barrier.view(&uuid::Uuid::new_v4().to_string())
     }
 
+    fn backend_on(s: &StorageView) -> IdentityBackend {
+        IdentityBackend::new(&MountContext {
+            path: MOUNT_PATH.into(),
+            kind: KIND.into(),
+            storage: s.clone(),
+            api_addr: None,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
     fn call(
         b: &IdentityBackend,
         s: &StorageView,
+        op: Operation,
+        path: &str,
+        data: Value,
+    ) -> Result<Response, LogicalError> {
+        call_at(b, s, &SystemClock, op, path, data)
+    }
+
+    fn call_at(
+        b: &IdentityBackend,
+        s: &StorageView,
+        clock: &dyn Clock,
         op: Operation,
         path: &str,
         data: Value,
@@ -527,13 +605,14 @@ mod tests {
             storage: s,
             mount: MountPoint::new(MOUNT_PATH, KIND, &options),
             caller: &caller,
+            clock,
         })
     }
 
     #[test]
     fn issue_and_introspect() {
         let s = view();
-        let b = IdentityBackend::default();
+        let b = backend_on(&s);
         b.configure(Some("https://vault.example:8200/"));
         call(&b, &s, Operation::Update, "oidc/key/k", json!({})).unwrap();
         call(
@@ -579,8 +658,57 @@ mod tests {
     }
 
     #[test]
+    fn reads_never_rotate_and_the_scheduler_does() {
+        let s = view();
+        let b = backend_on(&s);
+        let clock = ManualClock::starting_now();
+        let at = |op, path: &str, data| call_at(&b, &s, &clock, op, path, data);
+        at(
+            Operation::Update,
+            "oidc/key/k",
+            json!({"rotation_period": 60, "verification_ttl": 30}),
+        )
+        .unwrap();
+        let stored = || keys::load(&s, "k").unwrap().unwrap();
+        let first = stored().current.clone();
+        clock.advance(std::time::Duration::from_secs(3600));
+        // Well past the rotation and the verification window: reads (the
+        // unauthenticated JWKS included) leave storage as it was.
+        let before = s.scan("").unwrap();
+        let jwks = at(Operation::Read, WELL_KNOWN_KEYS, json!({})).unwrap();
+        assert_eq!(jwks.raw.unwrap()["keys"].as_array().unwrap().len(), 1);
+        at(Operation::Read, "oidc/key/k", json!({})).unwrap();
+        assert_eq!(stored().current, first);
+        assert_eq!(s.scan("").unwrap(), before);
+        // The scheduler's pass rotates it, once, and reports it for audit.
+        let done = b.periodic(clock.now());
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].path, "oidc/key/k/rotate");
+        assert_eq!(done[0].data["trigger"], "scheduled");
+        let rotated = stored();
+        assert_ne!(rotated.current, first);
+        // Nothing to do until the old version leaves its window (30 s):
+        // passes before that do not even read storage.
+        let rotated_at = clock.unix();
+        assert_eq!(b.next_due.load(Ordering::SeqCst), rotated_at + 30);
+        assert!(b.periodic(clock.now()).is_empty());
+        assert_eq!(stored().current, rotated.current);
+        // Past the old version's window, the next pass drops it quietly.
+        assert_eq!(stored().versions.len(), 2);
+        clock.advance(std::time::Duration::from_secs(30));
+        assert!(b.periodic(clock.now()).is_empty());
+        assert_eq!(stored().versions.len(), 1);
+        assert_eq!(b.next_due.load(Ordering::SeqCst), rotated_at + 60);
+        // A key write makes the next pass look again.
+        at(Operation::Update, "oidc/key/k2", json!({})).unwrap();
+        assert_eq!(b.next_due.load(Ordering::SeqCst), 0);
+        assert!(b.periodic(clock.now()).is_empty());
+        assert_eq!(b.next_due.load(Ordering::SeqCst), rotated_at + 60);
+    }
+
+    #[test]
     fn issuer_belongs_to_the_mount_instance() {
-        let configured = IdentityBackend::default();
+        let configured = backend_on(&view());
         configured.configure(Some(" https://a.example:8200/ "));
         assert_eq!(
             configured.issuer(),
@@ -588,7 +716,7 @@ mod tests {
         );
         // The same mount loaded again (after a seal) starts from its own
         // configuration, not from what an earlier instance was told.
-        let reloaded = IdentityBackend::default();
+        let reloaded = backend_on(&view());
         assert_eq!(
             reloaded.issuer(),
             format!("{DEFAULT_API_ADDR}/v1/identity/oidc")

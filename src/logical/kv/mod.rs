@@ -7,15 +7,28 @@
 mod v1;
 mod v2;
 
-use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
-use crate::sdk::Response;
+use std::sync::Arc;
+
+use crate::logical::{LogicalBackend, LogicalError, LogicalRequest, MountContext};
+use crate::sdk::{Clock, Response};
 
 /// The KV engine of one mount; dispatches on the mount's `options.version`.
 /// The instance owns the mount's per-key locks and upgrade guard: it is
 /// built when the mount is loaded or created and dropped with it.
-#[derive(Default)]
 pub struct KvBackend {
     state: v2::KvState,
+    /// Dates the versions an in-place upgrade creates.
+    clock: Arc<dyn Clock>,
+}
+
+impl KvBackend {
+    /// The engine of the mount `ctx` describes (a fresh instance).
+    pub fn new(ctx: &MountContext) -> KvBackend {
+        KvBackend {
+            state: v2::KvState::default(),
+            clock: ctx.clock.clone(),
+        }
+    }
 }
 
 impl LogicalBackend for KvBackend {
@@ -52,7 +65,7 @@ impl KvBackend {
         &self,
         storage: &crate::barrier::StorageView,
     ) -> Result<(), LogicalError> {
-        v2::upgrade_v1_to_v2(&self.state.upgrade, storage)
+        v2::upgrade_v1_to_v2(&self.state.upgrade, storage, self.clock.now())
     }
 }
 

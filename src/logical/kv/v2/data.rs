@@ -101,7 +101,7 @@ fn commit_version(
     config: &Config,
     data: &Map<String, Value>,
 ) -> Result<Response, LogicalError> {
-    let created = now();
+    let created = now(req);
     let deletion = auto_deletion_time(
         created,
         config.delete_version_after,
@@ -128,7 +128,7 @@ fn patch(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, 
     check_cas(cas, &config, &meta)?;
     let n = meta.current_version;
     let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
-    if !v.is_live(now())? {
+    if !v.is_live(now(req))? {
         // Vault answers a patch of a deleted/destroyed latest version with
         // the version's metadata, flat, and 404.
         return Ok(not_found_with(req, meta.version_json(n, v)));
@@ -153,7 +153,7 @@ fn delete_latest(
         return Ok(Response::empty());
     };
     let n = meta.current_version;
-    if meta.soft_delete(n, now())? {
+    if meta.soft_delete(n, now(req))? {
         store::save_meta(req.storage, key, &meta)?;
     }
     Ok(Response::empty())

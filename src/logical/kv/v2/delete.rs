@@ -37,7 +37,7 @@ pub(super) fn handle_delete(
     let Some(mut meta) = store::load_meta(req.storage, key)? else {
         return Ok(Response::empty());
     };
-    let at = now();
+    let at = now(req);
     let mut changed = false;
     for n in list {
         changed |= meta.soft_delete(n, at)?;
@@ -63,7 +63,7 @@ pub(super) fn handle_undelete(
     // As Vault: an undeleted version is due for deletion again after the
     // configured delete_version_after, counted from now.
     let redelete = auto_deletion_time(
-        now(),
+        now(req),
         config.delete_version_after,
         meta.delete_version_after,
     );

@@ -137,7 +137,7 @@ fn write(kv: &KvState, req: &LogicalRequest<'_>, key: &str) -> Result<Response, 
     store::ensure_marker(kv, req.storage)?;
     let warnings = cas_warnings(req, &s)?;
     let _guard = lock_key(kv, req, key);
-    let mut meta = store::load_meta(req.storage, key)?.unwrap_or_else(|| KeyMeta::new(now()));
+    let mut meta = store::load_meta(req.storage, key)?.unwrap_or_else(|| KeyMeta::new(now(req)));
     s.apply(&mut meta);
     if let Some(c) = custom {
         meta.custom_metadata = (!c.is_empty()).then_some(c);

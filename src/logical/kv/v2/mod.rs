@@ -172,7 +172,7 @@ fn live_version(
     };
     let v = meta.versions.get(&n).ok_or(LogicalError::NotFound)?;
     let metadata = meta.version_json(n, v);
-    if !v.is_live(versions::now())? {
+    if !v.is_live(versions::now(req))? {
         let mut body = Map::new();
         body.insert(field.to_string(), Value::Null);
         body.insert("metadata".into(), metadata);

@@ -8,7 +8,7 @@ use super::{exists, handle, upgrade_v1_to_v2, KvState};
 use crate::barrier::{Barrier, StorageView};
 use crate::logical::{Caller, LogicalError, LogicalRequest};
 use crate::physical::InmemBackend;
-use crate::sdk::{MountPoint, Operation, Response};
+use crate::sdk::{Clock, ManualClock, MountPoint, Operation, Response};
 use crate::seal::{new_unseal_key, SealConfig};
 
 struct Kv {
@@ -16,6 +16,7 @@ struct Kv {
     /// The mount's options (`version = 2`).
     options: Map<String, Value>,
     state: KvState,
+    clock: ManualClock,
 }
 
 impl Kv {
@@ -31,6 +32,7 @@ impl Kv {
             view: barrier.view(&id),
             options,
             state: KvState::default(),
+            clock: ManualClock::starting_now(),
         }
     }
 
@@ -44,6 +46,7 @@ impl Kv {
             storage: &self.view,
             mount: MountPoint::new("kv/", "kv", &self.options),
             caller: &caller,
+            clock: &self.clock,
         };
         handle(&self.state, &req)
     }
@@ -71,6 +74,7 @@ impl Kv {
             storage: &self.view,
             mount: MountPoint::new("kv/", "kv", &self.options),
             caller: &caller,
+            clock: &self.clock,
         };
         exists(&req).unwrap()
     }
@@ -355,9 +359,9 @@ fn upgrade_converts_v1_entries_atomically_and_idempotently() {
     ] {
         kv.view.put_json(p, &v).unwrap();
     }
-    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view, kv.clock.now()).unwrap();
     let once = kv.view.scan("").unwrap();
-    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view, kv.clock.now()).unwrap();
     assert_eq!(
         kv.view.scan("").unwrap(),
         once,
@@ -381,7 +385,7 @@ fn upgrade_converts_v1_entries_atomically_and_idempotently() {
 #[test]
 fn upgrade_of_an_empty_view_marks_it() {
     let kv = Kv::new();
-    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view, kv.clock.now()).unwrap();
     assert_eq!(
         kv.view.scan("").unwrap(),
         vec![super::store::MARKER_PATH.to_string()]
@@ -394,7 +398,7 @@ fn native_v2_mounts_are_marked_so_an_upgrade_is_a_no_op() {
     let kv = Kv::new();
     kv.put("a", json!({"v": 1}));
     let before = kv.view.scan("").unwrap();
-    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view, kv.clock.now()).unwrap();
     assert_eq!(kv.view.scan("").unwrap(), before);
     assert_eq!(kv.ok(Operation::Read, "data/a", json!({}))["data"]["v"], 1);
 }
@@ -439,7 +443,7 @@ fn concurrent_cas_writers_never_share_a_version() {
 #[test]
 fn upgrade_state_belongs_to_the_mount_instance() {
     let kv = Kv::new();
-    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view).unwrap();
+    upgrade_v1_to_v2(&kv.state.upgrade, &kv.view, kv.clock.now()).unwrap();
     assert!(super::v1_guard(&kv.state.upgrade, &kv.view).is_err());
     // A new instance (the mount loaded again after a seal) starts clean:
     // nothing of the old one's guard or caches survives in the process.
@@ -449,4 +453,31 @@ fn upgrade_state_belongs_to_the_mount_instance() {
     kv.view.delete(super::store::MARKER_PATH).unwrap();
     super::store::ensure_marker(&fresh, &kv.view).unwrap();
     assert!(kv.view.get(super::store::MARKER_PATH).unwrap().is_some());
+}
+
+#[test]
+fn delete_version_after_counts_on_the_mount_clock() {
+    let kv = Kv::new();
+    kv.ok(
+        Operation::Update,
+        "metadata/dva",
+        json!({"delete_version_after": "10s"}),
+    );
+    let w = kv.put("dva", json!({"v": 1}));
+    let due = time::OffsetDateTime::parse(
+        w["deletion_time"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let expected = kv.clock.now() + time::Duration::seconds(10);
+    assert!((expected - due).abs() < time::Duration::milliseconds(1));
+    kv.clock.advance(std::time::Duration::from_secs(9));
+    assert_eq!(
+        kv.ok(Operation::Read, "data/dva", json!({}))["data"]["v"],
+        1
+    );
+    kv.clock.advance(std::time::Duration::from_secs(2));
+    let body = not_found_body(kv.call(Operation::Read, "data/dva", json!({})));
+    assert_eq!(body["data"], Value::Null);
+    assert_eq!(body["metadata"]["version"], 1);
 }

@@ -25,9 +25,10 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use serde_json::{json, Map, Value};
 
 use super::store::{self, Op, MARKER_PATH};
-use super::versions::{now, KeyMeta};
+use super::versions::KeyMeta;
 use crate::barrier::StorageView;
 use crate::logical::LogicalError;
+use time::OffsetDateTime;
 
 /// The upgrade guard and caches of one KV mount (part of its
 /// [`super::KvState`]; by view id, so an instance never mistakes one view
@@ -95,14 +96,16 @@ pub(super) fn ensure_marker(
 }
 
 /// Converts a KV v1 view to the v2 layout, atomically; a no-op on a view
-/// that already has the v2 marker.
+/// that already has the v2 marker. The converted entries are version 1,
+/// created `at`.
 pub(crate) fn upgrade_v1_to_v2(
     state: &UpgradeState,
     storage: &StorageView,
+    at: OffsetDateTime,
 ) -> Result<(), LogicalError> {
     let _guard = state.lock.write().unwrap_or_else(|p| p.into_inner());
     if !has_marker(storage)? {
-        let ops = plan(storage)?;
+        let ops = plan(storage, at)?;
         storage.transaction(ops)?;
     }
     remember(&state.marked, storage.id());
@@ -113,8 +116,7 @@ pub(crate) fn upgrade_v1_to_v2(
 /// The transaction: delete every v1 entry, put its v2 metadata and version
 /// 1, put the marker. A v1 path that equals a v2 path written here keeps
 /// the v2 put (its own data was read first and moves under `v2/`).
-fn plan(storage: &StorageView) -> Result<Vec<Op>, LogicalError> {
-    let at = now();
+fn plan(storage: &StorageView, at: OffsetDateTime) -> Result<Vec<Op>, LogicalError> {
     let mut ops: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
     for path in storage.scan("")? {
         let Some(bytes) = storage.get(&path)? else {

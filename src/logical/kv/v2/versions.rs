@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::logical::LogicalError;
+use crate::logical::{LogicalError, LogicalRequest};
 use crate::sdk::time::format_rfc3339;
 
 /// Versions kept per key when neither the key nor the mount says.
@@ -54,9 +54,9 @@ pub(super) struct KeyMeta {
     pub versions: BTreeMap<u64, VersionMeta>,
 }
 
-/// Now, UTC.
-pub(super) fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+/// Now, UTC, on the vault's clock.
+pub(super) fn now(req: &LogicalRequest<'_>) -> OffsetDateTime {
+    req.clock.now()
 }
 
 fn parse_time(text: &str) -> Result<OffsetDateTime, LogicalError> {

@@ -1,7 +1,8 @@
 //! The contract between the core and the backends behind it, as a leaf.
 //!
 //! Owns: the request and response types ([`Request`], [`Response`],
-//! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]) and the
+//! [`Operation`], [`LeaseInfo`], [`AuthResponse`], [`LoginAuth`]), the
+//! declared routes of a backend and their field schemas ([`route`]) and the
 //! wall-clock helpers ([`time`]). Secrets engines and auth methods take
 //! these from here, not from `core`.
 //! Must not touch: anything of this crate but [`crate::crypto`]; in
@@ -9,6 +10,8 @@
 //! or `physical` (the layout test, `src/layout.rs`, enforces it).
 
 mod request;
+pub mod route;
 pub mod time;
 
 pub use request::{AuthResponse, LeaseInfo, LoginAuth, Operation, Request, Response};
+pub use route::Route;

@@ -12,11 +12,14 @@ pub mod path;
 #[cfg(test)]
 mod path_props;
 mod pipeline;
+#[cfg(test)]
+mod route_tables;
 /// The pieces of the pipeline that system and auth handlers reuse.
 pub(crate) mod pipeline_api {
     pub(crate) use super::pipeline::{authorize, Authenticated};
 }
 pub(crate) mod state;
+pub(crate) mod sys_routes;
 /// The wall-clock helpers, now in the backend contract ([`crate::sdk::time`]).
 pub use crate::sdk::time;
 mod wrapping;

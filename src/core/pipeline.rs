@@ -10,9 +10,10 @@ use crate::audit::{
     AuditInput, AuditScope, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord,
 };
 use crate::auth::token::TokenEntry;
-use crate::logical::{system, Caller, LogicalRequest};
+use crate::logical::{system, Caller, LogicalError, LogicalRequest};
 use crate::policy::{Acl, Capability};
 use crate::router::{Mounted, Router};
+use crate::sdk::route;
 
 /// Who made the request and what they may do.
 pub(crate) struct Authenticated {
@@ -176,9 +177,10 @@ impl AuditedError for CoreError {
     }
 }
 
-/// The response-wrapping paths that may be used without a token.
+/// The response-wrapping paths that may be used without a token (the
+/// `unauthenticated` routes of the `sys/` table).
 fn is_wrapping_open_path(path: &str) -> bool {
-    matches!(path, "sys/wrapping/lookup" | "sys/wrapping/unwrap")
+    super::sys_routes::sys_unauthenticated(path)
 }
 
 /// `sys/rekey/*` needs no token (the shares are the credential) but changes
@@ -397,15 +399,16 @@ fn login_route<'r, 'p>(routes: &'r Routes, req: &'p Request) -> Option<(&'r Moun
         return None;
     }
     let (mounted, rel) = routes.auth.route(&req.path)?;
-    mounted
-        .backend
-        .unauthenticated(rel)
+    let table = mounted.backend.routes(&mounted.entry);
+    route::lookup(table, rel)
+        .is_some_and(|m| m.route.unauthenticated)
         .then_some((mounted.as_ref(), rel))
 }
 
 /// The secrets mount and relative path of a GET that the mount's engine
-/// serves without a token (`LogicalBackend::unauthenticated`: the identity
-/// engine's well-known OIDC documents). Reads only; never `sys/`, `auth/`.
+/// serves without a token (an `unauthenticated` route of its table: the
+/// identity engine's well-known OIDC documents). Reads only; never `sys/`,
+/// `auth/`.
 fn unauthenticated_read<'r, 'p>(
     routes: &'r Routes,
     req: &'p Request,
@@ -417,9 +420,9 @@ fn unauthenticated_read<'r, 'p>(
         return None;
     }
     let (mounted, rel) = routes.mounts.route(&req.path)?;
-    mounted
-        .backend
-        .unauthenticated(rel)
+    let table = mounted.backend.routes(&mounted.entry);
+    route::find(table, rel, Operation::Read)
+        .is_ok_and(|m| m.route.unauthenticated)
         .then_some((mounted.as_ref(), rel))
 }
 
@@ -544,7 +547,12 @@ fn route_to_mount(
     };
     let op = resolve_write_op(mounted.backend.as_ref(), &lreq)?;
     req.operation = op;
-    authorize(auth, op, &req.path, false)?;
+    // The mount's table decides sudo, and 404 (no route) or 405 (not this
+    // operation) once the caller may ask at all.
+    let found = route::find(mounted.backend.routes(&mounted.entry), rel, op);
+    let sudo = found.as_ref().is_ok_and(|m| m.route.sudo);
+    authorize(auth, op, &req.path, sudo)?;
+    found.map_err(|e| LogicalError::from_route(e, rel))?;
     let lreq = LogicalRequest {
         operation: op,
         ..lreq

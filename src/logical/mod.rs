@@ -1,8 +1,9 @@
 //! Secrets engines behind the router.
 //!
 //! Owns: the [`LogicalBackend`] trait every engine implements, the engines
-//! themselves (kv v1/v2, the system backend's handlers) and typed access to
-//! request fields. A backend sees only its mount's [`StorageView`]; it must
+//! themselves (kv v1/v2, the system backend's handlers), dispatch from a
+//! backend's declared routes ([`matched`]) and typed access to request
+//! fields. A backend sees only its mount's [`StorageView`]; it must
 //! not reach the barrier, other mounts, or HTTP.
 
 pub mod apikeys;
@@ -16,8 +17,9 @@ use serde_json::{Map, Value};
 
 use crate::barrier::{BarrierError, StorageView};
 use crate::router::MountEntry;
+use crate::sdk::route::{self, FieldError, Matched, RouteError};
 pub use crate::sdk::LoginAuth;
-use crate::sdk::{Operation, Response};
+use crate::sdk::{Operation, Response, Route};
 
 /// Who is calling, as far as a backend needs to know.
 #[derive(Clone, Debug, Default)]
@@ -57,11 +59,11 @@ pub trait LogicalBackend: Send + Sync {
         Ok(None)
     }
 
-    /// Whether `path` (relative to the mount) is served without a token
-    /// (auth methods' login paths).
-    fn unauthenticated(&self, _path: &str) -> bool {
-        false
-    }
+    /// The routes this backend serves on `mount` (paths relative to the
+    /// mount): the pipeline reads them for the unauthenticated, sudo and
+    /// unsupported path/operation decisions, and [`matched`] dispatches
+    /// from them.
+    fn routes(&self, mount: &MountEntry) -> &'static [Route];
 
     /// The engine itself, for the core to reach the typed methods of the
     /// instance that serves one mount (KV's in-place upgrade, identity's
@@ -69,6 +71,20 @@ pub trait LogicalBackend: Send + Sync {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+}
+
+/// The route of `table` that serves `req`, with its captures, after
+/// checking the request's fields against the route's schema: 404 for a
+/// path no route matches, 405 for an operation the route does not serve,
+/// 400 naming a field of the wrong type.
+pub fn matched<'p>(
+    table: &'static [Route],
+    req: &LogicalRequest<'p>,
+) -> Result<Matched<'static, 'p>, LogicalError> {
+    let m = route::find(table, req.path, req.operation)
+        .map_err(|e| LogicalError::from_route(e, req.path))?;
+    m.route.validate(req.operation, req.data)?;
+    Ok(m)
 }
 
 /// Errors of secrets engines.
@@ -117,6 +133,22 @@ impl std::fmt::Display for LogicalError {
 }
 
 impl std::error::Error for LogicalError {}
+
+impl LogicalError {
+    /// The error of a path without a route for an operation.
+    pub fn from_route(e: RouteError, path: &str) -> LogicalError {
+        match e {
+            RouteError::UnsupportedPath => LogicalError::UnsupportedPath(path.to_string()),
+            RouteError::UnsupportedOperation => LogicalError::UnsupportedOperation,
+        }
+    }
+}
+
+impl From<FieldError> for LogicalError {
+    fn from(e: FieldError) -> Self {
+        LogicalError::BadRequest(e.to_string())
+    }
+}
 
 impl From<BarrierError> for LogicalError {
     fn from(e: BarrierError) -> Self {

@@ -575,3 +575,129 @@ fn resolve_write_op(
         _ => Operation::Update,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::barrier::Barrier;
+    use crate::physical::InmemBackend;
+    use crate::router::MountEntry;
+    use crate::sdk::Route;
+    use crate::seal::{new_unseal_key, SealConfig};
+
+    /// A backend whose table alone says what is open, what needs sudo and
+    /// what exists; it counts the requests that reach it.
+    #[derive(Default)]
+    struct Declared {
+        served: AtomicUsize,
+    }
+
+    const ROUTES: &[Route] = &[
+        Route::new("open", &[Operation::Read]).unauthenticated(),
+        Route::new("root-only", &[Operation::Read, Operation::Update]).sudo(),
+        Route::new("plain/:name", &[Operation::Read]),
+    ];
+
+    impl crate::logical::LogicalBackend for Declared {
+        fn handle(&self, _req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+            self.served.fetch_add(1, Ordering::SeqCst);
+            Ok(Response::empty())
+        }
+
+        fn routes(&self, _mount: &MountEntry) -> &'static [Route] {
+            ROUTES
+        }
+    }
+
+    fn routes_with(backend: Arc<Declared>) -> Routes {
+        let barrier = Barrier::new(Arc::new(InmemBackend::new()));
+        barrier
+            .initialize(
+                &new_unseal_key(),
+                &SealConfig::new(1, 1).expect("seal config"),
+            )
+            .expect("init");
+        let mut router = Router::new();
+        router.insert(Mounted {
+            entry: MountEntry::new("declared/", "declared", ""),
+            backend,
+            storage: barrier.view("declared"),
+        });
+        Routes {
+            mounts: Arc::new(router),
+            auth: Arc::new(Router::new()),
+        }
+    }
+
+    fn caller(policy: &str) -> Authenticated {
+        let policy = crate::policy::parse("p", policy).expect("policy");
+        let entry: TokenEntry = serde_json::from_value(json!({
+            "key": "k", "accessor": "a", "policies": ["p"],
+            "creation_time": 0, "creation_ttl": 0, "expire_time": 0,
+        }))
+        .expect("entry");
+        Authenticated {
+            caller: Caller::default(),
+            entry,
+            acl: Arc::new(Acl::new(&[Arc::new(policy)])),
+        }
+    }
+
+    fn send(
+        routes: &Routes,
+        who: &Authenticated,
+        op: Operation,
+        path: &str,
+    ) -> Result<Response, CoreError> {
+        let mut req = Request::new(op, path);
+        route_to_mount(routes.for_path(path), &mut req, who)
+    }
+
+    #[test]
+    fn the_table_decides_sudo_and_unsupported_paths() {
+        let backend = Arc::new(Declared::default());
+        let routes = routes_with(backend.clone());
+        let user = caller(r#"path "declared/*" { capabilities = ["read", "update"] }"#);
+        let admin = caller(r#"path "declared/*" { capabilities = ["read", "update", "sudo"] }"#);
+        use Operation::*;
+        assert!(matches!(
+            send(&routes, &user, Read, "declared/root-only"),
+            Err(CoreError::PermissionDenied)
+        ));
+        assert!(send(&routes, &admin, Read, "declared/root-only").is_ok());
+        assert!(send(&routes, &user, Read, "declared/plain/x").is_ok());
+        assert_eq!(backend.served.load(Ordering::SeqCst), 2);
+        // 405 and 404 from the table, before the backend is asked
+        assert!(matches!(
+            send(&routes, &admin, Update, "declared/plain/x"),
+            Err(CoreError::Logical(LogicalError::UnsupportedOperation))
+        ));
+        assert!(matches!(
+            send(&routes, &admin, Read, "declared/plain/x/y"),
+            Err(CoreError::Logical(LogicalError::UnsupportedPath(p))) if p == "plain/x/y"
+        ));
+        assert_eq!(backend.served.load(Ordering::SeqCst), 2);
+        // the ACL still comes first: no capability, no 404
+        let nobody = caller(r#"path "other/*" { capabilities = ["read"] }"#);
+        assert!(matches!(
+            send(&routes, &nobody, Read, "declared/nope"),
+            Err(CoreError::PermissionDenied)
+        ));
+    }
+
+    #[test]
+    fn the_table_decides_what_is_served_without_a_token() {
+        let routes = routes_with(Arc::new(Declared::default()));
+        let open =
+            |op, path: &str| unauthenticated_read(&routes, &Request::new(op, path)).is_some();
+        assert!(open(Operation::Read, "declared/open"));
+        assert!(!open(Operation::Update, "declared/open"));
+        assert!(!open(Operation::Read, "declared/root-only"));
+        assert!(!open(Operation::Read, "declared/open/x"));
+        assert!(!open(Operation::Read, "declared/plain/open"));
+    }
+}

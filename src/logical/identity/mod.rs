@@ -134,12 +134,16 @@ const INTROSPECT_FIELDS: &[Field] = &[
     Field::new("client_id", FieldType::String),
 ];
 
+/// `oidc/key/:name`, whose schema also types the key's settings.
+const KEY_ROUTE: sdk::Route =
+    sdk::Route::new(KEY, &[Read, Create, Update, Delete]).fields(KEY_FIELDS);
+
 /// The engine's routes. Only the list folders `oidc/key/` and `oidc/role/`
 /// end in `/` ("oidc/role/x/" must not reach the handler of "oidc/role/x",
 /// or a policy on the latter could be sidestepped).
 const ROUTES: &[sdk::Route] = &[
     sdk::Route::list(KEYS),
-    sdk::Route::new(KEY, &[Read, Create, Update, Delete]).fields(KEY_FIELDS),
+    KEY_ROUTE,
     sdk::Route::new(KEY_ROTATE, &[Create, Update]).fields(ROTATE_FIELDS),
     sdk::Route::list(ROLES),
     sdk::Route::new(ROLE, &[Read, Create, Update, Delete]).fields(ROLE_FIELDS),
@@ -243,8 +247,10 @@ fn openid_configuration(id: &IdentityBackend) -> Value {
 
 // ---- keys -----------------------------------------------------------------
 
+/// The key's settings, typed by the key route's schema.
 fn key_params(data: &Map<String, Value>) -> Result<keys::KeyParams, LogicalError> {
-    let rotation_period = fields::opt_duration(data, "rotation_period")?;
+    let f = KEY_ROUTE.parse(data)?;
+    let rotation_period = f.u64("rotation_period");
     if rotation_period == Some(0) {
         return Err(LogicalError::BadRequest(
             "rotation_period must be at least one second".into(),
@@ -252,8 +258,8 @@ fn key_params(data: &Map<String, Value>) -> Result<keys::KeyParams, LogicalError
     }
     Ok(keys::KeyParams {
         rotation_period,
-        verification_ttl: fields::opt_duration(data, "verification_ttl")?,
-        allowed_client_ids: fields::opt_string_list(data, "allowed_client_ids")?,
+        verification_ttl: f.u64("verification_ttl"),
+        allowed_client_ids: f.strings("allowed_client_ids"),
     })
 }
 

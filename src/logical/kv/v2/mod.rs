@@ -42,7 +42,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Map, Value};
 
 use crate::logical::{matched, LogicalError, LogicalRequest};
-use crate::sdk::route::{self, Field, FieldType, ALL_OPERATIONS};
+use crate::sdk::route::{self, Field, FieldDefault, FieldType, ALL_OPERATIONS};
 use crate::sdk::{Operation, Response, Route};
 
 pub(crate) use upgrade::{upgrade_v1_to_v2, v1_guard};
@@ -130,8 +130,14 @@ pub(crate) const ROUTES: &[Route] = &[
     Route::new(DELETE, WRITE).fields(VERSIONS),
     Route::new(UNDELETE, WRITE).fields(VERSIONS),
     Route::new(DESTROY, WRITE).fields(VERSIONS),
-    Route::new(SUBKEYS, &[Operation::Read]),
+    SUBKEYS_ROUTE,
 ];
+
+/// `subkeys/:path?depth=D&version=N`; its schema types the query.
+pub(super) const SUBKEYS_ROUTE: Route = Route::new(SUBKEYS, &[Operation::Read]).fields(&[
+    Field::new("depth", FieldType::Int).default(FieldDefault::Int(0)),
+    Field::new("version", FieldType::Int),
+]);
 
 /// Serves one request on a v2 mount.
 pub(crate) fn handle(kv: &KvState, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {

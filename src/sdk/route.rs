@@ -598,7 +598,10 @@ mod tests {
         Route::new("audit*", ALL_OPERATIONS).sudo(),
     ];
 
-    fn caps(path: &str, op: Operation) -> Result<(&'static str, Vec<(&str, &str)>), RouteError> {
+    /// The matched pattern and its captures.
+    type Found<'p> = (&'static str, Vec<(&'static str, &'p str)>);
+
+    fn caps(path: &str, op: Operation) -> Result<Found<'_>, RouteError> {
         let m = find(TABLE, path, op)?;
         let names = ["name", "path"];
         let got = names

@@ -17,8 +17,13 @@
 //! - [`seal`]: Shamir shares of the unseal key.
 //! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
 //! - [`sdk`]: the contract between the core and the backends (request,
-//!   response, operation, lease and auth blocks, login outcome) and the
-//!   clock helpers; a leaf that names nothing of the crate but `crypto`.
+//!   response, operation, lease and auth blocks, login outcome, declared
+//!   routes with their field schemas) and the clock helpers; a leaf that
+//!   names nothing of the crate but `crypto`. Each backend declares its
+//!   routes (`LogicalBackend::routes`) and dispatches from them; the
+//!   pipeline reads the same tables for unauthenticated paths, sudo and
+//!   404/405, and `core::sys_routes` holds those of `sys/` and
+//!   `auth/token/`.
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and

@@ -28,7 +28,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::logical::{matched, LogicalBackend, LogicalError, LogicalRequest};
 use crate::router::MountEntry;
 use crate::sdk;
-use crate::sdk::route::{find, Matched, ALL_OPERATIONS};
+use crate::sdk::route::{find, Field, FieldType, Matched, ALL_OPERATIONS};
 use crate::sdk::{Operation, Response};
 
 /// How many lock stripes serialize per-role changes.
@@ -102,6 +102,26 @@ const ACCESSOR_DESTROY: &str = "role/:role_name/secret-id-accessor/destroy";
 const FIELD_PREFIX: &str = "role/:role_name/";
 
 const WRITE: &[Operation] = &[Operation::Create, Operation::Update];
+
+/// The settings of a role (their current names): its own, then the token
+/// settings of `tokenutil::TOKEN_FIELDS`.
+const ROLE_FIELDS: &[Field] = &[
+    Field::new("bind_secret_id", FieldType::Bool),
+    Field::new("secret_id_bound_cidrs", FieldType::StringList),
+    Field::new("secret_id_num_uses", FieldType::Int),
+    Field::new("secret_id_ttl", FieldType::Duration),
+    Field::new("local_secret_ids", FieldType::Bool),
+    Field::new("role_id", FieldType::String),
+    Field::new("token_policies", FieldType::StringList),
+    Field::new("token_bound_cidrs", FieldType::StringList),
+    Field::new("token_ttl", FieldType::Duration),
+    Field::new("token_max_ttl", FieldType::Duration),
+    Field::new("token_explicit_max_ttl", FieldType::Duration),
+    Field::new("token_period", FieldType::Duration),
+    Field::new("token_num_uses", FieldType::Int),
+    Field::new("token_no_default_policy", FieldType::Bool),
+    Field::new("token_type", FieldType::String),
+];
 const WRITE_OR_DELETE: &[Operation] = &[Operation::Create, Operation::Update, Operation::Delete];
 
 /// A one-field endpoint (see `role::FIELD_ENDPOINTS`): its handler decides
@@ -127,7 +147,8 @@ const ROUTES: &[sdk::Route] = &[
             Operation::Update,
             Operation::Delete,
         ],
-    ),
+    )
+    .fields(ROLE_FIELDS),
     sdk::Route::new(
         ROLE_ID,
         &[Operation::Read, Operation::Create, Operation::Update],
@@ -306,5 +327,10 @@ mod tests {
                 .collect::<Vec<_>>(),
             [LOGIN]
         );
+        // a role carries every token setting, typed as tokenutil types it
+        for t in crate::auth::tokenutil::TOKEN_FIELDS {
+            let f = ROLE_FIELDS.iter().find(|f| f.name == t.name).expect(t.name);
+            assert_eq!(f.kind, t.kind, "{}", t.name);
+        }
     }
 }

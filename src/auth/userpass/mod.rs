@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::auth::cidr;
-use crate::auth::tokenutil::{Alias, TokenFields};
+use crate::auth::tokenutil::{Alias, TokenFields, TOKEN_FIELDS};
 use crate::barrier::StorageView;
 use crate::crypto::SecretString;
 use crate::logical::{matched, LogicalBackend, LogicalError, LogicalRequest};
@@ -123,7 +123,8 @@ const ROUTES: &[sdk::Route] = &[
             Operation::Update,
             Operation::Delete,
         ],
-    ),
+    )
+    .fields(TOKEN_FIELDS),
     sdk::Route::new(PASSWORD, WRITE),
     sdk::Route::new(POLICIES, WRITE),
     sdk::Route::new(LOGIN, WRITE).unauthenticated(),

@@ -1,6 +1,11 @@
 //! The per-request pipeline: unauthenticated system paths first; then
 //! sealed check, token lookup, audit of the request (fail closed), ACL
 //! check, dispatch, token use accounting, audit of the response.
+//!
+//! What a mount serves without a token, what needs `sudo` and whether a
+//! path or operation exists (404/405) come from the backend's declared
+//! route table (`LogicalBackend::routes`); for `sys/` and `auth/token/`,
+//! from [`super::sys_routes`].
 
 use std::sync::Arc;
 

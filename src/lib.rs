@@ -25,9 +25,14 @@
 //! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
 //! - [`sdk`]: the contract between the core and the backends (request,
 //!   response, operation, lease and auth blocks, login outcome, the mount
-//!   a request was routed to), the injectable `Clock` every time rule
-//!   reads (`SystemClock`, `ManualClock`), timestamp helpers and the
-//!   duration syntax; a leaf that names nothing of the crate but `crypto`.
+//!   a request was routed to, declared routes with their field schemas),
+//!   the injectable `Clock` every time rule reads (`SystemClock`,
+//!   `ManualClock`), timestamp helpers and the duration syntax; a leaf that
+//!   names nothing of the crate but `crypto`. Each backend declares its
+//!   routes (`LogicalBackend::routes`) and dispatches from them; the
+//!   pipeline reads the same tables for unauthenticated paths, sudo and
+//!   404/405, and `core::sys_routes` holds those of `sys/` and
+//!   `auth/token/`.
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and

@@ -13,6 +13,21 @@ use serde_json::{Map, Value};
 
 use crate::auth::cidr::parse_cidrs;
 use crate::logical::{fields, LogicalError, LoginAuth};
+use crate::sdk::route::{Field, FieldType};
+
+/// The schema of the token settings (their current names), for the routes
+/// of roles and users that carry them.
+pub const TOKEN_FIELDS: &[Field] = &[
+    Field::new("token_policies", FieldType::StringList),
+    Field::new("token_bound_cidrs", FieldType::StringList),
+    Field::new("token_ttl", FieldType::Duration),
+    Field::new("token_max_ttl", FieldType::Duration),
+    Field::new("token_explicit_max_ttl", FieldType::Duration),
+    Field::new("token_period", FieldType::Duration),
+    Field::new("token_num_uses", FieldType::Int),
+    Field::new("token_no_default_policy", FieldType::Bool),
+    Field::new("token_type", FieldType::String),
+];
 
 /// Token settings of a role or user.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -16,9 +16,12 @@ pub mod path;
 #[cfg(test)]
 mod path_props;
 mod pipeline;
+#[cfg(test)]
+mod route_tables;
 pub mod scheduler;
 pub mod seal_state;
 pub(crate) mod state;
+pub(crate) mod sys_routes;
 pub mod system;
 pub mod token_store;
 /// The wall-clock helpers, now in the backend contract ([`crate::sdk::time`]).

@@ -1,6 +1,11 @@
 //! The per-request pipeline: unauthenticated system paths first; then
 //! sealed check, token lookup, audit of the request (fail closed), ACL
 //! check, dispatch, token use accounting, audit of the response.
+//!
+//! What a mount serves without a token, what needs `sudo` and whether a
+//! path or operation exists (404/405) come from the backend's declared
+//! route table (`LogicalBackend::routes`); for `sys/` and `auth/token/`,
+//! from [`super::sys_routes`].
 
 use std::sync::Arc;
 
@@ -11,9 +16,10 @@ use crate::audit::{
     AuditInput, AuditScope, AuditedError, ErrorRecord, MountInfo, Outcome, TokenRecord,
 };
 use crate::core::token_store::TokenEntry;
-use crate::logical::{Caller, LogicalRequest};
+use crate::logical::{Caller, LogicalError, LogicalRequest};
 use crate::policy::{Acl, Capability};
 use crate::router::{Mounted, Router};
+use crate::sdk::route;
 
 /// Who made the request and what they may do.
 pub(crate) struct Authenticated {
@@ -170,9 +176,10 @@ impl AuditedError for CoreError {
     }
 }
 
-/// The response-wrapping paths that may be used without a token.
+/// The response-wrapping paths that may be used without a token (the
+/// `unauthenticated` routes of the `sys/` table).
 fn is_wrapping_open_path(path: &str) -> bool {
-    matches!(path, "sys/wrapping/lookup" | "sys/wrapping/unwrap")
+    super::sys_routes::sys_unauthenticated(path)
 }
 
 /// `sys/rekey/*` and `sys/generate-root/*` need no token (the shares are the
@@ -394,15 +401,16 @@ fn login_route<'r, 'p>(routes: &'r Routes, req: &'p Request) -> Option<(&'r Moun
         return None;
     }
     let (mounted, rel) = routes.auth.route(&req.path)?;
-    mounted
-        .backend
-        .unauthenticated(rel)
+    let table = mounted.backend.routes(mounted.entry.point());
+    route::lookup(table, rel)
+        .is_some_and(|m| m.route.unauthenticated)
         .then_some((mounted.as_ref(), rel))
 }
 
 /// The secrets mount and relative path of a GET that the mount's engine
-/// serves without a token (`LogicalBackend::unauthenticated`: the identity
-/// engine's well-known OIDC documents). Reads only; never `sys/`, `auth/`.
+/// serves without a token (an `unauthenticated` route of its table: the
+/// identity engine's well-known OIDC documents). Reads only; never `sys/`,
+/// `auth/`.
 fn unauthenticated_read<'r, 'p>(
     routes: &'r Routes,
     req: &'p Request,
@@ -414,9 +422,9 @@ fn unauthenticated_read<'r, 'p>(
         return None;
     }
     let (mounted, rel) = routes.mounts.route(&req.path)?;
-    mounted
-        .backend
-        .unauthenticated(rel)
+    let table = mounted.backend.routes(mounted.entry.point());
+    route::find(table, rel, Operation::Read)
+        .is_ok_and(|m| m.route.unauthenticated)
         .then_some((mounted.as_ref(), rel))
 }
 
@@ -551,7 +559,12 @@ fn route_to_mount(
     };
     let op = resolve_write_op(mounted.backend.as_ref(), &lreq)?;
     req.operation = op;
-    authorize(auth, op, &req.path, false)?;
+    // The mount's table decides sudo, and 404 (no route) or 405 (not this
+    // operation) once the caller may ask at all.
+    let found = route::find(mounted.backend.routes(mounted.entry.point()), rel, op);
+    let sudo = found.as_ref().is_ok_and(|m| m.route.sudo);
+    authorize(auth, op, &req.path, sudo)?;
+    found.map_err(|e| LogicalError::from_route(e, rel))?;
     let lreq = LogicalRequest {
         operation: op,
         ..lreq
@@ -573,4 +586,135 @@ fn resolve_write_op(
         Some(false) => Operation::Create,
         _ => Operation::Update,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::barrier::Barrier;
+    use crate::physical::InmemBackend;
+    use crate::router::MountEntry;
+    use crate::sdk::{MountPoint, Route};
+    use crate::seal::{new_unseal_key, SealConfig};
+
+    /// A backend whose table alone says what is open, what needs sudo and
+    /// what exists; it counts the requests that reach it.
+    #[derive(Default)]
+    struct Declared {
+        served: AtomicUsize,
+    }
+
+    const ROUTES: &[Route] = &[
+        Route::new("open", &[Operation::Read]).unauthenticated(),
+        Route::new("root-only", &[Operation::Read, Operation::Update]).sudo(),
+        Route::new("plain/:name", &[Operation::Read]),
+    ];
+
+    impl crate::logical::LogicalBackend for Declared {
+        fn handle(&self, _req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+            self.served.fetch_add(1, Ordering::SeqCst);
+            Ok(Response::empty())
+        }
+
+        fn routes(&self, _mount: MountPoint<'_>) -> &'static [Route] {
+            ROUTES
+        }
+    }
+
+    fn routes_with(backend: Arc<Declared>) -> Routes {
+        let barrier = Barrier::new(Arc::new(InmemBackend::new()));
+        barrier
+            .initialize(
+                &new_unseal_key(),
+                &SealConfig::new(1, 1).expect("seal config"),
+            )
+            .expect("init");
+        let mut router = Router::new();
+        router.insert(Mounted {
+            entry: MountEntry::new("declared/", "declared", ""),
+            backend,
+            storage: barrier.view("declared"),
+        });
+        Routes {
+            mounts: Arc::new(router),
+            auth: Arc::new(Router::new()),
+        }
+    }
+
+    fn caller(policy: &str) -> Authenticated {
+        let policy = crate::policy::parse("p", policy).expect("policy");
+        let entry: TokenEntry = serde_json::from_value(json!({
+            "key": "k", "accessor": "a", "policies": ["p"],
+            "creation_time": 0, "creation_ttl": 0, "expire_time": 0,
+        }))
+        .expect("entry");
+        Authenticated {
+            caller: Caller::default(),
+            entry,
+            acl: Arc::new(Acl::new(&[Arc::new(policy)])),
+        }
+    }
+
+    fn send(
+        routes: &Routes,
+        who: &Authenticated,
+        op: Operation,
+        path: &str,
+    ) -> Result<Response, CoreError> {
+        let mut req = Request::new(op, path);
+        route_to_mount(
+            routes.for_path(path),
+            &mut req,
+            who,
+            &crate::sdk::SystemClock,
+        )
+    }
+
+    #[test]
+    fn the_table_decides_sudo_and_unsupported_paths() {
+        let backend = Arc::new(Declared::default());
+        let routes = routes_with(backend.clone());
+        let user = caller(r#"path "declared/*" { capabilities = ["read", "update"] }"#);
+        let admin = caller(r#"path "declared/*" { capabilities = ["read", "update", "sudo"] }"#);
+        use Operation::*;
+        assert!(matches!(
+            send(&routes, &user, Read, "declared/root-only"),
+            Err(CoreError::PermissionDenied)
+        ));
+        assert!(send(&routes, &admin, Read, "declared/root-only").is_ok());
+        assert!(send(&routes, &user, Read, "declared/plain/x").is_ok());
+        assert_eq!(backend.served.load(Ordering::SeqCst), 2);
+        // 405 and 404 from the table, before the backend is asked
+        assert!(matches!(
+            send(&routes, &admin, Update, "declared/plain/x"),
+            Err(CoreError::Logical(LogicalError::UnsupportedOperation))
+        ));
+        assert!(matches!(
+            send(&routes, &admin, Read, "declared/plain/x/y"),
+            Err(CoreError::Logical(LogicalError::UnsupportedPath(p))) if p == "plain/x/y"
+        ));
+        assert_eq!(backend.served.load(Ordering::SeqCst), 2);
+        // the ACL still comes first: no capability, no 404
+        let nobody = caller(r#"path "other/*" { capabilities = ["read"] }"#);
+        assert!(matches!(
+            send(&routes, &nobody, Read, "declared/nope"),
+            Err(CoreError::PermissionDenied)
+        ));
+    }
+
+    #[test]
+    fn the_table_decides_what_is_served_without_a_token() {
+        let routes = routes_with(Arc::new(Declared::default()));
+        let open =
+            |op, path: &str| unauthenticated_read(&routes, &Request::new(op, path)).is_some();
+        assert!(open(Operation::Read, "declared/open"));
+        assert!(!open(Operation::Update, "declared/open"));
+        assert!(!open(Operation::Read, "declared/root-only"));
+        assert!(!open(Operation::Read, "declared/open/x"));
+        assert!(!open(Operation::Read, "declared/plain/open"));
+    }
 }

@@ -14,8 +14,21 @@
 use serde_json::{Map, Value};
 
 use crate::barrier::StorageView;
-use crate::logical::{Caller, LogicalBackend, LogicalError, LogicalRequest};
-use crate::sdk::{Operation, Response};
+use crate::logical::{matched, Caller, LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk::MountPoint;
+use crate::sdk::{Operation, Response, Route};
+
+/// One route, as KV version 1: any path is an entry or a folder.
+const ROUTES: &[Route] = &[Route::new(
+    ":path*",
+    &[
+        Operation::Read,
+        Operation::List,
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+    ],
+)];
 
 /// The cubbyhole engine.
 #[derive(Default)]
@@ -48,6 +61,7 @@ fn entry_path(req: &LogicalRequest<'_>) -> Result<String, LogicalError> {
 
 impl LogicalBackend for CubbyholeBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+        matched(ROUTES, req)?;
         match req.operation {
             Operation::Read => read(req),
             Operation::List => list(req),
@@ -55,6 +69,10 @@ impl LogicalBackend for CubbyholeBackend {
             Operation::Delete => delete(req),
             Operation::Patch => Err(LogicalError::UnsupportedOperation),
         }
+    }
+
+    fn routes(&self, _mount: MountPoint<'_>) -> &'static [Route] {
+        ROUTES
     }
 
     fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {

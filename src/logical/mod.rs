@@ -3,9 +3,10 @@
 //! Owns: the [`LogicalBackend`] trait every engine implements (requests,
 //! and the `setup`/`cleanup`/`periodic` hooks the core's scheduler drives),
 //! the [`MountContext`] a backend instance is built from, the engines
-//! themselves (kv v1/v2, cubbyhole, apikeys, identity) and typed access to
-//! request fields. A backend sees only its mount's [`StorageView`] and what
-//! the request tells it of its mount ([`MountPoint`]), and reads time only
+//! themselves (kv v1/v2, cubbyhole, apikeys, identity), dispatch from a
+//! backend's declared routes ([`matched`]) and typed access to request
+//! fields. A backend sees only its mount's [`StorageView`] and what the
+//! request tells it of its mount ([`MountPoint`]), and reads time only
 //! from the vault's clock (`LogicalRequest::clock`, the context's clock, or
 //! `periodic`'s `now`); it must not reach the barrier, other mounts, or
 //! HTTP, and names neither `core` nor `router` (the `sys/` handlers are a
@@ -23,8 +24,9 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::barrier::{BarrierError, StorageView};
+use crate::sdk::route::{self, FieldError, Matched, RouteError};
 pub use crate::sdk::LoginAuth;
-use crate::sdk::{Clock, MountPoint, Operation, Response};
+use crate::sdk::{Clock, MountPoint, Operation, Response, Route};
 
 /// Who is calling, as far as a backend needs to know.
 #[derive(Clone, Debug, Default)]
@@ -96,11 +98,11 @@ pub trait LogicalBackend: Send + Sync {
         Ok(None)
     }
 
-    /// Whether `path` (relative to the mount) is served without a token
-    /// (auth methods' login paths).
-    fn unauthenticated(&self, _path: &str) -> bool {
-        false
-    }
+    /// The routes this backend serves on `mount` (paths relative to the
+    /// mount): the pipeline reads them for the unauthenticated, sudo and
+    /// unsupported path/operation decisions, and [`matched`] dispatches
+    /// from them.
+    fn routes(&self, mount: MountPoint<'_>) -> &'static [Route];
 
     /// The engine itself, for the core to reach the typed methods of the
     /// instance that serves one mount (KV's in-place upgrade, identity's
@@ -129,6 +131,20 @@ pub trait LogicalBackend: Send + Sync {
     fn periodic(&self, _now: OffsetDateTime) -> Vec<Performed> {
         Vec::new()
     }
+}
+
+/// The route of `table` that serves `req`, with its captures, after
+/// checking the request's fields against the route's schema: 404 for a
+/// path no route matches, 405 for an operation the route does not serve,
+/// 400 naming a field of the wrong type.
+pub fn matched<'p>(
+    table: &'static [Route],
+    req: &LogicalRequest<'p>,
+) -> Result<Matched<'static, 'p>, LogicalError> {
+    let m = route::find(table, req.path, req.operation)
+        .map_err(|e| LogicalError::from_route(e, req.path))?;
+    m.route.validate(req.operation, req.data)?;
+    Ok(m)
 }
 
 /// Errors of secrets engines.
@@ -175,6 +191,22 @@ impl std::fmt::Display for LogicalError {
 }
 
 impl std::error::Error for LogicalError {}
+
+impl LogicalError {
+    /// The error of a path without a route for an operation.
+    pub fn from_route(e: RouteError, path: &str) -> LogicalError {
+        match e {
+            RouteError::UnsupportedPath => LogicalError::UnsupportedPath(path.to_string()),
+            RouteError::UnsupportedOperation => LogicalError::UnsupportedOperation,
+        }
+    }
+}
+
+impl From<FieldError> for LogicalError {
+    fn from(e: FieldError) -> Self {
+        LogicalError::BadRequest(e.to_string())
+    }
+}
 
 impl From<BarrierError> for LogicalError {
     fn from(e: BarrierError) -> Self {

@@ -25,7 +25,10 @@ mod secret_id;
 
 use std::sync::{Mutex, MutexGuard};
 
-use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+use crate::logical::{matched, LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk;
+use crate::sdk::route::{find, Field, FieldType, Matched, ALL_OPERATIONS};
+use crate::sdk::MountPoint;
 use crate::sdk::{Operation, Response};
 
 /// How many lock stripes serialize per-role changes.
@@ -82,51 +85,120 @@ enum Route<'a> {
     Tidy,
 }
 
-/// The folders LIST may name with a trailing '/'.
-fn is_list_folder(path: &str) -> bool {
-    path == "role"
-        || path
-            .strip_prefix("role/")
-            .and_then(|rest| rest.strip_suffix("/secret-id"))
-            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+const LOGIN: &str = "login";
+const ROLES: &str = "role";
+const ROLES_FOLDER: &str = "role/";
+const TIDY: &str = "tidy/secret-id";
+const ROLE: &str = "role/:role_name";
+const ROLE_ID: &str = "role/:role_name/role-id";
+const SECRET_IDS: &str = "role/:role_name/secret-id";
+const SECRET_IDS_FOLDER: &str = "role/:role_name/secret-id/";
+const CUSTOM_SECRET_ID: &str = "role/:role_name/custom-secret-id";
+const SECRET_ID_LOOKUP: &str = "role/:role_name/secret-id/lookup";
+const SECRET_ID_DESTROY: &str = "role/:role_name/secret-id/destroy";
+const ACCESSOR_LOOKUP: &str = "role/:role_name/secret-id-accessor/lookup";
+const ACCESSOR_DESTROY: &str = "role/:role_name/secret-id-accessor/destroy";
+/// The one-field endpoints are `role/:role_name/<segment>`.
+const FIELD_PREFIX: &str = "role/:role_name/";
+
+const WRITE: &[Operation] = &[Operation::Create, Operation::Update];
+
+/// The settings of a role (their current names): its own, then the token
+/// settings of `tokenutil::TOKEN_FIELDS`.
+const ROLE_FIELDS: &[Field] = &[
+    Field::new("bind_secret_id", FieldType::Bool),
+    Field::new("secret_id_bound_cidrs", FieldType::StringList),
+    Field::new("secret_id_num_uses", FieldType::Int),
+    Field::new("secret_id_ttl", FieldType::Duration),
+    Field::new("local_secret_ids", FieldType::Bool),
+    Field::new("role_id", FieldType::String),
+    Field::new("token_policies", FieldType::StringList),
+    Field::new("token_bound_cidrs", FieldType::StringList),
+    Field::new("token_ttl", FieldType::Duration),
+    Field::new("token_max_ttl", FieldType::Duration),
+    Field::new("token_explicit_max_ttl", FieldType::Duration),
+    Field::new("token_period", FieldType::Duration),
+    Field::new("token_num_uses", FieldType::Int),
+    Field::new("token_no_default_policy", FieldType::Bool),
+    Field::new("token_type", FieldType::String),
+];
+const WRITE_OR_DELETE: &[Operation] = &[Operation::Create, Operation::Update, Operation::Delete];
+
+/// A one-field endpoint (see `role::FIELD_ENDPOINTS`): its handler decides
+/// per operation.
+const fn field_route(pattern: &'static str) -> sdk::Route {
+    sdk::Route::new(pattern, ALL_OPERATIONS)
 }
 
-/// The route of `path` for `op`. Only a list may name a folder, with the
-/// trailing '/' the pipeline gives every list: "role/x/secret-id/" must not
-/// reach the writer of "role/x/secret-id", or a policy on the latter could be
+/// The method's routes. Only a list may name a folder, with the trailing
+/// '/' the pipeline gives every list: "role/x/secret-id/" must not reach
+/// the writer of "role/x/secret-id", or a policy on the latter could be
 /// sidestepped.
-fn route(path: &str, op: Operation) -> Option<Route<'_>> {
-    let path = match path.strip_suffix('/') {
-        Some(folder) if op == Operation::List && is_list_folder(folder) => folder,
-        Some(_) => return None,
-        None => path,
-    };
-    match path {
-        "login" => return Some(Route::Login),
-        "role" => return Some(Route::Roles),
-        "tidy/secret-id" => return Some(Route::Tidy),
-        _ => {}
-    }
-    let rest = path.strip_prefix("role/")?;
-    let (name, sub) = match rest.split_once('/') {
-        Some((name, sub)) => (name, Some(sub)),
-        None => (rest, None),
-    };
-    if name.is_empty() {
-        return None;
-    }
-    Some(match sub {
-        None => Route::Role(name),
-        Some("role-id") => Route::RoleId(name),
-        Some("secret-id") => Route::SecretIds(name),
-        Some("custom-secret-id") => Route::CustomSecretId(name),
-        Some("secret-id/lookup") => Route::SecretIdLookup(name),
-        Some("secret-id/destroy") => Route::SecretIdDestroy(name),
-        Some("secret-id-accessor/lookup") => Route::AccessorLookup(name),
-        Some("secret-id-accessor/destroy") => Route::AccessorDestroy(name),
-        Some(field) if role::is_field_endpoint(field) => Route::RoleField(name, field),
-        Some(_) => return None,
+const ROUTES: &[sdk::Route] = &[
+    sdk::Route::new(LOGIN, WRITE).unauthenticated(),
+    sdk::Route::list(ROLES),
+    sdk::Route::list(ROLES_FOLDER),
+    sdk::Route::new(TIDY, WRITE),
+    sdk::Route::new(
+        ROLE,
+        &[
+            Operation::Read,
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+        ],
+    )
+    .fields(ROLE_FIELDS),
+    sdk::Route::new(
+        ROLE_ID,
+        &[Operation::Read, Operation::Create, Operation::Update],
+    ),
+    sdk::Route::new(
+        SECRET_IDS,
+        &[Operation::List, Operation::Create, Operation::Update],
+    ),
+    sdk::Route::list(SECRET_IDS_FOLDER),
+    sdk::Route::new(CUSTOM_SECRET_ID, WRITE),
+    sdk::Route::new(SECRET_ID_LOOKUP, WRITE),
+    sdk::Route::new(SECRET_ID_DESTROY, WRITE_OR_DELETE),
+    sdk::Route::new(ACCESSOR_LOOKUP, WRITE),
+    sdk::Route::new(ACCESSOR_DESTROY, WRITE_OR_DELETE),
+    field_route("role/:role_name/policies"),
+    field_route("role/:role_name/secret-id-num-uses"),
+    field_route("role/:role_name/secret-id-ttl"),
+    field_route("role/:role_name/token-num-uses"),
+    field_route("role/:role_name/token-ttl"),
+    field_route("role/:role_name/token-max-ttl"),
+    field_route("role/:role_name/bind-secret-id"),
+    field_route("role/:role_name/secret-id-bound-cidrs"),
+    field_route("role/:role_name/bound-cidr-list"),
+    field_route("role/:role_name/token-bound-cidrs"),
+    field_route("role/:role_name/period"),
+    field_route("role/:role_name/local-secret-ids"),
+];
+
+/// The typed route of a matched path.
+fn typed<'a>(m: &Matched<'_, 'a>) -> Option<Route<'a>> {
+    let name = m.get("role_name");
+    Some(match m.pattern() {
+        LOGIN => Route::Login,
+        ROLES | ROLES_FOLDER => Route::Roles,
+        TIDY => Route::Tidy,
+        ROLE => Route::Role(name),
+        ROLE_ID => Route::RoleId(name),
+        SECRET_IDS | SECRET_IDS_FOLDER => Route::SecretIds(name),
+        CUSTOM_SECRET_ID => Route::CustomSecretId(name),
+        SECRET_ID_LOOKUP => Route::SecretIdLookup(name),
+        SECRET_ID_DESTROY => Route::SecretIdDestroy(name),
+        ACCESSOR_LOOKUP => Route::AccessorLookup(name),
+        ACCESSOR_DESTROY => Route::AccessorDestroy(name),
+        p => Route::RoleField(name, p.strip_prefix(FIELD_PREFIX)?),
     })
+}
+
+/// The route of `path` for `op`; `None` when the table has none.
+fn route(path: &str, op: Operation) -> Option<Route<'_>> {
+    find(ROUTES, path, op).ok().as_ref().and_then(typed)
 }
 
 fn is_write(op: Operation) -> bool {
@@ -135,7 +207,8 @@ fn is_write(op: Operation) -> bool {
 
 impl LogicalBackend for AppRoleBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-        let Some(r) = route(req.path, req.operation) else {
+        let m = matched(ROUTES, req)?;
+        let Some(r) = typed(&m) else {
             return Err(LogicalError::UnsupportedPath(req.path.to_string()));
         };
         let op = req.operation;
@@ -186,8 +259,8 @@ impl LogicalBackend for AppRoleBackend {
         }
     }
 
-    fn unauthenticated(&self, path: &str) -> bool {
-        path == "login"
+    fn routes(&self, _mount: MountPoint<'_>) -> &'static [sdk::Route] {
+        ROUTES
     }
 }
 
@@ -224,5 +297,40 @@ mod tests {
         assert!(route("role/web/nope", Read).is_none());
         assert!(route("role//x", Read).is_none());
         assert!(route("other", Read).is_none());
+    }
+
+    #[test]
+    fn the_route_table_is_sound() {
+        assert_eq!(sdk::route::overlaps(ROUTES), Vec::<String>::new());
+        // every route has its typed route
+        for r in ROUTES {
+            let path = r.pattern.replace(":role_name", "web");
+            let m = sdk::route::lookup(ROUTES, &path).expect(r.pattern);
+            assert!(typed(&m).is_some(), "{}", r.pattern);
+        }
+        // the one-field routes are exactly the role's one-field endpoints
+        let fields: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.operations == ALL_OPERATIONS)
+            .filter_map(|r| r.pattern.strip_prefix(FIELD_PREFIX))
+            .collect();
+        assert!(
+            fields.iter().all(|seg| role::is_field_endpoint(seg)),
+            "{fields:?}"
+        );
+        assert_eq!(fields.len(), role::FIELD_ENDPOINTS.len());
+        assert_eq!(
+            ROUTES
+                .iter()
+                .filter(|r| r.unauthenticated)
+                .map(|r| r.pattern)
+                .collect::<Vec<_>>(),
+            [LOGIN]
+        );
+        // a role carries every token setting, typed as tokenutil types it
+        for t in crate::auth::tokenutil::TOKEN_FIELDS {
+            let f = ROLE_FIELDS.iter().find(|f| f.name == t.name).expect(t.name);
+            assert_eq!(f.kind, t.kind, "{}", t.name);
+        }
     }
 }

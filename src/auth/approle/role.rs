@@ -290,7 +290,7 @@ pub(super) fn write_role_id(
 
 /// A one-field endpoint: its path segment, the keys it shows (the first
 /// is the one it sets), and the value a DELETE resets it to.
-struct FieldEndpoint {
+pub(super) struct FieldEndpoint {
     segment: &'static str,
     keys: &'static [&'static str],
     reset: fn() -> Value,
@@ -308,7 +308,7 @@ const fn field(
     }
 }
 
-const FIELD_ENDPOINTS: &[FieldEndpoint] = &[
+pub(super) const FIELD_ENDPOINTS: &[FieldEndpoint] = &[
     field("policies", &["token_policies", "policies"], || json!([])),
     field("secret-id-num-uses", &["secret_id_num_uses"], || json!(0)),
     field("secret-id-ttl", &["secret_id_ttl"], || json!(0)),
@@ -326,6 +326,7 @@ const FIELD_ENDPOINTS: &[FieldEndpoint] = &[
 ];
 
 /// Whether `segment` is one of the one-field endpoints.
+#[cfg(test)]
 pub(super) fn is_field_endpoint(segment: &str) -> bool {
     FIELD_ENDPOINTS.iter().any(|f| f.segment == segment)
 }

@@ -18,10 +18,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::auth::cidr;
-use crate::auth::tokenutil::{Alias, TokenFields};
+use crate::auth::tokenutil::{Alias, TokenFields, TOKEN_FIELDS};
 use crate::barrier::StorageView;
 use crate::crypto::SecretString;
-use crate::logical::{LogicalBackend, LogicalError, LogicalRequest};
+use crate::logical::{matched, LogicalBackend, LogicalError, LogicalRequest};
+use crate::sdk;
+use crate::sdk::route::{lookup, Matched};
+use crate::sdk::MountPoint;
 use crate::sdk::{Operation, Response};
 
 /// Legacy names a user still accepts.
@@ -98,33 +101,51 @@ enum Route<'a> {
     Login(&'a str),
 }
 
+const USERS: &str = "users";
+const USERS_FOLDER: &str = "users/";
+const USER: &str = "users/:username";
+const PASSWORD: &str = "users/:username/password";
+const POLICIES: &str = "users/:username/policies";
+const LOGIN: &str = "login/:username";
+
+const WRITE: &[Operation] = &[Operation::Create, Operation::Update];
+
+/// The method's routes. Only the folder "users/" ends in '/' (see
+/// approle's table).
+const ROUTES: &[sdk::Route] = &[
+    sdk::Route::list(USERS),
+    sdk::Route::list(USERS_FOLDER),
+    sdk::Route::new(
+        USER,
+        &[
+            Operation::Read,
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+        ],
+    )
+    .fields(TOKEN_FIELDS),
+    sdk::Route::new(PASSWORD, WRITE),
+    sdk::Route::new(POLICIES, WRITE),
+    sdk::Route::new(LOGIN, WRITE).unauthenticated(),
+];
+
+/// The typed route of a matched path.
+fn typed<'a>(m: &Matched<'_, 'a>) -> Option<Route<'a>> {
+    let name = m.get("username");
+    Some(match m.pattern() {
+        USERS | USERS_FOLDER => Route::Users,
+        USER => Route::User(name),
+        PASSWORD => Route::Password(name),
+        POLICIES => Route::Policies(name),
+        LOGIN => Route::Login(name),
+        _ => return None,
+    })
+}
+
+/// The route of `path`, whatever the operation.
 fn route(path: &str) -> Option<Route<'_>> {
-    // Only the folder "users/" may end in '/' (see approle's `route`).
-    let path = match path.strip_suffix('/') {
-        Some("users") => "users",
-        Some(_) => return None,
-        None => path,
-    };
-    if path == "users" {
-        return Some(Route::Users);
-    }
-    if let Some(name) = path.strip_prefix("login/") {
-        return (!name.is_empty() && !name.contains('/')).then_some(Route::Login(name));
-    }
-    let rest = path.strip_prefix("users/")?;
-    let (name, sub) = match rest.split_once('/') {
-        Some((n, s)) => (n, Some(s)),
-        None => (rest, None),
-    };
-    if name.is_empty() {
-        return None;
-    }
-    match sub {
-        None => Some(Route::User(name)),
-        Some("password") => Some(Route::Password(name)),
-        Some("policies") => Some(Route::Policies(name)),
-        Some(_) => None,
-    }
+    lookup(ROUTES, path).as_ref().and_then(typed)
 }
 
 fn is_write(op: Operation) -> bool {
@@ -174,7 +195,8 @@ fn password_field(data: &Map<String, Value>) -> Result<Option<SecretString>, Log
 
 impl LogicalBackend for UserpassBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-        let Some(r) = route(req.path) else {
+        let m = matched(ROUTES, req)?;
+        let Some(r) = typed(&m) else {
             return Err(LogicalError::UnsupportedPath(req.path.to_string()));
         };
         let op = req.operation;
@@ -203,8 +225,8 @@ impl LogicalBackend for UserpassBackend {
         }
     }
 
-    fn unauthenticated(&self, path: &str) -> bool {
-        matches!(route(path), Some(Route::Login(_)))
+    fn routes(&self, _mount: MountPoint<'_>) -> &'static [sdk::Route] {
+        ROUTES
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -355,9 +377,19 @@ mod tests {
         assert!(route("login/").is_none());
         assert!(route("login/a/b").is_none());
         assert!(route("users/bob/other").is_none());
-        let b = UserpassBackend::new();
-        assert!(b.unauthenticated("login/bob"));
-        assert!(!b.unauthenticated("users/bob"));
+        let unauthenticated = |p| lookup(ROUTES, p).is_some_and(|m| m.route.unauthenticated);
+        assert!(unauthenticated("login/bob"));
+        assert!(!unauthenticated("users/bob"));
+        assert!(!unauthenticated("login/a/b"));
+    }
+
+    #[test]
+    fn the_route_table_is_sound() {
+        assert_eq!(sdk::route::overlaps(ROUTES), Vec::<String>::new());
+        for r in ROUTES {
+            let path = r.pattern.replace(":username", "bob");
+            assert!(route(&path).is_some(), "{}", r.pattern);
+        }
     }
 
     #[test]

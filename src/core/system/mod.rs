@@ -110,21 +110,7 @@ pub(crate) fn handle(
     Err(CoreError::UnsupportedPath(req.path.clone()))
 }
 
-/// Vault's root-protected system paths.
+/// Vault's root-protected system paths (the `sys/` route table).
 fn needs_sudo(path: &str, op: Operation) -> bool {
-    let changes = op.is_write();
-    path == "seal"
-        || path == "rotate"
-        || path == "key-status"
-        || (changes && (path.starts_with("mounts/") || path.starts_with("auth/")))
-        || path.starts_with("audit")
-        || path.starts_with("leases/revoke-prefix")
-        || path.starts_with("revoke-prefix")
-        || (op == Operation::List && path.starts_with("leases/lookup"))
-        || path.starts_with("leases/revoke-force")
-        || path.starts_with("storage/")
-        || path.starts_with("generate-root-token/")
-        || path == "raw"
-        || path.starts_with("raw/")
-        || path == "dev/clock"
+    crate::core::sys_routes::sys_sudo(path, op)
 }

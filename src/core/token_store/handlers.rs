@@ -37,7 +37,7 @@ pub(crate) fn handle(
     auth: &Authenticated,
 ) -> Result<Response, CoreError> {
     let path = req.path.strip_prefix("auth/token/").unwrap_or("");
-    let sudo = path.starts_with("accessors") || path.starts_with("revoke-orphan");
+    let sudo = crate::core::sys_routes::token_sudo(path, req.operation);
     authorize(auth, req.operation, &req.path, sudo)?;
     let write = matches!(req.operation, Operation::Create | Operation::Update);
     let t = Tokens {

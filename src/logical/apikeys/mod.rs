@@ -34,7 +34,12 @@ use std::sync::{Arc, RwLock};
 use serde_json::{json, Map};
 
 use crate::barrier::StorageView;
-use crate::logical::{LogicalBackend, LogicalError, LogicalRequest, MountContext, Performed};
+use crate::logical::{
+    matched, LogicalBackend, LogicalError, LogicalRequest, MountContext, Performed,
+};
+use crate::sdk;
+use crate::sdk::route::{lookup, Field, FieldType, Matched};
+use crate::sdk::MountPoint;
 use crate::sdk::{Operation, Response};
 
 use store::MountState;
@@ -128,24 +133,75 @@ enum Route<'a> {
     Creds(&'a str),
 }
 
+const CONFIG: &str = "config";
+const STATS: &str = "stats";
+const VALIDATE: &str = "validate";
+const KEYS: &str = "keys";
+const KEYS_FOLDER: &str = "keys/";
+const KEY: &str = "keys/:name";
+const ROTATE: &str = "keys/:name/rotate";
+const REVOKE: &str = "keys/:name/revoke";
+const CREDS: &str = "creds/:name*";
+
+const WRITE: &[Operation] = &[Operation::Create, Operation::Update];
+
+const CONFIG_FIELDS: &[Field] = &[
+    Field::new("prefix", FieldType::String),
+    Field::new("default_ttl", FieldType::Duration),
+    Field::new("default_rotation_period", FieldType::Duration),
+    Field::new("default_grace_period", FieldType::Duration),
+    Field::new("rate_limit", FieldType::Int),
+    Field::new("rate_limit_burst", FieldType::Int),
+    Field::new("webhook_allow_http", FieldType::Bool),
+    Field::new("webhook_allowed_networks", FieldType::StringList),
+];
+const ROTATE_FIELDS: &[Field] = &[Field::new("grace_period", FieldType::Duration)];
+const REVOKE_FIELDS: &[Field] = &[Field::new("version", FieldType::Int)];
+
+/// The engine's routes. `creds/` takes the rest of the path as the name
+/// (the handler checks it).
+const ROUTES: &[sdk::Route] = &[
+    sdk::Route::new(
+        CONFIG,
+        &[Operation::Read, Operation::Create, Operation::Update],
+    )
+    .fields(CONFIG_FIELDS),
+    sdk::Route::new(STATS, &[Operation::Read]),
+    sdk::Route::new(VALIDATE, WRITE),
+    sdk::Route::list(KEYS),
+    sdk::Route::list(KEYS_FOLDER),
+    sdk::Route::new(
+        KEY,
+        &[
+            Operation::Read,
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+        ],
+    ),
+    sdk::Route::new(ROTATE, WRITE).fields(ROTATE_FIELDS),
+    sdk::Route::new(REVOKE, WRITE).fields(REVOKE_FIELDS),
+    sdk::Route::new(CREDS, &[Operation::Read]),
+];
+
+/// The typed route of a matched path.
+fn typed<'a>(m: &Matched<'_, 'a>) -> Option<Route<'a>> {
+    Some(match m.pattern() {
+        CONFIG => Route::Config,
+        STATS => Route::Stats,
+        VALIDATE => Route::Validate,
+        KEYS | KEYS_FOLDER => Route::Keys,
+        KEY => Route::Key(m.get("name")),
+        ROTATE => Route::Rotate(m.get("name")),
+        REVOKE => Route::Revoke(m.get("name")),
+        CREDS => Route::Creds(m.get("name")),
+        _ => return None,
+    })
+}
+
+/// The route of `path`, whatever the operation.
 fn route(path: &str) -> Option<Route<'_>> {
-    match path {
-        "config" => return Some(Route::Config),
-        "stats" => return Some(Route::Stats),
-        "validate" => return Some(Route::Validate),
-        "keys" | "keys/" => return Some(Route::Keys),
-        _ => {}
-    }
-    if let Some(name) = path.strip_prefix("creds/") {
-        return Some(Route::Creds(name));
-    }
-    let rest = path.strip_prefix("keys/")?;
-    match rest.split_once('/') {
-        None => Some(Route::Key(rest)),
-        Some((name, "rotate")) => Some(Route::Rotate(name)),
-        Some((name, "revoke")) => Some(Route::Revoke(name)),
-        Some(_) => None,
-    }
+    lookup(ROUTES, path).as_ref().and_then(typed)
 }
 
 fn is_write(op: Operation) -> bool {
@@ -201,8 +257,8 @@ impl ApiKeysBackend {
 
 impl LogicalBackend for ApiKeysBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-        let route =
-            route(req.path).ok_or_else(|| LogicalError::UnsupportedPath(req.path.to_string()))?;
+        let m = matched(ROUTES, req)?;
+        let route = typed(&m).ok_or_else(|| LogicalError::UnsupportedPath(req.path.to_string()))?;
         if route == Route::Validate {
             if !is_write(req.operation) {
                 return Err(LogicalError::UnsupportedOperation);
@@ -213,6 +269,10 @@ impl LogicalBackend for ApiKeysBackend {
         let result = self.dispatch(&state, route, req);
         self.registry.settle(req.storage, &state);
         result
+    }
+
+    fn routes(&self, _mount: MountPoint<'_>) -> &'static [sdk::Route] {
+        ROUTES
     }
 
     fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {

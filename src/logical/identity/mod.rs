@@ -28,9 +28,13 @@ use serde_json::{json, Map, Value};
 
 use crate::barrier::StorageView;
 use crate::logical::{
-    fields, LogicalBackend, LogicalError, LogicalRequest, MountContext, Performed,
+    fields, matched, LogicalBackend, LogicalError, LogicalRequest, MountContext, Performed,
 };
+use crate::sdk;
+use crate::sdk::route::{lookup, Field, FieldType, Matched};
+use crate::sdk::MountPoint;
 use crate::sdk::{Operation, Response};
+use Operation::*;
 
 /// The mount type.
 pub const KIND: &str = "identity";
@@ -125,46 +129,74 @@ enum Route<'a> {
     OpenIdConfig,
 }
 
-/// The route of `path` as the pipeline canonicalised it: only the list
-/// folders `oidc/key/` and `oidc/role/` end in `/`, and a path is never
-/// trimmed here ("oidc/role/x/" must not reach the handler of "oidc/role/x",
+const KEYS: &str = "oidc/key/";
+const KEY: &str = "oidc/key/:name";
+const KEY_ROTATE: &str = "oidc/key/:name/rotate";
+const ROLES: &str = "oidc/role/";
+const ROLE: &str = "oidc/role/:name";
+const TOKEN: &str = "oidc/token/:name";
+const INTROSPECT: &str = "oidc/introspect";
+
+const KEY_FIELDS: &[Field] = &[
+    Field::new("algorithm", FieldType::String),
+    Field::new("rotation_period", FieldType::Duration),
+    Field::new("verification_ttl", FieldType::Duration),
+    Field::new("allowed_client_ids", FieldType::StringList),
+];
+const ROTATE_FIELDS: &[Field] = &[Field::new("verification_ttl", FieldType::Duration)];
+const ROLE_FIELDS: &[Field] = &[
+    Field::new("key", FieldType::String),
+    Field::new("ttl", FieldType::Duration),
+];
+const INTROSPECT_FIELDS: &[Field] = &[
+    Field::new("token", FieldType::String).required(),
+    Field::new("client_id", FieldType::String),
+];
+
+/// `oidc/key/:name`, whose schema also types the key's settings.
+const KEY_ROUTE: sdk::Route =
+    sdk::Route::new(KEY, &[Read, Create, Update, Delete]).fields(KEY_FIELDS);
+
+/// The engine's routes. Only the list folders `oidc/key/` and `oidc/role/`
+/// end in `/` ("oidc/role/x/" must not reach the handler of "oidc/role/x",
 /// or a policy on the latter could be sidestepped).
-fn route(path: &str) -> Option<Route<'_>> {
-    let p = path;
-    Some(match p {
-        "oidc/key/" => Route::KeyList,
-        "oidc/role/" => Route::RoleList,
-        "oidc/introspect" => Route::Introspect,
+const ROUTES: &[sdk::Route] = &[
+    sdk::Route::list(KEYS),
+    KEY_ROUTE,
+    sdk::Route::new(KEY_ROTATE, &[Create, Update]).fields(ROTATE_FIELDS),
+    sdk::Route::list(ROLES),
+    sdk::Route::new(ROLE, &[Read, Create, Update, Delete]).fields(ROLE_FIELDS),
+    sdk::Route::new(TOKEN, &[Read]),
+    sdk::Route::new(INTROSPECT, &[Create, Update]).fields(INTROSPECT_FIELDS),
+    sdk::Route::new(WELL_KNOWN_KEYS, &[Read]).unauthenticated(),
+    sdk::Route::new(WELL_KNOWN_CONFIG, &[Read]).unauthenticated(),
+];
+
+/// The typed route of a matched path.
+fn typed<'a>(m: &Matched<'_, 'a>) -> Option<Route<'a>> {
+    Some(match m.pattern() {
+        KEYS => Route::KeyList,
+        KEY => Route::Key(m.get("name")),
+        KEY_ROTATE => Route::KeyRotate(m.get("name")),
+        ROLES => Route::RoleList,
+        ROLE => Route::Role(m.get("name")),
+        TOKEN => Route::Token(m.get("name")),
+        INTROSPECT => Route::Introspect,
         WELL_KNOWN_KEYS => Route::Jwks,
         WELL_KNOWN_CONFIG => Route::OpenIdConfig,
-        _ => {
-            if let Some(rest) = p.strip_prefix("oidc/key/") {
-                match rest.strip_suffix("/rotate") {
-                    Some(name) if !name.contains('/') => Route::KeyRotate(name),
-                    _ if !rest.contains('/') => Route::Key(rest),
-                    _ => return None,
-                }
-            } else if let Some(rest) = p.strip_prefix("oidc/role/") {
-                if rest.contains('/') {
-                    return None;
-                }
-                Route::Role(rest)
-            } else if let Some(rest) = p.strip_prefix("oidc/token/") {
-                if rest.contains('/') {
-                    return None;
-                }
-                Route::Token(rest)
-            } else {
-                return None;
-            }
-        }
+        _ => return None,
     })
+}
+
+/// The route of `path`, whatever the operation.
+fn route(path: &str) -> Option<Route<'_>> {
+    lookup(ROUTES, path).as_ref().and_then(typed)
 }
 
 impl LogicalBackend for IdentityBackend {
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-        use Operation::*;
-        let Some(r) = route(req.path) else {
+        let m = matched(ROUTES, req)?;
+        let Some(r) = typed(&m) else {
             return Err(LogicalError::UnsupportedPath(req.path.to_string()));
         };
         let op = req.operation;
@@ -193,6 +225,10 @@ impl LogicalBackend for IdentityBackend {
         }
     }
 
+    fn routes(&self, _mount: MountPoint<'_>) -> &'static [sdk::Route] {
+        ROUTES
+    }
+
     fn exists(&self, req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
         Ok(match route(req.path) {
             Some(Route::Key(n)) if check_name(n).is_ok() => {
@@ -203,10 +239,6 @@ impl LogicalBackend for IdentityBackend {
             }
             _ => None,
         })
-    }
-
-    fn unauthenticated(&self, path: &str) -> bool {
-        matches!(path, WELL_KNOWN_KEYS | WELL_KNOWN_CONFIG)
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -268,8 +300,10 @@ fn openid_configuration(id: &IdentityBackend) -> Value {
 
 // ---- keys -----------------------------------------------------------------
 
+/// The key's settings, typed by the key route's schema.
 fn key_params(data: &Map<String, Value>) -> Result<keys::KeyParams, LogicalError> {
-    let rotation_period = fields::opt_duration(data, "rotation_period")?;
+    let f = KEY_ROUTE.parse(data)?;
+    let rotation_period = f.u64("rotation_period");
     if rotation_period == Some(0) {
         return Err(LogicalError::BadRequest(
             "rotation_period must be at least one second".into(),
@@ -277,8 +311,8 @@ fn key_params(data: &Map<String, Value>) -> Result<keys::KeyParams, LogicalError
     }
     Ok(keys::KeyParams {
         rotation_period,
-        verification_ttl: fields::opt_duration(data, "verification_ttl")?,
-        allowed_client_ids: fields::opt_string_list(data, "allowed_client_ids")?,
+        verification_ttl: f.u64("verification_ttl"),
+        allowed_client_ids: f.strings("allowed_client_ids"),
     })
 }
 
@@ -651,10 +685,16 @@ mod tests {
         assert_eq!(active(&token, json!("other")), json!(false));
         assert_eq!(active("x.y.z", Value::Null), json!(false));
         // unauthenticated paths are exactly the well-known documents
-        assert!(b.unauthenticated("oidc/.well-known/keys"));
-        assert!(b.unauthenticated("oidc/.well-known/openid-configuration"));
-        assert!(!b.unauthenticated("oidc/token/r"));
-        assert!(!b.unauthenticated("oidc/introspect"));
+        let open: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.unauthenticated)
+            .map(|r| r.pattern)
+            .collect();
+        assert_eq!(open, [WELL_KNOWN_KEYS, WELL_KNOWN_CONFIG]);
+        let unauthenticated = |p| lookup(ROUTES, p).is_some_and(|m| m.route.unauthenticated);
+        assert!(unauthenticated("oidc/.well-known/keys"));
+        assert!(!unauthenticated("oidc/token/r"));
+        assert!(!unauthenticated("oidc/introspect"));
     }
 
     #[test]

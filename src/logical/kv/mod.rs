@@ -10,7 +10,12 @@ mod v2;
 use std::sync::Arc;
 
 use crate::logical::{LogicalBackend, LogicalError, LogicalRequest, MountContext};
-use crate::sdk::{Clock, Response};
+use crate::sdk::route::ALL_OPERATIONS;
+use crate::sdk::{Clock, MountPoint, Response, Route};
+
+/// The routes of a mount whose version is unknown: every path, so that the
+/// handler refuses the mount itself (400), not the path.
+const UNKNOWN_VERSION: &[Route] = &[Route::new(":path*", ALL_OPERATIONS)];
 
 /// The KV engine of one mount; dispatches on the mount's `options.version`.
 /// The instance owns the mount's per-key locks and upgrade guard: it is
@@ -42,6 +47,14 @@ impl LogicalBackend for KvBackend {
             other => Err(LogicalError::BadRequest(format!(
                 "unsupported kv version \"{other}\""
             ))),
+        }
+    }
+
+    fn routes(&self, mount: MountPoint<'_>) -> &'static [Route] {
+        match mount.kv_version() {
+            "1" => v1::ROUTES,
+            "2" => v2::ROUTES,
+            _ => UNKNOWN_VERSION,
         }
     }
 

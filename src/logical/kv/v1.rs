@@ -2,8 +2,20 @@
 
 use serde_json::{Map, Value};
 
-use crate::logical::{LogicalError, LogicalRequest};
-use crate::sdk::{Operation, Response};
+use crate::logical::{matched, LogicalError, LogicalRequest};
+use crate::sdk::{Operation, Response, Route};
+
+/// One route: any path is a key (read, write, delete) or a folder (list).
+pub(super) const ROUTES: &[Route] = &[Route::new(
+    ":path*",
+    &[
+        Operation::Read,
+        Operation::List,
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+    ],
+)];
 
 fn check_key(path: &str) -> Result<(), LogicalError> {
     if path.is_empty() || path.ends_with('/') {
@@ -20,6 +32,7 @@ pub(super) fn exists(req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalEr
 }
 
 pub(super) fn handle(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+    matched(ROUTES, req)?;
     match req.operation {
         Operation::Read => read(req),
         Operation::List => list(req),

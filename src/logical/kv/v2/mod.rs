@@ -41,8 +41,9 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{Map, Value};
 
-use crate::logical::{LogicalError, LogicalRequest};
-use crate::sdk::{Operation, Response};
+use crate::logical::{matched, LogicalError, LogicalRequest};
+use crate::sdk::route::{self, Field, FieldDefault, FieldType, ALL_OPERATIONS};
+use crate::sdk::{Operation, Response, Route};
 
 pub(crate) use upgrade::{upgrade_v1_to_v2, v1_guard};
 
@@ -93,34 +94,72 @@ fn read_lock_key<'k>(
         .unwrap_or_else(|p| p.into_inner())
 }
 
+const CONFIG: &str = "config";
+const METADATA_ROOT: &str = "metadata";
+const METADATA: &str = "metadata/:path*";
+const DATA: &str = "data/:path+";
+const DELETE: &str = "delete/:path*";
+const UNDELETE: &str = "undelete/:path*";
+const DESTROY: &str = "destroy/:path*";
+const SUBKEYS: &str = "subkeys/:path*";
+
+const WRITE: &[Operation] = &[Operation::Create, Operation::Update];
+
+/// The body of `delete/`, `undelete/` and `destroy/`.
+const VERSIONS: &[Field] = &[Field::new("versions", FieldType::IntList)];
+
+/// The routes of a v2 mount. `path` is the secret's key (`metadata/` may
+/// also name a folder, for LIST); the handlers check the key itself.
+pub(crate) const ROUTES: &[Route] = &[
+    Route::new(
+        CONFIG,
+        &[Operation::Read, Operation::Create, Operation::Update],
+    ),
+    Route::new(METADATA_ROOT, ALL_OPERATIONS),
+    Route::new(METADATA, ALL_OPERATIONS),
+    Route::new(
+        DATA,
+        &[
+            Operation::Read,
+            Operation::Create,
+            Operation::Update,
+            Operation::Patch,
+            Operation::Delete,
+        ],
+    ),
+    Route::new(DELETE, WRITE).fields(VERSIONS),
+    Route::new(UNDELETE, WRITE).fields(VERSIONS),
+    Route::new(DESTROY, WRITE).fields(VERSIONS),
+    SUBKEYS_ROUTE,
+];
+
+/// `subkeys/:path?depth=D&version=N`; its schema types the query.
+pub(super) const SUBKEYS_ROUTE: Route = Route::new(SUBKEYS, &[Operation::Read]).fields(&[
+    Field::new("depth", FieldType::Int).default(FieldDefault::Int(0)),
+    Field::new("version", FieldType::Int),
+]);
+
 /// Serves one request on a v2 mount.
 pub(crate) fn handle(kv: &KvState, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
-    let path = req.path;
-    if path == "config" {
-        return config::handle(kv, req);
-    }
-    if path == "metadata" {
-        return metadata::handle(kv, req, "");
-    }
-    let Some((endpoint, key)) = path.split_once('/') else {
-        return Err(LogicalError::UnsupportedPath(path.to_string()));
-    };
-    match endpoint {
-        "data" => data::handle(kv, req, key),
-        "metadata" => metadata::handle(kv, req, key),
-        "delete" => delete::handle_delete(kv, req, key),
-        "undelete" => delete::handle_undelete(kv, req, key),
-        "destroy" => delete::handle_destroy(kv, req, key),
-        "subkeys" => subkeys::handle(kv, req, key),
-        _ => Err(LogicalError::UnsupportedPath(path.to_string())),
+    let m = matched(ROUTES, req)?;
+    let key = m.get("path");
+    match m.pattern() {
+        CONFIG => config::handle(kv, req),
+        METADATA_ROOT | METADATA => metadata::handle(kv, req, key),
+        DATA => data::handle(kv, req, key),
+        DELETE => delete::handle_delete(kv, req, key),
+        UNDELETE => delete::handle_undelete(kv, req, key),
+        DESTROY => delete::handle_destroy(kv, req, key),
+        SUBKEYS => subkeys::handle(kv, req, key),
+        _ => Err(LogicalError::UnsupportedPath(req.path.to_string())),
     }
 }
 
 /// Create vs update: `data/` and `metadata/` exist once the key has
 /// metadata (as Vault's existence checks); other paths are updates.
 pub(crate) fn exists(req: &LogicalRequest<'_>) -> Result<Option<bool>, LogicalError> {
-    let key = match req.path.split_once('/') {
-        Some(("data" | "metadata", key)) => key,
+    let key = match route::lookup(ROUTES, req.path) {
+        Some(m) if matches!(m.pattern(), DATA | METADATA) => m.get("path"),
         _ => return Ok(None),
     };
     if !valid_key(key) {

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{live_version, valid_key, KvState, Live};
-use crate::logical::{fields, LogicalError, LogicalRequest};
+use crate::logical::{LogicalError, LogicalRequest};
 use crate::sdk::{Operation, Response};
 
 pub(super) fn handle(
@@ -20,7 +20,8 @@ pub(super) fn handle(
     if !valid_key(key) {
         return Err(LogicalError::NotFound);
     }
-    let depth = fields::opt_u64(req.data, "depth")?.unwrap_or(0);
+    let query = super::SUBKEYS_ROUTE.parse(req.data)?;
+    let depth = query.u64("depth").unwrap_or_default();
     let (data, metadata) = match live_version(kv, req, key, "subkeys")? {
         Live::Found(data, metadata) => (data, metadata),
         Live::Gone(resp) => return Ok(*resp),

@@ -208,3 +208,83 @@ fn a_chosen_otp_must_have_the_token_length_and_pgp_is_refused() {
     let root = decode(v["data"]["encoded_token"].as_str().unwrap(), &otp);
     assert_eq!(lookup_policies(&s, &root), json!(["root"]));
 }
+
+/// `vault-rs ARGS…` against `s` with `token`; (exit code, stdout, stderr).
+fn cli(s: &TestServer, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = common::command()
+        .args(args)
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_runs_the_whole_flow_and_decodes_locally() {
+    let s = TestServer::unsealed(3, 2);
+    let root = s.root_token.clone();
+    let (code, out, err) = cli(&s, &root, &["operator", "generate-root", "-status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Started") && out.contains("false"), "{out}");
+    let (code, out, err) = cli(
+        &s,
+        &root,
+        &["operator", "generate-root", "-init", "-format=json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let init: Value = serde_json::from_str(&out).unwrap();
+    let otp = init["otp"].as_str().unwrap().to_string();
+    let mut encoded = String::new();
+    for key in &s.keys[..2] {
+        let (code, out, err) = cli(
+            &s,
+            &root,
+            &["operator", "generate-root", "-format=json", key],
+        );
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        encoded = v["encoded_token"].as_str().unwrap_or("").to_string();
+    }
+    assert!(!encoded.is_empty());
+    let (code, out, err) = cli(
+        &s,
+        "",
+        &[
+            "operator",
+            "generate-root",
+            "-decode",
+            &encoded,
+            "-otp",
+            &otp,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let token = out.trim();
+    assert_eq!(lookup_policies(&s, token), json!(["root"]));
+    // A wrong pad is refused, not turned into garbage.
+    let (code, _, err) = cli(
+        &s,
+        "",
+        &[
+            "operator",
+            "generate-root",
+            "-decode",
+            &encoded,
+            "-otp",
+            "short",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("length"), "{err}");
+    // Cancel and status.
+    assert_eq!(cli(&s, &root, &["operator", "generate-root", "-init"]).0, 0);
+    let (code, out, _) = cli(&s, &root, &["operator", "generate-root", "-cancel"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("canceled"), "{out}");
+}

@@ -33,6 +33,8 @@ pub enum OperatorCommand {
     Rekey(RekeyArgs),
     /// Check a stopped server's data directory offline and report damage.
     VerifyStorage(crate::commands::verify_storage::VerifyStorageArgs),
+    /// Make a new root token from a threshold of unseal shares (OTP-encoded).
+    GenerateRoot(crate::commands::generate_root::GenerateRootArgs),
     /// Inspect a snapshot, or restore one into a stopped server's storage.
     #[command(subcommand)]
     Snapshot(crate::commands::snapshot::SnapshotCommand),
@@ -110,6 +112,7 @@ pub fn run(ctx: &Context, command: OperatorCommand) -> CmdResult {
         OperatorCommand::Rekey(args) => rekey(ctx, args),
         OperatorCommand::VerifyStorage(args) => crate::commands::verify_storage::run(args),
         OperatorCommand::Snapshot(command) => crate::commands::snapshot::run(ctx, command),
+        OperatorCommand::GenerateRoot(args) => crate::commands::generate_root::run(ctx, args),
     }
 }
 

@@ -61,7 +61,11 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     req.path = canonical.path;
     req.alias = canonical.alias;
-    if req.path.starts_with("sys/rekey/") || req.path.starts_with("sys/generate-root/") {
+    // `sys/rekey/backup` is an ordinary (sudo) path: it hands out the
+    // encrypted shares, so it needs a token.
+    let tokenless_seal = (req.path.starts_with("sys/rekey/") && req.path != "sys/rekey/backup")
+        || req.path.starts_with("sys/generate-root/");
+    if tokenless_seal {
         return audited_rekey(core, req);
     }
     if let Some(resp) = system::handle_unauthenticated(core, &req)? {

@@ -22,12 +22,75 @@ use super::token_store::TokenParams;
 use super::{Core, CoreError};
 use crate::barrier::{BarrierError, UnsealedWith};
 use crate::crypto::{ct_eq, SecretBytes, SecretString};
+use crate::seal::pgp::{self, PgpRecipient};
 use crate::seal::{self, SealConfig, SealError, UnsealProgress};
 
 /// What `sys/init` returns, once.
 pub struct InitResult {
     pub shares: Vec<SecretBytes>,
+    /// With `pgp_keys`: share `i` encrypted to key `i` (an OpenPGP message),
+    /// handed out instead of the share.
+    pub encrypted: Option<Vec<Vec<u8>>>,
     pub root_token: SecretString,
+}
+
+/// Where the encrypted shares of a rekey with `backup` are kept (a barrier
+/// view of the core's own, apart from every mount's).
+const REKEY_BACKUP_VIEW: &str = "core-rekey-backup";
+const REKEY_BACKUP_KEY: &str = "unseal-keys";
+
+/// Fingerprints of `keys` (already checked at rekey init).
+fn fingerprints(keys: &[String]) -> Vec<String> {
+    pgp::parse_keys(keys)
+        .map(|r| r.into_iter().map(|r| r.fingerprint).collect())
+        .unwrap_or_default()
+}
+
+/// `pgp_keys` of a rekey: one per new share, each usable (a test message
+/// is encrypted to it); `backup` needs them.
+fn check_pgp_keys(keys: &[String], shares: usize, backup: bool) -> Result<(), CoreError> {
+    if keys.is_empty() {
+        if backup {
+            return Err(CoreError::BadRequest(
+                "backup requires pgp_keys (the kept shares are the encrypted ones)".into(),
+            ));
+        }
+        return Ok(());
+    }
+    if keys.len() != shares {
+        return Err(CoreError::BadRequest(format!(
+            "{} pgp_keys for {shares} shares: give one key per share",
+            keys.len()
+        )));
+    }
+    let probe = SecretBytes::new(vec![0u8; 1]);
+    for key in pgp::parse_keys(keys)? {
+        pgp::encrypt_share(&key, &probe)?;
+    }
+    Ok(())
+}
+
+/// Encrypts each share to its operator's key (one key per share).
+fn encrypt_shares(
+    shares: &[SecretBytes],
+    keys: &[PgpRecipient],
+) -> Result<Option<Vec<Vec<u8>>>, CoreError> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    if keys.len() != shares.len() {
+        return Err(CoreError::BadRequest(format!(
+            "{} pgp_keys for {} shares: give one key per share",
+            keys.len(),
+            shares.len()
+        )));
+    }
+    let out: Result<Vec<Vec<u8>>, SealError> = shares
+        .iter()
+        .zip(keys)
+        .map(|(share, key)| pgp::encrypt_share(key, share))
+        .collect();
+    Ok(Some(out?))
 }
 
 /// The shares held between requests. Lives in [`Core`] behind a mutex;
@@ -58,6 +121,10 @@ struct RekeyState {
     require_verification: bool,
     /// Set when the old shares are complete and verification is awaited.
     verification: Option<RekeyVerification>,
+    /// `pgp_keys`: the new shares are handed out encrypted, one per key.
+    pgp_keys: Vec<String>,
+    /// `backup`: the encrypted shares are also kept (`sys/rekey/backup`).
+    backup: bool,
 }
 
 /// A completed rekey waiting for the operator to prove they hold the new
@@ -93,6 +160,9 @@ pub struct RekeyAttempt {
     /// Old shares held so far.
     pub progress: usize,
     pub verification_required: bool,
+    /// Fingerprints of the `pgp_keys` the new shares go to, in order.
+    pub pgp_fingerprints: Vec<String>,
+    pub backup: bool,
 }
 
 /// `sys/rekey/init`'s view: whether a rekey is under way, and how many old
@@ -114,6 +184,10 @@ pub enum RekeyUpdate {
         nonce: String,
         shares: Vec<SecretBytes>,
         verification_nonce: Option<String>,
+        /// With `pgp_keys`: the shares encrypted, to hand out instead.
+        encrypted: Option<Vec<Vec<u8>>>,
+        pgp_fingerprints: Vec<String>,
+        backup: bool,
     },
 }
 
@@ -158,12 +232,24 @@ impl Core {
     /// may initialize again (nobody ever received its shares). A store that
     /// holds anything else is refused.
     pub fn initialize(&self, config: SealConfig) -> Result<InitResult, CoreError> {
+        self.initialize_with_pgp(config, &[])
+    }
+
+    /// [`Core::initialize`], with each share encrypted to one of `pgp_keys`
+    /// (one per share) before anything is written: a key that cannot be
+    /// used leaves the vault uninitialized.
+    pub fn initialize_with_pgp(
+        &self,
+        config: SealConfig,
+        pgp_keys: &[PgpRecipient],
+    ) -> Result<InitResult, CoreError> {
         let _init = self.init_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.barrier.is_initialized()? {
             return Err(BarrierError::AlreadyInitialized.into());
         }
         let key = seal::new_unseal_key();
         let shares = seal::split(&key, &config)?;
+        let encrypted = encrypt_shares(&shares, pgp_keys)?;
         let tag = shares.first().map(seal::share_set_tag);
         self.barrier.initialize_for_shares(&key, &config, tag)?;
         let result = self.post_unseal().and_then(|active| {
@@ -182,6 +268,7 @@ impl Core {
         self.seal();
         Ok(InitResult {
             shares,
+            encrypted,
             root_token: result?,
         })
     }
@@ -302,6 +389,8 @@ impl Core {
                 shares: r.config.secret_shares,
                 progress: r.progress.progress(),
                 verification_required: r.require_verification,
+                pgp_fingerprints: fingerprints(&r.pgp_keys),
+                backup: r.backup,
             }),
             required: config.secret_threshold,
         })
@@ -314,7 +403,21 @@ impl Core {
         config: SealConfig,
         require_verification: bool,
     ) -> Result<RekeyStatus, CoreError> {
+        self.rekey_init_with_pgp(config, require_verification, Vec::new(), false)
+    }
+
+    /// [`Core::rekey_init`], the new shares to be encrypted to `pgp_keys`
+    /// (one per share; checked now by encrypting a test message to each)
+    /// and, with `backup`, kept encrypted for `sys/rekey/backup`.
+    pub fn rekey_init_with_pgp(
+        &self,
+        config: SealConfig,
+        require_verification: bool,
+        pgp_keys: Vec<String>,
+        backup: bool,
+    ) -> Result<RekeyStatus, CoreError> {
         self.require_unsealed()?;
+        check_pgp_keys(&pgp_keys, config.secret_shares as usize, backup)?;
         {
             let mut st = self.seal_state();
             if st.rekey.is_some() {
@@ -325,6 +428,8 @@ impl Core {
                 progress: UnsealProgress::new(),
                 require_verification,
                 verification: None,
+                pgp_keys,
+                backup,
             });
         }
         self.rekey_status()
@@ -348,7 +453,7 @@ impl Core {
         // previous one while the current shares are unused) sets the
         // threshold.
         let threshold = self.config_for_share(&share)?.secret_threshold as usize;
-        let (unseal_key, config, nonce) = {
+        let (unseal_key, config, nonce, pgp_keys, backup) = {
             let mut st = self.seal_state();
             let Some(r) = st.rekey.as_mut() else {
                 return Err(bad("no rekey in progress"));
@@ -363,12 +468,13 @@ impl Core {
             }
             let config = r.config.clone();
             let nonce = r.progress.attempt_nonce().to_string();
+            let (pgp_keys, backup) = (r.pgp_keys.clone(), r.backup);
             match r.progress.add(share, threshold)? {
                 None => {
                     drop(st);
                     return Ok(RekeyUpdate::Progress(self.rekey_status()?));
                 }
-                Some(k) => (k, config, nonce),
+                Some(k) => (k, config, nonce, pgp_keys, backup),
             }
         };
         if self.barrier.verify_unseal_key(&unseal_key).is_err() {
@@ -378,6 +484,17 @@ impl Core {
         let new_key = seal::new_unseal_key();
         let shares = seal::split(&new_key, &config)?;
         let tag = shares.first().map(seal::share_set_tag);
+        // Encrypted (and backed up) before anything changes: a failure here
+        // leaves the old shares in force.
+        let recipients = pgp::parse_keys(&pgp_keys)?;
+        let encrypted = encrypt_shares(&shares, &recipients)?;
+        let pgp_fingerprints: Vec<String> =
+            recipients.iter().map(|r| r.fingerprint.clone()).collect();
+        if backup {
+            if let Some(enc) = &encrypted {
+                self.write_rekey_backup(&nonce, &pgp_fingerprints, enc)?;
+            }
+        }
         {
             let mut st = self.seal_state();
             if let Some(r) = st.rekey.as_mut().filter(|r| r.require_verification) {
@@ -393,6 +510,9 @@ impl Core {
                     nonce,
                     shares,
                     verification_nonce: Some(verification_nonce),
+                    encrypted,
+                    pgp_fingerprints,
+                    backup,
                 });
             }
         }
@@ -409,7 +529,50 @@ impl Core {
             nonce,
             shares,
             verification_nonce: None,
+            encrypted,
+            pgp_fingerprints,
+            backup,
         })
+    }
+
+    fn backup_view(&self) -> crate::barrier::StorageView {
+        self.barrier.view(REKEY_BACKUP_VIEW)
+    }
+
+    /// Keeps the encrypted new shares of rekey `nonce` (Vault's
+    /// `backup=true`): `{nonce, keys: {fingerprint: [hex message]}}`.
+    fn write_rekey_backup(
+        &self,
+        nonce: &str,
+        fingerprints: &[String],
+        encrypted: &[Vec<u8>],
+    ) -> Result<(), CoreError> {
+        let mut keys = serde_json::Map::new();
+        for (fp, msg) in fingerprints.iter().zip(encrypted) {
+            let list = keys
+                .entry(fp.clone())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(a) = list {
+                a.push(serde_json::Value::String(hex::encode(msg)));
+            }
+        }
+        let body = serde_json::json!({"nonce": nonce, "keys": keys});
+        self.backup_view().put_json(REKEY_BACKUP_KEY, &body)?;
+        Ok(())
+    }
+
+    /// The kept encrypted shares of the last rekey with `backup`, if any
+    /// (the vault must be unsealed).
+    pub fn rekey_backup(&self) -> Result<Option<serde_json::Value>, CoreError> {
+        self.require_unsealed()?;
+        Ok(self.backup_view().get_json(REKEY_BACKUP_KEY)?)
+    }
+
+    /// Forgets the kept encrypted shares.
+    pub fn delete_rekey_backup(&self) -> Result<(), CoreError> {
+        self.require_unsealed()?;
+        self.backup_view().delete(REKEY_BACKUP_KEY)?;
+        Ok(())
     }
 
     /// Where the verification of the new shares stands.
@@ -570,6 +733,7 @@ mod tests {
             nonce: done_nonce,
             shares: new,
             verification_nonce: None,
+            ..
         } = core.rekey_update(old[1].clone(), &nonce).expect("2")
         else {
             panic!("not complete, or awaiting a verification nobody asked for");

@@ -40,6 +40,8 @@ pub(crate) const SYS: &[Route] = &[
     Route::new("raw/*", ALL_OPERATIONS).sudo(),
     // snapshots: the whole store out, or replaced
     Route::new("storage/*", ALL_OPERATIONS).sudo(),
+    // the encrypted shares kept by a rekey with `backup`
+    Route::new("rekey/backup", ALL_OPERATIONS).sudo(),
     // a new root token from unseal shares (the authenticated form)
     Route::new("generate-root-token/*", ALL_OPERATIONS).sudo(),
     // a manual clock's controls (dev servers only; root is checked too)
@@ -99,6 +101,7 @@ mod tests {
             || path == "raw"
             || path.starts_with("raw/")
             || path.starts_with("storage/")
+            || path == "rekey/backup"
             || path.starts_with("generate-root-token/")
             || path == "dev/clock"
     }
@@ -139,6 +142,8 @@ mod tests {
         "internal/ui/mounts/secret",
         "wrapping/unwrap",
         "storage/snapshot",
+        "rekey/backup",
+        "rekey/init",
         "storage/snapshot-force",
         "storagex",
         "generate-root-token/attempt",

@@ -7,6 +7,7 @@
 //! to the barrier and forgets it.
 
 mod error;
+pub mod pgp;
 mod progress;
 mod shamir;
 

@@ -101,6 +101,34 @@ pub(super) fn handle(
             r.top_level = true;
             r
         }
+        ("rekey/backup", Operation::Read) => match core.rekey_backup()? {
+            Some(Value::Object(mut m)) => {
+                // keys_base64 beside keys, as Vault answers.
+                if let Some(Value::Object(keys)) = m.get("keys").cloned() {
+                    let b64: serde_json::Map<String, Value> = keys
+                        .into_iter()
+                        .map(|(fp, list)| {
+                            let converted: Vec<Value> = list
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str)
+                                .filter_map(|h| hex::decode(h).ok())
+                                .map(|b| Value::String(B64.encode(b)))
+                                .collect();
+                            (fp, Value::Array(converted))
+                        })
+                        .collect();
+                    m.insert("keys_base64".into(), Value::Object(b64));
+                }
+                Response::data(m)
+            }
+            _ => return Err(bad("no backed-up keys found")),
+        },
+        ("rekey/backup", Operation::Delete) => {
+            core.delete_rekey_backup()?;
+            Response::empty()
+        }
         ("generate-root-token/attempt" | "generate-root-token/update", _) => {
             let body = generate_root(core, req, path.trim_start_matches("generate-root-token/"))?;
             match body {
@@ -187,28 +215,21 @@ fn init(core: &Core, req: &Request) -> Result<Response, CoreError> {
     if core.barrier().is_initialized()? {
         return Err(bad("Vault is already initialized"));
     }
-    if !matches!(req.data.get("pgp_keys"), None | Some(Value::Null))
-        || !matches!(req.data.get("root_token_pgp_key"), None | Some(Value::Null))
-            && req.data.get("root_token_pgp_key").and_then(Value::as_str) != Some("")
+    if !matches!(req.data.get("root_token_pgp_key"), None | Some(Value::Null))
+        && req.data.get("root_token_pgp_key").and_then(Value::as_str) != Some("")
     {
-        return Err(bad("pgp_keys are not supported"));
+        return Err(bad(
+            "root_token_pgp_key is not supported: the root token is returned once, in clear",
+        ));
     }
+    let recipients = crate::seal::pgp::parse_keys(&pgp_keys(req)?)?;
     let shares = fields::opt_u64(&req.data, "secret_shares")?
         .ok_or_else(|| bad("missing required field \"secret_shares\""))?;
     let threshold = fields::opt_u64(&req.data, "secret_threshold")?
         .ok_or_else(|| bad("missing required field \"secret_threshold\""))?;
     let config = SealConfig::new(shares, threshold)?;
-    let result = core.initialize(config)?;
-    let keys: Vec<String> = result
-        .shares
-        .iter()
-        .map(|s| hex::encode(s.expose()))
-        .collect();
-    let keys_b64: Vec<String> = result
-        .shares
-        .iter()
-        .map(|s| B64.encode(s.expose()))
-        .collect();
+    let result = core.initialize_with_pgp(config, &recipients)?;
+    let (keys, keys_b64) = share_lists(&result.shares, result.encrypted.as_ref());
     Ok(Response::raw(
         200,
         json!({"keys": keys, "keys_base64": keys_b64, "root_token": result.root_token.expose()}),
@@ -324,8 +345,52 @@ fn rekey_status_body(st: &RekeyStatus) -> Value {
         Some(r) => json!({"started": true, "nonce": r.nonce,
                            "t": r.threshold, "n": r.shares,
                            "progress": r.progress, "required": st.required,
-                           "pgp_fingerprints": null, "backup": false,
+                           "pgp_fingerprints": fingerprints_or_null(&r.pgp_fingerprints),
+                           "backup": r.backup,
                            "verification_required": r.verification_required}),
+    }
+}
+
+fn fingerprints_or_null(fps: &[String]) -> Value {
+    if fps.is_empty() {
+        Value::Null
+    } else {
+        json!(fps)
+    }
+}
+
+/// `pgp_keys`: a list of base64 public keys (or `null`/absent).
+fn pgp_keys(req: &Request) -> Result<Vec<String>, CoreError> {
+    match req.data.get("pgp_keys") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad("pgp_keys must be a list of strings"))
+            })
+            .collect(),
+        Some(Value::String(s)) => Ok(s.split(',').map(|k| k.trim().to_string()).collect()),
+        Some(_) => Err(bad("pgp_keys must be a list of strings")),
+    }
+}
+
+/// Shares as handed out: the encrypted messages when `pgp_keys` were
+/// given, else the shares themselves (hex and base64).
+fn share_lists(
+    shares: &[crate::crypto::SecretBytes],
+    encrypted: Option<&Vec<Vec<u8>>>,
+) -> (Vec<String>, Vec<String>) {
+    match encrypted {
+        Some(enc) => (
+            enc.iter().map(hex::encode).collect(),
+            enc.iter().map(|m| B64.encode(m)).collect(),
+        ),
+        None => (
+            shares.iter().map(|s| hex::encode(s.expose())).collect(),
+            shares.iter().map(|s| B64.encode(s.expose())).collect(),
+        ),
     }
 }
 
@@ -335,9 +400,8 @@ fn rekey_status(core: &Core) -> Result<Response, CoreError> {
 
 fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
     unsealed(core)?;
-    if !matches!(req.data.get("pgp_keys"), None | Some(Value::Null)) {
-        return Err(bad("pgp_keys are not supported"));
-    }
+    let pgp_keys = pgp_keys(req)?;
+    let backup = fields::opt_bool(&req.data, "backup")?.unwrap_or(false);
     let shares = fields::opt_u64(&req.data, "secret_shares")?
         .ok_or_else(|| bad("missing required field \"secret_shares\""))?;
     let threshold = fields::opt_u64(&req.data, "secret_threshold")?
@@ -345,7 +409,7 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let config = SealConfig::new(shares, threshold)?;
     let require_verification =
         fields::opt_bool(&req.data, "require_verification")?.unwrap_or(false);
-    let st = core.rekey_init(config, require_verification)?;
+    let st = core.rekey_init_with_pgp(config, require_verification, pgp_keys, backup)?;
     Ok(Response::raw(200, rekey_status_body(&st)))
 }
 
@@ -365,18 +429,21 @@ fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {
             nonce,
             shares,
             verification_nonce,
+            encrypted,
+            pgp_fingerprints,
+            backup,
         } => {
-            let keys: Vec<String> = shares.iter().map(|s| hex::encode(s.expose())).collect();
-            let keys_b64: Vec<String> = shares.iter().map(|s| B64.encode(s.expose())).collect();
+            let (keys, keys_b64) = share_lists(&shares, encrypted.as_ref());
+            let fps = fingerprints_or_null(&pgp_fingerprints);
             let body = match verification_nonce {
                 Some(verification_nonce) => {
                     json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
-                           "pgp_fingerprints": null, "backup": false,
+                           "pgp_fingerprints": fps, "backup": backup,
                            "verification_required": true, "verification_nonce": verification_nonce})
                 }
                 None => {
                     json!({"complete": true, "nonce": nonce, "keys": keys, "keys_base64": keys_b64,
-                           "pgp_fingerprints": null, "backup": false, "verification_required": false})
+                           "pgp_fingerprints": fps, "backup": backup, "verification_required": false})
                 }
             };
             Response::raw(200, body)

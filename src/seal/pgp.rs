@@ -98,7 +98,7 @@ pub fn encrypt_share(to: &PgpRecipient, share: &SecretBytes) -> Result<Vec<u8>, 
             .encrypt_to_key(&mut rng, &to.key)
             .map_err(|_| failed())?,
     };
-    builder.to_vec(&mut rng).map_err(|_| failed())
+    builder.to_vec(rng).map_err(|_| failed())
 }
 
 #[cfg(test)]

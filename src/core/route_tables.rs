@@ -160,6 +160,7 @@ mod system_and_token_store {
             (List, "auth/token/roles/web/", 405),
             (Delete, "sys/seal-status", 405),
             (Patch, "sys/mounts", 405),
+            (Update, "sys/internal/ui/mounts/secret", 405),
         ];
         for (op, path, want) in cases {
             let got = status(send(&core, &root, op, path, json!({})));

@@ -1,15 +1,19 @@
-//! The declared special routes of the system backend (`sys/`) and of the
-//! token store (`auth/token/`): which of their paths are root-protected
-//! (`sudo`) and which `sys/` paths the pipeline serves without a token
-//! (response unwrapping). Vault calls these the backends' special paths.
+//! The declared routes of the system backend (`sys/`) and of the token
+//! store (`auth/token/`): every path they serve, with its operations,
+//! whether it needs `sudo`, and whether it is served without a token (the
+//! seal lifecycle, response unwrapping).
 //!
-//! Owns: the two tables ([`SYS`], [`TOKEN`]) and the decisions read from
-//! them ([`sys_sudo`], [`token_sudo`], [`sys_unauthenticated`]). The ACL
-//! check of `sys/` and `auth/token/` requests asks here whether `sudo` is
-//! needed. Must not touch: the handlers themselves; a row names paths, it
-//! serves nothing. Patterns are relative to the backend's mount (`sys/`,
-//! `auth/token/`), in the syntax of [`crate::sdk::route`] (`prefix*` is
-//! Vault's special-path glob).
+//! Owns: the two tables ([`SYS`], [`TOKEN`]), their typed routes
+//! ([`SysRoute`], [`TokenRoute`]: what the handlers dispatch on, as
+//! engines do), Vault's root-protected paths ([`SYS_ROOT`],
+//! [`TOKEN_ROOT`], for requests no row serves), and the decisions read
+//! from them: 404 for an unknown path and 405 for a wrong operation
+//! ([`sys_route`], [`token_route`]), `sudo` ([`sys_sudo`],
+//! [`token_sudo`]), and what needs no token ([`sys_seal_lifecycle`],
+//! [`sys_unauthenticated`]). Must not touch: the handlers themselves; a
+//! row names paths, it serves nothing. Patterns are relative to the
+//! backend's mount (`sys/`, `auth/token/`), in the syntax of
+//! [`crate::sdk::route`] (`prefix*` is Vault's special-path glob).
 
 use crate::sdk::route::{self, Matched, RouteError, ALL_OPERATIONS};
 use crate::sdk::{Operation, Route};
@@ -118,7 +122,7 @@ pub(crate) const SYS: &[Route] = &[
     Route::new(AUTH_WRITE, &[Create, Update, Delete]).sudo(),
     // the mount serving a path, for a token that may use it (the handler
     // checks that, not the ACL of this path)
-    Route::new(UI_MOUNT, ALL_OPERATIONS),
+    Route::new(UI_MOUNT, &[Read]),
     // `sys/policy/…` is rewritten to these before routing
     Route::new(POLICIES, &[Read]),
     Route::list(POLICIES_FOLDER),
@@ -340,6 +344,26 @@ pub(crate) fn sys_lookup(path: &str, op: Operation) -> Option<(SysRoute<'_>, &'s
         return sys_typed(&found).map(|r| (r, found.route));
     }
     sys_typed(&m).map(|r| (r, route))
+}
+
+/// Whether the full `path` is a route that changes who can open the vault
+/// without a token (rekey, token-less root generation): served before
+/// authentication, and audited like any request once the vault is
+/// unsealed.
+pub(crate) fn sys_share_flow(path: &str) -> bool {
+    path.strip_prefix("sys/")
+        .and_then(|p| route::lookup(SYS, p))
+        .and_then(|m| sys_typed(&m))
+        .is_some_and(|r| {
+            matches!(
+                r,
+                SysRoute::RekeyInit
+                    | SysRoute::RekeyUpdate
+                    | SysRoute::RekeyVerify
+                    | SysRoute::GenerateRootAttempt
+                    | SysRoute::GenerateRootUpdate
+            )
+        })
 }
 
 // The patterns of `auth/token/`.
@@ -778,6 +802,8 @@ mod tests {
             ("wrapping/wrap", Read),
             ("capabilities-self", Read),
             ("storage/snapshot-force", Read),
+            ("internal/ui/mounts/secret", Update),
+            ("internal/ui/mounts/secret/", List),
         ] {
             assert_eq!(
                 sys_route(path, op),
@@ -828,6 +854,11 @@ mod tests {
             assert!(sys_seal_lifecycle(&format!("sys/{p}")), "{p}");
             assert!(!sys_unauthenticated(&format!("sys/{p}")), "{p}");
         }
+        assert!(sys_share_flow("sys/rekey/verify"));
+        assert!(sys_share_flow("sys/generate-root/update"));
+        assert!(!sys_share_flow("sys/generate-root-token/update"));
+        assert!(!sys_share_flow("sys/rekey/backup"));
+        assert!(!sys_share_flow("sys/init"));
         for p in [
             "sys/wrapping/unwrap",
             "sys/seal",

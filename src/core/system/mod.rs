@@ -1,7 +1,9 @@
 //! The system backend (`sys/`), a part of the core: seal management,
 //! mounts, policies, audit devices, leases, wrapping, capabilities.
 //!
-//! Owns: the HTTP-facing shape of `sys/*` paths (fields in, JSON out).
+//! Owns: the HTTP-facing shape of `sys/*` paths (fields in, JSON out),
+//! dispatched on the typed route of the declared `sys/` table
+//! ([`crate::core::sys_routes::SYS`]): no handler parses its own path.
 //! Must not touch physical storage or key material directly: it calls the
 //! core's typed methods (the seal/rekey state machine in
 //! [`super::seal_state`]) and the barrier's public operations.

@@ -113,10 +113,11 @@ mod system_and_token_store {
     use Operation::*;
 
     fn core() -> (Arc<Core>, String) {
-        let core = Core::new(
-            Barrier::new(Arc::new(InmemBackend::new())),
-            CoreConfig::default(),
-        );
+        core_with(CoreConfig::default())
+    }
+
+    fn core_with(config: CoreConfig) -> (Arc<Core>, String) {
+        let core = Core::new(Barrier::new(Arc::new(InmemBackend::new())), config);
         let init = core.initialize(SealConfig::new(1, 1).unwrap()).unwrap();
         core.submit_unseal_share(init.shares[0].clone()).unwrap();
         (core, init.root_token.expose().to_string())
@@ -250,5 +251,28 @@ mod system_and_token_store {
                 "{op:?} {path}"
             );
         }
+    }
+
+    #[test]
+    fn metrics_need_no_token_only_when_configured() {
+        let anonymous = |core: &Core, op, path: &str| {
+            let mut req = Request::new(op, path);
+            let pre = core.precheck(&mut req).is_ok();
+            (status(core.handle(req)), pre)
+        };
+        let (open, _) = core_with(CoreConfig {
+            unauthenticated_metrics: true,
+            ..CoreConfig::default()
+        });
+        assert_eq!(anonymous(&open, Read, "sys/metrics"), (200, true));
+        assert_eq!(anonymous(&open, Update, "sys/metrics"), (405, true));
+        assert_eq!(anonymous(&open, Read, "sys/metrics/x"), (403, false));
+        assert_eq!(anonymous(&open, Read, "sys/health"), (200, true));
+        let (closed, root) = core();
+        assert_eq!(anonymous(&closed, Read, "sys/metrics"), (403, false));
+        assert_eq!(
+            status(send(&closed, &root, Read, "sys/metrics", json!({}))),
+            200
+        );
     }
 }

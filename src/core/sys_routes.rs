@@ -335,8 +335,9 @@ pub(crate) fn sys_route(path: &str, op: Operation) -> Result<SysRoute<'_>, Route
     sys_typed(&m).ok_or(RouteError::UnsupportedPath)
 }
 
-/// The route of `sys/<path>` whatever the operation, with whether its row
-/// serves `op` (the first row matching the path).
+/// The route of `sys/<path>` whatever the operation, with its row: the
+/// row serving `op` if one does, else the first row matching the path
+/// (whose `serves(op)` then says no).
 pub(crate) fn sys_lookup(path: &str, op: Operation) -> Option<(SysRoute<'_>, &'static Route)> {
     let m = route::lookup(SYS, path)?;
     let route = m.route;

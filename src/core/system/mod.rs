@@ -36,13 +36,14 @@ fn unserved(e: RouteError, path: &str) -> CoreError {
 /// Serves the `sys/` paths that need no token (seal lifecycle, health).
 /// `None`: not one of them.
 pub fn handle_unauthenticated(core: &Core, req: &Request) -> Result<Option<Response>, CoreError> {
-    if req.path == "sys/metrics" && core.config().unauthenticated_metrics {
-        return metrics(core, req).map(Some);
-    }
     let Some(path) = req.path.strip_prefix("sys/") else {
         return Ok(None);
     };
     match sys_routes::sys_lookup(path, req.operation) {
+        // `telemetry { unauthenticated_metrics_access = true }`
+        Some((SysRoute::Metrics, _)) if core.config().unauthenticated_metrics => {
+            metrics(core, req).map(Some)
+        }
         Some((route, row)) if row.unauthenticated && route.seal_lifecycle() => {
             seal::handle_unauthenticated(core, req, route, row.serves(req.operation)).map(Some)
         }
@@ -53,10 +54,12 @@ pub fn handle_unauthenticated(core: &Core, req: &Request) -> Result<Option<Respo
 /// Whether [`handle_unauthenticated`] serves `path` (whatever the
 /// operation: a wrong one is refused there, not for want of a token).
 pub fn is_unauthenticated(core: &Core, path: &str) -> bool {
-    if path == "sys/metrics" && core.config().unauthenticated_metrics {
-        return true;
-    }
-    sys_routes::sys_seal_lifecycle(path)
+    let metrics = || {
+        path.strip_prefix("sys/")
+            .and_then(|p| sys_routes::sys_lookup(p, Operation::Read))
+            .is_some_and(|(route, _)| route == SysRoute::Metrics)
+    };
+    (core.config().unauthenticated_metrics && metrics()) || sys_routes::sys_seal_lifecycle(path)
 }
 
 /// `sys/metrics` (`?format=prometheus` for the text format).

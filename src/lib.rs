@@ -32,7 +32,7 @@
 //!   routes (`LogicalBackend::routes`) and dispatches from them; the
 //!   pipeline reads the same tables for unauthenticated paths, sudo and
 //!   404/405, and `core::sys_routes` holds those of `sys/` and
-//!   `auth/token/`.
+//!   `auth/token/` (whose handlers dispatch on its typed routes).
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and

@@ -5,7 +5,8 @@
 //! What a mount serves without a token, what needs `sudo` and whether a
 //! path or operation exists (404/405) come from the backend's declared
 //! route table (`LogicalBackend::routes`); for `sys/` and `auth/token/`,
-//! from [`super::sys_routes`].
+//! from [`super::sys_routes`] (the seal lifecycle, rekey and token-less
+//! root generation, response unwrapping).
 
 use std::sync::Arc;
 
@@ -61,11 +62,7 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     req.path = canonical.path;
     req.alias = canonical.alias;
-    // `sys/rekey/backup` is an ordinary (sudo) path: it hands out the
-    // encrypted shares, so it needs a token.
-    let tokenless_seal = (req.path.starts_with("sys/rekey/") && req.path != "sys/rekey/backup")
-        || req.path.starts_with("sys/generate-root/");
-    if tokenless_seal {
+    if super::sys_routes::sys_share_flow(&req.path) {
         return audited_rekey(core, req);
     }
     if let Some(resp) = system::handle_unauthenticated(core, &req)? {

@@ -178,16 +178,15 @@ fn audit_performed(active: &Active, m: &Mounted, p: Performed) {
 /// core's manual clock forward, then runs one scheduler pass at the new
 /// time, so what became due is done when the call returns. Served only by
 /// a core on a manual clock (`server --dev --dev-manual-clock`), and only
-/// to a root token; `None` (an unknown path, 404) on any other core.
+/// to a root token; 404 (an unknown path) on any other core.
 pub(crate) fn handle_dev_clock(
     core: &Core,
     active: &Active,
     req: &Request,
-    path: &str,
     auth: &Authenticated,
-) -> Result<Option<Response>, CoreError> {
-    if path != "dev/clock" || !core.clock().is_manual() {
-        return Ok(None);
+) -> Result<Response, CoreError> {
+    if !core.clock().is_manual() {
+        return Err(CoreError::UnsupportedPath(req.path.clone()));
     }
     if !auth
         .entry
@@ -213,12 +212,12 @@ pub(crate) fn handle_dev_clock(
         _ => return Err(LogicalError::UnsupportedOperation.into()),
     };
     let now: OffsetDateTime = core.clock().now();
-    Ok(Some(Response::json(json!({
+    Ok(Response::json(json!({
         "now": crate::sdk::time::format_rfc3339(now),
         "unix": now.unix_timestamp(),
         "expired": report.expired,
         "performed": report.performed,
-    }))))
+    })))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::state::token_err;
+use super::sys_routes::{self, SysRoute};
 use super::time::unix_to_rfc3339;
 use super::{Active, AuthResponse, CoreError, LeaseInfo, Operation, Request, Response};
 use crate::core::token_store::{TokenEntry, TokenParams, WRAPPING_POLICY};
@@ -196,29 +197,19 @@ impl Drop for AuthValue {
 }
 
 /// `sys/wrapping/lookup` and `sys/wrapping/unwrap` with the wrapping token
-/// itself as the client token: served before normal authentication.
-/// `None`: not such a request.
+/// itself as the client token: served before normal authentication (the
+/// `unauthenticated` rows of the `sys/` table). `None`: not such a request.
 pub(crate) fn handle_unauthenticated(
     active: &Active,
     req: &Request,
 ) -> Result<Option<Response>, CoreError> {
-    let write = matches!(req.operation, Operation::Create | Operation::Update);
-    match req.path.as_str() {
-        "sys/wrapping/lookup" if write || req.operation == Operation::Read => {
-            let token = fields::req_string(&req.data, "token")?;
-            let entry = wrapping_entry(active, &token)?;
-            let path = entry
-                .internal_meta
-                .get("creation_path")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            Ok(Some(Response::json(json!({
-                "creation_path": path,
-                "creation_time": unix_to_rfc3339(entry.creation_time),
-                "creation_ttl": entry.creation_ttl,
-            }))))
-        }
-        "sys/wrapping/unwrap" if write && !req.data.contains_key("token") => {
+    let route = req
+        .path
+        .strip_prefix("sys/")
+        .and_then(|p| sys_routes::sys_route(p, req.operation).ok());
+    match route {
+        Some(SysRoute::WrappingLookup) => lookup(active, req).map(Some),
+        Some(SysRoute::WrappingUnwrap) if !req.data.contains_key("token") => {
             let token = req
                 .client_token
                 .as_ref()
@@ -237,34 +228,53 @@ pub(crate) fn handle_unauthenticated(
     }
 }
 
+/// `sys/wrapping/lookup`: what a wrapping token wraps, not the response.
+fn lookup(active: &Active, req: &Request) -> Result<Response, CoreError> {
+    let token = fields::req_string(&req.data, "token")?;
+    let entry = wrapping_entry(active, &token)?;
+    let path = entry
+        .internal_meta
+        .get("creation_path")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Ok(Response::json(json!({
+        "creation_path": path,
+        "creation_time": unix_to_rfc3339(entry.creation_time),
+        "creation_ttl": entry.creation_ttl,
+    })))
+}
+
 /// The authenticated `sys/wrapping/*` endpoints.
-pub(crate) fn handle(active: &Active, req: &Request) -> Result<Option<Response>, CoreError> {
-    let write = matches!(req.operation, Operation::Create | Operation::Update);
-    if !write {
-        return Ok(None);
+pub(crate) fn handle(
+    active: &Active,
+    req: &Request,
+    route: SysRoute<'_>,
+) -> Result<Response, CoreError> {
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Err(crate::logical::LogicalError::UnsupportedOperation.into());
     }
-    match req.path.as_str() {
-        "sys/wrapping/unwrap" => {
+    match route {
+        SysRoute::WrappingUnwrap => {
             let token = fields::req_string(&req.data, "token")?;
-            Ok(Some(to_response(unwrap_token(active, &token)?)))
+            Ok(to_response(unwrap_token(active, &token)?))
         }
-        "sys/wrapping/wrap" => {
+        SysRoute::WrappingWrap => {
             if req.wrap_ttl.is_none() {
                 return Err(CoreError::BadRequest(
                     "wrap TTL must be set (X-Vault-Wrap-TTL header)".into(),
                 ));
             }
-            Ok(Some(Response::data(req.data.clone())))
+            Ok(Response::data(req.data.clone()))
         }
-        "sys/wrapping/rewrap" => {
+        SysRoute::WrappingRewrap => {
             let token = fields::req_string(&req.data, "token")?;
             let entry = wrapping_entry(active, &token)?;
             let ttl = entry.creation_ttl;
             let w = unwrap_token(active, &token)?;
             let path = w.creation_path.clone();
-            let resp = wrap(active, &path, ttl, to_response(w))?;
-            Ok(Some(resp))
+            wrap(active, &path, ttl, to_response(w))
         }
-        _ => Ok(None),
+        SysRoute::WrappingLookup => lookup(active, req),
+        _ => Err(CoreError::UnsupportedPath(req.path.clone())),
     }
 }

@@ -2,64 +2,62 @@
 //! sys/audit/:path/public-key (vault-rs: the key that signs the device's
 //! checkpoints) and sys/audit-hash/:path.
 
-use std::sync::Arc;
-
 use serde_json::{json, Map, Value};
 
 use crate::core::{Active, CoreError};
 use crate::logical::{fields, LogicalError};
 use crate::sdk::{Operation, Request, Response};
 
-pub(super) fn handle(
-    active: &Arc<Active>,
-    req: &Request,
-    path: &str,
-) -> Result<Option<Response>, CoreError> {
-    let write = matches!(req.operation, Operation::Create | Operation::Update);
+/// `sys/audit`: the devices.
+pub(super) fn devices(active: &Active, req: &Request) -> Result<Response, CoreError> {
+    match req.operation {
+        Operation::Read | Operation::List => Ok(list(active)),
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
+}
+
+/// `sys/audit-hash/:path`.
+pub(super) fn hash(active: &Active, req: &Request, dev: &str) -> Result<Response, CoreError> {
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Err(LogicalError::UnsupportedOperation.into());
+    }
+    let input = fields::opt_string(&req.data, "input")?
+        .ok_or_else(|| CoreError::BadRequest("missing required field \"input\"".into()))?;
+    Ok(Response::json(
+        json!({ "hash": active.audit.hash(dev, &input)? }),
+    ))
+}
+
+/// `sys/audit/:path/public-key`.
+pub(super) fn public_key(active: &Active, req: &Request, dev: &str) -> Result<Response, CoreError> {
+    match req.operation {
+        Operation::Read => Ok(Response::json(
+            serde_json::to_value(active.audit.public_key(dev)?).unwrap_or(Value::Null),
+        )),
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
+}
+
+/// `sys/audit/:path`: enable, disable, read.
+pub(super) fn device(active: &Active, req: &Request, path: &str) -> Result<Response, CoreError> {
     let broker = &active.audit;
-    let r = if path == "audit" {
-        match req.operation {
-            Operation::Read | Operation::List => list(active),
-            _ => return Err(LogicalError::UnsupportedOperation.into()),
+    match req.operation {
+        Operation::Create | Operation::Update => enable(active, path, &req.data),
+        Operation::Delete => {
+            broker.disable(path)?;
+            Ok(Response::empty())
         }
-    } else if let Some(dev) = path.strip_prefix("audit-hash/") {
-        if !write {
-            return Err(LogicalError::UnsupportedOperation.into());
+        Operation::Read => {
+            let p = crate::audit::normalize_path(path)?;
+            let d = broker
+                .list()
+                .into_iter()
+                .find(|d| d.path == p)
+                .ok_or(LogicalError::NotFound)?;
+            Ok(Response::json(d.to_json()))
         }
-        let input = fields::opt_string(&req.data, "input")?
-            .ok_or_else(|| CoreError::BadRequest("missing required field \"input\"".into()))?;
-        Response::json(json!({ "hash": broker.hash(dev, &input)? }))
-    } else if let Some(rest) = path.strip_prefix("audit/") {
-        if let Some(dev) = rest.strip_suffix("/public-key") {
-            match req.operation {
-                Operation::Read => Response::json(
-                    serde_json::to_value(broker.public_key(dev)?).unwrap_or(Value::Null),
-                ),
-                _ => return Err(LogicalError::UnsupportedOperation.into()),
-            }
-        } else {
-            match req.operation {
-                _ if write => enable(active, rest, &req.data)?,
-                Operation::Delete => {
-                    broker.disable(rest)?;
-                    Response::empty()
-                }
-                Operation::Read => {
-                    let p = crate::audit::normalize_path(rest)?;
-                    let d = broker
-                        .list()
-                        .into_iter()
-                        .find(|d| d.path == p)
-                        .ok_or(LogicalError::NotFound)?;
-                    Response::json(d.to_json())
-                }
-                _ => return Err(LogicalError::UnsupportedOperation.into()),
-            }
-        }
-    } else {
-        return Ok(None);
-    };
-    Ok(Some(r))
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
 }
 
 /// Like Vault: the devices by path under `data`, and at the top level.

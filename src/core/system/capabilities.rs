@@ -6,32 +6,28 @@ use serde_json::{Map, Value};
 
 use crate::core::pipeline::Authenticated;
 use crate::core::state::{policy_err, token_err};
+use crate::core::sys_routes::SysRoute;
 use crate::core::{Active, CoreError};
 use crate::logical::{fields, LogicalError};
 use crate::policy::Acl;
 use crate::sdk::{Operation, Request, Response};
 
+/// `sys/capabilities`, `sys/capabilities-self`, `sys/capabilities-accessor`.
 pub(super) fn handle(
     active: &Arc<Active>,
     req: &Request,
-    path: &str,
+    route: SysRoute<'_>,
     auth: &Authenticated,
-) -> Result<Option<Response>, CoreError> {
-    if !matches!(
-        path,
-        "capabilities" | "capabilities-self" | "capabilities-accessor"
-    ) {
-        return Ok(None);
-    }
+) -> Result<Response, CoreError> {
     if !matches!(req.operation, Operation::Create | Operation::Update) {
         return Err(LogicalError::UnsupportedOperation.into());
     }
     let paths = fields::opt_string_list(&req.data, "paths")?
         .or(fields::opt_string(&req.data, "path")?.map(|p| vec![p]))
         .ok_or_else(|| CoreError::BadRequest("missing required field \"paths\"".into()))?;
-    let acl: Arc<Acl> = match path {
-        "capabilities-self" => auth.acl.clone(),
-        "capabilities" => {
+    let acl: Arc<Acl> = match route {
+        SysRoute::CapabilitiesSelf => auth.acl.clone(),
+        SysRoute::Capabilities => {
             let token = fields::req_string(&req.data, "token")?;
             let entry = active
                 .tokens
@@ -48,9 +44,7 @@ pub(super) fn handle(
             active.policies.acl(&entry.policies).map_err(policy_err)?
         }
     };
-    Ok(Some(Response::data_top_level(capabilities_map(
-        &acl, &paths,
-    ))))
+    Ok(Response::data_top_level(capabilities_map(&acl, &paths)))
 }
 
 fn capabilities_map(acl: &Acl, paths: &[String]) -> Map<String, Value> {

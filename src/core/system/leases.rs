@@ -1,12 +1,11 @@
 //! sys/leases/* (and the legacy sys/renew, sys/revoke): lookup, renew,
 //! revoke, revoke-prefix and listing of leases.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
 use crate::core::pipeline::Authenticated;
 use crate::core::state::token_err;
+use crate::core::sys_routes::SysRoute;
 use crate::core::{Active, CoreError};
 use crate::expiration::{LeaseEntry, LeaseKind};
 use crate::logical::{fields, LogicalError};
@@ -15,49 +14,20 @@ use crate::sdk::time::unix_to_rfc3339;
 use crate::sdk::{LeaseInfo, Operation, Request, Response};
 
 pub(super) fn handle(
-    active: &Arc<Active>,
+    active: &Active,
     req: &Request,
-    path: &str,
+    route: SysRoute<'_>,
     auth: &Authenticated,
-) -> Result<Option<Response>, CoreError> {
+) -> Result<Response, CoreError> {
     let write = matches!(req.operation, Operation::Create | Operation::Update);
-    let r = match path {
-        "leases/lookup" if write => lookup(active, &lease_id(req, None)?)?,
-        "leases/renew" | "renew" if write => renew(active, req, auth, &lease_id(req, None)?)?,
-        "leases/revoke" | "revoke" if write => revoke(active, &lease_id(req, None)?)?,
-        p if write && p.starts_with("renew/") => renew(
-            active,
-            req,
-            auth,
-            &lease_id(req, Some(&p["renew/".len()..]))?,
-        )?,
-        p if write && p.starts_with("revoke/") => {
-            revoke(active, &lease_id(req, Some(&p["revoke/".len()..]))?)?
-        }
-        p if write && p.starts_with("leases/revoke/") => {
-            revoke(active, &lease_id(req, Some(&p["leases/revoke/".len()..]))?)?
-        }
-        p if write
-            && (p.starts_with("leases/revoke-prefix/") || p.starts_with("revoke-prefix/")) =>
-        {
-            let prefix = p.split_once("revoke-prefix/").map(|(_, r)| r).unwrap_or("");
-            revoke_prefix(active, prefix)?
-        }
-        p if req.operation == Operation::List
-            && (p == "leases/lookup" || p.starts_with("leases/lookup/")) =>
-        {
-            // The canonical path has no empty segment: at most the one '/'
-            // after "lookup" separates the prefix.
-            let rest = p.strip_prefix("leases/lookup").unwrap_or("");
-            let prefix = rest.strip_prefix('/').unwrap_or(rest);
-            list(active, prefix)?
-        }
-        p if p.starts_with("leases/") || p == "renew" || p == "revoke" => {
-            return Err(LogicalError::UnsupportedOperation.into())
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(r))
+    match route {
+        SysRoute::LeaseLookup if write => lookup(active, &lease_id(req, None)?),
+        SysRoute::LeaseRenew(id) if write => renew(active, req, auth, &lease_id(req, id)?),
+        SysRoute::LeaseRevoke(id) if write => revoke(active, &lease_id(req, id)?),
+        SysRoute::LeaseRevokePrefix(prefix) if write => revoke_prefix(active, prefix),
+        SysRoute::LeaseList(prefix) if req.operation == Operation::List => list(active, prefix),
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
 }
 
 fn lease_id(req: &Request, from_path: Option<&str>) -> Result<String, CoreError> {

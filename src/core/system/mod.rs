@@ -1,7 +1,9 @@
 //! The system backend (`sys/`), a part of the core: seal management,
 //! mounts, policies, audit devices, leases, wrapping, capabilities.
 //!
-//! Owns: the HTTP-facing shape of `sys/*` paths (fields in, JSON out).
+//! Owns: the HTTP-facing shape of `sys/*` paths (fields in, JSON out),
+//! dispatched on the typed route of the declared `sys/` table
+//! ([`crate::core::sys_routes::SYS`]): no handler parses its own path.
 //! Must not touch physical storage or key material directly: it calls the
 //! core's typed methods (the seal/rekey state machine in
 //! [`super::seal_state`]) and the barrier's public operations.
@@ -17,26 +19,47 @@ mod storage;
 use std::sync::Arc;
 
 use crate::core::pipeline::{authorize, Authenticated};
+use crate::core::sys_routes::{self, SysRoute};
 use crate::core::{Active, Core, CoreError};
+use crate::logical::LogicalError;
+use crate::sdk::route::RouteError;
 use crate::sdk::{Operation, Request, Response};
+
+/// 404 or 405 for a request no row of the `sys/` table serves.
+fn unserved(e: RouteError, path: &str) -> CoreError {
+    match e {
+        RouteError::UnsupportedPath => CoreError::UnsupportedPath(path.to_string()),
+        RouteError::UnsupportedOperation => LogicalError::UnsupportedOperation.into(),
+    }
+}
 
 /// Serves the `sys/` paths that need no token (seal lifecycle, health).
 /// `None`: not one of them.
 pub fn handle_unauthenticated(core: &Core, req: &Request) -> Result<Option<Response>, CoreError> {
-    if req.path == "sys/metrics" && core.config().unauthenticated_metrics {
-        return metrics(core, req).map(Some);
+    let Some(path) = req.path.strip_prefix("sys/") else {
+        return Ok(None);
+    };
+    match sys_routes::sys_lookup(path, req.operation) {
+        // `telemetry { unauthenticated_metrics_access = true }`
+        Some((SysRoute::Metrics, _)) if core.config().unauthenticated_metrics => {
+            metrics(core, req).map(Some)
+        }
+        Some((route, row)) if row.unauthenticated && route.seal_lifecycle() => {
+            seal::handle_unauthenticated(core, req, route, row.serves(req.operation)).map(Some)
+        }
+        _ => Ok(None),
     }
-    seal::handle_unauthenticated(core, req)
 }
 
 /// Whether [`handle_unauthenticated`] serves `path` (whatever the
 /// operation: a wrong one is refused there, not for want of a token).
 pub fn is_unauthenticated(core: &Core, path: &str) -> bool {
-    if path == "sys/metrics" && core.config().unauthenticated_metrics {
-        return true;
-    }
-    path.strip_prefix("sys/")
-        .is_some_and(|p| seal::UNAUTHENTICATED.contains(&p))
+    let metrics = || {
+        path.strip_prefix("sys/")
+            .and_then(|p| sys_routes::sys_lookup(p, Operation::Read))
+            .is_some_and(|(route, _)| route == SysRoute::Metrics)
+    };
+    (core.config().unauthenticated_metrics && metrics()) || sys_routes::sys_seal_lifecycle(path)
 }
 
 /// `sys/metrics` (`?format=prometheus` for the text format).
@@ -63,7 +86,8 @@ fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
     })
 }
 
-/// Serves an authenticated `sys/` request.
+/// Serves an authenticated `sys/` request: the ACL check (with `sudo`
+/// where the table says), then the handler of the matched route.
 pub(crate) fn handle(
     core: &Core,
     active: &Arc<Active>,
@@ -71,46 +95,68 @@ pub(crate) fn handle(
     auth: &Authenticated,
 ) -> Result<Response, CoreError> {
     let path = req.path.strip_prefix("sys/").unwrap_or("");
+    let op = req.operation;
+    let route = sys_routes::sys_route(path, op);
     // A token may ask how a mount it can use is configured (clients use it
     // to detect the KV version), as in Vault: the check is in `mounts`.
-    if !path.starts_with("internal/ui/mounts/") {
-        let sudo = needs_sudo(path, req.operation);
-        authorize(auth, req.operation, &req.path, sudo)?;
+    if !matches!(route, Ok(SysRoute::UiMount(_))) {
+        authorize(auth, op, &req.path, sys_routes::sys_sudo(path, op))?;
     }
-    if path == "metrics" {
-        return metrics(core, req);
+    let route = match route {
+        // The controls of a manual clock exist on dev servers only.
+        Ok(SysRoute::DevClock) if !core.clock().is_manual() => {
+            return Err(CoreError::UnsupportedPath(req.path.clone()))
+        }
+        Ok(route) => route,
+        Err(RouteError::UnsupportedOperation)
+            if path == sys_routes::DEV_CLOCK && !core.clock().is_manual() =>
+        {
+            return Err(CoreError::UnsupportedPath(req.path.clone()))
+        }
+        Err(e) => return Err(unserved(e, &req.path)),
+    };
+    match route {
+        SysRoute::Metrics => metrics(core, req),
+        SysRoute::Init
+        | SysRoute::SealStatus
+        | SysRoute::Unseal
+        | SysRoute::Health
+        | SysRoute::Leader
+        | SysRoute::RekeyInit
+        | SysRoute::RekeyUpdate
+        | SysRoute::RekeyVerify
+        | SysRoute::GenerateRootAttempt
+        | SysRoute::GenerateRootUpdate => seal::handle_unauthenticated(core, req, route, true),
+        SysRoute::Seal
+        | SysRoute::Rotate
+        | SysRoute::KeyStatus
+        | SysRoute::GenerateRootTokenAttempt
+        | SysRoute::GenerateRootTokenUpdate
+        | SysRoute::RekeyBackup => seal::handle(core, req, route),
+        SysRoute::Snapshot => storage::handle(core, req, false),
+        SysRoute::SnapshotForce => storage::handle(core, req, true),
+        SysRoute::Mounts(table) => mounts::list_route(core, active, req, table),
+        SysRoute::Mount(table, rest) => mounts::mount(core, active, req, table, rest),
+        SysRoute::MountTune(table, rest) => mounts::tune_route(core, active, req, table, rest),
+        SysRoute::UiMount(rest) => mounts::ui_mount(active, rest, auth),
+        SysRoute::Policies => policies::list_route(active, req),
+        SysRoute::Policy(name) => policies::policy(active, req, name),
+        SysRoute::AuditDevices => audit::devices(active, req),
+        SysRoute::AuditDevice(dev) => audit::device(active, req, dev),
+        SysRoute::AuditPublicKey(dev) => audit::public_key(active, req, dev),
+        SysRoute::AuditHash(dev) => audit::hash(active, req, dev),
+        SysRoute::WrappingLookup
+        | SysRoute::WrappingUnwrap
+        | SysRoute::WrappingWrap
+        | SysRoute::WrappingRewrap => crate::core::wrapping::handle(active, req, route),
+        SysRoute::LeaseLookup
+        | SysRoute::LeaseList(_)
+        | SysRoute::LeaseRenew(_)
+        | SysRoute::LeaseRevoke(_)
+        | SysRoute::LeaseRevokePrefix(_) => leases::handle(active, req, route, auth),
+        SysRoute::Capabilities | SysRoute::CapabilitiesSelf | SysRoute::CapabilitiesAccessor => {
+            capabilities::handle(active, req, route, auth)
+        }
+        SysRoute::DevClock => crate::core::scheduler::handle_dev_clock(core, active, req, auth),
     }
-    if let Some(r) = seal::handle(core, req, path)? {
-        return Ok(r);
-    }
-    if let Some(r) = storage::handle(core, req, path)? {
-        return Ok(r);
-    }
-    if let Some(r) = mounts::handle(core, active, req, path, auth)? {
-        return Ok(r);
-    }
-    if let Some(r) = policies::handle(active, req, path)? {
-        return Ok(r);
-    }
-    if let Some(r) = audit::handle(active, req, path)? {
-        return Ok(r);
-    }
-    if let Some(r) = crate::core::wrapping::handle(active, req)? {
-        return Ok(r);
-    }
-    if let Some(r) = leases::handle(active, req, path, auth)? {
-        return Ok(r);
-    }
-    if let Some(r) = capabilities::handle(active, req, path, auth)? {
-        return Ok(r);
-    }
-    if let Some(r) = crate::core::scheduler::handle_dev_clock(core, active, req, path, auth)? {
-        return Ok(r);
-    }
-    Err(CoreError::UnsupportedPath(req.path.clone()))
-}
-
-/// Vault's root-protected system paths (the `sys/` route table).
-fn needs_sudo(path: &str, op: Operation) -> bool {
-    crate::core::sys_routes::sys_sudo(path, op)
 }

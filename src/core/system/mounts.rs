@@ -1,12 +1,11 @@
 //! sys/mounts and sys/auth (list, enable, disable, tune) and
 //! sys/internal/ui/mounts.
 
-use std::sync::Arc;
-
 use serde_json::{json, Map, Value};
 
 use crate::core::pipeline::Authenticated;
 use crate::core::state::{auth_backend_for, backend_for};
+use crate::core::sys_routes::MountTable;
 use crate::core::{Active, Core, CoreError};
 use crate::logical::{fields, LogicalError};
 use crate::router::{
@@ -42,69 +41,68 @@ impl Target<'_> {
     }
 }
 
-pub(super) fn handle(
-    core: &Core,
-    active: &Arc<Active>,
-    req: &Request,
-    path: &str,
-    auth: &Authenticated,
-) -> Result<Option<Response>, CoreError> {
-    if let Some(rest) = path.strip_prefix("internal/ui/mounts/") {
-        return ui_mount(active, rest, auth).map(Some);
-    }
-    let (target, rest) = if let Some(rest) = strip(path, "mounts") {
-        (
-            Target {
+impl Target<'_> {
+    /// The mount set a route manages.
+    fn of(active: &Active, table: MountTable) -> Target<'_> {
+        match table {
+            MountTable::Secrets => Target {
                 set: &active.mounts,
                 factory: backend_for,
                 name: "mounts",
             },
-            rest,
-        )
-    } else if let Some(rest) = strip(path, "auth") {
-        (
-            Target {
+            MountTable::Auth => Target {
                 set: &active.auth_mounts,
                 factory: auth_backend_for,
                 name: "auth",
             },
-            rest,
-        )
-    } else {
-        return Ok(None);
-    };
-    let write = matches!(req.operation, Operation::Create | Operation::Update);
-    let r = match rest {
-        None => match req.operation {
-            Operation::Read => list(core, &target),
-            _ => return Err(LogicalError::UnsupportedOperation.into()),
-        },
-        Some(rest) => {
-            if let Some(mount) = rest.strip_suffix("/tune") {
-                match req.operation {
-                    Operation::Read => read_tune(core, &target, mount)?,
-                    _ if write => tune(&target, mount, &req.data)?,
-                    _ => return Err(LogicalError::UnsupportedOperation.into()),
-                }
-            } else {
-                match req.operation {
-                    _ if write => enable(active, &target, rest, &req.data)?,
-                    Operation::Delete => disable(active, &target, rest)?,
-                    Operation::Read => read_one(core, &target, rest)?,
-                    _ => return Err(LogicalError::UnsupportedOperation.into()),
-                }
-            }
         }
-    };
-    Ok(Some(r))
+    }
 }
 
-/// `Some(None)` for "name", `Some(Some(rest))` for "name/rest".
-fn strip<'a>(path: &'a str, name: &str) -> Option<Option<&'a str>> {
-    if path == name {
-        return Some(None);
+/// `sys/mounts`, `sys/auth`: the list.
+pub(super) fn list_route(
+    core: &Core,
+    active: &Active,
+    req: &Request,
+    table: MountTable,
+) -> Result<Response, CoreError> {
+    match req.operation {
+        Operation::Read => Ok(list(core, &Target::of(active, table))),
+        _ => Err(LogicalError::UnsupportedOperation.into()),
     }
-    path.strip_prefix(name)?.strip_prefix('/').map(Some)
+}
+
+/// `sys/mounts/:path`, `sys/auth/:path`: read, enable, disable.
+pub(super) fn mount(
+    core: &Core,
+    active: &Active,
+    req: &Request,
+    table: MountTable,
+    rest: &str,
+) -> Result<Response, CoreError> {
+    let target = Target::of(active, table);
+    match req.operation {
+        Operation::Create | Operation::Update => enable(active, &target, rest, &req.data),
+        Operation::Delete => disable(active, &target, rest),
+        Operation::Read => read_one(core, &target, rest),
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
+}
+
+/// `sys/mounts/:path/tune`, `sys/auth/:path/tune`.
+pub(super) fn tune_route(
+    core: &Core,
+    active: &Active,
+    req: &Request,
+    table: MountTable,
+    mount: &str,
+) -> Result<Response, CoreError> {
+    let target = Target::of(active, table);
+    match req.operation {
+        Operation::Read => read_tune(core, &target, mount),
+        Operation::Create | Operation::Update => tune(&target, mount, &req.data),
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
 }
 
 fn mount_err(e: MountTableError) -> CoreError {
@@ -380,7 +378,11 @@ fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Respons
 /// `sys/internal/ui/mounts/:path`: the mount serving `path`, for a token
 /// that may use that mount (some capability on or below its path, as
 /// Vault's preflight check); others get 403, as if it did not exist to them.
-fn ui_mount(active: &Active, rest: &str, auth: &Authenticated) -> Result<Response, CoreError> {
+pub(super) fn ui_mount(
+    active: &Active,
+    rest: &str,
+    auth: &Authenticated,
+) -> Result<Response, CoreError> {
     let router = active.router();
     // Routing only: "secret" names the mount "secret/".
     let full = format!("{rest}/");

@@ -1,8 +1,6 @@
 //! sys/policies/acl/* and the legacy sys/policy/* (which the pipeline
 //! rewrites to sys/policies/acl/*, so both are one ACL object).
 
-use std::sync::Arc;
-
 use serde_json::json;
 
 use crate::core::state::policy_err;
@@ -11,35 +9,29 @@ use crate::logical::{fields, LogicalError};
 use crate::policy::check_canonical_name;
 use crate::sdk::{Operation, Request, Response};
 
-pub(super) fn handle(
-    active: &Arc<Active>,
-    req: &Request,
-    path: &str,
-) -> Result<Option<Response>, CoreError> {
-    let write = matches!(req.operation, Operation::Create | Operation::Update);
-    // The pipeline rewrote the legacy `sys/policy/…` to `sys/policies/acl/…`
-    // (one ACL object for both) and folded the name; `alias` only picks the
-    // legacy response shape.
+/// `sys/policies/acl` (GET or LIST): the policy names. The pipeline
+/// rewrote the legacy `sys/policy/…` to `sys/policies/acl/…` (one ACL
+/// object for both) and folded the name; `alias` only picks the legacy
+/// response shape.
+pub(super) fn list_route(active: &Active, req: &Request) -> Result<Response, CoreError> {
+    match req.operation {
+        Operation::List | Operation::Read => list(active, req.alias.is_some()),
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
+}
+
+/// `sys/policies/acl/:name`.
+pub(super) fn policy(active: &Active, req: &Request, name: &str) -> Result<Response, CoreError> {
     let legacy = req.alias.is_some();
-    let name = if let Some(n) = path.strip_prefix("policies/acl/") {
-        Some(n)
-    } else if path == "policies/acl" {
-        None
-    } else {
-        return Ok(None);
-    };
-    let name = name.filter(|n| !n.is_empty());
-    let r = match (name, req.operation) {
-        (None, Operation::List) | (None, Operation::Read) => list(active, legacy)?,
-        (Some(n), Operation::Read) => read(active, n, legacy)?,
-        (Some(n), _) if write => write_policy(active, n, req, legacy)?,
-        (Some(n), Operation::Delete) => {
-            active.policies.delete(n).map_err(policy_err)?;
-            Response::empty()
+    match req.operation {
+        Operation::Read => read(active, name, legacy),
+        Operation::Create | Operation::Update => write_policy(active, name, req, legacy),
+        Operation::Delete => {
+            active.policies.delete(name).map_err(policy_err)?;
+            Ok(Response::empty())
         }
-        _ => return Err(LogicalError::UnsupportedOperation.into()),
-    };
-    Ok(Some(r))
+        _ => Err(LogicalError::UnsupportedOperation.into()),
+    }
 }
 
 fn list(active: &Active, legacy: bool) -> Result<Response, CoreError> {

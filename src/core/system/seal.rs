@@ -11,6 +11,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::core::generate_root::GenerateRootStatus;
+use crate::core::sys_routes::SysRoute;
 use crate::core::{
     Core, CoreError, RekeyStatus, RekeyUpdate, RekeyVerifyStatus, RekeyVerifyUpdate,
 };
@@ -21,79 +22,83 @@ use crate::seal::{decode_share, SealConfig};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The `sys/` paths served without a token (sealed or not).
-pub(super) const UNAUTHENTICATED: [&str; 10] = [
-    "init",
-    "seal-status",
-    "unseal",
-    "health",
-    "leader",
-    "rekey/init",
-    "rekey/update",
-    "rekey/verify",
-    // Refused unless `enable_unauthenticated_access` names "generate-root";
-    // `sys/generate-root-token/*` is the authenticated (sudo) form.
-    "generate-root/attempt",
-    "generate-root/update",
-];
-
+/// Serves a route of the seal lifecycle (`sys/init`, `sys/unseal`,
+/// `sys/rekey/*`, ...: the `unauthenticated` rows of the `sys/` table);
+/// `serves`: whether its row serves the request's operation (405 if not).
 pub(super) fn handle_unauthenticated(
     core: &Core,
     req: &Request,
-) -> Result<Option<Response>, CoreError> {
-    let Some(path) = req.path.strip_prefix("sys/") else {
-        return Ok(None);
-    };
+    route: SysRoute<'_>,
+    serves: bool,
+) -> Result<Response, CoreError> {
+    // Refused whatever the operation unless `enable_unauthenticated_access`
+    // names "generate-root"; `sys/generate-root-token/*` is the
+    // authenticated (sudo) form.
+    let token_less_root = matches!(
+        route,
+        SysRoute::GenerateRootAttempt | SysRoute::GenerateRootUpdate
+    );
+    if token_less_root && !core.config().unauthenticated_generate_root {
+        return Err(bad(GENERATE_ROOT_DISABLED));
+    }
+    if !serves {
+        return Err(LogicalError::UnsupportedOperation.into());
+    }
     let op = req.operation;
     let write = matches!(op, Operation::Create | Operation::Update);
-    let r = match (path, op) {
-        ("init", Operation::Read) => Response::raw(
+    Ok(match (route, op) {
+        (SysRoute::Init, Operation::Read) => Response::raw(
             200,
             json!({"initialized": core.barrier().is_initialized()?}),
         ),
-        ("init", _) if write => init(core, req)?,
-        ("seal-status", Operation::Read) => Response::raw(200, seal_status(core)?),
-        ("unseal", _) if write => unseal(core, req)?,
-        ("health", Operation::Read) => health(core, req)?,
-        ("leader", Operation::Read) => leader(core)?,
-        ("rekey/init", Operation::Read) => rekey_status(core)?,
-        ("rekey/init", _) if write => rekey_init(core, req)?,
-        ("rekey/init", Operation::Delete) => rekey_cancel(core)?,
-        ("rekey/update", _) if write => rekey_update(core, req)?,
-        ("rekey/verify", Operation::Read) => rekey_verify_status(core)?,
-        ("rekey/verify", _) if write => rekey_verify_update(core, req)?,
+        (SysRoute::Init, _) if write => init(core, req)?,
+        (SysRoute::SealStatus, Operation::Read) => Response::raw(200, seal_status(core)?),
+        (SysRoute::Unseal, _) if write => unseal(core, req)?,
+        (SysRoute::Health, Operation::Read) => health(core, req)?,
+        (SysRoute::Leader, Operation::Read) => leader(core)?,
+        (SysRoute::RekeyInit, Operation::Read) => rekey_status(core)?,
+        (SysRoute::RekeyInit, _) if write => rekey_init(core, req)?,
+        (SysRoute::RekeyInit, Operation::Delete) => rekey_cancel(core)?,
+        (SysRoute::RekeyUpdate, _) if write => rekey_update(core, req)?,
+        (SysRoute::RekeyVerify, Operation::Read) => rekey_verify_status(core)?,
+        (SysRoute::RekeyVerify, _) if write => rekey_verify_update(core, req)?,
         // As Vault: cancelling the verification cancels the rekey.
-        ("rekey/verify", Operation::Delete) => rekey_cancel(core)?,
-        ("generate-root/attempt" | "generate-root/update", _) => {
-            if !core.config().unauthenticated_generate_root {
-                return Err(bad(GENERATE_ROOT_DISABLED));
-            }
-            Response::raw(200, generate_root(core, req, path)?)
+        (SysRoute::RekeyVerify, Operation::Delete) => rekey_cancel(core)?,
+        (SysRoute::GenerateRootAttempt, _) => {
+            Response::raw(200, generate_root(core, req, GenerateRootStep::Attempt)?)
         }
-        (p, _) if UNAUTHENTICATED.contains(&p) => {
-            return Err(LogicalError::UnsupportedOperation.into())
+        (SysRoute::GenerateRootUpdate, _) => {
+            Response::raw(200, generate_root(core, req, GenerateRootStep::Update)?)
         }
-        _ => return Ok(None),
-    };
-    Ok(Some(r))
+        _ => return Err(LogicalError::UnsupportedOperation.into()),
+    })
 }
 
+/// The root-protected seal and key routes (`sys/seal`, `sys/rotate`,
+/// `sys/key-status`, `sys/generate-root-token/*`).
 pub(super) fn handle(
     core: &Core,
     req: &Request,
-    path: &str,
-) -> Result<Option<Response>, CoreError> {
+    route: SysRoute<'_>,
+) -> Result<Response, CoreError> {
     let write = matches!(req.operation, Operation::Create | Operation::Update);
-    let r = match (path, req.operation) {
-        ("seal", _) if write => {
+    // The same flow as `sys/generate-root/*`, its body under `data`.
+    let root_token = |step| -> Result<Response, CoreError> {
+        Ok(match generate_root(core, req, step)? {
+            Value::Object(m) => Response::data(m),
+            _ => Response::empty(),
+        })
+    };
+    Ok(match (route, req.operation) {
+        (SysRoute::Seal, _) if write => {
             core.seal();
             Response::empty()
         }
-        ("rotate", _) if write => {
+        (SysRoute::Rotate, _) if write => {
             core.barrier().rotate()?;
             Response::empty()
         }
-        ("key-status", Operation::Read) => {
+        (SysRoute::KeyStatus, Operation::Read) => {
             let st = core.barrier().key_status()?;
             let mut r = Response::json(
                 json!({"term": st.term, "install_time": st.install_time, "encryptions": st.encryptions}),
@@ -101,47 +106,24 @@ pub(super) fn handle(
             r.top_level = true;
             r
         }
-        ("rekey/backup", Operation::Read) => match core.rekey_backup()? {
-            Some(Value::Object(mut m)) => {
-                // keys_base64 beside keys, as Vault answers.
-                if let Some(Value::Object(keys)) = m.get("keys").cloned() {
-                    let b64: serde_json::Map<String, Value> = keys
-                        .into_iter()
-                        .map(|(fp, list)| {
-                            let converted: Vec<Value> = list
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .filter_map(Value::as_str)
-                                .filter_map(|h| hex::decode(h).ok())
-                                .map(|b| Value::String(B64.encode(b)))
-                                .collect();
-                            (fp, Value::Array(converted))
-                        })
-                        .collect();
-                    m.insert("keys_base64".into(), Value::Object(b64));
-                }
-                Response::data(m)
-            }
-            _ => return Err(bad("no backed-up keys found")),
-        },
-        ("rekey/backup", Operation::Delete) => {
+        (SysRoute::RekeyBackup, Operation::Read) => rekey_backup(core)?,
+        (SysRoute::RekeyBackup, Operation::Delete) => {
             core.delete_rekey_backup()?;
             Response::empty()
         }
-        ("generate-root-token/attempt" | "generate-root-token/update", _) => {
-            let body = generate_root(core, req, path.trim_start_matches("generate-root-token/"))?;
-            match body {
-                Value::Object(m) => Response::data(m),
-                _ => Response::empty(),
-            }
-        }
-        ("seal" | "rotate" | "key-status", _) => {
-            return Err(LogicalError::UnsupportedOperation.into())
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(r))
+        (SysRoute::GenerateRootTokenAttempt, _) => root_token(GenerateRootStep::Attempt)?,
+        (SysRoute::GenerateRootTokenUpdate, _) => root_token(GenerateRootStep::Update)?,
+        _ => return Err(LogicalError::UnsupportedOperation.into()),
+    })
+}
+
+/// The two steps of root token generation, under either prefix.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GenerateRootStep {
+    /// `attempt`: GET status, PUT/POST start, DELETE cancel.
+    Attempt,
+    /// `update`: PUT/POST a share.
+    Update,
 }
 
 const GENERATE_ROOT_DISABLED: &str = "unauthenticated root token generation is disabled: \
@@ -168,14 +150,15 @@ fn generate_root_body(st: &GenerateRootStatus, otp: Option<&str>) -> Value {
 }
 
 /// `generate-root/attempt` (GET status, PUT/POST start, DELETE cancel)
-/// and `generate-root/update` (PUT/POST a share); `path` is one of those
-/// two, whichever prefix the request came under.
-fn generate_root(core: &Core, req: &Request, path: &str) -> Result<Value, CoreError> {
-    let path = path.trim_start_matches("generate-root/");
+/// and `generate-root/update` (PUT/POST a share), whichever prefix the
+/// request came under.
+fn generate_root(core: &Core, req: &Request, step: GenerateRootStep) -> Result<Value, CoreError> {
     let write = matches!(req.operation, Operation::Create | Operation::Update);
-    match (path, req.operation) {
-        ("attempt", Operation::Read) => Ok(generate_root_body(&core.generate_root_status()?, None)),
-        ("attempt", _) if write => {
+    match (step, req.operation) {
+        (GenerateRootStep::Attempt, Operation::Read) => {
+            Ok(generate_root_body(&core.generate_root_status()?, None))
+        }
+        (GenerateRootStep::Attempt, _) if write => {
             if !matches!(req.data.get("pgp_key"), None | Some(Value::Null))
                 && req.data.get("pgp_key").and_then(Value::as_str) != Some("")
             {
@@ -190,11 +173,11 @@ fn generate_root(core: &Core, req: &Request, path: &str) -> Result<Value, CoreEr
                 generated.as_deref().map(String::as_str),
             ))
         }
-        ("attempt", Operation::Delete) => {
+        (GenerateRootStep::Attempt, Operation::Delete) => {
             core.generate_root_cancel()?;
             Ok(Value::Null)
         }
-        ("update", _) if write => {
+        (GenerateRootStep::Update, _) if write => {
             let key = fields::req_string(&req.data, "key")?;
             let nonce = fields::req_string(&req.data, "nonce")?;
             let share = decode_share(&key)?;
@@ -392,6 +375,32 @@ fn share_lists(
             shares.iter().map(|s| B64.encode(s.expose())).collect(),
         ),
     }
+}
+
+/// `sys/rekey/backup`: the kept encrypted shares by fingerprint, hex and
+/// (`keys_base64`) base64, as Vault answers.
+fn rekey_backup(core: &Core) -> Result<Response, CoreError> {
+    let Some(Value::Object(mut m)) = core.rekey_backup()? else {
+        return Err(bad("no backed-up keys found"));
+    };
+    if let Some(Value::Object(keys)) = m.get("keys").cloned() {
+        let b64: serde_json::Map<String, Value> = keys
+            .into_iter()
+            .map(|(fp, list)| {
+                let converted: Vec<Value> = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .filter_map(|h| hex::decode(h).ok())
+                    .map(|b| Value::String(B64.encode(b)))
+                    .collect();
+                (fp, Value::Array(converted))
+            })
+            .collect();
+        m.insert("keys_base64".into(), Value::Object(b64));
+    }
+    Ok(Response::data(m))
 }
 
 fn rekey_status(core: &Core) -> Result<Response, CoreError> {

@@ -15,19 +15,11 @@ use crate::sdk::{Operation, Request, Response};
 /// Content type of a snapshot body.
 const CONTENT_TYPE: &str = "application/octet-stream";
 
-pub(super) fn handle(
-    core: &Core,
-    req: &Request,
-    path: &str,
-) -> Result<Option<Response>, CoreError> {
-    let force = match path {
-        "storage/snapshot" => false,
-        "storage/snapshot-force" => true,
-        _ => return Ok(None),
-    };
+/// `force`: `sys/storage/snapshot-force` rather than `sys/storage/snapshot`.
+pub(super) fn handle(core: &Core, req: &Request, force: bool) -> Result<Response, CoreError> {
     match (req.operation, force) {
-        (Operation::Read, false) => save(core).map(Some),
-        (Operation::Create | Operation::Update, _) => restore(core, req, force).map(Some),
+        (Operation::Read, false) => save(core),
+        (Operation::Create | Operation::Update, _) => restore(core, req, force),
         _ => Err(crate::logical::LogicalError::UnsupportedOperation.into()),
     }
 }

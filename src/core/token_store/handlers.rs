@@ -1,5 +1,8 @@
 //! The `auth/token/*` endpoints: create, lookup, renew, revoke, roles,
-//! accessors, tidy. Vault's request and response shapes.
+//! accessors, tidy. Vault's request and response shapes. Each request is
+//! dispatched on its route in the declared `auth/token/` table
+//! ([`crate::core::sys_routes::TOKEN`]), which also says what needs sudo
+//! and what is not served (404, or 405 for a wrong operation).
 
 use std::sync::Arc;
 
@@ -9,10 +12,12 @@ use serde_json::{json, Map, Value};
 use super::{TokenEntry, TokenParams, WRAPPING_POLICY};
 use crate::core::pipeline::{authorize, Authenticated};
 use crate::core::state::token_err;
+use crate::core::sys_routes::{token_route, token_sudo, TokenRoute};
 use crate::core::{Active, Core, CoreError};
 use crate::crypto::SecretString;
 use crate::logical::{fields, LogicalError};
 use crate::policy::{Capability, DEFAULT_POLICY, ROOT_POLICY};
+use crate::sdk::route::RouteError;
 use crate::sdk::time::unix_to_rfc3339;
 use crate::sdk::{AuthResponse, Operation, Request, Response};
 
@@ -37,26 +42,28 @@ pub(crate) fn handle(
     auth: &Authenticated,
 ) -> Result<Response, CoreError> {
     let path = req.path.strip_prefix("auth/token/").unwrap_or("");
-    let sudo = crate::core::sys_routes::token_sudo(path, req.operation);
+    let sudo = token_sudo(path, req.operation);
     authorize(auth, req.operation, &req.path, sudo)?;
-    let write = matches!(req.operation, Operation::Create | Operation::Update);
+    let route = token_route(path, req.operation).map_err(|e| match e {
+        RouteError::UnsupportedPath => CoreError::UnsupportedPath(req.path.clone()),
+        RouteError::UnsupportedOperation => LogicalError::UnsupportedOperation.into(),
+    })?;
     let t = Tokens {
         core,
         active,
         req,
         auth,
     };
-    match (path, req.operation) {
-        ("create" | "create-orphan", _) if write => t.create(None, path == "create-orphan"),
-        (p, _) if write && p.starts_with("create/") => {
+    match route {
+        TokenRoute::Create => t.create(None, false),
+        TokenRoute::CreateOrphan => t.create(None, true),
+        TokenRoute::CreateWithRole(name) => {
             let role = t
-                .role(&p["create/".len()..])?
+                .role(name)?
                 .ok_or_else(|| CoreError::BadRequest("unknown role".into()))?;
             t.create(Some(role), false)
         }
-        ("lookup-self", Operation::Read) | ("lookup-self", _)
-            if write || req.operation == Operation::Read =>
-        {
+        TokenRoute::LookupSelf => {
             let own = req.client_token.as_ref().map(|t| t.expose().to_string());
             Ok(lookup_response(
                 &auth.entry,
@@ -64,7 +71,7 @@ pub(crate) fn handle(
                 active.tokens.clock().unix(),
             ))
         }
-        ("lookup", _) if write => {
+        TokenRoute::Lookup => {
             let token = fields::req_string(&req.data, "token")?;
             let e = active
                 .tokens
@@ -76,58 +83,58 @@ pub(crate) fn handle(
                 active.tokens.clock().unix(),
             ))
         }
-        ("lookup-accessor", _) if write => {
+        TokenRoute::LookupAccessor => {
             let acc = fields::req_string(&req.data, "accessor")?;
             let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
             Ok(lookup_response(&e, None, active.tokens.clock().unix()))
         }
-        ("renew-self", _) if write => t.renew(&auth.entry.key, true),
-        ("renew", _) if write => {
+        TokenRoute::RenewSelf => t.renew(&auth.entry.key, true),
+        TokenRoute::Renew => {
             let token = fields::req_string(&req.data, "token")?;
             t.renew(&active.tokens.key_of(&token), true)
         }
-        ("renew-accessor", _) if write => {
+        TokenRoute::RenewAccessor => {
             let acc = fields::req_string(&req.data, "accessor")?;
             let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
             t.renew(&e.key, false)
         }
-        ("revoke-self", _) if write => {
+        TokenRoute::RevokeSelf => {
             active
                 .tokens
                 .revoke_tree(&auth.entry.key)
                 .map_err(token_err)?;
             Ok(Response::empty())
         }
-        ("revoke", _) if write => {
+        TokenRoute::Revoke => {
             let token = fields::req_string(&req.data, "token")?;
             let key = active.tokens.key_of(&token);
             active.tokens.revoke_tree(&key).map_err(token_err)?;
             Ok(Response::empty())
         }
-        ("revoke-accessor", _) if write => {
+        TokenRoute::RevokeAccessor => {
             let acc = fields::req_string(&req.data, "accessor")?;
             let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
             active.tokens.revoke_tree(&e.key).map_err(token_err)?;
             Ok(Response::empty())
         }
-        ("revoke-orphan", _) if write => {
+        TokenRoute::RevokeOrphan => {
             let token = fields::req_string(&req.data, "token")?;
             let key = active.tokens.key_of(&token);
             active.tokens.revoke_orphan(&key).map_err(token_err)?;
             Ok(Response::empty())
         }
-        ("accessors" | "accessors/", Operation::List) => Ok(Response::list(
+        TokenRoute::Accessors => Ok(Response::list(
             active.tokens.accessors().map_err(token_err)?,
         )),
-        ("roles" | "roles/", Operation::List) => {
+        TokenRoute::Roles => {
             let names = active.tokens.view().list("role/")?;
             if names.is_empty() {
                 return Err(LogicalError::NotFound.into());
             }
             Ok(Response::list(names))
         }
-        (p, op) if p.starts_with("roles/") => t.role_op(&p["roles/".len()..], op),
-        ("tidy", _) if write => {
+        TokenRoute::Role(name) => t.role_op(name, req.operation),
+        TokenRoute::Tidy => {
             active.tokens.tidy().map_err(token_err)?;
             let mut r = Response::empty();
             r.warnings
@@ -135,7 +142,6 @@ pub(crate) fn handle(
             r.status = Some(202);
             Ok(r)
         }
-        _ => Err(CoreError::UnsupportedPath(req.path.clone())),
     }
 }
 

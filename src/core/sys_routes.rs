@@ -44,6 +44,9 @@ pub(crate) const SYS: &[Route] = &[
     Route::new("generate-root-token/*", ALL_OPERATIONS).sudo(),
     // a manual clock's controls (dev servers only; root is checked too)
     Route::new("dev/clock", ALL_OPERATIONS).sudo(),
+    // who is locked out of an auth method, and lifting it
+    Route::new("locked-users", ALL_OPERATIONS).sudo(),
+    Route::new("locked-users/*", ALL_OPERATIONS).sudo(),
     Route::new("wrapping/lookup", ALL_OPERATIONS).unauthenticated(),
     Route::new("wrapping/unwrap", ALL_OPERATIONS).unauthenticated(),
 ];

@@ -1,5 +1,6 @@
 //! The system backend (`sys/`), a part of the core: seal management,
-//! mounts, policies, audit devices, leases, wrapping, capabilities.
+//! mounts, policies, audit devices, leases, wrapping, capabilities, the
+//! users locked out of auth methods.
 //!
 //! Owns: the HTTP-facing shape of `sys/*` paths (fields in, JSON out).
 //! Must not touch physical storage or key material directly: it calls the
@@ -9,6 +10,7 @@
 mod audit;
 mod capabilities;
 mod leases;
+mod locked_users;
 mod mounts;
 mod policies;
 mod seal;
@@ -48,7 +50,7 @@ fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
     Ok(match format.as_deref() {
         Some("prometheus") => Response {
             text: Some((
-                "text/plain; version=0.0.4".into(),
+                crate::core::metrics::OPENMETRICS_CONTENT_TYPE.into(),
                 core.metrics().prometheus(core),
             )),
             status: Some(200),
@@ -102,6 +104,9 @@ pub(crate) fn handle(
         return Ok(r);
     }
     if let Some(r) = capabilities::handle(active, req, path, auth)? {
+        return Ok(r);
+    }
+    if let Some(r) = locked_users::handle(core, active, req, path)? {
         return Ok(r);
     }
     if let Some(r) = crate::core::scheduler::handle_dev_clock(core, active, req, path, auth)? {

@@ -489,6 +489,7 @@ fn each_mount_gets_its_own_instance_and_registry() {
         storage: env.storage.clone(),
         api_addr: None,
         clock: env.clock.clone(),
+        telemetry: Arc::new(crate::sdk::NoTelemetry),
     };
     let (a, b) = (super::backend(&ctx), super::backend(&ctx));
     assert!(!Arc::ptr_eq(&registry(&a), &registry(&b)));

@@ -1,0 +1,91 @@
+//! `sys/locked-users` (GET: the aliases locked out of auth mounts, in
+//! Vault's shape; `?mount_accessor=` narrows it to one mount) and
+//! `sys/locked-users/:mount_accessor/unlock/:alias` (POST: lifts a
+//! lockout). Both need `sudo`; both are audited like every `sys/` request.
+//!
+//! Owns: the HTTP shape of these paths. Must not touch: the lockout rules
+//! themselves ([`crate::core::lockout`]).
+
+use serde_json::{json, Value};
+
+use crate::core::{Active, Core, CoreError};
+use crate::sdk::{Operation, Request, Response};
+
+pub(super) fn handle(
+    core: &Core,
+    active: &Active,
+    req: &Request,
+    path: &str,
+) -> Result<Option<Response>, CoreError> {
+    let now = core.clock().unix();
+    if path == "locked-users" {
+        if req.operation != Operation::Read {
+            return Err(crate::logical::LogicalError::UnsupportedOperation.into());
+        }
+        let only = crate::logical::fields::opt_string(&req.data, "mount_accessor")?
+            .filter(|a| !a.is_empty());
+        return Ok(Some(Response::json(list(active, now, only.as_deref()))));
+    }
+    let Some(rest) = path.strip_prefix("locked-users/") else {
+        return Ok(None);
+    };
+    let Some((accessor, alias)) = rest.split_once("/unlock/") else {
+        return Err(CoreError::UnsupportedPath(req.path.clone()));
+    };
+    if accessor.is_empty() || alias.is_empty() || accessor.contains('/') {
+        return Err(CoreError::BadRequest(
+            "mount_accessor and alias are required".into(),
+        ));
+    }
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Err(crate::logical::LogicalError::UnsupportedOperation.into());
+    }
+    if active.lockout.unlock(accessor, alias, now) {
+        tracing::info!(accessor = %accessor, "login lockout lifted by an operator");
+    }
+    Ok(Some(Response::empty()))
+}
+
+/// Vault's `sys/locked-users` body (one namespace: the root).
+fn list(active: &Active, now: i64, only: Option<&str>) -> Value {
+    let locked = active.lockout.locked(now);
+    let mut mounts: Vec<Value> = Vec::new();
+    let mut total = 0usize;
+    let mut i = 0;
+    while i < locked.len() {
+        let accessor = &locked[i].mount_accessor;
+        let group: Vec<_> = locked[i..]
+            .iter()
+            .take_while(|l| &l.mount_accessor == accessor)
+            .collect();
+        i += group.len();
+        if only.is_some_and(|o| o != accessor) {
+            continue;
+        }
+        total += group.len();
+        let aliases: Vec<Value> = group
+            .iter()
+            .map(|l| {
+                json!({
+                    "alias": l.alias,
+                    "mount_accessor": l.mount_accessor,
+                    "lockedtime": crate::sdk::time::unix_to_rfc3339(l.locked_at),
+                })
+            })
+            .collect();
+        mounts.push(json!({
+            "mount_accessor": accessor,
+            "counts": group.len(),
+            "aliases": aliases,
+        }));
+    }
+    json!({
+        "by_namespace": [{
+            "namespace_id": "root",
+            "namespace_path": "",
+            "counts": total,
+            "mount_accessors": mounts,
+        }],
+        "total": total,
+    })
+}

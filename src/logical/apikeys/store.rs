@@ -644,6 +644,11 @@ impl MountState {
     pub fn flush_usage(&self, storage: &StorageView, now: i64, force: bool) -> usize {
         if !force {
             let last = self.usage.last_flush.load(Ordering::Relaxed);
+            if last == 0 {
+                // The first pass starts the period.
+                self.usage.last_flush.store(now, Ordering::Relaxed);
+                return 0;
+            }
             if now.saturating_sub(last) < USAGE_FLUSH_MS {
                 return 0;
             }

@@ -125,6 +125,18 @@ fn requests_move_the_counters_by_exactly_their_number() {
 }
 
 #[test]
+fn tokens_and_leases_are_counted() {
+    let s = TestServer::dev();
+    for _ in 0..3 {
+        s.token(json!({"policies": ["default"], "ttl": "1h"}));
+    }
+    // The first scrape counts: the root token and three with a lease each.
+    let text = scrape(&s);
+    assert_eq!(sample(&text, "vault_rs_tokens", &[]), Some(4.0), "{text}");
+    assert_eq!(sample(&text, "vault_rs_leases", &[]), Some(3.0), "{text}");
+}
+
+#[test]
 fn audit_logins_and_api_keys_are_counted() {
     let s = TestServer::dev();
     let dir = tempfile::tempdir().unwrap();

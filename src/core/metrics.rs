@@ -10,14 +10,17 @@
 //! failed logins and lockouts by auth method; what engines report through
 //! their mount context ([`crate::sdk::Telemetry`]: API key validations by
 //! outcome, rotations, revocations). Read from the core when rendered:
-//! seal state, barrier key term, locked users, audit device counters.
+//! seal state, barrier key term, locked users, audit device counters, and
+//! the token and lease counts (a storage scan, cached for
+//! [`COUNTS_MAX_AGE`]).
 //!
 //! Owns: the series. Must not touch: request contents (no token, secret,
 //! request path or user name ever becomes a label; a mount label is the
 //! operator-chosen mount path).
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -92,6 +95,19 @@ pub struct Metrics {
     apikey_validations: Family<OutcomeLabels, Counter>,
     apikey_rotations: Counter,
     apikey_revocations: Counter,
+    /// The last token and lease counts and when they were taken: counting
+    /// scans storage, so a scrape reuses counts younger than
+    /// [`COUNTS_MAX_AGE`].
+    counts: Mutex<Option<(Instant, Counts)>>,
+}
+
+/// How long token and lease counts are reused between scrapes.
+pub const COUNTS_MAX_AGE: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug)]
+struct Counts {
+    tokens: i64,
+    leases: i64,
 }
 
 impl Default for Metrics {
@@ -176,7 +192,27 @@ impl Metrics {
             apikey_validations,
             apikey_rotations,
             apikey_revocations,
+            counts: Mutex::new(None),
         }
+    }
+
+    /// Token and lease counts, counted at most every [`COUNTS_MAX_AGE`]
+    /// (`None`: storage could not be read).
+    fn counts(&self, active: &super::Active) -> Option<Counts> {
+        let mut cached = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, c)) = *cached {
+            if at.elapsed() < COUNTS_MAX_AGE {
+                return Some(c);
+            }
+        }
+        let tokens = active.tokens.accessors().ok()?.len();
+        let leases = active.expiration.count().ok()?;
+        let c = Counts {
+            tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+            leases: i64::try_from(leases).unwrap_or(i64::MAX),
+        };
+        *cached = Some((Instant::now(), c));
+        Some(c)
     }
 
     /// Records one finished request: the mount it was routed to (`""`
@@ -232,7 +268,7 @@ impl Metrics {
     pub fn prometheus(&self, core: &Core) -> String {
         let mut out = String::new();
         let _ = encode_registry(&mut out, &self.registry);
-        let _ = encode_registry(&mut out, &scrape_time(core));
+        let _ = encode_registry(&mut out, &scrape_time(self, core));
         let _ = encode_eof(&mut out);
         out
     }
@@ -298,7 +334,7 @@ impl Telemetry for Metrics {
 
 /// The series read from the core at scrape time, in a registry of their
 /// own built for this scrape.
-fn scrape_time(core: &Core) -> Registry {
+fn scrape_time(metrics: &Metrics, core: &Core) -> Registry {
     let mut reg = Registry::with_prefix(PREFIX);
     let gauge = |reg: &mut Registry, name: &str, help: &str, value: i64| {
         let g = Gauge::<i64, AtomicI64>::default();
@@ -340,6 +376,20 @@ fn scrape_time(core: &Core) -> Registry {
         "1 when every audit device is healthy",
         i64::from(active.audit.healthy()),
     );
+    if let Some(c) = metrics.counts(&active) {
+        gauge(
+            &mut reg,
+            "tokens",
+            "Tokens in the token store (counted at most every 10 s)",
+            c.tokens,
+        );
+        gauge(
+            &mut reg,
+            "leases",
+            "Leases in the lease index (counted at most every 10 s)",
+            c.leases,
+        );
+    }
     gauge(
         &mut reg,
         "locked_users",

@@ -199,3 +199,19 @@ fn approle_locks_by_role_id() {
     s.advance("15m");
     assert_eq!(login(&secret), 200);
 }
+
+#[test]
+fn a_lockout_survives_a_restart() {
+    let mut s = TestServer::unsealed(1, 1);
+    with_userpass(&s);
+    for _ in 0..5 {
+        assert_eq!(login(&s, "bob", "wrong"), 400);
+    }
+    assert_eq!(login(&s, "bob", "right-pw"), 403);
+    s.restart();
+    s.unseal_all();
+    assert_eq!(login(&s, "bob", "right-pw"), 403);
+    assert_eq!(locked(&s)["total"], 1);
+    // Counts below the threshold are not kept: carol starts over.
+    assert_eq!(login(&s, "carol", "right-pw"), 200);
+}

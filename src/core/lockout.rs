@@ -7,20 +7,43 @@
 //!
 //! The alias is what the auth method names the login for (userpass: the
 //! user name; AppRole: the role id), obtained before the login runs
-//! (`LogicalBackend::login_alias`). The table lives in the unsealed state,
-//! in memory: a seal or restart forgets failure counts and lifts current
-//! lockouts. It holds at most [`MAX_TRACKED`] aliases: when full, expired
-//! counts are dropped first, then the oldest unlocked count (so a flood
-//! of made-up names can neither exhaust memory nor lift a lockout).
+//! (`LogicalBackend::login_alias`). The table lives in the unsealed state:
+//! failure counts in memory only (a seal or restart starts them over), a
+//! lockout also in storage (`locked-users/` in the core's view: one write
+//! when an alias is locked, one delete when it is lifted), so a restart
+//! does not lift it. It holds at most [`MAX_TRACKED`] aliases: when full,
+//! expired counts are dropped first, then the oldest unlocked count (so a
+//! flood of made-up names can neither exhaust memory nor lift a lockout).
 //!
-//! Owns: the per-(mount accessor, alias) counts and the lockout settings
-//! of a mount (`user_lockout_config` in its tune). Must not touch: the
-//! login itself, storage.
+//! Owns: the per-(mount accessor, alias) counts, the stored lockouts, and
+//! the lockout settings of a mount (`user_lockout_config` in its tune).
+//! Must not touch: the login itself.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+
+use crate::barrier::{BarrierError, StorageView};
+
+/// Where lockouts are stored, in the core's view.
+const STORED: &str = "locked-users/";
+
+/// A stored lockout.
+#[derive(Serialize, Deserialize)]
+struct StoredLock {
+    accessor: String,
+    alias: String,
+    locked_at: i64,
+    until: i64,
+}
+
+/// The storage path of a lockout (the alias hex-encoded: a role id may
+/// hold any character).
+fn stored_path(accessor: &str, alias: &str) -> String {
+    format!("{STORED}{}/{}", hex::encode(accessor), hex::encode(alias))
+}
 
 /// Aliases tracked at most (failure counts and lockouts together).
 pub const MAX_TRACKED: usize = 100_000;
@@ -140,9 +163,61 @@ pub struct Locked {
 #[derive(Default)]
 pub struct Lockouts {
     entries: Mutex<HashMap<(String, String), Entry>>,
+    /// Where lockouts are kept across restarts (`None`: memory only).
+    storage: Option<StorageView>,
 }
 
 impl Lockouts {
+    /// The table over `storage`, with the stored lockouts that have not
+    /// ended at `now` (ended ones are deleted).
+    pub fn open(storage: StorageView, now: i64) -> Result<Lockouts, BarrierError> {
+        let mut entries = HashMap::new();
+        for path in storage.scan(STORED)? {
+            let Some(l) = storage.get_json::<StoredLock>(&path)? else {
+                continue;
+            };
+            if now >= l.until {
+                storage.delete(&path)?;
+                continue;
+            }
+            entries.insert(
+                (l.accessor, l.alias),
+                Entry {
+                    failures: 0,
+                    last_failure: l.locked_at,
+                    locked: Some((l.locked_at, l.until)),
+                },
+            );
+        }
+        Ok(Lockouts {
+            entries: Mutex::new(entries),
+            storage: Some(storage),
+        })
+    }
+
+    /// Stores a new lockout (a failure is logged: the lockout holds in
+    /// memory all the same).
+    fn store(&self, accessor: &str, alias: &str, locked_at: i64, until: i64) {
+        let Some(view) = &self.storage else { return };
+        let lock = StoredLock {
+            accessor: accessor.to_string(),
+            alias: alias.to_string(),
+            locked_at,
+            until,
+        };
+        if let Err(e) = view.put_json(&stored_path(accessor, alias), &lock) {
+            tracing::warn!(error = %e, "cannot store a login lockout");
+        }
+    }
+
+    /// Deletes a stored lockout.
+    fn unstore(&self, accessor: &str, alias: &str) {
+        let Some(view) = &self.storage else { return };
+        if let Err(e) = view.delete(&stored_path(accessor, alias)) {
+            tracing::warn!(error = %e, "cannot delete a stored login lockout");
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -156,6 +231,7 @@ impl Lockouts {
             Some((_, until)) if now < until => true,
             Some(_) => {
                 map.remove(&key);
+                self.unstore(accessor, alias);
                 false
             }
             None => false,
@@ -183,6 +259,7 @@ impl Lockouts {
             }
             entry.locked = None;
             entry.failures = 0;
+            self.unstore(accessor, alias);
         }
         let window = i64::try_from(settings.counter_reset).unwrap_or(i64::MAX);
         if now.saturating_sub(entry.last_failure) >= window {
@@ -192,7 +269,9 @@ impl Lockouts {
         entry.last_failure = now;
         if entry.failures >= settings.threshold {
             let duration = i64::try_from(settings.duration).unwrap_or(i64::MAX);
-            entry.locked = Some((now, now.saturating_add(duration)));
+            let until = now.saturating_add(duration);
+            entry.locked = Some((now, until));
+            self.store(accessor, alias, now, until);
             return true;
         }
         false
@@ -211,17 +290,25 @@ impl Lockouts {
     pub fn unlock(&self, accessor: &str, alias: &str, now: i64) -> bool {
         let mut map = self.lock();
         let key = (accessor.to_string(), alias.to_string());
-        let was_locked = map
-            .get(&key)
-            .and_then(|e| e.locked)
-            .is_some_and(|(_, until)| now < until);
-        map.remove(&key);
-        was_locked
+        let stored = map.remove(&key).and_then(|e| e.locked);
+        if stored.is_some() {
+            self.unstore(accessor, alias);
+        }
+        stored.is_some_and(|(_, until)| now < until)
     }
 
     /// Forgets every count and lockout of a mount (it was disabled).
     pub fn forget_mount(&self, accessor: &str) {
-        self.lock().retain(|(a, _), _| a != accessor);
+        let mut map = self.lock();
+        let gone: Vec<String> = map
+            .iter()
+            .filter(|((a, _), e)| a == accessor && e.locked.is_some())
+            .map(|((_, alias), _)| alias.clone())
+            .collect();
+        map.retain(|(a, _), _| a != accessor);
+        for alias in gone {
+            self.unstore(accessor, &alias);
+        }
     }
 
     /// The aliases locked at `now`, by accessor then alias.
@@ -340,6 +427,41 @@ mod tests {
         assert!(cfg
             .apply(json!({"lockout_duration": []}).as_object().unwrap())
             .is_err());
+    }
+
+    #[test]
+    fn lockouts_are_stored_and_reloaded() {
+        use crate::barrier::Barrier;
+        use crate::physical::InmemBackend;
+        use crate::seal::{new_unseal_key, SealConfig};
+        let barrier = Barrier::new(std::sync::Arc::new(InmemBackend::new()));
+        barrier
+            .initialize(&new_unseal_key(), &SealConfig::new(1, 1).unwrap())
+            .unwrap();
+        let view = barrier.view("core");
+        let s = Effective {
+            threshold: 1,
+            ..defaults()
+        };
+        let l = Lockouts::open(view.clone(), 0).unwrap();
+        assert!(l.failed("acc", "role/with/slashes", s, 10));
+        assert!(l.failed("acc", "bob", s, 10));
+        assert!(l.failed("gone", "carol", s, 10));
+        l.forget_mount("gone");
+        assert!(l.unlock("acc", "bob", 11));
+        drop(l);
+        // A restart keeps what is still locked, and only that.
+        let l = Lockouts::open(view.clone(), 11).unwrap();
+        assert!(l.is_locked("acc", "role/with/slashes", 11));
+        assert!(!l.is_locked("acc", "bob", 11));
+        assert!(!l.is_locked("gone", "carol", 11));
+        assert_eq!(view.scan(STORED).unwrap().len(), 1);
+        // Once ended, it is gone from storage too.
+        let later = 10 + DEFAULT_DURATION as i64;
+        assert!(!l.is_locked("acc", "role/with/slashes", later));
+        assert!(view.scan(STORED).unwrap().is_empty());
+        drop(l);
+        assert!(Lockouts::open(view, later).unwrap().lock().is_empty());
     }
 
     #[test]

@@ -183,6 +183,7 @@ impl Active {
             }));
         }
         let audit = crate::audit::Broker::load_with_clock(core_view.clone(), core.clock().clone())?;
+        let lockout = super::lockout::Lockouts::open(core_view.clone(), core.clock().unix())?;
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;
         Ok(Active {
             barrier: barrier.clone(),
@@ -197,7 +198,7 @@ impl Active {
             clock: core.clock().clone(),
             telemetry,
             scheduler: Scheduler::default(),
-            lockout: super::lockout::Lockouts::default(),
+            lockout,
         })
     }
 

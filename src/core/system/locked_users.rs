@@ -79,6 +79,8 @@ fn list(active: &Active, now: i64, only: Option<&str>) -> Value {
             "aliases": aliases,
         }));
     }
+    // Vault lists the mounts with the most locked users first.
+    mounts.sort_by_key(|m| std::cmp::Reverse(m["counts"].as_u64().unwrap_or(0)));
     json!({
         "by_namespace": [{
             "namespace_id": "root",

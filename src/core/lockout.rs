@@ -96,7 +96,10 @@ impl LockoutSettings for UserLockoutConfig {
                     self.lockout_threshold = Some(n);
                 }
                 "lockout_duration" => self.lockout_duration = Some(seconds(k, v)?),
-                "lockout_counter_reset" => self.lockout_counter_reset = Some(seconds(k, v)?),
+                // Vault's name, and the name it stores the setting under.
+                "lockout_counter_reset_duration" | "lockout_counter_reset" => {
+                    self.lockout_counter_reset = Some(seconds(k, v)?)
+                }
                 "lockout_disable" => {
                     self.lockout_disable = Some(match v {
                         Value::Bool(b) => *b,
@@ -112,15 +115,15 @@ impl LockoutSettings for UserLockoutConfig {
         Ok(())
     }
 
-    /// The settings as a tune read shows them (every field, defaults
-    /// filled in).
+    /// The settings as Vault's tune read shows them: flat
+    /// `user_lockout_*` fields, defaults filled in.
     fn to_json(&self) -> Value {
         let e = self.effective();
         json!({
-            "lockout_threshold": e.threshold,
-            "lockout_duration": e.duration,
-            "lockout_counter_reset": e.counter_reset,
-            "lockout_disable": e.disabled,
+            "user_lockout_threshold": e.threshold,
+            "user_lockout_duration": e.duration,
+            "user_lockout_counter_reset_duration": e.counter_reset,
+            "user_lockout_disable": e.disabled,
         })
     }
 }
@@ -411,7 +414,7 @@ mod tests {
         let l = Lockouts::default();
         let mut cfg = UserLockoutConfig::default();
         let data = json!({"lockout_threshold": "2", "lockout_duration": "1m",
-            "lockout_counter_reset": 30, "lockout_disable": false});
+            "lockout_counter_reset_duration": "30s", "lockout_disable": false});
         cfg.apply(data.as_object().unwrap()).unwrap();
         let s = cfg.effective();
         assert_eq!((s.threshold, s.duration, s.counter_reset), (2, 60, 30));

@@ -320,20 +320,14 @@ fn read_tune(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreEr
     if !e.options.is_empty() {
         out["options"] = Value::Object(e.options.clone());
     }
-    if t.name == "auth" {
-        out["user_lockout_config"] = lockout_json(e);
+    // Vault shows an auth mount's lockout settings once they are tuned.
+    if let (Some(cfg), Value::Object(fields)) = (&e.config.user_lockout_config, &mut out) {
+        use crate::core::lockout::LockoutSettings;
+        if let Value::Object(lockout) = cfg.to_json() {
+            fields.extend(lockout);
+        }
     }
     Ok(Response::data_top_level(obj(out)))
-}
-
-/// An auth mount's lockout settings, defaults filled in.
-fn lockout_json(e: &MountEntry) -> Value {
-    use crate::core::lockout::LockoutSettings;
-    e.config
-        .user_lockout_config
-        .clone()
-        .unwrap_or_default()
-        .to_json()
 }
 
 /// Tune's `user_lockout_config` (auth mounts only, as in Vault).

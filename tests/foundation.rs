@@ -511,10 +511,10 @@ fn metrics_in_prometheus_and_json() {
     assert!(resp.headers()["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain"));
+        .starts_with("application/openmetrics-text"));
     let text = resp.text().unwrap();
     assert!(
-        text.contains("vault_rs_requests_total{code=\"2xx\"}"),
+        text.contains("vault_rs_requests_total{mount=\"sys/\",operation=\"read\",code=\"2xx\"}"),
         "{text}"
     );
     assert!(text.contains("vault_rs_sealed 0"), "{text}");

@@ -751,9 +751,11 @@ mod tests {
     fn stalled_socket_times_out_within_the_bound() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
+        let (release, released) = std::sync::mpsc::channel::<()>();
         let held = std::thread::spawn(move || {
             let (s, _) = listener.accept().unwrap();
-            std::thread::sleep(Duration::from_secs(4));
+            // Stalls (reads nothing) until the test is done, 30 s at most.
+            let _ = released.recv_timeout(Duration::from_secs(30));
             drop(s);
         });
         let b = Broker::load(view()).unwrap();
@@ -781,13 +783,17 @@ mod tests {
             error: None,
         });
         assert!(r.is_err());
+        // The peer stalls for 30 s; the 500 ms timeout must end the write
+        // long before (the bound only catches waiting for the peer, not a
+        // slow machine).
         assert!(
-            start.elapsed() < Duration::from_millis(1500),
+            start.elapsed() < Duration::from_secs(15),
             "{:?}",
             start.elapsed()
         );
         assert!(!b.healthy());
         drop(b);
+        let _ = release.send(());
         held.join().unwrap();
     }
 

@@ -83,7 +83,14 @@ pub struct Barrier {
     /// after it (the barrier is sealed by then).
     writes: RwLock<()>,
     encryptions: AtomicU64,
+    /// Told how long each durable write (put, delete, transaction) took.
+    write_observer: std::sync::OnceLock<WriteObserver>,
 }
+
+/// What the barrier tells of each durable write: how long the storage
+/// backend took to acknowledge it (its sync included). Installed once by
+/// the owner of the barrier ([`Barrier::observe_writes`]).
+pub type WriteObserver = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
 
 impl Barrier {
     pub fn new(physical: Arc<dyn Backend>) -> Arc<Barrier> {
@@ -93,6 +100,7 @@ impl Barrier {
             keyring_write: std::sync::Mutex::new(()),
             writes: RwLock::new(()),
             encryptions: AtomicU64::new(0),
+            write_observer: std::sync::OnceLock::new(),
         })
     }
 
@@ -525,19 +533,34 @@ impl Barrier {
         }
     }
 
+    /// Installs the write observer (the first call wins).
+    pub fn observe_writes(&self, observer: WriteObserver) {
+        let _ = self.write_observer.set(observer);
+    }
+
+    /// Runs one physical write, timed for the observer.
+    fn timed<T>(&self, write: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let out = write();
+        if let Some(observe) = self.write_observer.get() {
+            observe(started.elapsed());
+        }
+        out
+    }
+
     pub(crate) fn put(&self, view: &str, path: &str, value: &[u8]) -> Result<(), BarrierError> {
         let _writing = self.write_guard();
         let kr = self.unsealed()?;
         let key = self.physical_key(&kr, view, path)?;
         let ct = self.encrypt_value(&kr, &key, value)?;
-        Ok(self.physical.put(&key, &ct)?)
+        Ok(self.timed(|| self.physical.put(&key, &ct))?)
     }
 
     pub(crate) fn delete(&self, view: &str, path: &str) -> Result<(), BarrierError> {
         let _writing = self.write_guard();
         let kr = self.unsealed()?;
         let key = self.physical_key(&kr, view, path)?;
-        Ok(self.physical.delete(&key)?)
+        Ok(self.timed(|| self.physical.delete(&key))?)
     }
 
     pub(crate) fn list(&self, view: &str, prefix: &str) -> Result<Vec<String>, BarrierError> {
@@ -580,7 +603,7 @@ impl Barrier {
                 }
             });
         }
-        Ok(self.physical.transaction(phys)?)
+        Ok(self.timed(|| self.physical.transaction(phys))?)
     }
 
     /// Makes every acknowledged write durable.

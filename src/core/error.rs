@@ -106,7 +106,9 @@ fn barrier_view(e: &BarrierError) -> ClientView {
 fn logical_view(e: &LogicalError) -> ClientView {
     match e {
         LogicalError::NotFound => ClientView::new(404, vec![]),
-        LogicalError::BadRequest(m) => ClientView::new(400, vec![m.clone()]),
+        LogicalError::BadRequest(m) | LogicalError::InvalidCredentials(m) => {
+            ClientView::new(400, vec![m.clone()])
+        }
         LogicalError::UnsupportedOperation => ClientView::new(405, vec![e.to_string()]),
         LogicalError::UnsupportedPath(_) => ClientView::new(404, vec![e.to_string()]),
         LogicalError::CasMismatch => ClientView::new(400, vec![e.to_string()]),

@@ -1,186 +1,520 @@
-//! Request counters and the `sys/metrics` rendering (Prometheus text or
-//! JSON). Counters are plain atomics updated by the HTTP layer once per
-//! request; everything else is read from the core when rendered.
+//! The vault's metrics and the `sys/metrics` rendering (OpenMetrics text
+//! for `?format=prometheus`, JSON otherwise), kept in a
+//! [`prometheus_client`] registry owned by the core (no process global).
 //!
-//! Owns: the counters. Must not touch: request contents (no path, token or
-//! data ever becomes a label).
+//! Counted as they happen: requests by mount, operation and status class,
+//! with a latency histogram by operation (the pipeline's one call site,
+//! [`Metrics::observe_request`]); audit write latency and failures (the
+//! pipeline times the broker); storage write latency (the barrier reports
+//! each durable write through the hook the core installs at construction);
+//! failed logins and lockouts by auth method; what engines report through
+//! their mount context ([`crate::sdk::Telemetry`]: API key validations by
+//! outcome, rotations, revocations). Read from the core when rendered:
+//! seal state, barrier key term, locked users, audit device counters, and
+//! the token and lease counts (a storage scan, cached for
+//! [`COUNTS_MAX_AGE`]).
+//!
+//! Owns: the series. Must not touch: request contents (no token, secret,
+//! request path or user name ever becomes a label; a mount label is the
+//! operator-chosen mount path).
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use serde_json::{json, Map, Value};
 
 use super::Core;
+use crate::sdk::telemetry::{ApiKeyOutcome, Event, Telemetry};
 
+/// The content type of the `?format=prometheus` rendering.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+const PREFIX: &str = "vault_rs";
+
+/// The status classes a request can end in.
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-/// Process-wide request counters.
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    mount: String,
+    operation: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeviceLabels {
+    device: String,
+    #[prometheus(flatten)]
+    kind: DeviceKind,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeviceKind {
+    r#type: String,
+}
+
+/// Latency buckets: 100µs to ~13s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+/// The counters and histograms of one vault.
 pub struct Metrics {
-    by_class: [AtomicU64; 5],
-    duration_micros: AtomicU64,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    audit_log_duration: Histogram,
+    audit_log_failures: Counter,
+    storage_write_duration: Histogram,
+    login_failures: Family<MethodLabels, Counter>,
+    lockouts: Family<MethodLabels, Counter>,
+    apikey_validations: Family<OutcomeLabels, Counter>,
+    apikey_rotations: Counter,
+    apikey_revocations: Counter,
+    /// The last token and lease counts and when they were taken: counting
+    /// scans storage, so a scrape reuses counts younger than
+    /// [`COUNTS_MAX_AGE`].
+    counts: Mutex<Option<(Instant, Counts)>>,
+}
+
+/// How long token and lease counts are reused between scrapes.
+pub const COUNTS_MAX_AGE: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug)]
+struct Counts {
+    tokens: i64,
+    leases: i64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
-    /// Records one finished request.
-    pub fn observe(&self, status: u16, elapsed: Duration) {
-        let class = (status / 100).clamp(1, 5) as usize - 1;
-        self.by_class[class].fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.duration_micros.fetch_add(micros, Ordering::Relaxed);
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix(PREFIX);
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests served, by mount, operation and status class",
+            requests.clone(),
+        );
+        let request_duration: Family<OperationLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "request_duration_seconds",
+            "Time spent serving requests, by operation",
+            request_duration.clone(),
+        );
+        let audit_log_duration = latency_histogram();
+        registry.register(
+            "audit_log_duration_seconds",
+            "Time spent recording a request or response in the audit devices",
+            audit_log_duration.clone(),
+        );
+        let audit_log_failures = Counter::default();
+        registry.register(
+            "audit_log_failures",
+            "Requests or responses no audit device recorded (refused: fail closed)",
+            audit_log_failures.clone(),
+        );
+        let storage_write_duration = latency_histogram();
+        registry.register(
+            "storage_write_duration_seconds",
+            "Time until a storage write is durable (includes the sync)",
+            storage_write_duration.clone(),
+        );
+        let login_failures = Family::<MethodLabels, Counter>::default();
+        registry.register(
+            "login_failures",
+            "Failed logins, by auth method type",
+            login_failures.clone(),
+        );
+        let lockouts = Family::<MethodLabels, Counter>::default();
+        registry.register(
+            "user_lockouts",
+            "Users locked out after too many failed logins, by auth method type",
+            lockouts.clone(),
+        );
+        let apikey_validations = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "apikey_validations",
+            "API key validations, by outcome (valid, invalid, revoked)",
+            apikey_validations.clone(),
+        );
+        let apikey_rotations = Counter::default();
+        registry.register(
+            "apikey_rotations",
+            "API key rotations (requested or scheduled)",
+            apikey_rotations.clone(),
+        );
+        let apikey_revocations = Counter::default();
+        registry.register(
+            "apikey_revocations",
+            "API key revocations",
+            apikey_revocations.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            audit_log_duration,
+            audit_log_failures,
+            storage_write_duration,
+            login_failures,
+            lockouts,
+            apikey_validations,
+            apikey_rotations,
+            apikey_revocations,
+            counts: Mutex::new(None),
+        }
     }
 
-    fn total(&self) -> u64 {
-        self.by_class
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
+    /// Token and lease counts, counted at most every [`COUNTS_MAX_AGE`]
+    /// (`None`: storage could not be read).
+    fn counts(&self, active: &super::Active) -> Option<Counts> {
+        let mut cached = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, c)) = *cached {
+            if at.elapsed() < COUNTS_MAX_AGE {
+                return Some(c);
+            }
+        }
+        let tokens = active.tokens.accessors().ok()?.len();
+        let leases = active.expiration.count().ok()?;
+        let c = Counts {
+            tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+            leases: i64::try_from(leases).unwrap_or(i64::MAX),
+        };
+        *cached = Some((Instant::now(), c));
+        Some(c)
     }
 
-    /// Prometheus text exposition format (0.0.4).
+    /// Records one finished request: the mount it was routed to (`""`
+    /// when none), its operation and the HTTP status it was answered with.
+    pub fn observe_request(&self, mount: &str, operation: &str, status: u16, elapsed: Duration) {
+        let class = CLASSES[usize::from((status / 100).clamp(1, 5)) - 1];
+        self.requests
+            .get_or_create(&RequestLabels {
+                mount: mount.to_string(),
+                operation: operation.to_string(),
+                code: class.to_string(),
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&OperationLabels {
+                operation: operation.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one call to the audit broker and whether it failed.
+    pub fn observe_audit_log(&self, elapsed: Duration, failed: bool) {
+        self.audit_log_duration.observe(elapsed.as_secs_f64());
+        if failed {
+            self.audit_log_failures.inc();
+        }
+    }
+
+    /// The histogram the barrier's write hook records into.
+    pub(crate) fn storage_write_histogram(&self) -> Histogram {
+        self.storage_write_duration.clone()
+    }
+
+    /// A failed login on an auth method of type `method`.
+    pub fn login_failed(&self, method: &str) {
+        self.login_failures
+            .get_or_create(&MethodLabels {
+                method: method.to_string(),
+            })
+            .inc();
+    }
+
+    /// A user of an auth method of type `method` was locked out.
+    pub fn locked_out(&self, method: &str) {
+        self.lockouts
+            .get_or_create(&MethodLabels {
+                method: method.to_string(),
+            })
+            .inc();
+    }
+
+    /// OpenMetrics text exposition.
     pub fn prometheus(&self, core: &Core) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP vault_rs_requests_total HTTP requests served, by status class."
-        );
-        let _ = writeln!(out, "# TYPE vault_rs_requests_total counter");
-        for (i, class) in CLASSES.iter().enumerate() {
-            let n = self.by_class[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "vault_rs_requests_total{{code=\"{class}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP vault_rs_request_duration_seconds Time spent serving requests."
-        );
-        let _ = writeln!(out, "# TYPE vault_rs_request_duration_seconds summary");
-        let secs = self.duration_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "vault_rs_request_duration_seconds_sum {secs}");
-        let _ = writeln!(
-            out,
-            "vault_rs_request_duration_seconds_count {}",
-            self.total()
-        );
-        gauge(
-            &mut out,
-            "vault_rs_sealed",
-            "1 when the vault is sealed.",
-            u64::from(core.is_sealed()),
-        );
-        if let Ok(status) = core.barrier().key_status() {
-            gauge(
-                &mut out,
-                "vault_rs_barrier_key_term",
-                "Active barrier key term.",
-                u64::from(status.term),
-            );
-            gauge(
-                &mut out,
-                "vault_rs_barrier_encryptions",
-                "Values encrypted under the active term since unseal.",
-                status.encryptions,
-            );
-        }
-        if let Ok(active) = core.active() {
-            gauge(
-                &mut out,
-                "vault_rs_expiration_hour_buckets",
-                "Hour buckets of the lease index held in memory.",
-                active.expiration.bucket_count() as u64,
-            );
-            gauge(
-                &mut out,
-                "vault_rs_audit_ok",
-                "1 when every audit device is healthy.",
-                u64::from(active.audit.healthy()),
-            );
-            audit_devices(&mut out, &active.audit.metrics());
-        }
+        let _ = encode_registry(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &scrape_time(self, core));
+        let _ = encode_eof(&mut out);
         out
     }
 
-    /// The same facts as JSON.
+    /// The same series as JSON: `{name: [{labels, value}]}` under
+    /// `series`, with a summary of requests by status class, the seal
+    /// state and the audit devices' counters.
     pub fn json(&self, core: &Core) -> Value {
-        let by_class: serde_json::Map<String, Value> = CLASSES
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                (
-                    c.to_string(),
-                    json!(self.by_class[i].load(Ordering::Relaxed)),
-                )
-            })
-            .collect();
+        let text = self.prometheus(core);
+        let series = text_to_json(&text);
+        let mut by_class = Map::new();
+        for class in CLASSES {
+            by_class.insert(class.to_string(), json!(0u64));
+        }
+        if let Some(Value::Array(samples)) = series.get("vault_rs_requests_total") {
+            for s in samples {
+                let (Some(code), Some(n)) = (s["labels"]["code"].as_str(), s["value"].as_f64())
+                else {
+                    continue;
+                };
+                if let Some(total) = by_class.get_mut(code) {
+                    *total = json!(total.as_u64().unwrap_or(0) + n as u64);
+                }
+            }
+        }
         let audit = core
             .active()
             .map(|a| json!(a.audit.metrics()))
             .unwrap_or(Value::Null);
         json!({
             "requests": by_class,
-            "request_duration_seconds_sum": self.duration_micros.load(Ordering::Relaxed) as f64 / 1e6,
             "sealed": core.is_sealed(),
             "audit_devices": audit,
+            "series": series,
         })
     }
 }
 
-fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} gauge");
-    let _ = writeln!(out, "{name} {value}");
-}
-
-/// A per-device series: name, help, and how to read it.
-type DeviceSeries = (
-    &'static str,
-    &'static str,
-    fn(&crate::audit::DeviceMetrics) -> u64,
-);
-
-fn audit_devices(out: &mut String, devices: &[crate::audit::DeviceMetrics]) {
-    let series: [DeviceSeries; 4] = [
-        (
-            "vault_rs_audit_lines_written_total",
-            "Lines written per audit device.",
-            |d| d.lines_written,
-        ),
-        (
-            "vault_rs_audit_write_failures_total",
-            "Failed writes per audit device.",
-            |d| d.write_failures,
-        ),
-        (
-            "vault_rs_audit_timeouts_total",
-            "Requests that timed out waiting for a device.",
-            |d| d.timeouts,
-        ),
-        (
-            "vault_rs_audit_dropped_total",
-            "Entries dropped (queue full or writer gone).",
-            |d| d.dropped,
-        ),
-    ];
-    for (name, help, get) in series {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
-        for d in devices {
-            let _ = writeln!(
-                out,
-                "{name}{{device=\"{}\",type=\"{}\"}} {}",
-                escape(&d.path),
-                escape(&d.kind),
-                get(d)
-            );
+impl Telemetry for Metrics {
+    fn record(&self, event: Event) {
+        match event {
+            Event::ApiKeyValidation(outcome) => {
+                let outcome = match outcome {
+                    ApiKeyOutcome::Valid => "valid",
+                    ApiKeyOutcome::Invalid => "invalid",
+                    ApiKeyOutcome::Revoked => "revoked",
+                };
+                self.apikey_validations
+                    .get_or_create(&OutcomeLabels {
+                        outcome: outcome.to_string(),
+                    })
+                    .inc();
+            }
+            Event::ApiKeyRotation => {
+                self.apikey_rotations.inc();
+            }
+            Event::ApiKeyRevocation => {
+                self.apikey_revocations.inc();
+            }
         }
     }
 }
 
-/// Escapes a Prometheus label value.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The series read from the core at scrape time, in a registry of their
+/// own built for this scrape.
+fn scrape_time(metrics: &Metrics, core: &Core) -> Registry {
+    let mut reg = Registry::with_prefix(PREFIX);
+    let gauge = |reg: &mut Registry, name: &str, help: &str, value: i64| {
+        let g = Gauge::<i64, AtomicI64>::default();
+        g.set(value);
+        reg.register(name, help, g);
+    };
+    gauge(
+        &mut reg,
+        "sealed",
+        "1 when the vault is sealed",
+        i64::from(core.is_sealed()),
+    );
+    if let Ok(status) = core.barrier().key_status() {
+        gauge(
+            &mut reg,
+            "barrier_key_term",
+            "Active barrier key term",
+            i64::from(status.term),
+        );
+        gauge(
+            &mut reg,
+            "barrier_encryptions",
+            "Values encrypted under the active term since unseal",
+            i64::try_from(status.encryptions).unwrap_or(i64::MAX),
+        );
+    }
+    let Ok(active) = core.active() else {
+        return reg;
+    };
+    gauge(
+        &mut reg,
+        "expiration_hour_buckets",
+        "Hour buckets of the lease index held in memory",
+        i64::try_from(active.expiration.bucket_count()).unwrap_or(i64::MAX),
+    );
+    gauge(
+        &mut reg,
+        "audit_ok",
+        "1 when every audit device is healthy",
+        i64::from(active.audit.healthy()),
+    );
+    if let Some(c) = metrics.counts(&active) {
+        gauge(
+            &mut reg,
+            "tokens",
+            "Tokens in the token store (counted at most every 10 s)",
+            c.tokens,
+        );
+        gauge(
+            &mut reg,
+            "leases",
+            "Leases in the lease index (counted at most every 10 s)",
+            c.leases,
+        );
+    }
+    gauge(
+        &mut reg,
+        "locked_users",
+        "Users currently locked out of an auth method",
+        i64::try_from(active.lockout.locked_count(core.clock().unix())).unwrap_or(i64::MAX),
+    );
+    type Read = fn(&crate::audit::DeviceMetrics) -> u64;
+    let series: [(&str, &str, Read); 4] = [
+        (
+            "audit_lines_written",
+            "Lines written per audit device",
+            |d| d.lines_written,
+        ),
+        (
+            "audit_write_failures",
+            "Failed writes per audit device",
+            |d| d.write_failures,
+        ),
+        (
+            "audit_timeouts",
+            "Requests that timed out waiting for a device",
+            |d| d.timeouts,
+        ),
+        (
+            "audit_dropped",
+            "Entries dropped (queue full or writer gone)",
+            |d| d.dropped,
+        ),
+    ];
+    let devices = active.audit.metrics();
+    for (name, help, read) in series {
+        let family = Family::<DeviceLabels, Counter<u64, AtomicU64>>::default();
+        for d in &devices {
+            family
+                .get_or_create(&DeviceLabels {
+                    device: d.path.clone(),
+                    kind: DeviceKind {
+                        r#type: d.kind.clone(),
+                    },
+                })
+                .inc_by(read(d));
+        }
+        reg.register(name, help, family);
+    }
+    reg
+}
+
+/// Parses the text exposition into `{name: [{labels: {..}, value}]}`
+/// (comment lines skipped; a line that does not parse is left out).
+fn text_to_json(text: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let Some((name, labels, value)) = parse_sample(line) else {
+            continue;
+        };
+        let entry = out
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = entry {
+            list.push(json!({"labels": labels, "value": value}));
+        }
+    }
+    out
+}
+
+/// `name{a="x",b="y"} value` (label values may hold `\"`, `\\`, `\n`).
+fn parse_sample(line: &str) -> Option<(&str, Map<String, Value>, f64)> {
+    let name_end = line.find(['{', ' '])?;
+    let name = &line[..name_end];
+    let mut labels = Map::new();
+    let mut rest = &line[name_end..];
+    if let Some(body) = rest.strip_prefix('{') {
+        let mut chars = body.char_indices();
+        let mut key = String::new();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '}' => {
+                    end = Some(i + 1);
+                    break;
+                }
+                ',' => {}
+                '=' => {
+                    if chars.next()?.1 != '"' {
+                        return None;
+                    }
+                    let mut val = String::new();
+                    loop {
+                        match chars.next()?.1 {
+                            '"' => break,
+                            '\\' => match chars.next()?.1 {
+                                'n' => val.push('\n'),
+                                other => val.push(other),
+                            },
+                            other => val.push(other),
+                        }
+                    }
+                    labels.insert(std::mem::take(&mut key), Value::String(val));
+                }
+                other => key.push(other),
+            }
+        }
+        rest = &body[end?..];
+    }
+    let value = rest.split_whitespace().next()?.parse::<f64>().ok()?;
+    Some((name, labels, value))
+}
+
+/// What [`Metrics`] renders `prometheus` output as, for tests: the value of
+/// the sample `name{labels}` (labels in any order), if present.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(parse_sample)
+        .find(|(n, l, _)| {
+            *n == name
+                && l.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).and_then(Value::as_str) == Some(*v))
+        })
+        .map(|(_, _, v)| v)
 }
 
 #[cfg(test)]
@@ -188,16 +522,85 @@ mod tests {
     use super::*;
 
     #[test]
-    fn observe_counts_by_class() {
-        let m = Metrics::default();
-        m.observe(200, Duration::from_millis(2));
-        m.observe(204, Duration::from_millis(2));
-        m.observe(403, Duration::from_millis(2));
-        m.observe(999, Duration::ZERO);
-        assert_eq!(m.by_class[1].load(Ordering::Relaxed), 2);
-        assert_eq!(m.by_class[3].load(Ordering::Relaxed), 1);
-        assert_eq!(m.by_class[4].load(Ordering::Relaxed), 1);
-        assert_eq!(m.total(), 4);
-        assert_eq!(escape("a\"b"), "a\\\"b");
+    fn requests_count_by_mount_operation_and_class() {
+        let m = Metrics::new();
+        m.observe_request("secret/", "read", 200, Duration::from_millis(2));
+        m.observe_request("secret/", "read", 204, Duration::from_millis(2));
+        m.observe_request("secret/", "read", 403, Duration::from_millis(2));
+        m.observe_request("", "update", 999, Duration::ZERO);
+        let mut text = String::new();
+        encode_registry(&mut text, &m.registry).unwrap();
+        let req = |mount, op, code| {
+            sample(
+                &text,
+                "vault_rs_requests_total",
+                &[("mount", mount), ("operation", op), ("code", code)],
+            )
+        };
+        assert_eq!(req("secret/", "read", "2xx"), Some(2.0));
+        assert_eq!(req("secret/", "read", "4xx"), Some(1.0));
+        assert_eq!(req("", "update", "5xx"), Some(1.0));
+        assert_eq!(req("secret/", "update", "2xx"), None);
+        assert_eq!(
+            sample(
+                &text,
+                "vault_rs_request_duration_seconds_count",
+                &[("operation", "read")]
+            ),
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn engine_events_and_logins() {
+        let m = Metrics::new();
+        m.record(Event::ApiKeyValidation(ApiKeyOutcome::Valid));
+        m.record(Event::ApiKeyValidation(ApiKeyOutcome::Revoked));
+        m.record(Event::ApiKeyValidation(ApiKeyOutcome::Revoked));
+        m.record(Event::ApiKeyRotation);
+        m.login_failed("userpass");
+        m.observe_audit_log(Duration::from_millis(1), true);
+        let mut text = String::new();
+        encode_registry(&mut text, &m.registry).unwrap();
+        let outcome = |o| {
+            sample(
+                &text,
+                "vault_rs_apikey_validations_total",
+                &[("outcome", o)],
+            )
+        };
+        assert_eq!(outcome("valid"), Some(1.0));
+        assert_eq!(outcome("revoked"), Some(2.0));
+        assert_eq!(outcome("invalid"), None);
+        assert_eq!(
+            sample(&text, "vault_rs_apikey_rotations_total", &[]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "vault_rs_login_failures_total",
+                &[("method", "userpass")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "vault_rs_audit_log_failures_total", &[]),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_parsed_back() {
+        let m = Metrics::new();
+        m.observe_request("we\"ird\\/", "read", 200, Duration::ZERO);
+        let mut text = String::new();
+        encode_registry(&mut text, &m.registry).unwrap();
+        let json = text_to_json(&text);
+        let samples = json["vault_rs_requests_total"].as_array().unwrap();
+        assert_eq!(samples[0]["labels"]["mount"], "we\"ird\\/");
+        assert_eq!(parse_sample("broken{a=\"x"), None);
+        assert_eq!(parse_sample("x{a=y} 1"), None);
+        assert!(parse_sample("x 1").is_some());
     }
 }

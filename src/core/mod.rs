@@ -11,6 +11,7 @@
 
 mod error;
 pub mod generate_root;
+pub mod lockout;
 pub mod metrics;
 pub mod path;
 #[cfg(test)]
@@ -84,7 +85,7 @@ pub struct Core {
     /// Serialises `initialize` (two concurrent inits must not both succeed).
     init_lock: Mutex<()>,
     active: RwLock<Option<Arc<Active>>>,
-    metrics: metrics::Metrics,
+    metrics: Arc<metrics::Metrics>,
     /// What every time rule reads (TTLs, expiry, rotation, audit `time`).
     clock: Arc<dyn Clock>,
 }
@@ -102,6 +103,11 @@ impl Core {
         config: CoreConfig,
         clock: Arc<dyn Clock>,
     ) -> Arc<Core> {
+        let metrics = Arc::new(metrics::Metrics::new());
+        let writes = metrics.storage_write_histogram();
+        barrier.observe_writes(Arc::new(move |elapsed| {
+            writes.observe(elapsed.as_secs_f64())
+        }));
         Arc::new(Core {
             barrier,
             config,
@@ -109,7 +115,7 @@ impl Core {
             seal_state: Mutex::new(SealState::new()),
             init_lock: Mutex::new(()),
             active: RwLock::new(None),
-            metrics: metrics::Metrics::default(),
+            metrics,
             clock,
         })
     }
@@ -123,8 +129,8 @@ impl Core {
         &self.config
     }
 
-    /// Request counters (updated by the HTTP layer).
-    pub fn metrics(&self) -> &metrics::Metrics {
+    /// The vault's metrics (requests are counted by the pipeline).
+    pub fn metrics(&self) -> &Arc<metrics::Metrics> {
         &self.metrics
     }
 

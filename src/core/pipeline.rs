@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use super::lockout::LockoutSettings;
 use super::state::{policy_err, token_err};
 use super::system;
 use super::{Active, Core, CoreError, Operation, Request, Response};
@@ -55,7 +56,31 @@ impl Routes {
     }
 }
 
-pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreError> {
+/// Serves one request and counts it: the metrics' one call site for
+/// requests (mount, operation, status class, latency).
+pub(crate) fn handle(core: &Core, req: Request) -> Result<Response, CoreError> {
+    let started = std::time::Instant::now();
+    let operation = req.operation.as_str();
+    let path = req.path.clone();
+    let result = handle_request(core, req);
+    let status = match &result {
+        Ok(resp) => resp.status.unwrap_or(200),
+        Err(e) => e.client_view().status,
+    };
+    let mount = match (
+        core.active(),
+        super::path::canonicalize(Operation::Read, &path),
+    ) {
+        (Ok(active), Ok(canonical)) => mount_info(&Routes::of(&active), &canonical.path).point,
+        _ if path.starts_with("sys/") => "sys/".to_string(),
+        _ => String::new(),
+    };
+    core.metrics()
+        .observe_request(&mount, operation, status, started.elapsed());
+    result
+}
+
+fn handle_request(core: &Core, mut req: Request) -> Result<Response, CoreError> {
     // One canonical path for everything below: the ACL and the handler see
     // the same string, and no engine re-normalises it.
     let canonical = super::path::canonicalize(req.operation, &req.path)
@@ -83,6 +108,7 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
     let open_path = is_wrapping_open_path(&req.path)
         || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
         || (auth_err.is_some() && unauthenticated_read(&routes, &req).is_some());
+    let logging = std::time::Instant::now();
     let logged = audit.log(&AuditInput {
         request: &req,
         auth: token.as_ref(),
@@ -90,6 +116,8 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         outcome: None,
         error: if open_path { None } else { auth_error.as_ref() },
     });
+    core.metrics()
+        .observe_audit_log(logging.elapsed(), logged.is_err());
     if let Err(e) = logged {
         // Fail closed, except for the operator's way out of failing devices
         // (an authenticated disable or seal; the ACL still decides).
@@ -99,7 +127,13 @@ pub(crate) fn handle(core: &Core, mut req: Request) -> Result<Response, CoreErro
         tracing::error!(path = %req.path, error = %e, "no audit device recorded the request; served as the operator's way out");
     }
     let result = serve(core, &active, &routes, &mut req, auth.as_ref(), auth_err);
-    audit.respond(&req, token.as_ref(), &mount, result)
+    let logging = std::time::Instant::now();
+    let answered = audit.respond(&req, token.as_ref(), &mount, result);
+    // A response no device recorded is answered as an audit failure (500).
+    let unrecorded = matches!(&answered, Err(CoreError::Audit(_)));
+    core.metrics()
+        .observe_audit_log(logging.elapsed(), unrecorded);
+    answered
 }
 
 /// See [`Core::precheck`]: the same decisions as [`handle`] and
@@ -229,7 +263,7 @@ fn serve(
     if let Some(resp) = super::wrapping::handle_unauthenticated(active, req)? {
         return Ok(resp);
     }
-    if let Some(resp) = try_login(active, routes, req)? {
+    if let Some(resp) = try_login(core, active, routes, req)? {
         return maybe_wrap(active, req, resp);
     }
     if let Some(resp) = try_unauthenticated_read(routes, req, core.clock().as_ref())? {
@@ -366,6 +400,7 @@ fn dispatch(
 /// Serves an auth method's unauthenticated path (login) and issues the
 /// token it asks for. `None`: not such a path.
 fn try_login(
+    core: &Core,
     active: &Active,
     routes: &Routes,
     req: &mut Request,
@@ -386,8 +421,51 @@ fn try_login(
         caller: &caller,
         clock: active.tokens.clock().as_ref(),
     };
-    let mut resp = mounted.backend.handle(&lreq)?;
+    // Lockout (Vault's user_lockout): a locked alias is refused before
+    // its credentials are looked at, with the answer of any refusal.
+    let entry = &mounted.entry;
+    let settings = entry
+        .config
+        .user_lockout_config
+        .clone()
+        .unwrap_or_default()
+        .effective();
+    let alias = if settings.disabled {
+        None
+    } else {
+        mounted.backend.login_alias(&lreq)
+    };
+    let now = core.clock().unix();
+    if let Some(alias) = &alias {
+        if active.lockout.is_locked(&entry.accessor, alias, now) {
+            core.metrics().login_failed(&entry.kind);
+            return Err(CoreError::PermissionDenied);
+        }
+    }
+    let mut resp = match mounted.backend.handle(&lreq) {
+        Ok(resp) => resp,
+        Err(e) => {
+            core.metrics().login_failed(&entry.kind);
+            if let (Some(alias), LogicalError::InvalidCredentials(_)) = (&alias, &e) {
+                if active.lockout.failed(&entry.accessor, alias, settings, now) {
+                    core.metrics().locked_out(&entry.kind);
+                    tracing::warn!(
+                        mount = %entry.path,
+                        accessor = %entry.accessor,
+                        "login locked out after {} failed attempts",
+                        settings.threshold
+                    );
+                }
+            }
+            return Err(e.into());
+        }
+    };
     resp.mount_type = Some(mounted.entry.kind.clone());
+    if resp.login.is_some() {
+        if let Some(alias) = &alias {
+            active.lockout.succeeded(&entry.accessor, alias);
+        }
+    }
     if let Some(login) = resp.login.take() {
         let entry = &mounted.entry;
         resp.auth = Some(issue_login_token(active, entry, login)?);

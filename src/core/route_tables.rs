@@ -17,6 +17,7 @@ fn context(kind: &str) -> MountContext {
         storage: Barrier::new(Arc::new(InmemBackend::new())).view("routes"),
         api_addr: None,
         clock: Arc::new(crate::sdk::SystemClock),
+        telemetry: Arc::new(crate::sdk::NoTelemetry),
     }
 }
 

@@ -39,8 +39,11 @@ pub struct Active {
     /// What mounts are built with besides their entry and view.
     api_addr: Option<String>,
     clock: Arc<dyn Clock>,
+    telemetry: Arc<dyn crate::sdk::Telemetry>,
     /// Lease expiry and the mounts' periodic work.
     pub scheduler: Scheduler,
+    /// Login failure counts and lockouts of the auth mounts.
+    pub lockout: super::lockout::Lockouts,
 }
 
 pub(crate) fn token_err(e: TokenError) -> CoreError {
@@ -82,6 +85,7 @@ fn mount_context(
     barrier: &Arc<Barrier>,
     api_addr: Option<&str>,
     clock: &Arc<dyn Clock>,
+    telemetry: &Arc<dyn crate::sdk::Telemetry>,
     entry: &MountEntry,
 ) -> MountContext {
     MountContext {
@@ -90,6 +94,7 @@ fn mount_context(
         storage: barrier.view(&entry.uuid),
         api_addr: api_addr.map(str::to_string),
         clock: clock.clone(),
+        telemetry: telemetry.clone(),
     }
 }
 
@@ -130,8 +135,16 @@ impl Active {
         let barrier = core.barrier();
         let core_view: StorageView = barrier.view(CORE_VIEW);
         let api_addr = core.config().api_addr.clone();
-        let context_of =
-            |entry: &MountEntry| mount_context(barrier, api_addr.as_deref(), core.clock(), entry);
+        let telemetry: Arc<dyn crate::sdk::Telemetry> = core.metrics().clone();
+        let context_of = |entry: &MountEntry| {
+            mount_context(
+                barrier,
+                api_addr.as_deref(),
+                core.clock(),
+                &telemetry,
+                entry,
+            )
+        };
         let mounts = MountSet::load(
             MountTable::new(core_view.clone(), MOUNTS_KEY),
             "",
@@ -170,6 +183,7 @@ impl Active {
             }));
         }
         let audit = crate::audit::Broker::load_with_clock(core_view.clone(), core.clock().clone())?;
+        let lockout = super::lockout::Lockouts::open(core_view.clone(), core.clock().unix())?;
         let policies = PolicyStore::open(core_view).map_err(policy_err)?;
         Ok(Active {
             barrier: barrier.clone(),
@@ -182,7 +196,9 @@ impl Active {
             hashers,
             api_addr,
             clock: core.clock().clone(),
+            telemetry,
             scheduler: Scheduler::default(),
+            lockout,
         })
     }
 
@@ -199,7 +215,13 @@ impl Active {
 
     /// The context a new mount's backend is built with.
     pub(crate) fn mount_context(&self, entry: &MountEntry) -> MountContext {
-        mount_context(&self.barrier, self.api_addr.as_deref(), &self.clock, entry)
+        mount_context(
+            &self.barrier,
+            self.api_addr.as_deref(),
+            &self.clock,
+            &self.telemetry,
+            entry,
+        )
     }
 
     /// Hands a new mount's backend instance what the unsealed state

@@ -83,6 +83,8 @@ const CAPABILITIES: &str = "capabilities";
 const CAPABILITIES_SELF: &str = "capabilities-self";
 const CAPABILITIES_ACCESSOR: &str = "capabilities-accessor";
 pub(crate) const DEV_CLOCK: &str = "dev/clock";
+const LOCKED_USERS: &str = "locked-users";
+const LOCKED_USERS_UNLOCK: &str = "locked-users/:accessor/unlock/:alias+";
 
 /// `sys/`: every path the system backend serves. A path may have two
 /// rows when only some of its operations need `sudo` (reading a mount
@@ -157,6 +159,9 @@ pub(crate) const SYS: &[Route] = &[
     Route::new(CAPABILITIES_ACCESSOR, WRITE),
     // a manual clock's controls (dev servers only; root is checked too)
     Route::new(DEV_CLOCK, &[Read, Create, Update]).sudo(),
+    // who is locked out of an auth method, and lifting it
+    Route::new(LOCKED_USERS, &[Read]).sudo(),
+    Route::new(LOCKED_USERS_UNLOCK, WRITE).sudo(),
 ];
 
 /// `sys/`: Vault's root-protected paths (its special `root` paths), for
@@ -182,6 +187,8 @@ const SYS_ROOT: &[Route] = &[
     Route::new("generate-root-token/*", ALL_OPERATIONS),
     Route::new("rekey/backup", ALL_OPERATIONS),
     Route::new("dev/clock", ALL_OPERATIONS),
+    Route::new("locked-users", ALL_OPERATIONS),
+    Route::new("locked-users/*", ALL_OPERATIONS),
 ];
 
 /// Which mount table a `sys/mounts…` or `sys/auth…` route manages.
@@ -248,6 +255,10 @@ pub(crate) enum SysRoute<'p> {
     CapabilitiesSelf,
     CapabilitiesAccessor,
     DevClock,
+    /// The aliases locked out of auth mounts.
+    LockedUsers,
+    /// Lift one lockout: (mount accessor, alias).
+    LockedUsersUnlock(&'p str, &'p str),
 }
 
 impl SysRoute<'_> {
@@ -331,6 +342,8 @@ fn sys_typed<'p>(m: &Matched<'_, 'p>) -> Option<SysRoute<'p>> {
         CAPABILITIES_SELF => SysRoute::CapabilitiesSelf,
         CAPABILITIES_ACCESSOR => SysRoute::CapabilitiesAccessor,
         DEV_CLOCK => SysRoute::DevClock,
+        LOCKED_USERS => SysRoute::LockedUsers,
+        LOCKED_USERS_UNLOCK => SysRoute::LockedUsersUnlock(m.get("accessor"), m.get("alias")),
         _ => return None,
     })
 }

@@ -197,6 +197,12 @@ impl ExpirationManager {
         self.view.list(&p)
     }
 
+    /// How many leases there are (a scan of the lease index: for metrics,
+    /// which cache the answer).
+    pub fn count(&self) -> Result<usize, BarrierError> {
+        Ok(self.view.scan("lease/")?.len())
+    }
+
     /// Every lease id starting with the folder `prefix`.
     pub fn ids_under(&self, prefix: &str) -> Result<Vec<String>, BarrierError> {
         let p = format!("lease/{}", prefix.trim_end_matches('/'));

@@ -73,6 +73,8 @@ pub struct MountContext {
     pub api_addr: Option<String>,
     /// The vault's clock.
     pub clock: Arc<dyn Clock>,
+    /// Where the backend records what the vault's metrics count.
+    pub telemetry: Arc<dyn crate::sdk::Telemetry>,
 }
 
 /// Something a backend did on its own (in [`LogicalBackend::periodic`])
@@ -108,6 +110,15 @@ pub trait LogicalBackend: Send + Sync {
     /// instance that serves one mount (KV's in-place upgrade, identity's
     /// API address); `None` for engines that have none.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
+    /// For a login (an unauthenticated route of an auth method): the name
+    /// the login is for (Vault's alias lookahead: a user name, a role id),
+    /// read from the request without checking anything, so the core can
+    /// refuse a locked-out alias before the credentials are looked at.
+    /// `None`: the backend has no such name, and no lockout applies.
+    fn login_alias(&self, _req: &LogicalRequest<'_>) -> Option<String> {
         None
     }
 
@@ -155,6 +166,8 @@ pub enum LogicalError {
     NotFound,
     /// 400 naming the problem.
     BadRequest(String),
+    /// 400: a login's credentials are wrong (counted for lockout).
+    InvalidCredentials(String),
     /// 405: the path exists but not for this operation.
     UnsupportedOperation,
     /// 404: no such path in this engine.
@@ -176,6 +189,7 @@ impl std::fmt::Display for LogicalError {
         match self {
             LogicalError::NotFound => f.write_str("not found"),
             LogicalError::BadRequest(m) => f.write_str(m),
+            LogicalError::InvalidCredentials(m) => f.write_str(m),
             LogicalError::UnsupportedOperation => f.write_str("unsupported operation"),
             LogicalError::UnsupportedPath(p) => write!(f, "unsupported path \"{p}\""),
             LogicalError::CasMismatch => {

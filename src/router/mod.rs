@@ -8,7 +8,7 @@
 mod table;
 pub use table::normalize_mount_path;
 
-pub use table::{MountConfig, MountEntry, MountTable, MountTableError};
+pub use table::{MountConfig, MountEntry, MountTable, MountTableError, UserLockoutConfig};
 
 use std::sync::Arc;
 
@@ -192,6 +192,7 @@ mod tests {
             storage: barrier.view(&entry.uuid),
             api_addr: None,
             clock: Arc::new(crate::sdk::SystemClock),
+            telemetry: Arc::new(crate::sdk::NoTelemetry),
         }
     }
 

@@ -12,6 +12,25 @@ pub struct MountConfig {
     pub default_lease_ttl: u64,
     #[serde(default)]
     pub max_lease_ttl: u64,
+    /// An auth mount's login lockout settings (tune `user_lockout_config`;
+    /// unset fields take the defaults the core applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_lockout_config: Option<UserLockoutConfig>,
+}
+
+/// Vault's `user_lockout_config` of an auth mount, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLockoutConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout_threshold: Option<u64>,
+    /// Seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout_duration: Option<u64>,
+    /// Seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout_counter_reset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout_disable: Option<bool>,
 }
 
 /// One mounted engine.

@@ -5,7 +5,8 @@
 //! mount a request was routed to ([`MountPoint`]), the declared routes of
 //! a backend and their field schemas ([`route`]), the injectable [`Clock`]
 //! every time rule reads ([`clock`]), the timestamp helpers ([`time`]) and
-//! the duration syntax ([`duration`]). Secrets engines, auth methods, the
+//! the duration syntax ([`duration`]) and what a backend reports to the
+//! vault's metrics ([`telemetry`]). Secrets engines, auth methods, the
 //! HTTP layer and the configuration take these from here, not from `core`
 //! or `logical`.
 //! Must not touch: anything of this crate but [`crate::crypto`]; in
@@ -17,6 +18,7 @@ pub mod duration;
 mod mount;
 mod request;
 pub mod route;
+pub mod telemetry;
 pub mod time;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -24,3 +26,4 @@ pub use duration::parse_duration;
 pub use mount::MountPoint;
 pub use request::{AuthResponse, LeaseInfo, LoginAuth, Operation, Request, Response};
 pub use route::Route;
+pub use telemetry::{NoTelemetry, Telemetry};

@@ -206,6 +206,18 @@ fn is_write(op: Operation) -> bool {
 }
 
 impl LogicalBackend for AppRoleBackend {
+    /// The `role_id` of a `login` request (Vault's alias for AppRole).
+    fn login_alias(&self, req: &LogicalRequest<'_>) -> Option<String> {
+        if req.path != "login" {
+            return None;
+        }
+        crate::logical::fields::opt_string(req.data, "role_id")
+            .ok()
+            .flatten()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+    }
+
     fn handle(&self, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
         let m = matched(ROUTES, req)?;
         let Some(r) = typed(&m) else {

@@ -390,7 +390,7 @@ pub(super) fn accessor_destroy(
 
 /// Vault's answer to any failed login credential check.
 pub(super) fn invalid() -> LogicalError {
-    LogicalError::BadRequest("invalid role or secret ID".into())
+    LogicalError::InvalidCredentials("invalid role or secret ID".into())
 }
 
 /// Checks `secret` for a login on `role` from `remote` and consumes one

@@ -232,6 +232,14 @@ impl LogicalBackend for UserpassBackend {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
+
+    /// The user name of `login/:name`, as the login normalises it.
+    fn login_alias(&self, req: &LogicalRequest<'_>) -> Option<String> {
+        match route(req.path) {
+            Some(Route::Login(name)) => normalize(name).ok(),
+            _ => None,
+        }
+    }
 }
 
 /// LIST users.
@@ -341,7 +349,7 @@ fn login(
         }
     };
     let Some(user) = user.filter(|_| matches) else {
-        return Err(LogicalError::BadRequest(INVALID.into()));
+        return Err(LogicalError::InvalidCredentials(INVALID.into()));
     };
     if !cidr::allowed(&user.token.token_bound_cidrs, req.caller.remote_addr) {
         return Err(LogicalError::PermissionDenied);

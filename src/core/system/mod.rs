@@ -1,5 +1,6 @@
 //! The system backend (`sys/`), a part of the core: seal management,
-//! mounts, policies, audit devices, leases, wrapping, capabilities.
+//! mounts, policies, audit devices, leases, wrapping, capabilities, the
+//! users locked out of auth methods.
 //!
 //! Owns: the HTTP-facing shape of `sys/*` paths (fields in, JSON out),
 //! dispatched on the typed route of the declared `sys/` table
@@ -11,6 +12,7 @@
 mod audit;
 mod capabilities;
 mod leases;
+mod locked_users;
 mod mounts;
 mod policies;
 mod seal;
@@ -71,7 +73,7 @@ fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
     Ok(match format.as_deref() {
         Some("prometheus") => Response {
             text: Some((
-                "text/plain; version=0.0.4".into(),
+                crate::core::metrics::OPENMETRICS_CONTENT_TYPE.into(),
                 core.metrics().prometheus(core),
             )),
             status: Some(200),
@@ -158,5 +160,9 @@ pub(crate) fn handle(
             capabilities::handle(active, req, route, auth)
         }
         SysRoute::DevClock => crate::core::scheduler::handle_dev_clock(core, active, req, auth),
+        SysRoute::LockedUsers => locked_users::list_route(core, active, req),
+        SysRoute::LockedUsersUnlock(accessor, alias) => {
+            locked_users::unlock(core, active, accessor, alias)
+        }
     }
 }

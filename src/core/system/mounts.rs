@@ -291,6 +291,7 @@ fn disable(active: &Active, t: &Target<'_>, rest: &str) -> Result<Response, Core
     }
     removed.backend.cleanup();
     removed.storage.clear()?;
+    active.lockout.forget_mount(&removed.entry.accessor);
     Ok(Response::empty())
 }
 
@@ -317,7 +318,40 @@ fn read_tune(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreEr
     if !e.options.is_empty() {
         out["options"] = Value::Object(e.options.clone());
     }
+    // Vault shows an auth mount's lockout settings once they are tuned.
+    if let (Some(cfg), Value::Object(fields)) = (&e.config.user_lockout_config, &mut out) {
+        use crate::core::lockout::LockoutSettings;
+        if let Value::Object(lockout) = cfg.to_json() {
+            fields.extend(lockout);
+        }
+    }
     Ok(Response::data_top_level(obj(out)))
+}
+
+/// Tune's `user_lockout_config` (auth mounts only, as in Vault).
+fn tune_lockout(
+    t: &Target<'_>,
+    entry: &mut MountEntry,
+    data: &Map<String, Value>,
+) -> Result<(), CoreError> {
+    use crate::core::lockout::LockoutSettings;
+    let Some(v) = data.get("user_lockout_config") else {
+        return Ok(());
+    };
+    if t.name != "auth" {
+        return Err(CoreError::BadRequest(
+            "user_lockout_config is only for auth methods".into(),
+        ));
+    }
+    let Value::Object(fields) = v else {
+        return Err(CoreError::BadRequest(
+            "user_lockout_config: expected an object".into(),
+        ));
+    };
+    let mut cfg = entry.config.user_lockout_config.clone().unwrap_or_default();
+    cfg.apply(fields).map_err(CoreError::BadRequest)?;
+    entry.config.user_lockout_config = Some(cfg);
+    Ok(())
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -345,6 +379,7 @@ fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Respons
         if let Some(d) = fields::opt_string(data, "description")? {
             m.entry.description = d;
         }
+        tune_lockout(t, &mut m.entry, data)?;
         check_ttls(&m.entry)?;
         let options = parse_options(data)?;
         let upgrade = m.entry.kind == "kv"

@@ -14,13 +14,14 @@ use serde_json::{json, Map, Value};
 use super::key::{generate, Environment};
 use super::rotation::{self, check_import, new_version, Trigger};
 use super::store::{
-    secs_to_ms, time_value, Config, KeyRecord, MountState, StoredSecret, WriteGuard,
+    merged_use, secs_to_ms, time_value, Config, KeyRecord, MountState, StoredSecret, WriteGuard,
 };
 use super::validate::{self, Reason, Requirements, Verdict};
 use super::{key, webhook};
 use crate::crypto::{random_base62, SecretString};
 use crate::logical::fields;
 use crate::logical::{LogicalError, LogicalRequest};
+use crate::sdk::telemetry::{ApiKeyOutcome, Event};
 use crate::sdk::{LeaseInfo, Response};
 
 const MAX_NAME_LEN: usize = 128;
@@ -171,16 +172,21 @@ pub fn read(
     check_name(name)?;
     let record = state.record(name).ok_or(LogicalError::NotFound)?;
     let now = req.clock.unix_ms();
-    Ok(data(Value::Object(metadata_json(&record, now))))
+    Ok(data(Value::Object(metadata_json(state, &record, now))))
 }
 
-/// Metadata of a key: settings, schedule, versions — never a value.
-fn metadata_json(r: &KeyRecord, now: i64) -> Map<String, Value> {
+/// Metadata of a key: settings, schedule, versions with their use
+/// (written and pending) — never a value.
+fn metadata_json(state: &MountState, r: &KeyRecord, now: i64) -> Map<String, Value> {
+    let pending = state.usage.pending(&r.name);
     let versions: Map<String, Value> = r
         .versions
         .iter()
         .map(|(n, v)| {
+            let (last_used, use_count) = merged_use(v, pending.get(n));
             let entry = json!({
+                "last_used_time": time_value(last_used),
+                "use_count": use_count,
                 "created_time": time_value(v.created),
                 "expires_time": time_value(v.expires),
                 "superseded_time": time_value(v.superseded),
@@ -345,7 +351,7 @@ fn update(
     }
     r.updated = now;
     state.commit(guard, req.storage, &r)?;
-    let mut out = metadata_json(&r, now);
+    let mut out = metadata_json(state, &r, now);
     if let Some(s) = new_secret {
         out.insert("webhook_secret".into(), json!(s.0.expose()));
     }
@@ -422,6 +428,15 @@ pub fn revoke(
     r.retire_unusable(now);
     r.updated = now;
     state.commit(&guard, req.storage, &r)?;
+    if !revoked.is_empty() {
+        state.telemetry.record(Event::ApiKeyRevocation);
+        webhook::notify_revocation(
+            &state.webhooks,
+            &r,
+            &revoked,
+            &state.config().webhook_policy(),
+        );
+    }
     Ok(data(json!({"name": name, "revoked_versions": revoked})))
 }
 
@@ -559,7 +574,19 @@ pub fn validate(
         scopes: &input.scopes,
         service: input.service.as_deref(),
     };
-    let verdict = validate::check(state, input.key, shape, &wants, req.clock.unix_ms());
+    let now = req.clock.unix_ms();
+    let verdict = validate::check(state, input.key, shape, &wants, now);
+    let outcome = match &verdict {
+        Verdict::Valid {
+            record, version, ..
+        } => {
+            state.usage.note(&record.name, *version, now);
+            ApiKeyOutcome::Valid
+        }
+        Verdict::Invalid(Reason::Revoked) => ApiKeyOutcome::Revoked,
+        Verdict::Invalid(_) => ApiKeyOutcome::Invalid,
+    };
+    state.telemetry.record(Event::ApiKeyValidation(outcome));
     s.count(match &verdict {
         Verdict::Valid { .. } => &s.valid,
         Verdict::Invalid(Reason::Malformed) => &s.malformed,

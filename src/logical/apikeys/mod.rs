@@ -48,14 +48,29 @@ use store::MountState;
 pub const KIND: &str = "apikeys";
 
 /// Per-mount state of every `apikeys` mount, by mount uuid.
-#[derive(Default)]
 pub struct Registry {
     /// Bumped by [`Registry::forget_all`]; a state remembers its epoch.
     epoch: AtomicU64,
     mounts: RwLock<HashMap<String, Arc<MountState>>>,
+    /// Where the mount's states count validations and rotations.
+    telemetry: Arc<dyn sdk::Telemetry>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new(Arc::new(sdk::NoTelemetry))
+    }
 }
 
 impl Registry {
+    pub fn new(telemetry: Arc<dyn sdk::Telemetry>) -> Registry {
+        Registry {
+            epoch: AtomicU64::new(0),
+            mounts: RwLock::new(HashMap::new()),
+            telemetry,
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<MountState>>> {
         self.mounts.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -80,7 +95,7 @@ impl Registry {
             return Ok(s.clone());
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
-        let state = Arc::new(MountState::load(storage, epoch)?);
+        let state = Arc::new(MountState::load(storage, epoch, self.telemetry.clone())?);
         map.insert(storage.id().to_string(), state.clone());
         Ok(state)
     }
@@ -115,7 +130,7 @@ pub struct ApiKeysBackend {
 /// The engine for a new or loaded `apikeys` mount (a fresh instance).
 pub fn backend(ctx: &MountContext) -> Arc<dyn LogicalBackend> {
     Arc::new(ApiKeysBackend::new(
-        Arc::new(Registry::default()),
+        Arc::new(Registry::new(ctx.telemetry.clone())),
         ctx.storage.clone(),
     ))
 }
@@ -222,6 +237,11 @@ impl ApiKeysBackend {
                 if let Some(state) = self.registry.peek(req.storage) {
                     state.stats.count(&state.stats.malformed);
                 }
+                self.registry
+                    .telemetry
+                    .record(sdk::telemetry::Event::ApiKeyValidation(
+                        sdk::telemetry::ApiKeyOutcome::Invalid,
+                    ));
                 return Ok(handlers::malformed());
             }
         };
@@ -300,10 +320,14 @@ impl LogicalBackend for ApiKeysBackend {
     /// Drops the mount's state: its salt is zeroized once the last request
     /// using it ends.
     fn cleanup(&self) {
+        if let Some(state) = self.registry.peek(&self.storage) {
+            state.flush_usage(&self.storage, 0, true);
+        }
         self.registry.forget_all();
     }
 
-    /// Due rotations and retirements ([`rotation::run_due`]); each
+    /// Due rotations and retirements ([`rotation::run_due`]), and the
+    /// batched write of keys' use ([`MountState::flush_usage`]); each
     /// rotation is reported for the audit log as `keys/:name/rotate` with
     /// `trigger: scheduled` (manual rotations are audited as the requests
     /// they are).
@@ -319,6 +343,7 @@ impl LogicalBackend for ApiKeysBackend {
             }
         };
         let rotated = rotation::run_due(&state, &self.storage, now_ms);
+        state.flush_usage(&self.storage, now_ms, false);
         self.registry.settle(&self.storage, &state);
         rotated
             .into_iter()

@@ -28,6 +28,7 @@ use super::webhook;
 use crate::barrier::StorageView;
 use crate::crypto::SecretString;
 use crate::logical::LogicalError;
+use crate::sdk::telemetry::Event;
 
 /// Who asked for a rotation.
 pub enum Trigger {
@@ -67,6 +68,8 @@ pub fn new_version(state: &MountState, value: &SecretString, ttl: u64, now: i64)
         retired: 0,
         hmac: hex::encode(state.mac(value.expose())),
         key: Some(StoredSecret(value.clone())),
+        last_used: 0,
+        use_count: 0,
     }
 }
 
@@ -163,6 +166,7 @@ pub fn rotate(
     record.prune();
     state.commit(guard, storage, &record)?;
     state.stats.count(&state.stats.rotations);
+    state.telemetry.record(Event::ApiKeyRotation);
     if scheduled {
         state.stats.count(&state.stats.scheduled_rotations);
     }

@@ -21,7 +21,7 @@
 //! outside the mount's view; never logs a key.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -33,6 +33,7 @@ use super::ratelimit::{Limit, RateLimiter};
 use crate::barrier::StorageView;
 use crate::crypto::{ct_eq, hmac_sha256, random_secret, SecretBytes, SecretString};
 use crate::logical::LogicalError;
+use crate::sdk::Telemetry;
 
 pub const CONFIG_PATH: &str = "config";
 pub const SALT_PATH: &str = "salt";
@@ -194,6 +195,12 @@ pub struct VersionRecord {
     /// The value, while the version is usable; never held in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<StoredSecret>,
+    /// Last successful validation (ms), as of the last usage flush.
+    #[serde(default)]
+    pub last_used: i64,
+    /// Successful validations, as of the last usage flush.
+    #[serde(default)]
+    pub use_count: u64,
 }
 
 impl VersionRecord {
@@ -407,6 +414,12 @@ impl Stats {
     }
 }
 
+fn back(name: &str, uses: Vec<(u64, Use)>) -> HashMap<(String, u64), Use> {
+    uses.into_iter()
+        .map(|(v, u)| ((name.to_string(), v), u))
+        .collect()
+}
+
 /// Proof that the mount's write lock is held.
 pub struct WriteGuard<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
@@ -422,6 +435,72 @@ pub struct MountState {
     pub stats: Stats,
     /// Rotation events waiting for delivery to their webhooks.
     pub webhooks: super::webhook::Queue,
+    /// Where validations, rotations and revocations are counted.
+    pub telemetry: Arc<dyn Telemetry>,
+    /// Successful validations not yet written to storage.
+    pub usage: Usage,
+}
+
+/// One version's use since the last flush: (last use in ms, count).
+pub type Use = (i64, u64);
+
+/// Successful validations by (key name, version), kept in memory and
+/// written to the key records in batches ([`MountState::flush_usage`]),
+/// so the hot path never writes. What a crash loses: the uses since the
+/// last flush (at most [`USAGE_FLUSH_MS`] of them, by the vault's clock).
+#[derive(Default)]
+pub struct Usage {
+    pending: Mutex<HashMap<(String, u64), Use>>,
+    /// When the last flush ran (ms).
+    last_flush: AtomicI64,
+}
+
+/// How often the pending uses are written (by the `periodic` hook).
+pub const USAGE_FLUSH_MS: i64 = 60_000;
+
+impl Usage {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, u64), Use>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One successful validation of `name` version `version` at `now`.
+    pub fn note(&self, name: &str, version: u64, now: i64) {
+        let mut map = self.lock();
+        let entry = map.entry((name.to_string(), version)).or_insert((0, 0));
+        entry.0 = entry.0.max(now);
+        entry.1 = entry.1.saturating_add(1);
+    }
+
+    /// The unwritten uses of one key, by version.
+    pub fn pending(&self, name: &str) -> HashMap<u64, Use> {
+        self.lock()
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|((_, v), u)| (*v, *u))
+            .collect()
+    }
+
+    fn take(&self) -> HashMap<(String, u64), Use> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Puts back uses whose write failed.
+    fn restore(&self, uses: HashMap<(String, u64), Use>) {
+        let mut map = self.lock();
+        for (k, (at, n)) in uses {
+            let e = map.entry(k).or_insert((0, 0));
+            e.0 = e.0.max(at);
+            e.1 = e.1.saturating_add(n);
+        }
+    }
+}
+
+/// A version's use: what its record holds plus what is pending.
+pub fn merged_use(v: &VersionRecord, pending: Option<&Use>) -> Use {
+    match pending {
+        Some((at, n)) => (v.last_used.max(*at), v.use_count.saturating_add(*n)),
+        None => (v.last_used, v.use_count),
+    }
 }
 
 fn storage_err(e: crate::barrier::BarrierError) -> LogicalError {
@@ -439,7 +518,11 @@ pub fn key_path(name: &str) -> String {
 
 impl MountState {
     /// Builds the state from storage (creating the salt on first use).
-    pub fn load(storage: &StorageView, epoch: u64) -> Result<MountState, LogicalError> {
+    pub fn load(
+        storage: &StorageView,
+        epoch: u64,
+        telemetry: Arc<dyn Telemetry>,
+    ) -> Result<MountState, LogicalError> {
         let stats = Stats::default();
         let config = load_config(storage, &stats)?;
         let salt = load_salt(storage, &stats)?;
@@ -452,6 +535,8 @@ impl MountState {
             limiter: RateLimiter::default(),
             stats,
             webhooks: super::webhook::Queue::default(),
+            telemetry,
+            usage: Usage::default(),
         };
         let names = storage.list(KEYS_PREFIX).map_err(storage_err)?;
         bump(&state.stats.storage_reads);
@@ -551,6 +636,56 @@ impl MountState {
         Ok(())
     }
 
+    /// Writes the pending uses into the key records when `force` (on
+    /// seal or unmount; `now` is then not read) or when [`USAGE_FLUSH_MS`]
+    /// have passed since the last flush at `now`; a key that is
+    /// gone drops its uses, a failed write keeps them for the next flush.
+    /// Returns how many records were written.
+    pub fn flush_usage(&self, storage: &StorageView, now: i64, force: bool) -> usize {
+        if !force {
+            let last = self.usage.last_flush.load(Ordering::Relaxed);
+            if last == 0 {
+                // The first pass starts the period.
+                self.usage.last_flush.store(now, Ordering::Relaxed);
+                return 0;
+            }
+            if now.saturating_sub(last) < USAGE_FLUSH_MS {
+                return 0;
+            }
+            self.usage.last_flush.store(now, Ordering::Relaxed);
+        }
+        let pending = self.usage.take();
+        if pending.is_empty() {
+            return 0;
+        }
+        let mut by_key: HashMap<String, Vec<(u64, Use)>> = HashMap::new();
+        for ((name, version), u) in pending {
+            by_key.entry(name).or_default().push((version, u));
+        }
+        let guard = self.lock_writes();
+        let mut written = 0;
+        for (name, uses) in by_key {
+            let mut record = match self.read_record(storage, &name) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(_) => {
+                    self.usage.restore(back(&name, uses));
+                    continue;
+                }
+            };
+            for (version, u) in &uses {
+                if let Some(v) = record.versions.get_mut(version) {
+                    (v.last_used, v.use_count) = merged_use(v, Some(u));
+                }
+            }
+            match self.commit(&guard, storage, &record) {
+                Ok(()) => written += 1,
+                Err(_) => self.usage.restore(back(&name, uses)),
+            }
+        }
+        written
+    }
+
     /// Deletes a key from storage, then from memory.
     pub fn remove(
         &self,
@@ -622,6 +757,8 @@ mod tests {
             retired: 0,
             hmac: hex::encode([created as u8; 32]),
             key: None,
+            last_used: 0,
+            use_count: 0,
         }
     }
 

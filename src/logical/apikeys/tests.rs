@@ -489,6 +489,7 @@ fn each_mount_gets_its_own_instance_and_registry() {
         storage: env.storage.clone(),
         api_addr: None,
         clock: env.clock.clone(),
+        telemetry: Arc::new(crate::sdk::NoTelemetry),
     };
     let (a, b) = (super::backend(&ctx), super::backend(&ctx));
     assert!(!Arc::ptr_eq(&registry(&a), &registry(&b)));
@@ -520,4 +521,44 @@ fn periodic_rotates_and_retires_on_the_clock_and_cleanup_forgets() {
     assert_eq!(stored.current, 2);
     env.backend.cleanup();
     assert!(env.backend.registry.peek(&env.storage).is_none());
+}
+
+#[test]
+fn use_is_counted_in_memory_and_written_in_batches() {
+    let env = Env::new();
+    let key = env.create("k", json!({"service": "svc"}));
+    let state = env.backend.registry.state(&env.storage).unwrap();
+    let writes = env.phys.writes.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        assert_eq!(env.reason(&key), "valid");
+    }
+    assert_eq!(env.reason("vrs_not_a_key"), "malformed");
+    assert_eq!(
+        env.phys.writes.load(Ordering::SeqCst),
+        writes,
+        "no write per validation"
+    );
+    let read = env.ok(Operation::Read, "keys/k", json!({}));
+    assert_eq!(read["versions"]["1"]["use_count"], 5);
+    // The first pass starts the period; a pass within it writes nothing.
+    let now = env.clock.unix_ms();
+    assert_eq!(state.flush_usage(&env.storage, now, false), 0);
+    assert_eq!(state.flush_usage(&env.storage, now + 59_999, false), 0);
+    assert_eq!(env.phys.writes.load(Ordering::SeqCst), writes);
+    // Once the period is over, one write per used key.
+    assert_eq!(state.flush_usage(&env.storage, now + 60_000, false), 1);
+    assert_eq!(env.phys.writes.load(Ordering::SeqCst), writes + 1);
+    assert_eq!(
+        state.flush_usage(&env.storage, now + 200_000, false),
+        0,
+        "nothing pending"
+    );
+    // Written: a fresh process sees the count.
+    let fresh = env.restarted();
+    let read = fresh.ok(Operation::Read, "keys/k", json!({}));
+    assert_eq!(read["versions"]["1"]["use_count"], 5);
+    // Uses of a key deleted before the flush are dropped.
+    assert_eq!(env.reason(&key), "valid");
+    env.ok(Operation::Delete, "keys/k", json!({}));
+    assert_eq!(state.flush_usage(&env.storage, 0, true), 0);
 }

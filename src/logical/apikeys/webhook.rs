@@ -1,5 +1,6 @@
-//! Rotation notifications (optional, per key): after a rotation, a JSON
-//! event is POSTed to the key's `webhook_url`.
+//! Rotation and revocation notifications (optional, per key): after a
+//! rotation (`"event": "rotated"`) or a revocation (`"event": "revoked"`),
+//! a JSON event is POSTed to the key's `webhook_url`.
 //!
 //! The event carries names, versions and times — never a key. It is signed
 //! like Stripe's webhooks: header `X-Vault-RS-Signature: t=<unix secs>,
@@ -262,29 +263,60 @@ pub fn notify_rotation(
     scheduled: bool,
     policy: &WebhookPolicy,
 ) {
+    send(
+        queue,
+        record,
+        json!({
+            "event": "rotated",
+            "trigger": if scheduled { "scheduled" } else { "manual" },
+            "name": record.name,
+            "service": record.service,
+            "version": rotated.version,
+            "previous_version": rotated.previous_version,
+            "previous_valid_until": time_value(rotated.previous_valid_until),
+            "next_rotation": time_value(rotated.next_rotation),
+            // When the event is sent (the receiver's replay window is real time).
+            "time": crate::sdk::Clock::rfc3339(&crate::sdk::SystemClock),
+        }),
+        policy,
+    );
+}
+
+/// Sends a revocation event for `record` (the versions just revoked) if
+/// it has a webhook.
+pub fn notify_revocation(
+    queue: &Queue,
+    record: &KeyRecord,
+    versions: &[u64],
+    policy: &WebhookPolicy,
+) {
+    send(
+        queue,
+        record,
+        json!({
+            "event": "revoked",
+            "name": record.name,
+            "service": record.service,
+            "revoked_versions": versions,
+            "current_version": record.current,
+            "time": crate::sdk::Clock::rfc3339(&crate::sdk::SystemClock),
+        }),
+        policy,
+    );
+}
+
+/// Queues `event` for the key's webhook, if it has one.
+fn send(queue: &Queue, record: &KeyRecord, event: serde_json::Value, policy: &WebhookPolicy) {
     let Some(secret) = record.webhook_secret.as_ref().map(|s| s.0.clone()) else {
         return;
     };
     if record.webhook_url.is_empty() {
         return;
     }
-    let body = json!({
-        "event": "rotated",
-        "trigger": if scheduled { "scheduled" } else { "manual" },
-        "name": record.name,
-        "service": record.service,
-        "version": rotated.version,
-        "previous_version": rotated.previous_version,
-        "previous_valid_until": time_value(rotated.previous_valid_until),
-        "next_rotation": time_value(rotated.next_rotation),
-        // When the event is sent (the receiver's replay window is real time).
-        "time": crate::sdk::Clock::rfc3339(&crate::sdk::SystemClock),
-    })
-    .to_string();
     let delivery = Delivery {
         url: record.webhook_url.clone(),
         secret,
-        body,
+        body: event.to_string(),
         name: record.name.clone(),
         policy: policy.clone(),
     };

@@ -604,6 +604,7 @@ mod tests {
             storage: s.clone(),
             api_addr: None,
             clock: Arc::new(SystemClock),
+            telemetry: Arc::new(crate::sdk::NoTelemetry),
         })
     }
 

@@ -242,6 +242,9 @@ fn unseal(core: &Core, req: &Request) -> Result<Response, CoreError> {
         return Err(bad("Vault is not initialized"));
     }
     if fields::opt_bool(&req.data, "reset")?.unwrap_or(false) {
+        if !core.is_sealed() {
+            return Err(bad("vault is unsealed"));
+        }
         core.reset_unseal();
         return Ok(Response::raw(200, seal_status(core)?));
     }

@@ -65,11 +65,20 @@ pub(crate) fn handle(
             ))
         }
         ("lookup", _) if write => {
-            let token = fields::req_string(&req.data, "token")?;
-            let e = active
-                .tokens
-                .lookup(&token)
-                .map_err(|_| CoreError::BadRequest("bad token".into()))?;
+            // Without a token field, the caller's own token (as Vault).
+            let Some(token) = fields::opt_string(&req.data, "token")?.filter(|t| !t.is_empty())
+            else {
+                let own = req.client_token.as_ref().map(|t| t.expose().to_string());
+                return Ok(lookup_response(
+                    &auth.entry,
+                    own.as_deref(),
+                    active.tokens.clock().unix(),
+                ));
+            };
+            let e = active.tokens.lookup(&token).map_err(|e| match e {
+                super::TokenError::Storage(b) => CoreError::from(b),
+                _ => CoreError::BadToken,
+            })?;
             Ok(lookup_response(
                 &e,
                 Some(&token),
@@ -79,7 +88,8 @@ pub(crate) fn handle(
         ("lookup-accessor", _) if write => {
             let acc = fields::req_string(&req.data, "accessor")?;
             let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
-            Ok(lookup_response(&e, None, active.tokens.clock().unix()))
+            // The token itself is never stored: its id is "" (as Vault).
+            Ok(lookup_response(&e, Some(""), active.tokens.clock().unix()))
         }
         ("renew-self", _) if write => t.renew(&auth.entry.key, true),
         ("renew", _) if write => {
@@ -445,7 +455,8 @@ impl Tokens<'_> {
     }
 }
 
-/// The `auth` block for a token, its TTL counted from `now`.
+/// The `auth` block for a token just created or renewed: its lease is the
+/// TTL granted then (`now` only bounds it, for an entry already past it).
 pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> AuthResponse {
     AuthResponse {
         client_token: token.clone(),
@@ -458,7 +469,11 @@ pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> Auth
         } else {
             Some(e.meta.clone())
         },
-        lease_duration: e.ttl_left(now),
+        lease_duration: if e.expire_time != 0 && e.expire_time <= now {
+            0
+        } else {
+            e.granted_ttl()
+        },
         renewable: e.renewable,
         entity_id: e.entity_id.clone(),
         token_type: "service".into(),
@@ -469,7 +484,7 @@ pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> Auth
 }
 
 /// Lookup data; `id` is the token the caller already presented (never stored,
-/// so never available to lookup-accessor).
+/// so `""` for lookup-accessor).
 fn lookup_response(e: &TokenEntry, id: Option<&str>, now: i64) -> Response {
     let mut m = Map::new();
     m.insert("accessor".into(), json!(e.accessor));

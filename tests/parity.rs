@@ -1,0 +1,265 @@
+//! Vault parity end to end, against the real `vault-rs` binary: the request
+//! habits of Vault's clients (form bodies, Go `ParseBool` booleans, bodies on
+//! GET), token lookup semantics, the granted TTL in the auth block, unseal
+//! progress that a wrong share cannot wedge, and Vault's error wording where
+//! clients match on it.
+
+mod common;
+
+use common::TestServer;
+use serde_json::{json, Value};
+
+/// A request with a raw body and a content type; (status, JSON body).
+fn raw(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    body: &str,
+    content_type: Option<&str>,
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut rb = reqwest::blocking::Client::new()
+        .request(m, s.url(path))
+        .header("X-Vault-Token", &s.root_token)
+        .body(body.to_string());
+    if let Some(ct) = content_type {
+        rb = rb.header("Content-Type", ct);
+    }
+    let resp = rb.send().expect("send");
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+fn kv1(s: &TestServer) {
+    let (st, b) = s.post("sys/mounts/kv1", json!({"type": "kv"}));
+    assert_eq!(st, 204, "{b}");
+    for key in ["app/a", "app/b"] {
+        let (st, b) = s.post(&format!("kv1/{key}"), json!({"v": key}));
+        assert_eq!(st, 204, "{b}");
+    }
+}
+
+#[test]
+fn form_encoded_bodies_are_the_request_fields() {
+    let s = TestServer::dev();
+    kv1(&s);
+    let (st, b) = raw(
+        &s,
+        "POST",
+        "auth/token/create",
+        "policies=default&ttl=1h&renewable=f&meta%5Bx%5D=1&display_name=a+b",
+        FORM,
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["auth"]["lease_duration"], 3600, "{b}");
+    assert_eq!(b["auth"]["renewable"], false, "{b}");
+    // A field given twice is its values joined with commas (Vault's rule):
+    // here, two policies.
+    let (st, b) = raw(
+        &s,
+        "POST",
+        "auth/token/create",
+        "policies=p1&policies=p2",
+        Some("application/x-www-form-urlencoded; charset=utf-8"),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["auth"]["policies"], json!(["default", "p1", "p2"]), "{b}");
+    let (st, b) = raw(&s, "PUT", "kv1/form", "user=alice&pw=a%26b", FORM);
+    assert_eq!(st, 204, "{b}");
+    let (_, b) = s.get("kv1/form");
+    assert_eq!(b["data"], json!({"user": "alice", "pw": "a&b"}));
+    // The same bytes without the form content type are still bad JSON.
+    let (st, _) = raw(&s, "PUT", "kv1/form", "user=alice", None);
+    assert_eq!(st, 400);
+}
+
+#[test]
+fn booleans_in_queries_and_fields_are_go_parse_bool() {
+    let s = TestServer::dev();
+    kv1(&s);
+    for t in ["1", "t", "T", "TRUE", "true", "True"] {
+        let (st, b) = s.get(&format!("kv1/app?list={t}"));
+        assert_eq!(st, 200, "list={t}: {b}");
+        assert_eq!(b["data"]["keys"], json!(["a", "b"]), "list={t}");
+        let (st, b) = s.get(&format!("sys/policies/acl?list={t}"));
+        assert_eq!(st, 200, "list={t}: {b}");
+        assert!(b["data"]["keys"].as_array().is_some(), "{b}");
+    }
+    // False spellings read the path itself (a folder: nothing there).
+    for f in ["0", "f", "F", "FALSE", "false", "False"] {
+        assert_eq!(s.get(&format!("kv1/app?list={f}")).0, 404, "list={f}");
+        assert_eq!(s.get(&format!("kv1/app/a?list={f}")).0, 200, "list={f}");
+    }
+    for bad in ["yes", "tRUE", "2"] {
+        let (st, b) = s.get(&format!("kv1/app?list={bad}"));
+        assert_eq!(st, 400, "list={bad}: {b}");
+    }
+    // Boolean fields given as strings take the same spellings.
+    let (st, b) = s.post(
+        "auth/token/create",
+        json!({"policies": ["p1"], "no_default_policy": "T", "renewable": "F"}),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["auth"]["policies"], json!(["p1"]), "{b}");
+    assert_eq!(b["auth"]["renewable"], false, "{b}");
+    let (st, b) = s.post("auth/token/create", json!({"renewable": "maybe"}));
+    assert_eq!(st, 400, "{b}");
+}
+
+#[test]
+fn a_get_ignores_a_body_that_is_not_json() {
+    let s = TestServer::dev();
+    kv1(&s);
+    let (st, b) = raw(&s, "GET", "kv1/app/a", "not json", None);
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["v"], "app/a");
+    // A write with the same body is still refused.
+    let (st, _) = raw(&s, "PUT", "kv1/app/a", "not json", None);
+    assert_eq!(st, 400);
+}
+
+#[test]
+fn token_lookup_answers_as_vault() {
+    let s = TestServer::dev();
+    let (st, b) = s.post("auth/token/lookup", json!({"token": "hvs.doesnotexist"}));
+    assert_eq!(
+        (st, b["errors"][0].as_str()),
+        (403, Some("bad token")),
+        "{b}"
+    );
+    s.policy(
+        "lookup",
+        "path \"auth/token/lookup\" { capabilities = [\"update\"] }",
+    );
+    let (_, created) = s.post("auth/token/create", json!({"policies": ["lookup"]}));
+    let token = created["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let accessor = created["auth"]["accessor"].as_str().unwrap().to_string();
+    let (st, b) = s.post("auth/token/lookup", json!({"token": token}));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["id"], token.as_str());
+    // lookup-accessor never shows the token: id is "".
+    let (st, b) = s.post("auth/token/lookup-accessor", json!({"accessor": accessor}));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["id"], "", "{b}");
+    assert_eq!(b["data"]["accessor"], accessor.as_str());
+    // Without a token field: the caller's own token.
+    let (st, b) = s.request("POST", "auth/token/lookup", Some(json!({})), Some(&token));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["id"], token.as_str());
+    assert_eq!(b["data"]["accessor"], accessor.as_str());
+    // A revoked token is a bad token too.
+    let (st, _) = s.post("auth/token/revoke", json!({"token": token}));
+    assert_eq!(st, 204);
+    let (st, b) = s.post("auth/token/lookup", json!({"token": token}));
+    assert_eq!(
+        (st, b["errors"][0].as_str()),
+        (403, Some("bad token")),
+        "{b}"
+    );
+}
+
+#[test]
+fn the_auth_block_reports_the_granted_ttl() {
+    let s = TestServer::dev();
+    // Many times over, so that some create straddles a clock tick.
+    for _ in 0..40 {
+        let (st, b) = s.post("auth/token/create", json!({"ttl": "1h"}));
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["auth"]["lease_duration"], 3600, "{b}");
+    }
+    let (_, b) = s.post("auth/token/create", json!({"ttl": "1h"}));
+    let token = b["auth"]["client_token"].as_str().unwrap().to_string();
+    for _ in 0..20 {
+        let (st, b) = s.post(
+            "auth/token/renew",
+            json!({"token": token, "increment": "30m"}),
+        );
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["auth"]["lease_duration"], 1800, "{b}");
+    }
+}
+
+#[test]
+fn unseal_reset_on_an_unsealed_vault_is_refused() {
+    let s = TestServer::unsealed(1, 1);
+    let (st, b) = s.put_raw("sys/unseal", json!({"reset": true}), None);
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(b["errors"][0], "vault is unsealed");
+    // Sealed, a reset is what it always was: the seal status.
+    let (st, _) = s.put_raw("sys/seal", json!({}), Some(&s.root_token));
+    assert_eq!(st, 204);
+    let (st, b) = s.put_raw("sys/unseal", json!({"reset": "t"}), None);
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["sealed"], true);
+}
+
+/// A share of this vault with one byte of its polynomial value changed:
+/// it passes every check made before combining, and then spoils the set.
+fn corrupt(share: &str) -> String {
+    let mut bytes: Vec<u8> = (0..share.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&share[i..i + 2], 16).expect("hex share"))
+        .collect();
+    bytes[3] ^= 1;
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_wrong_share_does_not_wedge_the_unseal() {
+    let mut s = TestServer::unsealed(3, 2);
+    s.restart();
+    let bad = corrupt(&s.keys[1]);
+    let (st, b) = s.put_raw("sys/unseal", json!({"key": bad}), None);
+    assert_eq!((st, b["progress"].as_u64()), (200, Some(1)), "{b}");
+    // The threshold is reached but the set does not combine: the attempt
+    // is over, and the message says so and how to start over.
+    let (st, b) = s.put_raw("sys/unseal", json!({"key": s.keys[0]}), None);
+    assert_eq!(st, 400, "{b}");
+    let msg = b["errors"][0].as_str().unwrap_or("");
+    assert!(msg.contains("progress was reset"), "{msg}");
+    assert!(msg.contains("-reset"), "{msg}");
+    let (_, status) = s.get_raw("sys/seal-status", None);
+    assert_eq!(status["progress"], 0, "{status}");
+    assert_eq!(status["sealed"], true);
+    // The good shares now open it, without a reset by hand.
+    s.unseal_all();
+}
+
+#[test]
+fn kv2_negative_cas_is_the_version_mismatch_error() {
+    let s = TestServer::dev();
+    let (st, b) = s.post("secret/data/app", json!({"data": {"a": 1}}));
+    assert_eq!(st, 200, "{b}");
+    for cas in [json!(-1), json!("-2"), json!(5)] {
+        let (st, b) = s.post(
+            "secret/data/app",
+            json!({"data": {"a": 2}, "options": {"cas": cas}}),
+        );
+        assert_eq!(st, 400, "{b}");
+        assert_eq!(
+            b["errors"][0], "check-and-set parameter did not match the current version",
+            "cas {cas}"
+        );
+    }
+}
+
+#[test]
+fn audit_errors_use_vaults_wording() {
+    let s = TestServer::dev();
+    let (st, b) = s.post("sys/audit-hash/nope", json!({"input": "x"}));
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(b["errors"][0], "unknown audit backend \"nope/\"");
+    let (st, b) = s.post("sys/audit/pigeon", json!({"type": "carrier-pigeon"}));
+    assert_eq!(st, 400, "{b}");
+    let msg = b["errors"][0].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("unknown backend type: \"carrier-pigeon\""),
+        "{msg}"
+    );
+}

@@ -263,3 +263,112 @@ fn audit_errors_use_vaults_wording() {
         "{msg}"
     );
 }
+
+#[test]
+fn generic_mounts_are_kv_version_1() {
+    let mut s = TestServer::unsealed(1, 1);
+    let (st, b) = s.post("sys/mounts/gen", json!({"type": "generic"}));
+    assert_eq!(st, 204, "{b}");
+    assert_eq!(s.post("gen/app/a", json!({"k": "v"})).0, 204);
+    assert_eq!(s.post("gen/app/b", json!({"k": "w"})).0, 204);
+    assert_eq!(s.get("gen/app/a").1["data"], json!({"k": "v"}));
+    assert_eq!(s.list("gen/app").1["data"]["keys"], json!(["a", "b"]));
+    // Listed as Vault lists it: its own type, options {}, no deprecation
+    // status (generic is an alias, not a catalog entry).
+    let (_, b) = s.get("sys/mounts");
+    let m = &b["data"]["gen/"];
+    assert_eq!(m["type"], "generic", "{m}");
+    assert_eq!(m["options"], json!({}), "{m}");
+    assert!(m.get("deprecation_status").is_none(), "{m}");
+    // The data and the type outlive a restart.
+    s.restart();
+    s.unseal_all();
+    assert_eq!(s.get("gen/app/b").1["data"], json!({"k": "w"}));
+    assert_eq!(s.get("sys/mounts/gen").1["type"], "generic");
+}
+
+#[test]
+fn mount_reads_answer_as_vault() {
+    let s = TestServer::dev();
+    let (st, b) = s.post("sys/mounts/kv1", json!({"type": "kv"}));
+    assert_eq!(st, 204, "{b}");
+    let (st, b) = s.get("sys/mounts/kv1");
+    assert_eq!(st, 200, "{b}");
+    // Repeated at the top level, untuned TTLs as 0 (the system default).
+    for m in [&b, &b["data"]] {
+        assert_eq!(m["type"], "kv", "{b}");
+        assert_eq!(m["config"]["default_lease_ttl"], 0, "{b}");
+        assert_eq!(m["config"]["max_lease_ttl"], 0, "{b}");
+    }
+    let (st, b) = s.get("sys/mounts/missing");
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(b["errors"][0], "No secret engine mount at missing/");
+    // Built-in mounts: no deprecation status, Vault's passthrough headers.
+    let (_, b) = s.get("sys/mounts");
+    assert!(b["data"]["sys/"].get("deprecation_status").is_none());
+    assert_eq!(
+        b["data"]["sys/"]["config"]["passthrough_request_headers"],
+        json!(["Accept"])
+    );
+    assert_eq!(b["data"]["kv1/"]["deprecation_status"], "supported");
+    // Auth methods: options {} and their token type.
+    assert_eq!(s.post("sys/auth/up", json!({"type": "userpass"})).0, 204);
+    let (st, b) = s.get("sys/auth/up");
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["options"], json!({}), "{b}");
+    assert_eq!(b["config"]["token_type"], "default-service", "{b}");
+    assert_eq!(s.get("sys/auth/missing").0, 400);
+}
+
+#[test]
+fn auth_methods_tune_through_sys_mounts_auth() {
+    let s = TestServer::dev();
+    assert_eq!(s.post("sys/auth/up", json!({"type": "userpass"})).0, 204);
+    let (st, b) = s.post(
+        "sys/mounts/auth/up/tune",
+        json!({"default_lease_ttl": "10m", "max_lease_ttl": "1h"}),
+    );
+    assert_eq!(st, 204, "{b}");
+    for path in ["sys/mounts/auth/up/tune", "sys/auth/up/tune"] {
+        let (st, b) = s.get(path);
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["data"]["default_lease_ttl"], 600, "{path}: {b}");
+        assert_eq!(b["data"]["max_lease_ttl"], 3600, "{path}: {b}");
+        assert_eq!(b["token_type"], "default-service", "{path}: {b}");
+    }
+    // Tuning auth/ through sys/mounts needs sudo, like any mount change.
+    let t = s.token(json!({"policies": ["default"]}));
+    let (st, _) = s.request(
+        "POST",
+        "sys/mounts/auth/up/tune",
+        Some(json!({"default_lease_ttl": "1m"})),
+        Some(&t),
+    );
+    assert_eq!(st, 403);
+}
+
+#[test]
+fn rotate_keyring_rotates_like_rotate() {
+    let s = TestServer::dev();
+    let term = |s: &TestServer| s.get("sys/key-status").1["data"]["term"].as_u64();
+    let before = term(&s).expect("term");
+    assert_eq!(s.post("sys/rotate/keyring", json!({})).0, 204);
+    assert_eq!(term(&s), Some(before + 1));
+    let t = s.token(json!({"policies": ["default"]}));
+    let (st, _) = s.request("PUT", "sys/rotate/keyring", Some(json!({})), Some(&t));
+    assert_eq!(st, 403);
+}
+
+#[test]
+fn legacy_policy_writes_with_rules_warn_as_vault() {
+    let s = TestServer::dev();
+    let rules = r#"path "kv1/*" { capabilities = ["list"] }"#;
+    let (st, b) = s.post("sys/policy/legacy", json!({"rules": rules}));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        b["warnings"][0],
+        "'rules' is deprecated, please use 'policy' instead"
+    );
+    let (st, _) = s.post("sys/policy/legacy", json!({"policy": rules}));
+    assert_eq!(st, 204);
+}

@@ -26,6 +26,7 @@ fn tables() -> Vec<(&'static str, &'static str, &'static [Route])> {
     for (kind, version) in [
         ("kv", "1"),
         ("kv", "2"),
+        ("generic", ""),
         ("cubbyhole", ""),
         (crate::logical::apikeys::KIND, ""),
         (crate::logical::identity::KIND, ""),

@@ -63,7 +63,7 @@ pub(crate) fn policy_err(e: PolicyStoreError) -> CoreError {
 /// The engine of a mount, if vault-rs has one for its type.
 pub(crate) fn backend_for(ctx: &MountContext) -> Option<Arc<dyn LogicalBackend>> {
     match ctx.kind.as_str() {
-        "kv" => Some(Arc::new(KvBackend::new(ctx))),
+        kind if crate::logical::kv::serves_kind(kind) => Some(Arc::new(KvBackend::new(ctx))),
         "cubbyhole" => Some(Arc::new(CubbyholeBackend)),
         crate::logical::apikeys::KIND => Some(crate::logical::apikeys::backend(ctx)),
         crate::logical::identity::KIND => Some(crate::logical::identity::backend(ctx)),

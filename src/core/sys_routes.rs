@@ -26,6 +26,7 @@ const WRITES: &[Operation] = &[
 pub(crate) const SYS: &[Route] = &[
     Route::new("seal", ALL_OPERATIONS).sudo(),
     Route::new("rotate", ALL_OPERATIONS).sudo(),
+    Route::new("rotate/keyring", ALL_OPERATIONS).sudo(),
     Route::new("key-status", ALL_OPERATIONS).sudo(),
     // enabling, tuning and disabling mounts; reading them needs no sudo
     Route::new("mounts/*", WRITES).sudo(),
@@ -89,6 +90,7 @@ mod tests {
         let changes = op.is_write();
         path == "seal"
             || path == "rotate"
+            || path == "rotate/keyring"
             || path == "key-status"
             || (changes && (path.starts_with("mounts/") || path.starts_with("auth/")))
             || path.starts_with("audit")
@@ -110,6 +112,7 @@ mod tests {
         "sealx",
         "rotate",
         "rotate/config",
+        "rotate/keyring",
         "key-status",
         "mounts",
         "mounts/",

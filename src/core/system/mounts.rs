@@ -52,7 +52,21 @@ pub(super) fn handle(
     if let Some(rest) = path.strip_prefix("internal/ui/mounts/") {
         return ui_mount(active, rest, auth).map(Some);
     }
-    let (target, rest) = if let Some(rest) = strip(path, "mounts") {
+    // `sys/mounts/auth/<path>/tune` is how Vault's CLI tunes an auth
+    // method: the same as `sys/auth/<path>/tune`.
+    let auth_tune = path
+        .strip_prefix("mounts/auth/")
+        .filter(|rest| rest.ends_with("/tune"));
+    let (target, rest) = if let Some(rest) = auth_tune {
+        (
+            Target {
+                set: &active.auth_mounts,
+                factory: auth_backend_for,
+                name: "auth",
+            },
+            Some(rest),
+        )
+    } else if let Some(rest) = strip(path, "mounts") {
         (
             Target {
                 set: &active.mounts,
@@ -76,7 +90,7 @@ pub(super) fn handle(
     let write = matches!(req.operation, Operation::Create | Operation::Update);
     let r = match rest {
         None => match req.operation {
-            Operation::Read => list(core, &target),
+            Operation::Read => list(&target),
             _ => return Err(LogicalError::UnsupportedOperation.into()),
         },
         Some(rest) => {
@@ -90,7 +104,7 @@ pub(super) fn handle(
                 match req.operation {
                     _ if write => enable(active, &target, rest, &req.data)?,
                     Operation::Delete => disable(active, &target, rest)?,
-                    Operation::Read => read_one(core, &target, rest)?,
+                    Operation::Read => read_one(&target, rest)?,
                     _ => return Err(LogicalError::UnsupportedOperation.into()),
                 }
             }
@@ -114,20 +128,18 @@ fn mount_err(e: MountTableError) -> CoreError {
     }
 }
 
-fn list(core: &Core, t: &Target<'_>) -> Response {
-    let c = core.config();
+fn list(t: &Target<'_>) -> Response {
     let mut m = Map::new();
     for mounted in t.set.snapshot().all() {
         m.insert(
             t.shown(&mounted.entry.path).to_string(),
-            mounted.entry.to_json(c.default_lease_ttl, c.max_lease_ttl),
+            mounted.entry.to_json(),
         );
     }
     if t.name == "mounts" {
         m.insert(
             "sys/".into(),
             builtin_json(
-                core,
                 "sys/",
                 "system",
                 "system endpoints used for control, policy and debugging",
@@ -136,37 +148,52 @@ fn list(core: &Core, t: &Target<'_>) -> Response {
     } else {
         m.insert(
             "token/".into(),
-            builtin_json(core, "token/", "token", "token based credentials"),
+            builtin_json("token/", "token", "token based credentials"),
         );
     }
     if t.name == "auth" {
-        // Auth mounts also report the kind of token they issue (clients
-        // such as vaultrs require the field).
         for v in m.values_mut() {
-            if let Some(cfg) = v.get_mut("config").and_then(Value::as_object_mut) {
-                cfg.insert("token_type".into(), json!("default-service"));
-            }
+            with_token_type(v);
         }
     }
     // Vault also returns the mounts at the top level of the body.
     Response::data_top_level(m)
 }
 
-fn builtin_json(core: &Core, path: &str, kind: &str, description: &str) -> Value {
+/// Auth mounts also report the kind of token they issue (clients such as
+/// vaultrs require the field).
+fn with_token_type(mount: &mut Value) {
+    if let Some(cfg) = mount.get_mut("config").and_then(Value::as_object_mut) {
+        cfg.insert("token_type".into(), json!("default-service"));
+    }
+}
+
+fn builtin_json(path: &str, kind: &str, description: &str) -> Value {
     let mut e = MountEntry::new(path, kind, description);
     e.uuid = kind.into();
     e.accessor = format!("{kind}_0");
-    e.to_json(core.config().default_lease_ttl, core.config().max_lease_ttl)
+    e.to_json()
 }
 
-fn read_one(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
+/// `sys/mounts/:path` or `sys/auth/:path`: one mount, in the shape of
+/// `sys/mounts` and, as Vault, repeated at the top level. No mount there
+/// is a 400 in Vault's words.
+fn read_one(t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
     let path = t.full(rest)?;
     let router = t.set.snapshot();
-    let m = router.get(&path).ok_or(LogicalError::NotFound)?;
-    let c = core.config();
-    Ok(Response::json(
-        m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl),
-    ))
+    let Some(m) = router.get(&path) else {
+        let shown = t.shown(&path);
+        return Err(CoreError::BadRequest(if t.name == "auth" {
+            format!("No auth engine at {shown}")
+        } else {
+            format!("No secret engine mount at {shown}")
+        }));
+    };
+    let mut out = m.entry.to_json();
+    if t.name == "auth" {
+        with_token_type(&mut out);
+    }
+    Ok(Response::data_top_level(obj(out)))
 }
 
 fn parse_config(data: &Map<String, Value>, entry: &mut MountEntry) -> Result<(), CoreError> {
@@ -299,25 +326,35 @@ fn disable(active: &Active, t: &Target<'_>, rest: &str) -> Result<Response, Core
 fn read_tune(core: &Core, t: &Target<'_>, rest: &str) -> Result<Response, CoreError> {
     let c = core.config();
     let user = normalize_mount_path(rest).map_err(mount_err)?;
-    if (t.name == "mounts" && user == "sys/") || (t.name == "auth" && user == "token/") {
-        return Ok(Response::json(
-            json!({"default_lease_ttl": c.default_lease_ttl, "max_lease_ttl": c.max_lease_ttl, "force_no_cache": false, "description": ""}),
-        ));
-    }
-    let path = t.full(rest)?;
-    let router = t.set.snapshot();
-    let m = router
-        .get(&path)
-        .ok_or_else(|| mount_err(MountTableError::NotMounted(user.clone())))?;
-    let e = &m.entry;
-    let mut out = json!({
-        "default_lease_ttl": if e.config.default_lease_ttl == 0 { c.default_lease_ttl } else { e.config.default_lease_ttl },
-        "max_lease_ttl": if e.config.max_lease_ttl == 0 { c.max_lease_ttl } else { e.config.max_lease_ttl },
-        "force_no_cache": false,
-        "description": e.description,
-    });
-    if !e.options.is_empty() {
-        out["options"] = Value::Object(e.options.clone());
+    let mut out = if (t.name == "mounts" && user == "sys/")
+        || (t.name == "auth" && user == "token/")
+    {
+        let mut out = json!({"default_lease_ttl": c.default_lease_ttl, "max_lease_ttl": c.max_lease_ttl, "force_no_cache": false, "description": ""});
+        if t.name == "mounts" {
+            out["passthrough_request_headers"] = json!(["Accept"]);
+        }
+        out
+    } else {
+        let path = t.full(rest)?;
+        let router = t.set.snapshot();
+        let m = router
+            .get(&path)
+            .ok_or_else(|| mount_err(MountTableError::NotMounted(user.clone())))?;
+        let e = &m.entry;
+        let mut out = json!({
+            "default_lease_ttl": if e.config.default_lease_ttl == 0 { c.default_lease_ttl } else { e.config.default_lease_ttl },
+            "max_lease_ttl": if e.config.max_lease_ttl == 0 { c.max_lease_ttl } else { e.config.max_lease_ttl },
+            "force_no_cache": false,
+            "description": e.description,
+        });
+        if !e.options.is_empty() {
+            out["options"] = Value::Object(e.options.clone());
+        }
+        out
+    };
+    // An auth method's tune names the kind of token it issues.
+    if t.name == "auth" {
+        out["token_type"] = json!("default-service");
     }
     Ok(Response::data_top_level(obj(out)))
 }
@@ -331,7 +368,7 @@ fn obj(v: Value) -> Map<String, Value> {
 
 fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Response, CoreError> {
     let path = t.full(rest)?;
-    t.set.update(|router| {
+    let upgraded = t.set.update(|router| {
         let Some(m) = router.remove(&path) else {
             return Err(mount_err(MountTableError::NotMounted(
                 t.shown(&path).to_string(),
@@ -349,10 +386,11 @@ fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Respons
         }
         check_ttls(&m.entry)?;
         let options = parse_options(data)?;
-        let upgrade = m.entry.kind == "kv"
+        let kv = crate::logical::kv::serves_kind(&m.entry.kind);
+        let upgrade = kv
             && m.entry.kv_version() == "1"
             && options.get("version").and_then(Value::as_str) == Some("2");
-        let downgrade = m.entry.kind == "kv"
+        let downgrade = kv
             && m.entry.kv_version() == "2"
             && options.get("version").and_then(Value::as_str) == Some("1");
         if downgrade {
@@ -372,9 +410,18 @@ fn tune(t: &Target<'_>, rest: &str, data: &Map<String, Value>) -> Result<Respons
             kv.upgrade_v1_to_v2(&m.storage)?;
         }
         router.insert(m);
-        Ok(Some(()))
+        Ok(Some(upgrade))
     })?;
-    Ok(Response::empty())
+    let mut r = Response::empty();
+    if upgraded == Some(true) {
+        // Vault answers an upgrade with a notice (200), not a bare 204.
+        r.warnings.push(
+            "Upgrading mount from version 1 to version 2. This mount will be unavailable \
+             for a brief period and will resume service shortly."
+                .into(),
+        );
+    }
+    Ok(r)
 }
 
 /// `sys/internal/ui/mounts/:path`: the mount serving `path`, for a token

@@ -89,7 +89,8 @@ pub(super) fn handle(
             core.seal();
             Response::empty()
         }
-        ("rotate", _) if write => {
+        // `rotate/keyring` is the newer name (the OpenBao CLI's).
+        ("rotate" | "rotate/keyring", _) if write => {
             core.barrier().rotate()?;
             Response::empty()
         }
@@ -108,7 +109,7 @@ pub(super) fn handle(
                 _ => Response::empty(),
             }
         }
-        ("seal" | "rotate" | "key-status", _) => {
+        ("seal" | "rotate" | "rotate/keyring" | "key-status", _) => {
             return Err(LogicalError::UnsupportedOperation.into())
         }
         _ => return Ok(None),

@@ -41,6 +41,8 @@ pub struct Active {
     clock: Arc<dyn Clock>,
     /// Lease expiry and the mounts' periodic work.
     pub scheduler: Scheduler,
+    /// The mount moves (`sys/remount`) made since this unseal.
+    pub(crate) migrations: crate::core::system::Migrations,
 }
 
 pub(crate) fn token_err(e: TokenError) -> CoreError {
@@ -183,6 +185,7 @@ impl Active {
             api_addr,
             clock: core.clock().clone(),
             scheduler: Scheduler::default(),
+            migrations: Default::default(),
         })
     }
 

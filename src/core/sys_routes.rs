@@ -31,6 +31,8 @@ pub(crate) const SYS: &[Route] = &[
     // enabling, tuning and disabling mounts; reading them needs no sudo
     Route::new("mounts/*", WRITES).sudo(),
     Route::new("auth/*", WRITES).sudo(),
+    // moving a mount (Vault's root path `remount`)
+    Route::new("remount", ALL_OPERATIONS).sudo(),
     // `audit`, `audit/:path`, `audit-hash/:path`
     Route::new("audit*", ALL_OPERATIONS).sudo(),
     Route::new("leases/revoke-prefix*", ALL_OPERATIONS).sudo(),
@@ -93,6 +95,7 @@ mod tests {
             || path == "rotate/keyring"
             || path == "key-status"
             || (changes && (path.starts_with("mounts/") || path.starts_with("auth/")))
+            || path == "remount"
             || path.starts_with("audit")
             || path.starts_with("leases/revoke-prefix")
             || path.starts_with("revoke-prefix")
@@ -113,6 +116,8 @@ mod tests {
         "rotate",
         "rotate/config",
         "rotate/keyring",
+        "remount",
+        "remount/status/x",
         "key-status",
         "mounts",
         "mounts/",

@@ -16,6 +16,8 @@ mod storage;
 
 use std::sync::Arc;
 
+pub(crate) use mounts::Migrations;
+
 use crate::core::pipeline::{authorize, Authenticated};
 use crate::core::{Active, Core, CoreError};
 use crate::sdk::{Operation, Request, Response};

@@ -1,7 +1,8 @@
-//! sys/mounts and sys/auth (list, enable, disable, tune) and
-//! sys/internal/ui/mounts.
+//! sys/mounts and sys/auth (list, enable, disable, tune), sys/remount
+//! (moving a mount) and sys/internal/ui/mounts.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 
@@ -51,6 +52,18 @@ pub(super) fn handle(
 ) -> Result<Option<Response>, CoreError> {
     if let Some(rest) = path.strip_prefix("internal/ui/mounts/") {
         return ui_mount(active, rest, auth).map(Some);
+    }
+    if path == "remount" {
+        return match req.operation {
+            Operation::Create | Operation::Update => remount(active, &req.data).map(Some),
+            _ => Err(LogicalError::UnsupportedOperation.into()),
+        };
+    }
+    if let Some(id) = path.strip_prefix("remount/status/") {
+        return match req.operation {
+            Operation::Read => remount_status(active, id).map(Some),
+            _ => Err(LogicalError::UnsupportedOperation.into()),
+        };
     }
     // `sys/mounts/auth/<path>/tune` is how Vault's CLI tunes an auth
     // method: the same as `sys/auth/<path>/tune`.
@@ -447,5 +460,146 @@ fn ui_mount(active: &Active, rest: &str, auth: &Authenticated) -> Result<Respons
         "external_entropy_access": false,
         "accessor": e.accessor,
         "uuid": e.uuid,
+    })))
+}
+
+/// The outcome of one `sys/remount`, kept for `sys/remount/status/:id`.
+#[derive(Clone, Debug)]
+struct Migration {
+    id: String,
+    source: String,
+    target: String,
+}
+
+/// The latest mount moves of this unsealed state (as Vault, in memory: an
+/// id names a move made since the last unseal).
+#[derive(Debug, Default)]
+pub(crate) struct Migrations(Mutex<VecDeque<Migration>>);
+
+/// How many finished moves `sys/remount/status` remembers.
+const MIGRATIONS_KEPT: usize = 100;
+
+impl Migrations {
+    fn record(&self, m: Migration) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() == MIGRATIONS_KEPT {
+            q.pop_front();
+        }
+        q.push_back(m);
+    }
+
+    fn get(&self, id: &str) -> Option<Migration> {
+        let q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.iter().find(|m| m.id == id).cloned()
+    }
+}
+
+/// Paths no move may take a mount from or to (nor from or to below them).
+const UNMOVABLE: [&str; 5] = ["sys/", "cubbyhole/", "identity/", "audit/", "auth/token/"];
+
+/// `sys/remount {from, to}`: moves a secrets engine, or an auth method
+/// (`auth/…` to `auth/…`), with all its data. A mount's storage is bound
+/// to its uuid, not its path, so the move is one change of the mount
+/// table: persisted before the new path serves, and nothing is copied.
+/// The leases issued under the old path are revoked (as Vault).
+/// Done at once; the answer's migration id reports it as a success.
+fn remount(active: &Active, data: &Map<String, Value>) -> Result<Response, CoreError> {
+    let from = fields::req_string(data, "from")?;
+    let to = fields::req_string(data, "to")?;
+    let src = normalize_mount_path(from.trim_matches('/')).map_err(mount_err)?;
+    let dst = normalize_mount_path(to.trim_matches('/')).map_err(mount_err)?;
+    let auth = match (src.starts_with("auth/"), dst.starts_with("auth/")) {
+        (true, true) => true,
+        (false, false) => false,
+        (true, false) => {
+            return Err(CoreError::BadRequest(
+                "cannot remount auth mount to non-auth mount".into(),
+            ))
+        }
+        (false, true) => {
+            return Err(CoreError::BadRequest(
+                "cannot remount non-auth mount to auth mount".into(),
+            ))
+        }
+    };
+    for p in [&src, &dst] {
+        if UNMOVABLE.iter().any(|r| p.starts_with(r)) {
+            return Err(CoreError::BadRequest(format!(
+                "cannot remount \"{p}\": a reserved path"
+            )));
+        }
+        if p.as_str() == "auth/" {
+            return Err(CoreError::BadRequest(format!("invalid mount path \"{p}\"")));
+        }
+    }
+    if src == dst {
+        return Err(CoreError::BadRequest(format!(
+            "cannot remount \"{src}\" onto itself"
+        )));
+    }
+    let set = if auth {
+        &active.auth_mounts
+    } else {
+        &active.mounts
+    };
+    if set.snapshot().get(&src).is_none() {
+        return Err(CoreError::BadRequest(format!(
+            "no matching mount at \"{src}\""
+        )));
+    }
+    set.update(|router| {
+        let Some(m) = router.get(&src).cloned() else {
+            return Err(CoreError::BadRequest(format!(
+                "no matching mount at \"{src}\""
+            )));
+        };
+        router.remove(&src);
+        if router.conflicts(&dst) {
+            return Err(CoreError::BadRequest(format!(
+                "path already in use at \"{dst}\""
+            )));
+        }
+        let mut moved = Mounted::clone(&m);
+        moved.entry.path = dst.clone();
+        router.insert(moved);
+        Ok(Some(()))
+    })?;
+    let id = uuid::Uuid::new_v4().to_string();
+    tracing::info!(migration_id = %id, from = %src, to = %dst, "mount moved");
+    // The leases of the old path name a path nothing serves any more.
+    // Revoked once the move is done, so that none is issued there after.
+    for lease_id in active.expiration.ids_under(src.trim_end_matches('/'))? {
+        if let Some(e) = active.expiration.lookup(&lease_id)? {
+            active.revoke_lease(&e)?;
+        }
+    }
+    active.migrations.record(Migration {
+        id: id.clone(),
+        source: src,
+        target: dst,
+    });
+    let mut r = Response::data_top_level(obj(json!({ "migration_id": id })));
+    r.warnings.push(
+        "Mount move has been queued. Progress will be reported in Vault's server log, \
+         tagged with the returned migration_id"
+            .into(),
+    );
+    Ok(r)
+}
+
+/// `sys/remount/status/:migration_id`.
+fn remount_status(active: &Active, id: &str) -> Result<Response, CoreError> {
+    let m = active.migrations.get(id).ok_or_else(|| {
+        CoreError::BadRequest(format!(
+            "Did not find migration info for migration id \"{id}\""
+        ))
+    })?;
+    Ok(Response::json(json!({
+        "migration_id": m.id,
+        "migration_info": {
+            "source_mount": m.source,
+            "target_mount": m.target,
+            "status": "success",
+        },
     })))
 }

@@ -372,3 +372,61 @@ fn legacy_policy_writes_with_rules_warn_as_vault() {
     let (st, _) = s.post("sys/policy/legacy", json!({"policy": rules}));
     assert_eq!(st, 204);
 }
+
+#[test]
+fn small_answers_in_vaults_shape() {
+    let mut s = TestServer::unsealed(1, 1);
+    // sys/audit-hash repeats the hash at the top level.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let (st, b) = s.post(
+        "sys/audit/file",
+        json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}}),
+    );
+    assert_eq!(st, 204, "{b}");
+    let (st, b) = s.post("sys/audit-hash/file", json!({"input": "x"}));
+    assert_eq!(st, 200, "{b}");
+    assert!(b["hash"].as_str().is_some(), "{b}");
+    assert_eq!(b["hash"], b["data"]["hash"]);
+    // wrap_info names a wrapped accessor only when a token is wrapped.
+    let (st, b) = s.request(
+        "POST",
+        "sys/wrapping/wrap",
+        Some(json!({"a": "b"})),
+        Some(&s.root_token),
+    );
+    assert_eq!(st, 400, "no wrap TTL: {b}");
+    let resp = reqwest::blocking::Client::new()
+        .post(s.url("sys/wrapping/wrap"))
+        .header("X-Vault-Token", &s.root_token)
+        .header("X-Vault-Wrap-TTL", "60")
+        .json(&json!({"a": "b"}))
+        .send()
+        .expect("send");
+    let b: Value = resp.json().expect("json");
+    assert!(b["wrap_info"]["token"].as_str().is_some(), "{b}");
+    assert!(b["wrap_info"].get("wrapped_accessor").is_none(), "{b}");
+    // DELETE sys/rekey/verify with no rekey under way.
+    let (st, b) = s.delete("sys/rekey/verify");
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(b["errors"][0], "no rekey configuration found");
+    // The UI mount check: no mount there is the same 403 as a mount the
+    // token may not use; a mount answers the sys/mounts fields.
+    assert_eq!(s.get("sys/internal/ui/mounts/missing").0, 403);
+    let (st, b) = s.post("sys/mounts/kv", json!({"type": "kv"}));
+    assert_eq!(st, 204, "{b}");
+    let (st, b) = s.get("sys/internal/ui/mounts/kv/a/b");
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["data"]["path"], "kv/");
+    assert_eq!(b["data"]["deprecation_status"], "supported");
+    assert_eq!(b["data"]["running_plugin_version"], "");
+    // A sealed vault does not name its cluster.
+    assert!(s.get_raw("sys/seal-status", None).1["cluster_name"].is_string());
+    assert_eq!(s.post("sys/seal", json!({})).0, 204);
+    let (_, b) = s.get_raw("sys/seal-status", None);
+    assert!(
+        b.get("cluster_name").is_none() && b.get("cluster_id").is_none(),
+        "{b}"
+    );
+    s.unseal_all();
+}

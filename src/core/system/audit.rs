@@ -28,7 +28,11 @@ pub(super) fn handle(
         }
         let input = fields::opt_string(&req.data, "input")?
             .ok_or_else(|| CoreError::BadRequest("missing required field \"input\"".into()))?;
-        Response::json(json!({ "hash": broker.hash(dev, &input)? }))
+        // Repeated at the top level, as Vault's sys/ answers.
+        Response::data_top_level(match json!({ "hash": broker.hash(dev, &input)? }) {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        })
     } else if let Some(rest) = path.strip_prefix("audit/") {
         if let Some(dev) = rest.strip_suffix("/public-key") {
             match req.operation {

@@ -444,23 +444,20 @@ fn ui_mount(active: &Active, rest: &str, auth: &Authenticated) -> Result<Respons
     let router = active.router();
     // Routing only: "secret" names the mount "secret/".
     let full = format!("{rest}/");
-    let (m, _) = router.route(&full).ok_or(LogicalError::NotFound)?;
+    // No mount there: the same 403 as a mount the token may not use (Vault's
+    // preflight check), so the answer tells nothing of what is mounted.
+    let (m, _) = router.route(&full).ok_or(CoreError::PermissionDenied)?;
     let e = &m.entry;
     if !auth.acl.has_mount_access(&e.path) {
         return Err(CoreError::PermissionDenied);
     }
-    Ok(Response::json(json!({
-        "path": e.path,
-        "type": e.kind,
-        "description": e.description,
-        "options": if e.options.is_empty() { Value::Null } else { Value::Object(e.options.clone()) },
-        "config": {"default_lease_ttl": e.config.default_lease_ttl, "max_lease_ttl": e.config.max_lease_ttl, "force_no_cache": false},
-        "local": e.local,
-        "seal_wrap": e.seal_wrap,
-        "external_entropy_access": false,
-        "accessor": e.accessor,
-        "uuid": e.uuid,
-    })))
+    // The shape of sys/mounts, with the mount's path.
+    let mut out = obj(e.to_json());
+    out.insert("path".into(), json!(e.path));
+    if e.options.is_empty() {
+        out.insert("options".into(), Value::Null);
+    }
+    Ok(Response::data(out))
 }
 
 /// The outcome of one `sys/remount`, kept for `sys/remount/status/:id`.

@@ -63,7 +63,7 @@ pub(super) fn handle_unauthenticated(
         ("rekey/verify", Operation::Read) => rekey_verify_status(core)?,
         ("rekey/verify", _) if write => rekey_verify_update(core, req)?,
         // As Vault: cancelling the verification cancels the rekey.
-        ("rekey/verify", Operation::Delete) => rekey_cancel(core)?,
+        ("rekey/verify", Operation::Delete) => rekey_verify_cancel(core)?,
         ("generate-root/attempt" | "generate-root/update", _) => {
             if !core.config().unauthenticated_generate_root {
                 return Err(bad(GENERATE_ROOT_DISABLED));
@@ -220,7 +220,7 @@ fn init(core: &Core, req: &Request) -> Result<Response, CoreError> {
 pub(crate) fn seal_status(core: &Core) -> Result<Value, CoreError> {
     let st = core.unseal_status()?;
     let sealed = st.sealed;
-    Ok(json!({
+    let mut body = json!({
         "type": "shamir",
         "initialized": st.initialized,
         "sealed": sealed,
@@ -233,9 +233,13 @@ pub(crate) fn seal_status(core: &Core) -> Result<Value, CoreError> {
         "migration": false,
         "recovery_seal": false,
         "storage_type": core.barrier().storage_type(),
-        "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
-        "cluster_id": if sealed { "" } else { core.cluster_id() },
-    }))
+    });
+    // As Vault: a sealed vault does not name its cluster.
+    if !sealed {
+        body["cluster_name"] = json!(core.config().cluster_name);
+        body["cluster_id"] = json!(core.cluster_id());
+    }
+    Ok(body)
 }
 
 fn unseal(core: &Core, req: &Request) -> Result<Response, CoreError> {
@@ -356,6 +360,16 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
 fn rekey_cancel(core: &Core) -> Result<Response, CoreError> {
     core.rekey_cancel()?;
     Ok(Response::empty())
+}
+
+/// `DELETE sys/rekey/verify`: cancels the verification, as Vault, only
+/// when a rekey is under way.
+fn rekey_verify_cancel(core: &Core) -> Result<Response, CoreError> {
+    unsealed(core)?;
+    if core.rekey_status()?.attempt.is_none() {
+        return Err(bad("no rekey configuration found"));
+    }
+    rekey_cancel(core)
 }
 
 fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {

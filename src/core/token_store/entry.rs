@@ -61,6 +61,11 @@ pub struct TokenEntry {
     /// from now on and revoked when that last request ends.
     #[serde(default)]
     pub uses_exhausted: bool,
+    /// A batch token: never stored, its entry is what the token itself
+    /// carries (encrypted); no accessor, not renewable, revoked only by
+    /// expiry or with its parent.
+    #[serde(default)]
+    pub batch: bool,
 }
 
 impl std::fmt::Debug for TokenEntry {
@@ -109,6 +114,15 @@ impl TokenEntry {
         (self.expire_time - since).max(0) as u64
     }
 
+    /// Vault's name for the token's type.
+    pub fn token_type(&self) -> &'static str {
+        if self.batch {
+            "batch"
+        } else {
+            "service"
+        }
+    }
+
     pub fn is_root(&self) -> bool {
         self.policies
             .iter()
@@ -144,6 +158,8 @@ pub struct TokenParams {
     /// A caller-chosen token id (root only, e.g. `--dev-root-token-id`).
     pub id: Option<String>,
     pub bound_cidrs: Vec<String>,
+    /// A batch token (`type=batch`) rather than a service token.
+    pub batch: bool,
     /// The latest instant (unix seconds) the token may live to because of
     /// its parent (0 = no bound): a non-orphan child is revoked with its
     /// parent, so it never gets a lifetime past the parent's max expiry.
@@ -206,6 +222,7 @@ mod tests {
             internal_meta: Map::new(),
             bound_cidrs: Vec::new(),
             uses_exhausted: false,
+            batch: false,
         }
     }
 }

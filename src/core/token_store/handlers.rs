@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::store::BATCH_PREFIX;
 use super::{TokenEntry, TokenParams, WRAPPING_POLICY};
 use crate::core::pipeline::{authorize, Authenticated};
 use crate::core::state::token_err;
@@ -28,6 +29,47 @@ struct TokenRole {
     token_explicit_max_ttl: u64,
     token_ttl: u64,
     path_suffix: String,
+    /// `service`, `batch`, `default-service` or `default-batch` (the type
+    /// of its tokens; "default-…" lets the request choose).
+    #[serde(default)]
+    token_type: String,
+}
+
+impl TokenRole {
+    fn token_type(&self) -> &str {
+        if self.token_type.is_empty() {
+            "default-service"
+        } else {
+            &self.token_type
+        }
+    }
+}
+
+/// Whether a new token is a batch token: the requested type within what
+/// the role allows.
+fn is_batch(requested: Option<&str>, role: Option<&TokenRole>) -> Result<bool, CoreError> {
+    let requested = match requested {
+        None | Some("" | "default") => None,
+        Some(t @ ("service" | "batch")) => Some(t),
+        Some(t) => {
+            return Err(CoreError::BadRequest(format!(
+                "token type \"{t}\" is not supported"
+            )))
+        }
+    };
+    let role_type = role.map_or("default-service", TokenRole::token_type);
+    Ok(match (role_type, requested) {
+        ("service" | "batch", Some(t)) if t != role_type => {
+            return Err(CoreError::BadRequest(format!(
+                "the role's token type is {role_type}: a {t} token cannot be created with it"
+            )))
+        }
+        ("batch", _) => true,
+        ("service", _) => false,
+        (_, Some(t)) => t == "batch",
+        ("default-batch", None) => true,
+        _ => false,
+    })
 }
 
 pub(crate) fn handle(
@@ -91,9 +133,13 @@ pub(crate) fn handle(
             // The token itself is never stored: its id is "" (as Vault).
             Ok(lookup_response(&e, Some(""), active.tokens.clock().unix()))
         }
-        ("renew-self", _) if write => t.renew(&auth.entry.key, true),
+        ("renew-self", _) if write => {
+            refuse_batch(auth.entry.batch, "renewed")?;
+            t.renew(&auth.entry.key, true)
+        }
         ("renew", _) if write => {
             let token = fields::req_string(&req.data, "token")?;
+            refuse_batch(token.starts_with(BATCH_PREFIX), "renewed")?;
             t.renew(&active.tokens.key_of(&token), true)
         }
         ("renew-accessor", _) if write => {
@@ -102,6 +148,7 @@ pub(crate) fn handle(
             t.renew(&e.key, false)
         }
         ("revoke-self", _) if write => {
+            refuse_batch(auth.entry.batch, "revoked")?;
             active
                 .tokens
                 .revoke_tree(&auth.entry.key)
@@ -110,6 +157,7 @@ pub(crate) fn handle(
         }
         ("revoke", _) if write => {
             let token = fields::req_string(&req.data, "token")?;
+            refuse_batch(token.starts_with(BATCH_PREFIX), "revoked")?;
             let key = active.tokens.key_of(&token);
             active.tokens.revoke_tree(&key).map_err(token_err)?;
             Ok(Response::empty())
@@ -122,6 +170,7 @@ pub(crate) fn handle(
         }
         ("revoke-orphan", _) if write => {
             let token = fields::req_string(&req.data, "token")?;
+            refuse_batch(token.starts_with(BATCH_PREFIX), "revoked")?;
             let key = active.tokens.key_of(&token);
             active.tokens.revoke_orphan(&key).map_err(token_err)?;
             Ok(Response::empty())
@@ -147,6 +196,17 @@ pub(crate) fn handle(
         }
         _ => Err(CoreError::UnsupportedPath(req.path.clone())),
     }
+}
+
+/// Batch tokens live until they expire or their parent is revoked: they
+/// cannot be renewed or revoked on their own (as Vault).
+fn refuse_batch(batch: bool, what: &str) -> Result<(), CoreError> {
+    if batch {
+        return Err(CoreError::BadRequest(format!(
+            "batch tokens cannot be {what}"
+        )));
+    }
+    Ok(())
 }
 
 struct Tokens<'a> {
@@ -198,13 +258,12 @@ impl Tokens<'_> {
             .acl
             .capabilities(&self.req.path)
             .contains(Capability::Sudo);
-        if let Some(t) = fields::opt_string(d, "type")? {
-            if t != "service" && t != "default" {
-                return Err(CoreError::BadRequest(format!(
-                    "token type \"{t}\" is not supported"
-                )));
-            }
+        if parent.batch {
+            return Err(CoreError::BadRequest(
+                "batch tokens cannot create more tokens".into(),
+            ));
         }
+        let batch = is_batch(fields::opt_string(d, "type")?.as_deref(), role.as_ref())?;
         let no_default = fields::opt_bool(d, "no_default_policy")?.unwrap_or(false);
         let requested = fields::opt_string_list(d, "policies")?.unwrap_or_default();
         let requested = sanitize(requested, false);
@@ -304,7 +363,23 @@ impl Tokens<'_> {
                 }
             }
         }
-        let (token, entry) = self.active.tokens.create(params).map_err(token_err)?;
+        let (token, entry) = if batch {
+            if params.policies.iter().any(|p| p == ROOT_POLICY) {
+                return Err(CoreError::BadRequest(
+                    "batch tokens cannot be root tokens".into(),
+                ));
+            }
+            if params.period > 0 || params.num_uses > 0 || params.id.is_some() {
+                return Err(CoreError::BadRequest(
+                    "batch tokens cannot be periodic, have a use limit or a chosen id".into(),
+                ));
+            }
+            params.batch = true;
+            self.active.tokens.create_batch(params)
+        } else {
+            self.active.tokens.create(params)
+        }
+        .map_err(token_err)?;
         let mut r = Response::empty();
         r.auth = Some(auth_block(
             &entry,
@@ -404,7 +479,7 @@ impl Tokens<'_> {
                     "disallowed_policies": r.disallowed_policies, "orphan": r.orphan,
                     "renewable": r.renewable, "token_period": r.token_period, "period": r.token_period,
                     "token_explicit_max_ttl": r.token_explicit_max_ttl, "explicit_max_ttl": r.token_explicit_max_ttl,
-                    "token_ttl": r.token_ttl, "path_suffix": r.path_suffix, "token_type": "service",
+                    "token_ttl": r.token_ttl, "path_suffix": r.path_suffix, "token_type": r.token_type(),
                 })))
             }
             Operation::Create | Operation::Update => {
@@ -442,6 +517,17 @@ impl Tokens<'_> {
                 if let Some(v) = fields::opt_string(d, "path_suffix")? {
                     r.path_suffix = v;
                 }
+                if let Some(v) = fields::opt_string(d, "token_type")? {
+                    r.token_type = match v.as_str() {
+                        "" | "default" => "default-service".into(),
+                        "service" | "batch" | "default-service" | "default-batch" => v,
+                        other => {
+                            return Err(CoreError::BadRequest(format!(
+                                "invalid token_type \"{other}\""
+                            )))
+                        }
+                    };
+                }
                 view.put_json(&format!("role/{name}"), &r)?;
                 Ok(Response::empty())
             }
@@ -476,7 +562,7 @@ pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> Auth
         },
         renewable: e.renewable,
         entity_id: e.entity_id.clone(),
-        token_type: "service".into(),
+        token_type: e.token_type().into(),
         orphan: e.is_orphan(),
         mfa_requirement: None,
         num_uses: e.num_uses,
@@ -519,7 +605,7 @@ fn lookup_response(e: &TokenEntry, id: Option<&str>, now: i64) -> Response {
     m.insert("policies".into(), json!(e.policies));
     m.insert("renewable".into(), json!(e.renewable));
     m.insert("ttl".into(), json!(e.ttl_left(now)));
-    m.insert("type".into(), json!("service"));
+    m.insert("type".into(), json!(e.token_type()));
     if e.period > 0 {
         m.insert("period".into(), json!(e.period));
     }

@@ -375,7 +375,7 @@ fn legacy_policy_writes_with_rules_warn_as_vault() {
 
 #[test]
 fn small_answers_in_vaults_shape() {
-    let mut s = TestServer::unsealed(1, 1);
+    let s = TestServer::unsealed(1, 1);
     // sys/audit-hash repeats the hash at the top level.
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("audit.log");
@@ -429,4 +429,49 @@ fn small_answers_in_vaults_shape() {
         "{b}"
     );
     s.unseal_all();
+}
+
+#[test]
+fn kv1_ttl_field_is_the_lease_duration() {
+    let s = TestServer::dev();
+    kv1(&s);
+    assert_eq!(s.post("kv1/t", json!({"v": 1, "ttl": "1h"})).0, 204);
+    let (st, b) = s.get("kv1/t");
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        (b["lease_duration"].as_u64(), b["lease_id"].as_str()),
+        (Some(3600), Some(""))
+    );
+    assert_eq!(b["renewable"], false);
+    assert_eq!(s.post("kv1/n", json!({"lease": 90})).0, 204);
+    assert_eq!(s.get("kv1/n").1["lease_duration"], 90);
+    // No ttl, or one that is not a duration: no refresh interval.
+    assert_eq!(s.post("kv1/x", json!({"ttl": "soon"})).0, 204);
+    assert_eq!(s.get("kv1/x").1["lease_duration"], 0);
+    assert_eq!(s.get("kv1/app/a").1["lease_duration"], 0);
+}
+
+#[test]
+fn a_ttl_over_the_max_is_capped_with_vaults_warning() {
+    let s = TestServer::dev();
+    let (st, b) = s.post("auth/token/create", json!({"ttl": "99999h"}));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["auth"]["lease_duration"], 2764800);
+    assert_eq!(
+        b["warnings"][0],
+        "TTL of \"99999h\" exceeded the effective max_ttl of \"768h\"; TTL value is capped accordingly"
+    );
+    let (_, b) = s.post(
+        "auth/token/create",
+        json!({"ttl": "2h", "explicit_max_ttl": "90m"}),
+    );
+    assert_eq!(b["auth"]["lease_duration"], 5400);
+    assert!(
+        b["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("effective max_ttl of \"90m\"")),
+        "{b}"
+    );
+    let (_, b) = s.post("auth/token/create", json!({"ttl": "1h"}));
+    assert!(b["warnings"].is_null(), "{b}");
 }

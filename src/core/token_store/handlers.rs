@@ -198,6 +198,23 @@ pub(crate) fn handle(
     }
 }
 
+/// Whether a requested TTL was cut to the max TTL.
+fn params_ttl_capped(requested: u64, max: u64) -> bool {
+    max > 0 && requested > max
+}
+
+/// Seconds as a Go-style duration, shortest unit that is exact ("768h",
+/// "90m", "45s").
+fn go_duration(secs: u64) -> String {
+    if secs > 0 && secs % 3600 == 0 {
+        format!("{}h", secs / 3600)
+    } else if secs > 0 && secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
 /// Batch tokens live until they expire or their parent is revoked: they
 /// cannot be renewed or revoked on their own (as Vault).
 fn refuse_batch(batch: bool, what: &str) -> Result<(), CoreError> {
@@ -363,6 +380,16 @@ impl Tokens<'_> {
                 }
             }
         }
+        // Vault warns when the requested TTL is above the effective max TTL
+        // (the system's, or the token's own explicit max).
+        let requested_ttl = params.ttl;
+        let max_ttl = {
+            let system = self.active.tokens.limits().max_ttl;
+            match params.explicit_max_ttl {
+                0 => system,
+                e => e.min(system),
+            }
+        };
         let (token, entry) = if batch {
             if params.policies.iter().any(|p| p == ROOT_POLICY) {
                 return Err(CoreError::BadRequest(
@@ -381,6 +408,13 @@ impl Tokens<'_> {
         }
         .map_err(token_err)?;
         let mut r = Response::empty();
+        if params_ttl_capped(requested_ttl, max_ttl) {
+            r.warnings.push(format!(
+                "TTL of \"{}\" exceeded the effective max_ttl of \"{}\"; TTL value is capped accordingly",
+                go_duration(requested_ttl),
+                go_duration(max_ttl)
+            ));
+        }
         r.auth = Some(auth_block(
             &entry,
             &token,

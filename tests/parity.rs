@@ -475,3 +475,31 @@ fn a_ttl_over_the_max_is_capped_with_vaults_warning() {
     let (_, b) = s.post("auth/token/create", json!({"ttl": "1h"}));
     assert!(b["warnings"].is_null(), "{b}");
 }
+
+#[test]
+fn token_roles_take_policy_globs_and_no_default_policy() {
+    let s = TestServer::dev();
+    let (st, b) = s.post(
+        "auth/token/roles/globby",
+        json!({
+            "allowed_policies_glob": ["dev-*"],
+            "disallowed_policies_glob": ["*-admin"],
+            "token_no_default_policy": true,
+        }),
+    );
+    assert_eq!(st, 204, "{b}");
+    let (_, b) = s.get("auth/token/roles/globby");
+    assert_eq!(b["data"]["allowed_policies_glob"], json!(["dev-*"]));
+    assert_eq!(b["data"]["disallowed_policies_glob"], json!(["*-admin"]));
+    assert_eq!(b["data"]["token_no_default_policy"], true);
+    let (st, b) = s.post(
+        "auth/token/create/globby",
+        json!({"policies": ["dev-a", "dev-b"]}),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["auth"]["policies"], json!(["dev-a", "dev-b"]), "{b}");
+    for refused in ["prod", "dev-admin"] {
+        let (st, b) = s.post("auth/token/create/globby", json!({"policies": [refused]}));
+        assert_eq!(st, 400, "{refused}: {b}");
+    }
+}

@@ -33,6 +33,40 @@ struct TokenRole {
     /// of its tokens; "default-…" lets the request choose).
     #[serde(default)]
     token_type: String,
+    /// Policies a token may ask for, as globs (`*` matches any text).
+    #[serde(default)]
+    allowed_policies_glob: Vec<String>,
+    /// Policies a token may not ask for, as globs.
+    #[serde(default)]
+    disallowed_policies_glob: Vec<String>,
+    /// The role's tokens do not get the default policy.
+    #[serde(default)]
+    token_no_default_policy: bool,
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any text (Vault's
+/// policy globs on token roles).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+fn any_glob(globs: &[String], policy: &str) -> bool {
+    globs.iter().any(|g| glob_match(g, policy))
 }
 
 impl TokenRole {
@@ -281,7 +315,8 @@ impl Tokens<'_> {
             ));
         }
         let batch = is_batch(fields::opt_string(d, "type")?.as_deref(), role.as_ref())?;
-        let no_default = fields::opt_bool(d, "no_default_policy")?.unwrap_or(false);
+        let no_default = fields::opt_bool(d, "no_default_policy")?.unwrap_or(false)
+            || role.as_ref().is_some_and(|r| r.token_no_default_policy);
         let requested = fields::opt_string_list(d, "policies")?.unwrap_or_default();
         let requested = sanitize(requested, false);
         let policies = match &role {
@@ -457,24 +492,28 @@ impl Tokens<'_> {
         } else {
             requested
         };
-        if requested
-            .iter()
-            .any(|p| role.disallowed_policies.contains(p))
-        {
+        if requested.iter().any(|p| {
+            role.disallowed_policies.contains(p) || any_glob(&role.disallowed_policies_glob, p)
+        }) {
             return Err(CoreError::BadRequest(
                 "token policies include a disallowed policy".into(),
             ));
         }
-        if !role.allowed_policies.is_empty()
-            && requested
-                .iter()
-                .any(|p| p != DEFAULT_POLICY && !role.allowed_policies.contains(p))
+        let restricted =
+            !role.allowed_policies.is_empty() || !role.allowed_policies_glob.is_empty();
+        if restricted
+            && requested.iter().any(|p| {
+                p != DEFAULT_POLICY
+                    && !role.allowed_policies.contains(p)
+                    && !any_glob(&role.allowed_policies_glob, p)
+            })
         {
             return Err(CoreError::BadRequest(
-                "token policies must be subset of the role's allowed policies".into(),
+                "token policies must be subset of the role's allowed policies or glob policies"
+                    .into(),
             ));
         }
-        if role.allowed_policies.is_empty() {
+        if !restricted {
             return self.child_policies(&self.auth.entry, requested, self.auth.entry.is_root());
         }
         Ok(requested)
@@ -514,6 +553,9 @@ impl Tokens<'_> {
                     "renewable": r.renewable, "token_period": r.token_period, "period": r.token_period,
                     "token_explicit_max_ttl": r.token_explicit_max_ttl, "explicit_max_ttl": r.token_explicit_max_ttl,
                     "token_ttl": r.token_ttl, "path_suffix": r.path_suffix, "token_type": r.token_type(),
+                    "allowed_policies_glob": r.allowed_policies_glob,
+                    "disallowed_policies_glob": r.disallowed_policies_glob,
+                    "token_no_default_policy": r.token_no_default_policy,
                 })))
             }
             Operation::Create | Operation::Update => {
@@ -528,6 +570,15 @@ impl Tokens<'_> {
                 }
                 if let Some(v) = fields::opt_string_list(d, "disallowed_policies")? {
                     r.disallowed_policies = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_string_list(d, "allowed_policies_glob")? {
+                    r.allowed_policies_glob = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_string_list(d, "disallowed_policies_glob")? {
+                    r.disallowed_policies_glob = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_bool(d, "token_no_default_policy")? {
+                    r.token_no_default_policy = v;
                 }
                 if let Some(v) = fields::opt_bool(d, "orphan")? {
                     r.orphan = v;
@@ -654,4 +705,28 @@ fn lookup_response(e: &TokenEntry, id: Option<&str>, now: i64) -> Response {
         );
     }
     Response::data(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn policy_globs() {
+        for (pattern, text, want) in [
+            ("dev-*", "dev-a", true),
+            ("dev-*", "dev-", true),
+            ("dev-*", "prod-a", false),
+            ("*-ro", "kv-ro", true),
+            ("*-ro", "kv-rw", false),
+            ("a*b*c", "a-x-b-y-c", true),
+            ("a*b*c", "a-c", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("*", "", true),
+            ("a*a", "a", false),
+        ] {
+            assert_eq!(glob_match(pattern, text), want, "{pattern} {text}");
+        }
+    }
 }

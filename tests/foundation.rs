@@ -147,12 +147,14 @@ fn unseal_progress_wrong_share_and_reset() {
         s.put_raw("sys/unseal", json!({"key": s.keys[0]}), None).0,
         400
     );
-    // A corrupted share (same length): refused, progress kept.
+    // A corrupted share (same length) spoils the attempt: refused, and the
+    // progress is reset (Vault's rule: either share may be the wrong one).
     let mut bad = hex_decode(&s.keys[1]);
     bad[4] ^= 0x55;
     let (st, _) = s.put_raw("sys/unseal", json!({"key": hex_encode(&bad)}), None);
     assert_eq!(st, 400);
-    assert_eq!(s.get_raw("sys/seal-status", None).1["progress"], 1);
+    assert_eq!(s.get_raw("sys/seal-status", None).1["progress"], 0);
+    s.put_raw("sys/unseal", json!({"key": s.keys[0]}), None);
     // Reset clears progress.
     let (st, b) = s.put_raw("sys/unseal", json!({"reset": true}), None);
     assert_eq!((st, b["progress"].as_u64()), (200, Some(0)));

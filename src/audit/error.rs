@@ -26,7 +26,7 @@ impl std::fmt::Display for AuditError {
                 write!(f, "no audit device recorded the request: {why}")
             }
             AuditError::BadRequest(m) => f.write_str(m),
-            AuditError::UnknownDevice(p) => write!(f, "unknown audit device \"{p}\""),
+            AuditError::UnknownDevice(p) => write!(f, "unknown audit backend \"{p}\""),
             AuditError::Storage(e) => write!(f, "audit storage: {e}"),
             AuditError::Internal(m) => write!(f, "audit: {m}"),
         }

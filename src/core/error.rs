@@ -18,6 +18,9 @@ pub enum CoreError {
     NotInitialized,
     /// Missing, invalid, expired or revoked token, or ACL denial (403).
     PermissionDenied,
+    /// The token named in a request (not the caller's) is unknown, expired
+    /// or revoked: 403 `bad token`, as Vault's token lookup answers.
+    BadToken,
     /// No mount or handler for the path (404 with a message).
     UnsupportedPath(String),
     /// A request that is malformed as a whole (400).
@@ -40,6 +43,7 @@ impl std::fmt::Display for CoreError {
             CoreError::Sealed => f.write_str("Vault is sealed"),
             CoreError::NotInitialized => f.write_str("Vault is not initialized"),
             CoreError::PermissionDenied => f.write_str("permission denied"),
+            CoreError::BadToken => f.write_str("bad token"),
             CoreError::UnsupportedPath(p) => write!(f, "no handler for route \"{p}\""),
             CoreError::BadRequest(m) => f.write_str(m),
             CoreError::RateLimited => f.write_str("rate limit exceeded"),
@@ -131,6 +135,7 @@ impl CoreError {
                 ClientView::new(400, vec!["Vault is not initialized".into()])
             }
             CoreError::PermissionDenied => ClientView::new(403, vec!["permission denied".into()]),
+            CoreError::BadToken => ClientView::new(403, vec![self.to_string()]),
             CoreError::UnsupportedPath(_) => ClientView::new(404, vec![self.to_string()]),
             CoreError::BadRequest(m) => ClientView::new(400, vec![m.clone()]),
             CoreError::RateLimited => ClientView::new(429, vec![self.to_string()]),

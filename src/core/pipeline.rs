@@ -328,7 +328,12 @@ fn authenticate(active: &Active, req: &Request) -> Result<Authenticated, CoreErr
     let acl = active.policies.acl(&entry.policies).map_err(policy_err)?;
     let caller = Caller {
         accessor: entry.accessor.clone(),
-        token_key: entry.key.clone(),
+        // A batch token has no storage of its own (no cubbyhole).
+        token_key: if entry.batch {
+            String::new()
+        } else {
+            entry.key.clone()
+        },
         policies: entry.policies.clone(),
         display_name: entry.display_name.clone(),
         metadata: login_metadata(&entry),

@@ -27,6 +27,7 @@ fn tables() -> Vec<(&'static str, &'static str, &'static [Route])> {
     for (kind, version) in [
         ("kv", "1"),
         ("kv", "2"),
+        ("generic", ""),
         ("cubbyhole", ""),
         (crate::logical::apikeys::KIND, ""),
         (crate::logical::identity::KIND, ""),
@@ -194,15 +195,30 @@ mod system_and_token_store {
             .unwrap()
             .to_string();
         let lease = format!("auth/token/create/{key}");
-        let renewed = send(
+        // The route reaches the handler with the lease from the path: a
+        // token's lease is refused there, as Vault refuses it (tokens are
+        // renewed through auth/token/renew*), not 404 or 405.
+        let refused = send(
             &core,
             &root,
             Update,
             &format!("sys/leases/renew/{lease}"),
             json!({"increment": "2h"}),
         )
-        .unwrap();
-        assert_eq!(renewed.lease.unwrap().lease_id, lease);
+        .unwrap_err();
+        assert!(
+            matches!(&refused, CoreError::BadRequest(m) if m.contains("auth/token/renew")),
+            "{refused:?}"
+        );
+        // An unknown lease named in the path is looked up, and not found.
+        assert!(send(
+            &core,
+            &root,
+            Update,
+            "sys/leases/renew/auth/token/create/nope",
+            json!({}),
+        )
+        .is_err());
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Active {
     pub scheduler: Scheduler,
     /// Login failure counts and lockouts of the auth mounts.
     pub lockout: super::lockout::Lockouts,
+    /// The mount moves (`sys/remount`) made since this unseal.
+    pub(crate) migrations: crate::core::system::Migrations,
 }
 
 pub(crate) fn token_err(e: TokenError) -> CoreError {
@@ -66,7 +68,7 @@ pub(crate) fn policy_err(e: PolicyStoreError) -> CoreError {
 /// The engine of a mount, if vault-rs has one for its type.
 pub(crate) fn backend_for(ctx: &MountContext) -> Option<Arc<dyn LogicalBackend>> {
     match ctx.kind.as_str() {
-        "kv" => Some(Arc::new(KvBackend::new(ctx))),
+        kind if crate::logical::kv::serves_kind(kind) => Some(Arc::new(KvBackend::new(ctx))),
         "cubbyhole" => Some(Arc::new(CubbyholeBackend)),
         crate::logical::apikeys::KIND => Some(crate::logical::apikeys::backend(ctx)),
         crate::logical::identity::KIND => Some(crate::logical::identity::backend(ctx)),
@@ -199,6 +201,7 @@ impl Active {
             telemetry,
             scheduler: Scheduler::default(),
             lockout,
+            migrations: Default::default(),
         })
     }
 

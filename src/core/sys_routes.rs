@@ -46,6 +46,9 @@ const GENERATE_ROOT_TOKEN_ATTEMPT: &str = "generate-root-token/attempt";
 const GENERATE_ROOT_TOKEN_UPDATE: &str = "generate-root-token/update";
 const SEAL: &str = "seal";
 const ROTATE: &str = "rotate";
+const ROTATE_KEYRING: &str = "rotate/keyring";
+const REMOUNT: &str = "remount";
+const REMOUNT_STATUS: &str = "remount/status/:id+";
 const KEY_STATUS: &str = "key-status";
 const METRICS: &str = "metrics";
 const SNAPSHOT: &str = "storage/snapshot";
@@ -112,6 +115,10 @@ pub(crate) const SYS: &[Route] = &[
     Route::new(GENERATE_ROOT_TOKEN_UPDATE, WRITE).sudo(),
     Route::new(SEAL, WRITE).sudo(),
     Route::new(ROTATE, WRITE).sudo(),
+    Route::new(ROTATE_KEYRING, WRITE).sudo(),
+    // moving a mount with its data (Vault's root path `remount`)
+    Route::new(REMOUNT, WRITE).sudo(),
+    Route::new(REMOUNT_STATUS, &[Read]),
     Route::new(KEY_STATUS, &[Read]).sudo(),
     // without a token too when the `telemetry` block says so
     Route::new(METRICS, &[Read]),
@@ -171,6 +178,8 @@ pub(crate) const SYS: &[Route] = &[
 const SYS_ROOT: &[Route] = &[
     Route::new("seal", ALL_OPERATIONS),
     Route::new("rotate", ALL_OPERATIONS),
+    Route::new("rotate/keyring", ALL_OPERATIONS),
+    Route::new("remount", ALL_OPERATIONS),
     Route::new("key-status", ALL_OPERATIONS),
     // enabling, tuning and disabling mounts; reading them needs no sudo
     Route::new("mounts/*", WRITES),
@@ -255,6 +264,10 @@ pub(crate) enum SysRoute<'p> {
     CapabilitiesSelf,
     CapabilitiesAccessor,
     DevClock,
+    /// Move a mount (`sys/remount`).
+    Remount,
+    /// How a move went.
+    RemountStatus(&'p str),
     /// The aliases locked out of auth mounts.
     LockedUsers,
     /// Lift one lockout: (mount accessor, alias).
@@ -290,6 +303,11 @@ fn split_suffix<'p>(captured: &'p str, suffix: &str) -> Option<&'p str> {
 /// The typed route of a matched `sys/` row.
 fn sys_typed<'p>(m: &Matched<'_, 'p>) -> Option<SysRoute<'p>> {
     let mount = |table, path: &'p str| match split_suffix(path, "/tune") {
+        // `sys/mounts/auth/<path>/tune` is how Vault's CLI tunes an auth
+        // method: the same as `sys/auth/<path>/tune`.
+        Some(name) if table == MountTable::Secrets && name.starts_with("auth/") => {
+            SysRoute::MountTune(MountTable::Auth, &name["auth/".len()..])
+        }
         Some(name) => SysRoute::MountTune(table, name),
         None => SysRoute::Mount(table, path),
     };
@@ -309,7 +327,9 @@ fn sys_typed<'p>(m: &Matched<'_, 'p>) -> Option<SysRoute<'p>> {
         GENERATE_ROOT_TOKEN_ATTEMPT => SysRoute::GenerateRootTokenAttempt,
         GENERATE_ROOT_TOKEN_UPDATE => SysRoute::GenerateRootTokenUpdate,
         SEAL => SysRoute::Seal,
-        ROTATE => SysRoute::Rotate,
+        ROTATE | ROTATE_KEYRING => SysRoute::Rotate,
+        REMOUNT => SysRoute::Remount,
+        REMOUNT_STATUS => SysRoute::RemountStatus(m.get("id")),
         KEY_STATUS => SysRoute::KeyStatus,
         METRICS => SysRoute::Metrics,
         SNAPSHOT => SysRoute::Snapshot,
@@ -540,8 +560,10 @@ mod tests {
         let changes = op.is_write();
         path == "seal"
             || path == "rotate"
+            || path == "rotate/keyring"
             || path == "key-status"
             || (changes && (path.starts_with("mounts/") || path.starts_with("auth/")))
+            || path == "remount"
             || path.starts_with("audit")
             || path.starts_with("leases/revoke-prefix")
             || path.starts_with("revoke-prefix")
@@ -562,6 +584,9 @@ mod tests {
         "sealx",
         "rotate",
         "rotate/config",
+        "rotate/keyring",
+        "remount",
+        "remount/status/x",
         "key-status",
         "mounts",
         "mounts/",
@@ -795,8 +820,6 @@ mod tests {
             ("nonsense", Read),
             ("", Read),
             ("rekey", Read),
-            ("rotate/keyring", Update),
-            ("remount", Update),
             ("mountsx", Read),
             ("auditx", Read),
             ("leases/x", Update),

@@ -91,14 +91,18 @@ pub(crate) fn wrap(
         .put_wrapped(&entry.key, &bytes)
         .map_err(token_err)?;
     let mut out = Response::empty();
-    out.wrap_info = Some(json!({
+    let mut info = json!({
         "token": token.expose(),
         "accessor": entry.accessor,
         "ttl": ttl,
         "creation_time": unix_to_rfc3339(entry.creation_time),
         "creation_path": path,
-        "wrapped_accessor": wrapped_accessor,
-    }));
+    });
+    // Only a wrapped token has one; Vault leaves the field out otherwise.
+    if !wrapped_accessor.is_empty() {
+        info["wrapped_accessor"] = json!(wrapped_accessor);
+    }
+    out.wrap_info = Some(info);
     out.status = Some(200);
     Ok(out)
 }

@@ -77,6 +77,16 @@ fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
     resp
 }
 
+/// The `errors` list of a refusal: empty for a refusal without a message
+/// (Vault answers some with `{"errors": []}`).
+fn errors_of(msg: String) -> Vec<String> {
+    if msg.is_empty() {
+        Vec::new()
+    } else {
+        vec![msg]
+    }
+}
+
 fn error_response(status: StatusCode, errors: Vec<String>) -> HttpResponse {
     json_response(status, &json!({ "errors": errors }))
 }
@@ -236,7 +246,7 @@ async fn handle(
     let mut req = match request_head(&method, &path, &query, &headers, remote) {
         Ok(r) => r,
         Err((status, msg)) => {
-            let resp = error_response(status, vec![msg]);
+            let resp = error_response(status, errors_of(msg));
             return refuse(resp, body, declared, limits.body_read_timeout).await;
         }
     };
@@ -304,8 +314,9 @@ async fn handle(
             ))
         }
     };
-    if let Err((status, msg)) = request_body(&mut req, &bytes, query) {
-        return error_response(status, vec![msg]);
+    let form = is_form(&headers);
+    if let Err((status, msg)) = request_body(&mut req, &bytes, form, query) {
+        return error_response(status, errors_of(msg));
     }
     // The raw body is not needed past parsing; the parsed request keeps
     // its share of the budget until it has been served (even if the
@@ -329,19 +340,29 @@ async fn handle(
     out
 }
 
-fn operation_of(method: &Method, query: &Map<String, Value>) -> Option<Operation> {
-    let list_flag = matches!(
-        query.get("list").and_then(Value::as_str),
-        Some("true" | "1")
-    );
-    Some(match method.as_str() {
+fn operation_of(method: &Method, query: &Map<String, Value>) -> Result<Operation, BadRequest> {
+    // `?list=` is read as Go's ParseBool, as Vault does; anything else is
+    // a 400 (with no message, as Vault's).
+    let list_flag = match query.get("list").and_then(Value::as_str) {
+        None | Some("") => false,
+        Some(v) if method == Method::GET => {
+            crate::sdk::parse_bool(v).ok_or((StatusCode::BAD_REQUEST, String::new()))?
+        }
+        Some(_) => false,
+    };
+    Ok(match method.as_str() {
         "GET" if list_flag => Operation::List,
         "GET" | "HEAD" => Operation::Read,
         "LIST" => Operation::List,
         "POST" | "PUT" => Operation::Update,
         "DELETE" => Operation::Delete,
         "PATCH" => Operation::Patch,
-        _ => return None,
+        _ => {
+            return Err((
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("unsupported method {method}"),
+            ))
+        }
     })
 }
 
@@ -359,10 +380,7 @@ fn request_head(
     headers: &HeaderMap,
     remote: SocketAddr,
 ) -> Result<Request, BadRequest> {
-    let op = operation_of(method, query).ok_or((
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("unsupported method {method}"),
-    ))?;
+    let op = operation_of(method, query)?;
     // Vault checks LIST against the folder path: "kv/app" lists "kv/app/".
     let path = if op == Operation::List && !path.ends_with('/') && !path.is_empty() {
         format!("{path}/")
@@ -393,11 +411,44 @@ fn takes_binary_body(path: &str) -> bool {
     matches!(path, "sys/storage/snapshot" | "sys/storage/snapshot-force")
 }
 
+/// Whether the body is form-encoded (`application/x-www-form-urlencoded`),
+/// which Vault reads as the request's fields.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| {
+            ct.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// A form-encoded body as fields: each a string; a field given more than
+/// once is its values joined with commas (as Vault).
+fn parse_form(body: &[u8]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        match m.get_mut(k.as_ref()) {
+            Some(Value::String(prev)) => {
+                prev.push(',');
+                prev.push_str(&v);
+            }
+            _ => {
+                m.insert(k.into_owned(), Value::String(v.into_owned()));
+            }
+        }
+    }
+    m
+}
+
 /// Fills `req.data` from the body (or, for reads and deletes without one,
-/// the query parameters); a binary body goes to `req.body_bytes`.
+/// the query parameters); a binary body goes to `req.body_bytes`. A read
+/// ignores a body that is not JSON, as Vault ignores a GET's body.
 fn request_body(
     req: &mut Request,
     body: &Bytes,
+    form: bool,
     query: Map<String, Value>,
 ) -> Result<(), BadRequest> {
     let op = req.operation;
@@ -405,7 +456,14 @@ fn request_body(
         req.body_bytes = Some(body.to_vec());
         return Ok(());
     }
-    req.data = match parse_body(body)? {
+    let parsed = if form && op.is_write() {
+        Some(parse_form(body)).filter(|m| !m.is_empty())
+    } else if op.is_write() {
+        parse_body(body)?
+    } else {
+        parse_body(body).ok().flatten()
+    };
+    req.data = match parsed {
         Some(d) => d,
         None if !op.is_write() || op == Operation::Delete => query,
         None => Map::new(),
@@ -600,6 +658,27 @@ mod tests {
         assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%4"), None);
+    }
+
+    #[test]
+    fn form_bodies_and_list_flags() {
+        let m = parse_form(b"policies=default&policies=dev&ttl=1h&name=a+b%21");
+        assert_eq!(m["policies"], "default,dev");
+        assert_eq!(m["ttl"], "1h");
+        assert_eq!(m["name"], "a b!");
+        let mut h = HeaderMap::new();
+        assert!(!is_form(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        assert!(is_form(&h));
+        for (q, want) in [("t", Operation::List), ("False", Operation::Read)] {
+            let query = parse_query(&format!("list={q}"));
+            assert_eq!(operation_of(&Method::GET, &query).unwrap(), want);
+        }
+        let bad = operation_of(&Method::GET, &parse_query("list=yes")).unwrap_err();
+        assert_eq!(bad.0, StatusCode::BAD_REQUEST);
     }
 
     #[test]

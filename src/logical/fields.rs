@@ -30,16 +30,16 @@ pub fn req_string(data: &Map<String, Value>, field: &str) -> Result<String, Logi
     }
 }
 
-/// An optional boolean (also "true"/"false" strings, as Vault's field parser).
+/// An optional boolean (also strings in Go's `ParseBool` spellings, as
+/// Vault's field parser; `""` is false).
 pub fn opt_bool(data: &Map<String, Value>, field: &str) -> Result<Option<bool>, LogicalError> {
     match data.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.as_str() {
-            "true" | "1" => Ok(Some(true)),
-            "false" | "0" | "" => Ok(Some(false)),
-            _ => Err(wrong_type(field, "a boolean")),
-        },
+        Some(Value::String(s)) if s.is_empty() => Ok(Some(false)),
+        Some(Value::String(s)) => crate::sdk::parse_bool(s)
+            .map(Some)
+            .ok_or_else(|| wrong_type(field, "a boolean")),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(0) => Ok(Some(false)),
             Some(1) => Ok(Some(true)),

@@ -91,23 +91,37 @@ impl MountEntry {
             .unwrap_or("1")
     }
 
-    /// Vault's JSON shape of a mount in `sys/mounts`.
-    pub fn to_json(&self, system_default_ttl: u64, system_max_ttl: u64) -> Value {
-        let options = if self.options.is_empty() {
+    /// Vault's JSON shape of a mount in `sys/mounts`. The config's TTLs are
+    /// the mount's own: 0 when untuned (the system default applies; the
+    /// CLI shows "system"). The mounts Vault has built in (not from its
+    /// plugin catalog) carry no deprecation status and no options; a mount
+    /// enabled through the API has options `{}` when none were given.
+    pub fn to_json(&self) -> Value {
+        let builtin = BUILTIN_KINDS.contains(&self.kind.as_str());
+        let options = if self.options.is_empty() && builtin {
             Value::Null
         } else {
             Value::Object(self.options.clone())
         };
-        serde_json::json!({
+        let mut config = serde_json::json!({
+            "default_lease_ttl": self.config.default_lease_ttl,
+            "max_lease_ttl": self.config.max_lease_ttl,
+            "force_no_cache": false,
+        });
+        let passthrough = match self.kind.as_str() {
+            "system" => Some("Accept"),
+            "identity" => Some("Authorization"),
+            _ => None,
+        };
+        if let (Some(h), Some(c)) = (passthrough, config.as_object_mut()) {
+            c.insert("passthrough_request_headers".into(), serde_json::json!([h]));
+        }
+        let mut out = serde_json::json!({
             "type": self.kind,
             "description": self.description,
             "accessor": self.accessor,
             "uuid": self.uuid,
-            "config": {
-                "default_lease_ttl": if self.config.default_lease_ttl == 0 { system_default_ttl } else { self.config.default_lease_ttl },
-                "max_lease_ttl": if self.config.max_lease_ttl == 0 { system_max_ttl } else { self.config.max_lease_ttl },
-                "force_no_cache": false,
-            },
+            "config": config,
             "options": options,
             "local": self.local,
             "seal_wrap": self.seal_wrap,
@@ -115,10 +129,19 @@ impl MountEntry {
             "plugin_version": "",
             "running_plugin_version": "",
             "running_sha256": "",
-            "deprecation_status": "supported",
-        })
+        });
+        // `generic` is an alias, not a catalog entry, in Vault.
+        if !builtin && self.kind != "generic" {
+            if let Some(m) = out.as_object_mut() {
+                m.insert("deprecation_status".into(), "supported".into());
+            }
+        }
+        out
     }
 }
+
+/// The mount types Vault has built in rather than in its plugin catalog.
+const BUILTIN_KINDS: [&str; 4] = ["system", "cubbyhole", "identity", "token"];
 
 /// Errors of mount management.
 #[derive(Debug)]

@@ -5,14 +5,15 @@
 //! mount a request was routed to ([`MountPoint`]), the declared routes of
 //! a backend and their field schemas ([`route`]), the injectable [`Clock`]
 //! every time rule reads ([`clock`]), the timestamp helpers ([`time`]) and
-//! the duration syntax ([`duration`]) and what a backend reports to the
-//! vault's metrics ([`telemetry`]). Secrets engines, auth methods, the
+//! the duration syntax ([`duration`]), the boolean syntax ([`boolean`]) and
+//! what a backend reports to the vault's metrics ([`telemetry`]). Secrets engines, auth methods, the
 //! HTTP layer and the configuration take these from here, not from `core`
 //! or `logical`.
 //! Must not touch: anything of this crate but [`crate::crypto`]; in
 //! particular not `core`, `auth`, `audit`, `logical`, `router`, `barrier`
 //! or `physical` (the layout test, `src/layout.rs`, enforces it).
 
+pub mod boolean;
 pub mod clock;
 pub mod duration;
 mod mount;
@@ -21,6 +22,7 @@ pub mod route;
 pub mod telemetry;
 pub mod time;
 
+pub use boolean::parse_bool;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::parse_duration;
 pub use mount::MountPoint;

@@ -558,11 +558,8 @@ fn parse_value(name: &str, kind: FieldType, v: &Value) -> Result<Option<Value>, 
         },
         FieldType::Bool => Some(Value::Bool(match v {
             Value::Bool(b) => *b,
-            Value::String(s) => match s.as_str() {
-                "true" | "1" => true,
-                "false" | "0" | "" => false,
-                _ => return Err(wrong("a boolean")),
-            },
+            Value::String(s) if s.is_empty() => false,
+            Value::String(s) => super::parse_bool(s).ok_or_else(|| wrong("a boolean"))?,
             Value::Number(n) => match n.as_u64() {
                 Some(0) => false,
                 Some(1) => true,

@@ -13,11 +13,20 @@ pub enum SealError {
     /// another share set than the shares held, or to no share set of this
     /// vault.
     WrongShare,
-    /// The threshold was reached but the shares did not combine.
+    /// The share does not belong with the shares already held (another
+    /// share set); the attempt was reset, as either side may be the wrong one.
+    MismatchedShare,
+    /// The threshold was reached but the shares did not combine; the
+    /// attempt was reset.
     CombineFailed,
-    /// The shares combined into a key that opens no share set of this vault.
+    /// The shares combined into a key that opens no share set of this vault
+    /// (the attempt is over: its progress was reset).
     KeyMismatch,
 }
+
+/// What a failed attempt tells the operator: it is over, and how to go on.
+const RESET_ADVICE: &str = "the progress was reset: submit the threshold number of key shares \
+     again, starting over (`operator unseal -reset` also starts over at any time)";
 
 impl std::fmt::Display for SealError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,13 +39,20 @@ impl std::fmt::Display for SealError {
             SealError::WrongShare => {
                 f.write_str("invalid key share: it does not belong to this vault's unseal key")
             }
-            SealError::KeyMismatch => f.write_str(
-                "unseal failed: the key shares do not open this vault (shares of another vault, \
-                 or of a share set replaced by a rekey)",
+            SealError::MismatchedShare => write!(
+                f,
+                "invalid key share: it does not belong with the key shares already given; \
+                 {RESET_ADVICE}"
             ),
-            SealError::CombineFailed => f.write_str(
-                "unseal failed: the key shares did not combine into the unseal key; the last \
-                 share was discarded (reset the unseal process if this persists)",
+            SealError::KeyMismatch => write!(
+                f,
+                "unseal failed: the key shares do not open this vault (shares of another vault, \
+                 or of a share set replaced by a rekey); {RESET_ADVICE}"
+            ),
+            SealError::CombineFailed => write!(
+                f,
+                "unseal failed: the key shares did not combine into the unseal key; \
+                 {RESET_ADVICE}"
             ),
         }
     }

@@ -50,16 +50,24 @@ impl UnsealProgress {
     }
 
     /// Adds one share. Returns the combined key once `threshold` shares are
-    /// held (and then starts a new attempt). A share that is detectably wrong
-    /// is refused with the held shares kept; if the threshold is reached but
-    /// the set does not combine, the newest share is dropped and the others
-    /// are kept.
+    /// held (and then starts a new attempt). A share given twice is refused
+    /// with the held shares kept. Otherwise a failed attempt starts over, as
+    /// Vault's does: a share that does not belong with the held ones (either
+    /// may be the wrong one), or a full set that does not combine, resets
+    /// the progress, so a wrong share can never wedge the attempt.
     pub fn add(
         &mut self,
         share: SecretBytes,
         threshold: usize,
     ) -> Result<Option<SecretBytes>, SealError> {
-        self.check_fits(&share)?;
+        // A failed attempt drops its shares but keeps its nonce (a rekey's
+        // clients go on with the nonce they were given).
+        if let Err(e) = self.check_fits(&share) {
+            if e != SealError::DuplicateShare {
+                self.shares.clear();
+            }
+            return Err(e);
+        }
         self.shares.push(share);
         if self.shares.len() < threshold {
             return Ok(None);
@@ -70,7 +78,7 @@ impl UnsealProgress {
                 Ok(Some(key))
             }
             None => {
-                self.shares.pop();
+                self.shares.clear();
                 Err(SealError::CombineFailed)
             }
         }
@@ -85,7 +93,7 @@ impl UnsealProgress {
             }
             // Every share of one key carries the same encrypted payload.
             if !ct_eq(ht, st) {
-                return Err(SealError::WrongShare);
+                return Err(SealError::MismatchedShare);
             }
         }
         Ok(())
@@ -115,28 +123,35 @@ mod tests {
     }
 
     #[test]
-    fn wrong_and_duplicate_shares_keep_progress() {
-        let (_, s) = shares(3, 3);
+    fn duplicates_keep_progress_and_mismatched_shares_reset_it() {
+        let (key, s) = shares(3, 3);
         let (_, other) = shares(3, 3);
         let mut p = UnsealProgress::new();
         p.add(s[0].clone(), 3).unwrap();
         assert_eq!(p.add(s[0].clone(), 3), Err(SealError::DuplicateShare));
-        assert_eq!(p.add(other[1].clone(), 3), Err(SealError::WrongShare));
         assert_eq!(p.progress(), 1);
+        // The held share may be the wrong one: the attempt starts over.
+        assert_eq!(p.add(other[1].clone(), 3), Err(SealError::MismatchedShare));
+        assert_eq!(p.progress(), 0);
+        for share in &s[..2] {
+            assert_eq!(p.add(share.clone(), 3).unwrap(), None);
+        }
+        assert_eq!(p.add(s[2].clone(), 3).unwrap(), Some(key));
     }
 
     #[test]
-    fn corrupt_key_share_fails_combine_and_keeps_the_rest() {
+    fn a_set_that_does_not_combine_resets_the_attempt() {
         let (key, s) = shares(3, 2);
         let mut p = UnsealProgress::new();
-        p.add(s[0].clone(), 2).unwrap();
+        // A corrupt share held first used to wedge the attempt: every
+        // good share after it was the one dropped.
         let mut bad = s[1].expose().to_vec();
         bad[3] ^= 1;
-        assert_eq!(
-            p.add(SecretBytes::new(bad), 2),
-            Err(SealError::CombineFailed)
-        );
-        assert_eq!(p.progress(), 1);
-        assert_eq!(p.add(s[2].clone(), 2).unwrap(), Some(key));
+        p.add(SecretBytes::new(bad), 2).unwrap();
+        assert_eq!(p.add(s[0].clone(), 2), Err(SealError::CombineFailed));
+        assert_eq!(p.progress(), 0);
+        assert_eq!(p.add(s[2].clone(), 2).unwrap(), None);
+        assert_eq!(p.add(s[0].clone(), 2).unwrap(), Some(key));
+        assert!(SealError::CombineFailed.to_string().contains("reset"));
     }
 }

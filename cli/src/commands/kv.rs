@@ -266,11 +266,14 @@ fn add_prefix_to_kv_path(path: &str, mount: &str, prefix: &str) -> String {
 }
 
 /// Asks the server which mount holds `path` and its KV version; a 404
-/// (no such endpoint or mount) means version 1 with an unknown mount.
+/// (no such endpoint) means version 1 with an unknown mount. A 403 says
+/// either that no mount is there or that this token may not use it (the
+/// server does not tell which): when the token may list the mounts and
+/// none serves `path`, it is the former; otherwise the 403 is the error.
 pub(crate) fn preflight(client: &Client, path: &str) -> Result<(String, bool), CliError> {
     let api_path = format!("sys/internal/ui/mounts/{path}");
     let response = client.send(Method::Get, &api_path, &[], None)?;
-    if response.status == 404 {
+    if response.status == 404 || (response.status == 403 && known_unmounted(client, path)) {
         return Ok((String::new(), false));
     }
     let body = into_body(Method::Get, response)?.unwrap_or(Value::Null);
@@ -286,6 +289,24 @@ pub(crate) fn preflight(client: &Client, path: &str) -> Result<(String, bool), C
         .map(output::format_value)
         .unwrap_or_default();
     Ok((mount, version == "2"))
+}
+
+/// Whether `sys/mounts` (if this token may read it) shows that no secrets
+/// engine serves `path`.
+fn known_unmounted(client: &Client, path: &str) -> bool {
+    let Ok(response) = client.send(Method::Get, "sys/mounts", &[], None) else {
+        return false;
+    };
+    if response.status != 200 {
+        return false;
+    }
+    let Some(body) = response.body else {
+        return false;
+    };
+    let wanted = with_trailing_slash(path.trim_start_matches('/'));
+    !crate::commands::secrets::mounts_of(&body)
+        .keys()
+        .any(|mount| wanted.starts_with(mount.as_str()))
 }
 
 /// The error for a path that no secrets engine serves.

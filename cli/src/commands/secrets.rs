@@ -1,5 +1,5 @@
-//! `vault-rs secrets enable|disable|list|tune`: secrets engine mounts
-//! (sys/mounts).
+//! `vault-rs secrets enable|disable|list|tune|move`: secrets engine
+//! mounts (sys/mounts, sys/remount).
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
@@ -23,6 +23,20 @@ pub enum SecretsCommand {
     List(ListArgs),
     /// Change the settings of a mounted secrets engine.
     Tune(TuneArgs),
+    /// Move a secrets engine (or, with auth/ paths, an auth method) and
+    /// all its data to a new path.
+    Move(MoveArgs),
+}
+
+/// `secrets move SOURCE DESTINATION`.
+#[derive(Args)]
+pub struct MoveArgs {
+    /// Current mount path.
+    #[arg(value_name = "SOURCE")]
+    source: String,
+    /// New mount path.
+    #[arg(value_name = "DESTINATION")]
+    destination: String,
 }
 
 /// `secrets enable [--path P] [--description D] [--version N] TYPE`.
@@ -95,6 +109,7 @@ pub fn run(ctx: &Context, command: SecretsCommand) -> CmdResult {
         SecretsCommand::Disable(args) => disable(ctx, args),
         SecretsCommand::List(args) => list(ctx, args),
         SecretsCommand::Tune(args) => tune(ctx, args),
+        SecretsCommand::Move(args) => move_mount(ctx, args),
     }
 }
 
@@ -308,6 +323,42 @@ fn tune(ctx: &Context, args: TuneArgs) -> CmdResult {
     ctx.success(&format!(
         "Tuned the secrets engine at: {}",
         with_trailing_slash(&path)
+    ))?;
+    Ok(EXIT_OK)
+}
+
+/// `sys/remount`, then its status (the server moves at once; the status
+/// says whether it succeeded).
+fn move_mount(ctx: &Context, args: MoveArgs) -> CmdResult {
+    let source = with_trailing_slash(&clean_path(&args.source)?);
+    let destination = with_trailing_slash(&clean_path(&args.destination)?);
+    let client = ctx.client()?;
+    let request = json!({"from": source, "to": destination});
+    let body = expect_body(
+        client.request(Method::Post, "sys/remount", Some(&request))?,
+        "sys/remount",
+    )?;
+    let id = output::data_of(&body)
+        .and_then(|d| d.get("migration_id"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| CliError::failed("the server sent no migration_id for the move"))?
+        .to_owned();
+    let status = expect_body(
+        client.request(Method::Get, &format!("sys/remount/status/{id}"), None)?,
+        "sys/remount/status",
+    )?;
+    let state = output::data_of(&status)
+        .and_then(|d| d.get("migration_info"))
+        .and_then(|i| i.get("status"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    if state != "success" {
+        return Err(CliError::failed(format!(
+            "moving {source} to {destination} (migration ID {id}) ended as: {state}"
+        )));
+    }
+    ctx.success(&format!(
+        "Finished moving secrets engine {source} to {destination}, with migration ID {id}"
     ))?;
     Ok(EXIT_OK)
 }

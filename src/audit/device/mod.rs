@@ -62,9 +62,8 @@ pub struct Settings {
 fn opt_bool(o: &BTreeMap<String, String>, k: &str, default: bool) -> Result<bool, AuditError> {
     match o.get(k).map(|s| s.trim()) {
         None | Some("") => Ok(default),
-        Some("true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
-        Some("false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
-        Some(_) => Err(bad(format!("option \"{k}\" must be true or false"))),
+        Some(v) => crate::sdk::parse_bool(v)
+            .ok_or_else(|| bad(format!("option \"{k}\" must be true or false"))),
     }
 }
 
@@ -181,7 +180,7 @@ fn sink_for(config: &DeviceConfig, settings: &Settings) -> Result<Box<dyn Sink>,
         "socket" => socket::from_options(&config.options, settings.timeout),
         "stdout" => Ok(Box::new(stdout::StdoutSink::new())),
         other => Err(bad(format!(
-            "unknown audit device type \"{other}\" (file, socket, stdout)"
+            "unknown backend type: \"{other}\" (audit device types: file, socket, stdout)"
         ))),
     }
 }

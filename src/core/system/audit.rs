@@ -23,8 +23,12 @@ pub(super) fn hash(active: &Active, req: &Request, dev: &str) -> Result<Response
     }
     let input = fields::opt_string(&req.data, "input")?
         .ok_or_else(|| CoreError::BadRequest("missing required field \"input\"".into()))?;
-    Ok(Response::json(
-        json!({ "hash": active.audit.hash(dev, &input)? }),
+    // Repeated at the top level, as Vault's sys/ answers.
+    Ok(Response::data_top_level(
+        match json!({ "hash": active.audit.hash(dev, &input)? }) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
     ))
 }
 

@@ -4,25 +4,23 @@
 use serde_json::{json, Value};
 
 use crate::core::pipeline::Authenticated;
-use crate::core::state::token_err;
 use crate::core::sys_routes::SysRoute;
 use crate::core::{Active, CoreError};
 use crate::expiration::{LeaseEntry, LeaseKind};
 use crate::logical::{fields, LogicalError};
-use crate::policy::Capability;
 use crate::sdk::time::unix_to_rfc3339;
-use crate::sdk::{LeaseInfo, Operation, Request, Response};
+use crate::sdk::{Operation, Request, Response};
 
 pub(super) fn handle(
     active: &Active,
     req: &Request,
     route: SysRoute<'_>,
-    auth: &Authenticated,
+    _auth: &Authenticated,
 ) -> Result<Response, CoreError> {
     let write = matches!(req.operation, Operation::Create | Operation::Update);
     match route {
         SysRoute::LeaseLookup if write => lookup(active, &lease_id(req, None)?),
-        SysRoute::LeaseRenew(id) if write => renew(active, req, auth, &lease_id(req, id)?),
+        SysRoute::LeaseRenew(id) if write => renew(active, &lease_id(req, id)?),
         SysRoute::LeaseRevoke(id) if write => revoke(active, &lease_id(req, id)?),
         SysRoute::LeaseRevokePrefix(prefix) if write => revoke_prefix(active, prefix),
         SysRoute::LeaseList(prefix) if req.operation == Operation::List => list(active, prefix),
@@ -60,30 +58,15 @@ fn lookup(active: &Active, id: &str) -> Result<Response, CoreError> {
     })))
 }
 
-fn renew(
-    active: &Active,
-    req: &Request,
-    auth: &Authenticated,
-    id: &str,
-) -> Result<Response, CoreError> {
+/// `sys/leases/renew`: every lease vault-rs issues is a token's, and, as
+/// Vault, a token is renewed through `auth/token/renew*` (which applies the
+/// token's own rules), never here.
+fn renew(active: &Active, id: &str) -> Result<Response, CoreError> {
     let e = find(active, id)?;
-    let increment = fields::opt_duration(&req.data, "increment")?;
-    let LeaseKind::Token { key } = &e.kind;
-    // Keeping someone else's token alive needs sudo (the default policy
-    // lets every token renew leases, meant for its own).
-    let sudo = auth.acl.capabilities(&req.path).contains(Capability::Sudo);
-    if key != &auth.entry.key && !sudo {
-        return Err(CoreError::PermissionDenied);
-    }
-    let t = active.tokens.renew(key, increment).map_err(token_err)?;
-    let mut r = Response::empty();
-    r.lease = Some(LeaseInfo {
-        lease_id: e.lease_id,
-        lease_duration: t.ttl_left(active.expiration.clock().unix()),
-        renewable: t.renewable,
-    });
-    r.status = Some(200);
-    Ok(r)
+    let LeaseKind::Token { .. } = &e.kind;
+    Err(CoreError::BadRequest(
+        "tokens cannot be renewed through this endpoint: use auth/token/renew".into(),
+    ))
 }
 
 fn revoke(active: &Active, id: &str) -> Result<Response, CoreError> {

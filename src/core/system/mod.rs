@@ -20,6 +20,8 @@ mod storage;
 
 use std::sync::Arc;
 
+pub(crate) use mounts::Migrations;
+
 use crate::core::pipeline::{authorize, Authenticated};
 use crate::core::sys_routes::{self, SysRoute};
 use crate::core::{Active, Core, CoreError};
@@ -137,8 +139,8 @@ pub(crate) fn handle(
         | SysRoute::RekeyBackup => seal::handle(core, req, route),
         SysRoute::Snapshot => storage::handle(core, req, false),
         SysRoute::SnapshotForce => storage::handle(core, req, true),
-        SysRoute::Mounts(table) => mounts::list_route(core, active, req, table),
-        SysRoute::Mount(table, rest) => mounts::mount(core, active, req, table, rest),
+        SysRoute::Mounts(table) => mounts::list_route(active, req, table),
+        SysRoute::Mount(table, rest) => mounts::mount(active, req, table, rest),
         SysRoute::MountTune(table, rest) => mounts::tune_route(core, active, req, table, rest),
         SysRoute::UiMount(rest) => mounts::ui_mount(active, rest, auth),
         SysRoute::Policies => policies::list_route(active, req),
@@ -160,6 +162,8 @@ pub(crate) fn handle(
             capabilities::handle(active, req, route, auth)
         }
         SysRoute::DevClock => crate::core::scheduler::handle_dev_clock(core, active, req, auth),
+        SysRoute::Remount => mounts::remount_route(active, req),
+        SysRoute::RemountStatus(id) => mounts::remount_status_route(active, req, id),
         SysRoute::LockedUsers => locked_users::list_route(core, active, req),
         SysRoute::LockedUsersUnlock(accessor, alias) => {
             locked_users::unlock(core, active, accessor, alias)

@@ -76,7 +76,13 @@ fn write_policy(
         .ok_or_else(|| CoreError::BadRequest(format!("missing required field \"{field}\"")))?;
     let text = decode_maybe_base64(text);
     active.policies.set(name, &text).map_err(policy_err)?;
-    Ok(Response::empty())
+    let mut r = Response::empty();
+    if field == "rules" {
+        // Vault says so (200 with a warning rather than 204).
+        r.warnings
+            .push("'rules' is deprecated, please use 'policy' instead".into());
+    }
+    Ok(r)
 }
 
 /// Vault accepts the policy text base64-encoded too.

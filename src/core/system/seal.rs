@@ -63,7 +63,7 @@ pub(super) fn handle_unauthenticated(
         (SysRoute::RekeyVerify, Operation::Read) => rekey_verify_status(core)?,
         (SysRoute::RekeyVerify, _) if write => rekey_verify_update(core, req)?,
         // As Vault: cancelling the verification cancels the rekey.
-        (SysRoute::RekeyVerify, Operation::Delete) => rekey_cancel(core)?,
+        (SysRoute::RekeyVerify, Operation::Delete) => rekey_verify_cancel(core)?,
         (SysRoute::GenerateRootAttempt, _) => {
             Response::raw(200, generate_root(core, req, GenerateRootStep::Attempt)?)
         }
@@ -94,6 +94,7 @@ pub(super) fn handle(
             core.seal();
             Response::empty()
         }
+        // `rotate/keyring` (the OpenBao CLI's name) is the same route.
         (SysRoute::Rotate, _) if write => {
             core.barrier().rotate()?;
             Response::empty()
@@ -223,7 +224,7 @@ fn init(core: &Core, req: &Request) -> Result<Response, CoreError> {
 pub(crate) fn seal_status(core: &Core) -> Result<Value, CoreError> {
     let st = core.unseal_status()?;
     let sealed = st.sealed;
-    Ok(json!({
+    let mut body = json!({
         "type": "shamir",
         "initialized": st.initialized,
         "sealed": sealed,
@@ -236,9 +237,13 @@ pub(crate) fn seal_status(core: &Core) -> Result<Value, CoreError> {
         "migration": false,
         "recovery_seal": false,
         "storage_type": core.barrier().storage_type(),
-        "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
-        "cluster_id": if sealed { "" } else { core.cluster_id() },
-    }))
+    });
+    // As Vault: a sealed vault does not name its cluster.
+    if !sealed {
+        body["cluster_name"] = json!(core.config().cluster_name);
+        body["cluster_id"] = json!(core.cluster_id());
+    }
+    Ok(body)
 }
 
 fn unseal(core: &Core, req: &Request) -> Result<Response, CoreError> {
@@ -246,6 +251,9 @@ fn unseal(core: &Core, req: &Request) -> Result<Response, CoreError> {
         return Err(bad("Vault is not initialized"));
     }
     if fields::opt_bool(&req.data, "reset")?.unwrap_or(false) {
+        if !core.is_sealed() {
+            return Err(bad("vault is unsealed"));
+        }
         core.reset_unseal();
         return Ok(Response::raw(200, seal_status(core)?));
     }
@@ -425,6 +433,16 @@ fn rekey_init(core: &Core, req: &Request) -> Result<Response, CoreError> {
 fn rekey_cancel(core: &Core) -> Result<Response, CoreError> {
     core.rekey_cancel()?;
     Ok(Response::empty())
+}
+
+/// `DELETE sys/rekey/verify`: cancels the verification, as Vault, only
+/// when a rekey is under way.
+fn rekey_verify_cancel(core: &Core) -> Result<Response, CoreError> {
+    unsealed(core)?;
+    if core.rekey_status()?.attempt.is_none() {
+        return Err(bad("no rekey configuration found"));
+    }
+    rekey_cancel(core)
 }
 
 fn rekey_update(core: &Core, req: &Request) -> Result<Response, CoreError> {

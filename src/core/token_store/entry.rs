@@ -61,6 +61,11 @@ pub struct TokenEntry {
     /// from now on and revoked when that last request ends.
     #[serde(default)]
     pub uses_exhausted: bool,
+    /// A batch token: never stored, its entry is what the token itself
+    /// carries (encrypted); no accessor, not renewable, revoked only by
+    /// expiry or with its parent.
+    #[serde(default)]
+    pub batch: bool,
 }
 
 impl std::fmt::Debug for TokenEntry {
@@ -95,6 +100,26 @@ impl TokenEntry {
             0
         } else {
             (self.expire_time - now).max(0) as u64
+        }
+    }
+
+    /// The TTL granted at creation or at the last renewal: what the `auth`
+    /// block reports (never a second short because the clock ticked while
+    /// the request was served); 0 when it never expires.
+    pub fn granted_ttl(&self) -> u64 {
+        if self.expire_time == 0 {
+            return 0;
+        }
+        let since = self.creation_time.max(self.last_renewal);
+        (self.expire_time - since).max(0) as u64
+    }
+
+    /// Vault's name for the token's type.
+    pub fn token_type(&self) -> &'static str {
+        if self.batch {
+            "batch"
+        } else {
+            "service"
         }
     }
 
@@ -133,6 +158,8 @@ pub struct TokenParams {
     /// A caller-chosen token id (root only, e.g. `--dev-root-token-id`).
     pub id: Option<String>,
     pub bound_cidrs: Vec<String>,
+    /// A batch token (`type=batch`) rather than a service token.
+    pub batch: bool,
     /// The latest instant (unix seconds) the token may live to because of
     /// its parent (0 = no bound): a non-orphan child is revoked with its
     /// parent, so it never gets a lifetime past the parent's max expiry.
@@ -144,8 +171,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_granted_ttl_does_not_shrink_as_the_clock_ticks() {
+        let mut e = sample();
+        e.creation_time = 1_000;
+        e.expire_time = 1_000 + 3600;
+        // A second later (the clock ticked while the request was served).
+        assert_eq!(e.ttl_left(1_001), 3599);
+        assert_eq!(e.granted_ttl(), 3600);
+        // Renewed at 2_000 for 30 minutes.
+        e.last_renewal = 2_000;
+        e.expire_time = 2_000 + 1800;
+        assert_eq!(e.granted_ttl(), 1800);
+        e.expire_time = 0;
+        assert_eq!(e.granted_ttl(), 0);
+    }
+
+    #[test]
     fn debug_leaves_out_the_accessor_and_keys() {
         let e = TokenEntry {
+            key: "KEYCANARY".into(),
+            accessor: "ACCESSORCANARY".into(),
+            parent: "PARENTCANARY".into(),
+            ..sample()
+        };
+        let text = format!("{e:?}");
+        assert!(!text.contains("CANARY"), "{text}");
+        assert!(text.contains("default"));
+    }
+
+    fn sample() -> TokenEntry {
+        TokenEntry {
             key: "KEYCANARY".into(),
             accessor: "ACCESSORCANARY".into(),
             policies: vec!["default".into()],
@@ -167,9 +222,7 @@ mod tests {
             internal_meta: Map::new(),
             bound_cidrs: Vec::new(),
             uses_exhausted: false,
-        };
-        let text = format!("{e:?}");
-        assert!(!text.contains("CANARY"), "{text}");
-        assert!(text.contains("default"));
+            batch: false,
+        }
     }
 }

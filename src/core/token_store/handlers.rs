@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::store::BATCH_PREFIX;
 use super::{TokenEntry, TokenParams, WRAPPING_POLICY};
 use crate::core::pipeline::{authorize, Authenticated};
 use crate::core::state::token_err;
@@ -33,6 +34,81 @@ struct TokenRole {
     token_explicit_max_ttl: u64,
     token_ttl: u64,
     path_suffix: String,
+    /// `service`, `batch`, `default-service` or `default-batch` (the type
+    /// of its tokens; "default-…" lets the request choose).
+    #[serde(default)]
+    token_type: String,
+    /// Policies a token may ask for, as globs (`*` matches any text).
+    #[serde(default)]
+    allowed_policies_glob: Vec<String>,
+    /// Policies a token may not ask for, as globs.
+    #[serde(default)]
+    disallowed_policies_glob: Vec<String>,
+    /// The role's tokens do not get the default policy.
+    #[serde(default)]
+    token_no_default_policy: bool,
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any text (Vault's
+/// policy globs on token roles).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+fn any_glob(globs: &[String], policy: &str) -> bool {
+    globs.iter().any(|g| glob_match(g, policy))
+}
+
+impl TokenRole {
+    fn token_type(&self) -> &str {
+        if self.token_type.is_empty() {
+            "default-service"
+        } else {
+            &self.token_type
+        }
+    }
+}
+
+/// Whether a new token is a batch token: the requested type within what
+/// the role allows.
+fn is_batch(requested: Option<&str>, role: Option<&TokenRole>) -> Result<bool, CoreError> {
+    let requested = match requested {
+        None | Some("" | "default") => None,
+        Some(t @ ("service" | "batch")) => Some(t),
+        Some(t) => {
+            return Err(CoreError::BadRequest(format!(
+                "token type \"{t}\" is not supported"
+            )))
+        }
+    };
+    let role_type = role.map_or("default-service", TokenRole::token_type);
+    Ok(match (role_type, requested) {
+        ("service" | "batch", Some(t)) if t != role_type => {
+            return Err(CoreError::BadRequest(format!(
+                "the role's token type is {role_type}: a {t} token cannot be created with it"
+            )))
+        }
+        ("batch", _) => true,
+        ("service", _) => false,
+        (_, Some(t)) => t == "batch",
+        ("default-batch", None) => true,
+        _ => false,
+    })
 }
 
 pub(crate) fn handle(
@@ -72,11 +148,20 @@ pub(crate) fn handle(
             ))
         }
         TokenRoute::Lookup => {
-            let token = fields::req_string(&req.data, "token")?;
-            let e = active
-                .tokens
-                .lookup(&token)
-                .map_err(|_| CoreError::BadRequest("bad token".into()))?;
+            // Without a token field, the caller's own token (as Vault).
+            let Some(token) = fields::opt_string(&req.data, "token")?.filter(|t| !t.is_empty())
+            else {
+                let own = req.client_token.as_ref().map(|t| t.expose().to_string());
+                return Ok(lookup_response(
+                    &auth.entry,
+                    own.as_deref(),
+                    active.tokens.clock().unix(),
+                ));
+            };
+            let e = active.tokens.lookup(&token).map_err(|e| match e {
+                super::TokenError::Storage(b) => CoreError::from(b),
+                _ => CoreError::BadToken,
+            })?;
             Ok(lookup_response(
                 &e,
                 Some(&token),
@@ -86,11 +171,16 @@ pub(crate) fn handle(
         TokenRoute::LookupAccessor => {
             let acc = fields::req_string(&req.data, "accessor")?;
             let e = active.tokens.lookup_accessor(&acc).map_err(token_err)?;
-            Ok(lookup_response(&e, None, active.tokens.clock().unix()))
+            // The token itself is never stored: its id is "" (as Vault).
+            Ok(lookup_response(&e, Some(""), active.tokens.clock().unix()))
         }
-        TokenRoute::RenewSelf => t.renew(&auth.entry.key, true),
+        TokenRoute::RenewSelf => {
+            refuse_batch(auth.entry.batch, "renewed")?;
+            t.renew(&auth.entry.key, true)
+        }
         TokenRoute::Renew => {
             let token = fields::req_string(&req.data, "token")?;
+            refuse_batch(token.starts_with(BATCH_PREFIX), "renewed")?;
             t.renew(&active.tokens.key_of(&token), true)
         }
         TokenRoute::RenewAccessor => {
@@ -99,6 +189,7 @@ pub(crate) fn handle(
             t.renew(&e.key, false)
         }
         TokenRoute::RevokeSelf => {
+            refuse_batch(auth.entry.batch, "revoked")?;
             active
                 .tokens
                 .revoke_tree(&auth.entry.key)
@@ -107,6 +198,7 @@ pub(crate) fn handle(
         }
         TokenRoute::Revoke => {
             let token = fields::req_string(&req.data, "token")?;
+            refuse_batch(token.starts_with(BATCH_PREFIX), "revoked")?;
             let key = active.tokens.key_of(&token);
             active.tokens.revoke_tree(&key).map_err(token_err)?;
             Ok(Response::empty())
@@ -119,6 +211,7 @@ pub(crate) fn handle(
         }
         TokenRoute::RevokeOrphan => {
             let token = fields::req_string(&req.data, "token")?;
+            refuse_batch(token.starts_with(BATCH_PREFIX), "revoked")?;
             let key = active.tokens.key_of(&token);
             active.tokens.revoke_orphan(&key).map_err(token_err)?;
             Ok(Response::empty())
@@ -143,6 +236,34 @@ pub(crate) fn handle(
             Ok(r)
         }
     }
+}
+
+/// Whether a requested TTL was cut to the max TTL.
+fn params_ttl_capped(requested: u64, max: u64) -> bool {
+    max > 0 && requested > max
+}
+
+/// Seconds as a Go-style duration, shortest unit that is exact ("768h",
+/// "90m", "45s").
+fn go_duration(secs: u64) -> String {
+    if secs > 0 && secs % 3600 == 0 {
+        format!("{}h", secs / 3600)
+    } else if secs > 0 && secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// Batch tokens live until they expire or their parent is revoked: they
+/// cannot be renewed or revoked on their own (as Vault).
+fn refuse_batch(batch: bool, what: &str) -> Result<(), CoreError> {
+    if batch {
+        return Err(CoreError::BadRequest(format!(
+            "batch tokens cannot be {what}"
+        )));
+    }
+    Ok(())
 }
 
 struct Tokens<'a> {
@@ -194,14 +315,14 @@ impl Tokens<'_> {
             .acl
             .capabilities(&self.req.path)
             .contains(Capability::Sudo);
-        if let Some(t) = fields::opt_string(d, "type")? {
-            if t != "service" && t != "default" {
-                return Err(CoreError::BadRequest(format!(
-                    "token type \"{t}\" is not supported"
-                )));
-            }
+        if parent.batch {
+            return Err(CoreError::BadRequest(
+                "batch tokens cannot create more tokens".into(),
+            ));
         }
-        let no_default = fields::opt_bool(d, "no_default_policy")?.unwrap_or(false);
+        let batch = is_batch(fields::opt_string(d, "type")?.as_deref(), role.as_ref())?;
+        let no_default = fields::opt_bool(d, "no_default_policy")?.unwrap_or(false)
+            || role.as_ref().is_some_and(|r| r.token_no_default_policy);
         let requested = fields::opt_string_list(d, "policies")?.unwrap_or_default();
         let requested = sanitize(requested, false);
         let policies = match &role {
@@ -300,8 +421,41 @@ impl Tokens<'_> {
                 }
             }
         }
-        let (token, entry) = self.active.tokens.create(params).map_err(token_err)?;
+        // Vault warns when the requested TTL is above the effective max TTL
+        // (the system's, or the token's own explicit max).
+        let requested_ttl = params.ttl;
+        let max_ttl = {
+            let system = self.active.tokens.limits().max_ttl;
+            match params.explicit_max_ttl {
+                0 => system,
+                e => e.min(system),
+            }
+        };
+        let (token, entry) = if batch {
+            if params.policies.iter().any(|p| p == ROOT_POLICY) {
+                return Err(CoreError::BadRequest(
+                    "batch tokens cannot be root tokens".into(),
+                ));
+            }
+            if params.period > 0 || params.num_uses > 0 || params.id.is_some() {
+                return Err(CoreError::BadRequest(
+                    "batch tokens cannot be periodic, have a use limit or a chosen id".into(),
+                ));
+            }
+            params.batch = true;
+            self.active.tokens.create_batch(params)
+        } else {
+            self.active.tokens.create(params)
+        }
+        .map_err(token_err)?;
         let mut r = Response::empty();
+        if params_ttl_capped(requested_ttl, max_ttl) {
+            r.warnings.push(format!(
+                "TTL of \"{}\" exceeded the effective max_ttl of \"{}\"; TTL value is capped accordingly",
+                go_duration(requested_ttl),
+                go_duration(max_ttl)
+            ));
+        }
         r.auth = Some(auth_block(
             &entry,
             &token,
@@ -344,24 +498,28 @@ impl Tokens<'_> {
         } else {
             requested
         };
-        if requested
-            .iter()
-            .any(|p| role.disallowed_policies.contains(p))
-        {
+        if requested.iter().any(|p| {
+            role.disallowed_policies.contains(p) || any_glob(&role.disallowed_policies_glob, p)
+        }) {
             return Err(CoreError::BadRequest(
                 "token policies include a disallowed policy".into(),
             ));
         }
-        if !role.allowed_policies.is_empty()
-            && requested
-                .iter()
-                .any(|p| p != DEFAULT_POLICY && !role.allowed_policies.contains(p))
+        let restricted =
+            !role.allowed_policies.is_empty() || !role.allowed_policies_glob.is_empty();
+        if restricted
+            && requested.iter().any(|p| {
+                p != DEFAULT_POLICY
+                    && !role.allowed_policies.contains(p)
+                    && !any_glob(&role.allowed_policies_glob, p)
+            })
         {
             return Err(CoreError::BadRequest(
-                "token policies must be subset of the role's allowed policies".into(),
+                "token policies must be subset of the role's allowed policies or glob policies"
+                    .into(),
             ));
         }
-        if role.allowed_policies.is_empty() {
+        if !restricted {
             return self.child_policies(&self.auth.entry, requested, self.auth.entry.is_root());
         }
         Ok(requested)
@@ -400,7 +558,10 @@ impl Tokens<'_> {
                     "disallowed_policies": r.disallowed_policies, "orphan": r.orphan,
                     "renewable": r.renewable, "token_period": r.token_period, "period": r.token_period,
                     "token_explicit_max_ttl": r.token_explicit_max_ttl, "explicit_max_ttl": r.token_explicit_max_ttl,
-                    "token_ttl": r.token_ttl, "path_suffix": r.path_suffix, "token_type": "service",
+                    "token_ttl": r.token_ttl, "path_suffix": r.path_suffix, "token_type": r.token_type(),
+                    "allowed_policies_glob": r.allowed_policies_glob,
+                    "disallowed_policies_glob": r.disallowed_policies_glob,
+                    "token_no_default_policy": r.token_no_default_policy,
                 })))
             }
             Operation::Create | Operation::Update => {
@@ -415,6 +576,15 @@ impl Tokens<'_> {
                 }
                 if let Some(v) = fields::opt_string_list(d, "disallowed_policies")? {
                     r.disallowed_policies = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_string_list(d, "allowed_policies_glob")? {
+                    r.allowed_policies_glob = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_string_list(d, "disallowed_policies_glob")? {
+                    r.disallowed_policies_glob = sanitize(v, false);
+                }
+                if let Some(v) = fields::opt_bool(d, "token_no_default_policy")? {
+                    r.token_no_default_policy = v;
                 }
                 if let Some(v) = fields::opt_bool(d, "orphan")? {
                     r.orphan = v;
@@ -438,6 +608,17 @@ impl Tokens<'_> {
                 if let Some(v) = fields::opt_string(d, "path_suffix")? {
                     r.path_suffix = v;
                 }
+                if let Some(v) = fields::opt_string(d, "token_type")? {
+                    r.token_type = match v.as_str() {
+                        "" | "default" => "default-service".into(),
+                        "service" | "batch" | "default-service" | "default-batch" => v,
+                        other => {
+                            return Err(CoreError::BadRequest(format!(
+                                "invalid token_type \"{other}\""
+                            )))
+                        }
+                    };
+                }
                 view.put_json(&format!("role/{name}"), &r)?;
                 Ok(Response::empty())
             }
@@ -451,7 +632,8 @@ impl Tokens<'_> {
     }
 }
 
-/// The `auth` block for a token, its TTL counted from `now`.
+/// The `auth` block for a token just created or renewed: its lease is the
+/// TTL granted then (`now` only bounds it, for an entry already past it).
 pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> AuthResponse {
     AuthResponse {
         client_token: token.clone(),
@@ -464,10 +646,14 @@ pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> Auth
         } else {
             Some(e.meta.clone())
         },
-        lease_duration: e.ttl_left(now),
+        lease_duration: if e.expire_time != 0 && e.expire_time <= now {
+            0
+        } else {
+            e.granted_ttl()
+        },
         renewable: e.renewable,
         entity_id: e.entity_id.clone(),
-        token_type: "service".into(),
+        token_type: e.token_type().into(),
         orphan: e.is_orphan(),
         mfa_requirement: None,
         num_uses: e.num_uses,
@@ -475,7 +661,7 @@ pub(crate) fn auth_block(e: &TokenEntry, token: &SecretString, now: i64) -> Auth
 }
 
 /// Lookup data; `id` is the token the caller already presented (never stored,
-/// so never available to lookup-accessor).
+/// so `""` for lookup-accessor).
 fn lookup_response(e: &TokenEntry, id: Option<&str>, now: i64) -> Response {
     let mut m = Map::new();
     m.insert("accessor".into(), json!(e.accessor));
@@ -510,7 +696,7 @@ fn lookup_response(e: &TokenEntry, id: Option<&str>, now: i64) -> Response {
     m.insert("policies".into(), json!(e.policies));
     m.insert("renewable".into(), json!(e.renewable));
     m.insert("ttl".into(), json!(e.ttl_left(now)));
-    m.insert("type".into(), json!("service"));
+    m.insert("type".into(), json!(e.token_type()));
     if e.period > 0 {
         m.insert("period".into(), json!(e.period));
     }
@@ -525,4 +711,28 @@ fn lookup_response(e: &TokenEntry, id: Option<&str>, now: i64) -> Response {
         );
     }
     Response::data(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn policy_globs() {
+        for (pattern, text, want) in [
+            ("dev-*", "dev-a", true),
+            ("dev-*", "dev-", true),
+            ("dev-*", "prod-a", false),
+            ("*-ro", "kv-ro", true),
+            ("*-ro", "kv-rw", false),
+            ("a*b*c", "a-x-b-y-c", true),
+            ("a*b*c", "a-c", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("*", "", true),
+            ("a*a", "a", false),
+        ] {
+            assert_eq!(glob_match(pattern, text), want, "{pattern} {text}");
+        }
+    }
 }

@@ -11,6 +11,13 @@ use crate::expiration::{ExpirationManager, LeaseKind};
 use crate::sdk::Clock;
 
 const TOKEN_PREFIX: &str = "hvs.";
+/// The prefix of a batch token: the rest is the base64url of its sealed
+/// entry.
+pub const BATCH_PREFIX: &str = "hvb.";
+/// Binds a batch token's ciphertext to its purpose.
+const BATCH_AAD: &[u8] = b"vault-rs batch token v1";
+/// Longest batch token accepted for decoding (a bound on work for garbage).
+const BATCH_MAX_LEN: usize = 16 * 1024;
 /// 33 base62 characters: about 196 bits from the OS CSPRNG (≥ 24 bytes).
 const TOKEN_RANDOM_LEN: usize = 33;
 /// Length of a service token (prefix included): the length of the one-time
@@ -27,6 +34,8 @@ pub struct TtlLimits {
 pub struct TokenStore {
     view: StorageView,
     salt: SecretBytes,
+    /// The key batch tokens are sealed under (kept in the barrier).
+    batch_key: SecretBytes,
     limits: TtlLimits,
     cache: RwLock<HashMap<String, TokenEntry>>,
     expiration: Arc<ExpirationManager>,
@@ -64,9 +73,18 @@ impl TokenStore {
                 s
             }
         };
+        let batch_key = match view.get("batch-key")? {
+            Some(k) => SecretBytes::from_slice(&k),
+            None => {
+                let k = crypto::random_secret(crypto::KEY_LEN);
+                view.put("batch-key", k.expose())?;
+                k
+            }
+        };
         Ok(TokenStore {
             view,
             salt,
+            batch_key,
             limits,
             cache: RwLock::new(HashMap::new()),
             clock: expiration.clock().clone(),
@@ -203,6 +221,7 @@ impl TokenStore {
             internal_meta: p.internal_meta,
             bound_cidrs: p.bound_cidrs,
             uses_exhausted: false,
+            batch: false,
         };
         let mut ops = vec![
             (format!("id/{key}"), Some(json_bytes(&entry)?)),
@@ -230,8 +249,78 @@ impl TokenStore {
         Ok((SecretString::new(token), entry))
     }
 
+    /// Creates a batch token: nothing is stored; the token is its entry,
+    /// sealed under the store's batch key. No accessor, not renewable, no
+    /// lease: it ends at its expiry, or with its parent.
+    pub fn create_batch(&self, p: TokenParams) -> Result<(SecretString, TokenEntry), TokenError> {
+        let now = self.clock.unix();
+        let (ttl, max_expire) = self.compute_ttl(&p, now);
+        let mut entry = TokenEntry {
+            key: String::new(),
+            accessor: String::new(),
+            policies: p.policies,
+            parent: p.parent,
+            meta: p.meta,
+            display_name: p.display_name,
+            num_uses: 0,
+            path: p.path,
+            creation_time: now,
+            creation_ttl: ttl,
+            expire_time: if ttl == 0 { 0 } else { add_secs(now, ttl) },
+            max_expire_time: max_expire,
+            last_renewal: 0,
+            explicit_max_ttl: p.explicit_max_ttl,
+            period: 0,
+            renewable: false,
+            role: p.role,
+            entity_id: String::new(),
+            internal_meta: p.internal_meta,
+            bound_cidrs: p.bound_cidrs,
+            uses_exhausted: false,
+            batch: true,
+        };
+        let sealed = crypto::seal(self.batch_key.expose(), BATCH_AAD, &json_bytes(&entry)?)
+            .map_err(|_| TokenError::BadRequest("cannot seal the batch token".into()))?;
+        use base64::Engine;
+        let token = format!(
+            "{BATCH_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)
+        );
+        entry.key = self.key_of(&token);
+        Ok((SecretString::new(token), entry))
+    }
+
+    /// The entry a batch token carries, if it is one this store sealed and
+    /// it is live: unexpired, and its parent (if any) not revoked.
+    fn lookup_batch(&self, token: &str) -> Result<TokenEntry, TokenError> {
+        use base64::Engine;
+        let body = token
+            .strip_prefix(BATCH_PREFIX)
+            .filter(|b| b.len() <= BATCH_MAX_LEN)
+            .ok_or(TokenError::Invalid)?;
+        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| TokenError::Invalid)?;
+        let plain = crypto::open(self.batch_key.expose(), BATCH_AAD, &sealed)
+            .map_err(|_| TokenError::Invalid)?;
+        let mut entry: TokenEntry =
+            serde_json::from_slice(&plain).map_err(|_| TokenError::Invalid)?;
+        if !entry.batch || entry.is_expired(self.clock.unix()) {
+            return Err(TokenError::Invalid);
+        }
+        if !entry.parent.is_empty() {
+            // Revoked with its parent: the parent must still be live.
+            self.lookup_key(&entry.parent)?;
+        }
+        entry.key = self.key_of(token);
+        Ok(entry)
+    }
+
     /// The live entry of `token`; expired or unknown → [`TokenError::Invalid`].
     pub fn lookup(&self, token: &str) -> Result<TokenEntry, TokenError> {
+        if token.starts_with(BATCH_PREFIX) {
+            return self.lookup_batch(token);
+        }
         self.lookup_key(&self.key_of(token))
     }
 

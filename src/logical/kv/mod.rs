@@ -1,5 +1,6 @@
 //! The `kv` secrets engine: version 1 (plain key/value) and version 2
-//! (versioned), chosen per mount by `options.version`.
+//! (versioned), chosen per mount by `options.version`; it also serves the
+//! `generic` mount type (Vault's old name for kv version 1).
 //!
 //! Owns: the layout of a KV mount's storage view. Must not touch anything
 //! outside that view.
@@ -80,6 +81,12 @@ impl KvBackend {
     ) -> Result<(), LogicalError> {
         v2::upgrade_v1_to_v2(&self.state.upgrade, storage, self.clock.now())
     }
+}
+
+/// The mount types this engine serves: `kv`, and `generic` (Vault's old
+/// name for kv version 1, kept by Vault for old mount tables and scripts).
+pub fn serves_kind(kind: &str) -> bool {
+    matches!(kind, "kv" | "generic")
 }
 
 /// The KV version `server --dev` mounts at `secret/`.

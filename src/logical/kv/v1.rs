@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::logical::{matched, LogicalError, LogicalRequest};
-use crate::sdk::{Operation, Response, Route};
+use crate::sdk::{LeaseInfo, Operation, Response, Route};
 
 /// One route: any path is a key (read, write, delete) or a folder (list).
 pub(super) const ROUTES: &[Route] = &[Route::new(
@@ -44,9 +44,32 @@ pub(super) fn handle(req: &LogicalRequest<'_>) -> Result<Response, LogicalError>
 
 fn read(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
     check_key(req.path)?;
-    match req.storage.get_json::<Map<String, Value>>(req.path)? {
-        Some(data) => Ok(Response::data(data)),
-        None => Err(LogicalError::NotFound),
+    let data = req
+        .storage
+        .get_json::<Map<String, Value>>(req.path)?
+        .ok_or(LogicalError::NotFound)?;
+    let ttl = refresh_interval(&data);
+    let mut resp = Response::data(data);
+    // As Vault: a `ttl` (or `lease`) field written with the secret is its
+    // refresh interval, answered as lease_duration (no lease is made).
+    if let Some(ttl) = ttl.filter(|t| *t > 0) {
+        resp.lease = Some(LeaseInfo {
+            lease_id: String::new(),
+            lease_duration: ttl,
+            renewable: false,
+        });
+    }
+    Ok(resp)
+}
+
+/// The refresh interval a secret carries in its `ttl` (else `lease`)
+/// field, when that is a duration.
+fn refresh_interval(data: &Map<String, Value>) -> Option<u64> {
+    let raw = data.get("ttl").or_else(|| data.get("lease"))?;
+    match raw {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => crate::sdk::parse_duration(s),
+        _ => None,
     }
 }
 

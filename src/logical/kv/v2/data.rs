@@ -57,6 +57,15 @@ fn cas_option(body: &Map<String, Value>) -> Result<Option<u64>, LogicalError> {
     if !options.contains_key("cas") {
         return Ok(None);
     }
+    // A negative integer matches no version: Vault's mismatch error.
+    let negative = match options.get("cas") {
+        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n < 0),
+        Some(Value::String(s)) => s.trim().parse::<i64>().is_ok_and(|n| n < 0),
+        _ => false,
+    };
+    if negative {
+        return Err(LogicalError::CasMismatch);
+    }
     match fields::opt_u64(&options, "cas") {
         Ok(Some(n)) => Ok(Some(n)),
         Ok(None) if options.get("cas") == Some(&Value::Null) => Ok(None),
@@ -275,7 +284,14 @@ mod tests {
             Some(3)
         );
         assert!(cas_option(&b(json!({"options": {"cas": "x"}}))).is_err());
-        assert!(cas_option(&b(json!({"options": {"cas": -1}}))).is_err());
+        assert!(matches!(
+            cas_option(&b(json!({"options": {"cas": -1}}))),
+            Err(LogicalError::CasMismatch)
+        ));
+        assert!(matches!(
+            cas_option(&b(json!({"options": {"cas": "-3"}}))),
+            Err(LogicalError::CasMismatch)
+        ));
         assert!(cas_option(&b(json!({"options": 5}))).is_err());
     }
 

@@ -1,4 +1,4 @@
-//! Identity tokens: Ed25519-signed JWTs for authenticated callers, checked
+//! Identity tokens (here with EdDSA keys): signed JWTs for authenticated callers, checked
 //! here the way a service would — against the JWKS fetched without a token.
 
 mod common;
@@ -260,9 +260,11 @@ fn keys_rotate_on_schedule() {
 #[test]
 fn validation_errors() {
     let s = TestServer::dev();
-    let (st, b) = s.post("identity/oidc/key/k", json!({"algorithm": "RS256"}));
-    assert_eq!(st, 400, "{b}");
-    assert!(b["errors"][0].as_str().unwrap().contains("EdDSA"), "{b}");
+    for alg in ["HS256", "none", "rs256", "ES512"] {
+        let (st, b) = s.post("identity/oidc/key/k", json!({ "algorithm": alg }));
+        assert_eq!(st, 400, "{alg}: {b}");
+        assert!(b["errors"][0].as_str().unwrap().contains("RS256"), "{b}");
+    }
     assert_eq!(s.get("identity/oidc/key/k").0, 404);
     // a role needs an existing key
     assert_eq!(s.post("identity/oidc/role/r", json!({"key": "k"})).0, 400);

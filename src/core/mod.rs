@@ -12,6 +12,7 @@
 mod error;
 pub mod generate_root;
 pub mod metrics;
+pub mod oauth2;
 pub mod path;
 #[cfg(test)]
 mod path_props;

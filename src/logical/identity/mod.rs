@@ -229,6 +229,7 @@ const ROTATE_FIELDS: &[Field] = &[Field::new("verification_ttl", FieldType::Dura
 const ROLE_FIELDS: &[Field] = &[
     Field::new("key", FieldType::String),
     Field::new("ttl", FieldType::Duration),
+    Field::new("scopes", FieldType::StringList),
 ];
 const INTROSPECT_FIELDS: &[Field] = &[
     Field::new("token", FieldType::String).required(),
@@ -383,6 +384,9 @@ fn openid_configuration(iss: &str) -> Value {
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algorithm_names(),
+        "token_endpoint": format!("{iss}/token"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     })
 }
 
@@ -543,13 +547,37 @@ fn write_role(
     let template = if req.data.contains_key("template") {
         roles::normalize_template(req.data.get("template"))?
     } else {
-        existing.map(|r| r.template).unwrap_or_default()
+        existing
+            .as_ref()
+            .map(|r| r.template.clone())
+            .unwrap_or_default()
+    };
+    let scopes = match fields::opt_string_list(req.data, "scopes")? {
+        Some(list) => {
+            for s in &list {
+                if s.is_empty()
+                    || !s
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+                {
+                    return Err(LogicalError::BadRequest(format!(
+                        "invalid scope \"{s}\": scopes are printable ASCII without spaces, quotes or backslashes"
+                    )));
+                }
+            }
+            list
+        }
+        None => existing
+            .as_ref()
+            .map(|r| r.scopes.clone())
+            .unwrap_or_default(),
     };
     let role = roles::Role {
         key: key_name,
         ttl,
         client_id,
         template,
+        scopes,
     };
     roles::save(req.storage, name, &role)?;
     Ok(Response::empty())
@@ -600,6 +628,103 @@ fn issue_token(
     data.insert("client_id".into(), json!(role.client_id));
     data.insert("ttl".into(), json!(role.ttl));
     Ok(Response::data(data))
+}
+
+/// An OAuth2 client that authenticated for a client-credentials grant
+/// (RFC 6749 §4.4), as the core verified it: the client's id and what its
+/// credential grants.
+pub struct GrantClient {
+    /// The OAuth2 `client_id` (`sub` of the token).
+    pub client_id: String,
+    /// The identity role whose key and settings issue the token.
+    pub role: String,
+    pub policies: Vec<String>,
+    pub metadata: Map<String, Value>,
+}
+
+/// A granted access token.
+pub struct Grant {
+    pub access_token: String,
+    pub expires_in: u64,
+    /// The granted scopes, space-separated ("" for none).
+    pub scope: String,
+}
+
+/// Why a client-credentials grant was refused (RFC 6749 §5.2).
+#[derive(Debug, PartialEq, Eq)]
+pub enum GrantError {
+    /// No identity role for the client.
+    UnauthorizedClient,
+    /// A requested scope is not among the role's.
+    InvalidScope(String),
+    /// Storage or a stored key failed.
+    Server(String),
+}
+
+impl IdentityBackend {
+    /// Issues an access token for `client` with the identity role it
+    /// names, for `scope` (space-separated; each must be one of the
+    /// role's `scopes`). The token carries `scope` when any was granted.
+    pub fn grant_client_credentials(
+        &self,
+        storage: &StorageView,
+        now: i64,
+        client: &GrantClient,
+        scope: Option<&str>,
+    ) -> Result<Grant, GrantError> {
+        let server = |e: LogicalError| GrantError::Server(e.to_string());
+        let Ok(name) = check_name(&client.role) else {
+            return Err(GrantError::UnauthorizedClient);
+        };
+        let role = roles::load(storage, name)
+            .map_err(server)?
+            .ok_or(GrantError::UnauthorizedClient)?;
+        let mut granted: Vec<&str> = Vec::new();
+        for s in scope.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+            if !role.scopes.iter().any(|r| r == s) {
+                return Err(GrantError::InvalidScope(s.to_string()));
+            }
+            if !granted.contains(&s) {
+                granted.push(s);
+            }
+        }
+        let key = keys::load(storage, &role.key)
+            .map_err(server)?
+            .ok_or_else(|| GrantError::Server(format!("key \"{}\" not found", role.key)))?;
+        if !key.allows(&role.client_id) {
+            return Err(GrantError::UnauthorizedClient);
+        }
+        let caller = crate::logical::Caller {
+            policies: client.policies.clone(),
+            metadata: client.metadata.clone(),
+            ..crate::logical::Caller::default()
+        };
+        let mut claims = roles::render(&role.template, &caller);
+        claims.insert(
+            "iss".into(),
+            json!(self.issuer_in(storage).map_err(server)?),
+        );
+        claims.insert("sub".into(), json!(client.client_id));
+        claims.insert("aud".into(), json!(role.client_id));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now.saturating_add(role.ttl as i64)));
+        claims.insert("namespace".into(), json!("root"));
+        claims.insert("client_id".into(), json!(client.client_id));
+        let scope = granted.join(" ");
+        if !scope.is_empty() {
+            claims.insert("scope".into(), json!(scope));
+        }
+        claims
+            .entry("policies")
+            .or_insert_with(|| json!(client.policies));
+        let current = key.current().map_err(server)?;
+        let access_token = current.sign(&claims).map_err(server)?;
+        Ok(Grant {
+            access_token,
+            expires_in: role.ttl,
+            scope,
+        })
+    }
 }
 
 /// Why a token is not active ("" when it is).
@@ -887,6 +1012,7 @@ mod tests {
             .unwrap();
         assert_eq!(conf["issuer"], iss);
         assert_eq!(conf["jwks_uri"], format!("{iss}/.well-known/keys"));
+        assert_eq!(conf["token_endpoint"], format!("{iss}/token"));
         assert_eq!(
             conf["id_token_signing_alg_values_supported"],
             json!(["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"])

@@ -316,3 +316,47 @@ fn validation_errors() {
     assert_eq!(mounts["data"]["identity/"]["type"], "identity", "{mounts}");
     assert_eq!(s.delete("sys/mounts/identity").0, 400);
 }
+
+#[test]
+fn cli_gets_a_token_and_verifies_it_against_the_jwks() {
+    let s = TestServer::dev();
+    assert_eq!(
+        s.post("identity/oidc/key/k", json!({"algorithm": "ES384"}))
+            .0,
+        204
+    );
+    assert_eq!(s.post("identity/oidc/role/r", json!({"key": "k"})).0, 204);
+    let (_, b) = s.get("identity/oidc/role/r");
+    let client_id = b["data"]["client_id"].as_str().unwrap().to_string();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(common::bin())
+            .args(args)
+            .env("VAULT_ADDR", &s.addr)
+            .env("VAULT_TOKEN", &s.root_token)
+            .output()
+            .expect("run the CLI")
+    };
+    let out = cli(&["identity", "token", "r"]);
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(token.split('.').count(), 3);
+    let out = cli(&[
+        "identity",
+        "verify",
+        &token,
+        "--audience",
+        &client_id,
+        "-format=json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(claims["data"]["aud"], client_id.as_str());
+    // another audience, a tampered token: refused
+    let out = cli(&["identity", "verify", &token, "--audience", "other"]);
+    assert!(!out.status.success());
+    let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+    parts[1] = URL_SAFE_NO_PAD.encode(br#"{"aud":"x","exp":99999999999}"#);
+    let out = cli(&["identity", "verify", &parts.join(".")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid"));
+}

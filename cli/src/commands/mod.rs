@@ -6,6 +6,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod auth;
 pub mod exec;
+pub mod identity;
 pub mod kv;
 pub mod lease;
 pub mod login;

@@ -186,3 +186,78 @@ def test_vault_rs_identity_tokens_log_in(clocked):  # noqa: F811
     token = identity.generate_signed_id_token("workload")["data"]["token"]
     auth = login(clocked, "peer", token)
     assert "peer" in auth["policies"]
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jwks test issuer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_path = tmp_path / "key.pem"
+    cert_path = tmp_path / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    cert_path.write_bytes(cert_pem)
+    return cert_pem.decode(), cert_path, key_path
+
+
+def test_jwks_over_tls_trusts_jwks_ca_pem(clocked, tmp_path):  # noqa: F811
+    import ssl
+
+    keys = Keys()
+    keys.add("ec-1", "ES256")
+    cert_pem, cert_path, key_path = _self_signed(tmp_path)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps({"keys": keys.published}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/jwks"
+        root = clocked.client(ROOT_TOKEN)
+        root.sys.enable_auth_method("jwt")
+        root.auth.jwt.create_role("ci", user_claim="sub", allowed_redirect_uris=[], bound_audiences=["vault"])
+        # without the CA the issuer's certificate is not trusted
+        root.auth.jwt.configure(jwks_url=url, bound_issuer=ISSUER)
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            login(clocked, "ci", keys.mint("ec-1"))
+        root.auth.jwt.configure(jwks_url=url, jwks_ca_pem=cert_pem, bound_issuer=ISSUER)
+        assert login(clocked, "ci", keys.mint("ec-1"))["client_token"]
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            root.auth.jwt.configure(jwks_url=url, jwks_ca_pem="not a certificate")
+    finally:
+        server.shutdown()
+        server.server_close()

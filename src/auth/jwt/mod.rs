@@ -277,9 +277,9 @@ impl JwtAuthBackend {
             c.jwks_url = u;
         }
         if let Some(ca) = fields::opt_string(req.data, "jwks_ca_pem")? {
-            if !ca.trim().is_empty()
-                && reqwest::Certificate::from_pem_bundle(ca.as_bytes()).is_err()
-            {
+            let no_certificate = reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+                .map_or(true, |certs| certs.is_empty());
+            if !ca.trim().is_empty() && no_certificate {
                 return Err(bad("jwks_ca_pem is not a PEM certificate bundle"));
             }
             c.jwks_ca_pem = ca;

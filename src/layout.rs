@@ -79,6 +79,7 @@ const AUTH_METHODS: &[&str] = &[
     "auth/mod.rs",
     "auth/approle",
     "auth/userpass",
+    "auth/jwt",
     "auth/tokenutil.rs",
     "auth/cidr.rs",
 ];
@@ -92,6 +93,7 @@ const ABOVE_BARRIER: &[&str] = &[
     "logical/apikeys",
     "auth/approle",
     "auth/userpass",
+    "auth/jwt",
     "auth/tokenutil.rs",
     "auth/cidr.rs",
     "audit",

@@ -10,12 +10,15 @@
 //!   and the mounts' `periodic` work, at the core clock's time); and the
 //!   parts that act on the core itself: the system backend
 //!   ([`core::system`], `sys/`) and the token store ([`core::token_store`],
-//!   `auth/token/`).
+//!   `auth/token/`); and the OAuth2 client-credentials grant
+//!   ([`core::oauth2`], `identity/oidc/token`: an AppRole login that issues
+//!   an identity token, no Vault token).
 //! - [`router`]: the mount tables (secrets engines, auth methods) and
 //!   longest-prefix routing.
 //! - [`logical`]: secrets engines behind the router: kv (v1, v2), cubbyhole,
 //!   apikeys, identity; the [`logical::LogicalBackend`] trait.
-//! - [`auth`]: auth methods behind the router: AppRole and userpass.
+//! - [`auth`]: auth methods behind the router: AppRole, userpass and JWT
+//!   (tokens of an outside issuer, checked against PEM keys or a JWKS URL).
 //! - [`policy`]: HCL/JSON policies compiled into ACLs.
 //! - [`expiration`]: leases and their time index (the core's scheduler
 //!   revokes what is due).

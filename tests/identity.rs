@@ -1,4 +1,4 @@
-//! Identity tokens: Ed25519-signed JWTs for authenticated callers, checked
+//! Identity tokens (here with EdDSA keys): signed JWTs for authenticated callers, checked
 //! here the way a service would — against the JWKS fetched without a token.
 
 mod common;
@@ -260,9 +260,11 @@ fn keys_rotate_on_schedule() {
 #[test]
 fn validation_errors() {
     let s = TestServer::dev();
-    let (st, b) = s.post("identity/oidc/key/k", json!({"algorithm": "RS256"}));
-    assert_eq!(st, 400, "{b}");
-    assert!(b["errors"][0].as_str().unwrap().contains("EdDSA"), "{b}");
+    for alg in ["HS256", "none", "rs256", "ES512"] {
+        let (st, b) = s.post("identity/oidc/key/k", json!({ "algorithm": alg }));
+        assert_eq!(st, 400, "{alg}: {b}");
+        assert!(b["errors"][0].as_str().unwrap().contains("RS256"), "{b}");
+    }
     assert_eq!(s.get("identity/oidc/key/k").0, 404);
     // a role needs an existing key
     assert_eq!(s.post("identity/oidc/role/r", json!({"key": "k"})).0, 400);
@@ -313,4 +315,112 @@ fn validation_errors() {
     let (_, mounts) = s.get("sys/mounts");
     assert_eq!(mounts["data"]["identity/"]["type"], "identity", "{mounts}");
     assert_eq!(s.delete("sys/mounts/identity").0, 400);
+}
+
+#[test]
+fn cli_gets_a_token_and_verifies_it_against_the_jwks() {
+    let s = TestServer::dev();
+    assert_eq!(
+        s.post("identity/oidc/key/k", json!({"algorithm": "ES384"}))
+            .0,
+        204
+    );
+    assert_eq!(s.post("identity/oidc/role/r", json!({"key": "k"})).0, 204);
+    let (_, b) = s.get("identity/oidc/role/r");
+    let client_id = b["data"]["client_id"].as_str().unwrap().to_string();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(common::bin())
+            .args(args)
+            .env("VAULT_ADDR", &s.addr)
+            .env("VAULT_TOKEN", &s.root_token)
+            .output()
+            .expect("run the CLI")
+    };
+    let out = cli(&["identity", "token", "r"]);
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(token.split('.').count(), 3);
+    let out = cli(&[
+        "identity",
+        "verify",
+        &token,
+        "--audience",
+        &client_id,
+        "-format=json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let claims: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(claims["data"]["aud"], client_id.as_str());
+    // another audience, a tampered token: refused
+    let out = cli(&["identity", "verify", &token, "--audience", "other"]);
+    assert!(!out.status.success());
+    let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+    parts[1] = URL_SAFE_NO_PAD.encode(br#"{"aud":"x","exp":99999999999}"#);
+    let out = cli(&["identity", "verify", &parts.join(".")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid"));
+}
+
+#[test]
+fn cli_logs_in_with_jwt_from_a_file_using_this_vaults_own_jwks() {
+    let s = TestServer::dev();
+    assert_eq!(s.post("identity/oidc/key/k", json!({})).0, 204);
+    assert_eq!(
+        s.post("identity/oidc/role/r", json!({"key": "k", "ttl": "5m"}))
+            .0,
+        204
+    );
+    let (_, b) = s.get("identity/oidc/role/r");
+    let audience = b["data"]["client_id"].as_str().unwrap().to_string();
+    assert_eq!(s.post("sys/auth/jwt", json!({"type": "jwt"})).0, 204);
+    let (_, conf) = s.get("identity/oidc/.well-known/openid-configuration");
+    let (st, b) = s.post(
+        "auth/jwt/config",
+        json!({"jwks_url": conf["jwks_uri"], "bound_issuer": conf["issuer"]}),
+    );
+    assert_eq!(st, 204, "{b}");
+    let (st, b) = s.post(
+        "auth/jwt/role/peer",
+        json!({"bound_audiences": [audience], "user_claim": "sub",
+               "token_policies": ["peer"], "claim_mappings": {"namespace": "ns"}}),
+    );
+    assert_eq!(st, 204, "{b}");
+    let (_, b) = s.get("identity/oidc/token/r");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token.jwt");
+    std::fs::write(&file, format!("{}\n", b["data"]["token"].as_str().unwrap())).unwrap();
+    let login = |jwt_arg: String| {
+        std::process::Command::new(common::bin())
+            .args([
+                "login",
+                "-method=jwt",
+                "-format=json",
+                "-no-store",
+                "role=peer",
+                &jwt_arg,
+            ])
+            .env("VAULT_ADDR", &s.addr)
+            .env("HOME", dir.path())
+            .env_remove("VAULT_TOKEN")
+            .output()
+            .expect("run the CLI")
+    };
+    let out = login(format!("jwt=@{}", file.display()));
+    assert!(out.status.success(), "{out:?}");
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let policies = body["auth"]["policies"].as_array().unwrap();
+    assert!(policies.iter().any(|p| p == "peer"), "{body}");
+    assert_eq!(body["auth"]["metadata"]["ns"], "root");
+    assert_eq!(body["auth"]["metadata"]["role"], "peer");
+    // The same token for a role bound to another audience: refused.
+    let (st, _) = s.post(
+        "auth/jwt/role/other",
+        json!({"bound_audiences": ["someone-else"], "token_policies": ["peer"]}),
+    );
+    assert_eq!(st, 204);
+    let (st, b) = s.post(
+        "auth/jwt/login",
+        json!({"role": "other", "jwt": std::fs::read_to_string(&file).unwrap()}),
+    );
+    assert_eq!(st, 400, "{b}");
 }

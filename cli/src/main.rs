@@ -28,8 +28,8 @@ use std::path::PathBuf;
 use crate::client::{TlsFlags, DEFAULT_ADDRESS};
 use crate::commands::operator::OperatorCommand;
 use crate::commands::{
-    apikeys, audit, auth, exec, kv, lease, login, operator, policy, rw, secrets, server, status,
-    token, Context,
+    apikeys, audit, auth, exec, identity, kv, lease, login, operator, policy, rw, secrets, server,
+    status, token, Context,
 };
 use crate::error::{CliError, CmdResult, EXIT_OK};
 use crate::output::{Format, Output};
@@ -124,6 +124,9 @@ enum Command {
     /// Create, inspect, renew and revoke tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Identity tokens: get one from a role, verify one against the JWKS.
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
     /// Manage ACL policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -270,6 +273,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Login(args) => login::run(&ctx, args),
         Command::Auth(command) => auth::run(&ctx, command),
         Command::Token(command) => token::run(&ctx, command),
+        Command::Identity(command) => identity::run(&ctx, command),
         Command::Policy(command) => policy::run(&ctx, command),
         Command::Lease(command) => lease::run(&ctx, command),
         Command::Kv(command) => kv::run(&ctx, command),

@@ -552,7 +552,7 @@ pub fn pad_equal_signs(header: &str, total_len: usize) -> String {
     if signs == 0 {
         signs = 4;
     }
-    if signs % 2 != 0 {
+    if !signs.is_multiple_of(2) {
         signs += 1;
     }
     let side = "=".repeat(signs / 2);

@@ -664,7 +664,11 @@ mod tests {
     }
 
     fn entry(i: usize) -> String {
-        let kind = if i % 2 == 0 { "request" } else { "response" };
+        let kind = if i.is_multiple_of(2) {
+            "request"
+        } else {
+            "response"
+        };
         format!("{{\"time\":\"2024-01-01T00:00:00Z\",\"type\":\"{kind}\",\"request\":{{\"id\":\"{i}\",\"path\":\"secret/x\"}}}}")
     }
 

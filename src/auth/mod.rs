@@ -1,4 +1,4 @@
-//! Auth methods (AppRole, userpass): they check credentials and answer a
+//! Auth methods (AppRole, userpass, JWT): they check credentials and answer a
 //! login with what the token store (a part of the core,
 //! [`crate::core::token_store`]) should issue.
 //!
@@ -9,6 +9,7 @@
 
 pub mod approle;
 pub mod cidr;
+pub mod jwt;
 pub mod tokenutil;
 pub mod userpass;
 
@@ -22,6 +23,7 @@ pub fn backend_for(ctx: &MountContext) -> Option<Arc<dyn LogicalBackend>> {
     match ctx.kind.as_str() {
         "approle" => Some(Arc::new(approle::AppRoleBackend::default())),
         "userpass" => Some(Arc::new(userpass::UserpassBackend::new())),
+        jwt::KIND => Some(Arc::new(jwt::JwtAuthBackend::default())),
         _ => None,
     }
 }

@@ -13,6 +13,7 @@ mod error;
 pub mod generate_root;
 pub mod lockout;
 pub mod metrics;
+pub mod oauth2;
 pub mod path;
 #[cfg(test)]
 mod path_props;

@@ -242,6 +242,20 @@ async fn handle(
     if declared.is_some_and(|n| n > limits.max_request_size) {
         return refuse_too_large(body, declared, limits);
     }
+    // The OAuth2 token endpoint: a form, no Vault token (see oauth2).
+    if method == Method::POST && path == crate::core::oauth2::TOKEN_ENDPOINT {
+        let mut body = body;
+        return match read_body(&mut body, declared, SMALL_BODY, limits.body_read_timeout).await {
+            Ok(bytes) => {
+                super::oauth2::serve(state.core.clone(), &headers, &bytes, Some(remote.ip())).await
+            }
+            Err(BodyError::TooLarge) => refuse_too_large(body, None, limits),
+            Err(_) => closing(error_response(
+                StatusCode::BAD_REQUEST,
+                vec!["request body could not be read".into()],
+            )),
+        };
+    }
     let query = parse_query(uri.query().unwrap_or(""));
     let mut req = match request_head(&method, &path, &query, &headers, remote) {
         Ok(r) => r,

@@ -14,5 +14,6 @@ mod access_log;
 mod error;
 mod handler;
 pub mod json_limits;
+mod oauth2;
 
 pub use handler::{router, HttpLimits};

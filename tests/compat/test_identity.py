@@ -1,5 +1,6 @@
 """Identity tokens (identity/oidc) through hvac and plain requests: keys,
-roles, signed tokens, introspection and the unauthenticated well-known
+roles, signed tokens (EdDSA here; every algorithm in
+test_identity_jwt.py), introspection and the unauthenticated well-known
 documents (dev server, root token `root`)."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def test_well_known_documents_need_no_token(dev_server, role):
     conf = resp.json()
     assert conf["issuer"] == f"{dev_server.url}/v1/identity/oidc"
     assert conf["jwks_uri"] == f"{conf['issuer']}/.well-known/keys"
-    assert conf["id_token_signing_alg_values_supported"] == ["EdDSA"]
+    assert conf["id_token_signing_alg_values_supported"] == ["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"]
     assert "id_token" in conf["response_types_supported"]
 
     resp = requests.get(conf["jwks_uri"], timeout=10)
@@ -94,6 +95,9 @@ def test_signed_token_and_introspection(dev_server, root_client, role):
         other.secrets.identity.generate_signed_id_token("svc")
 
 
-def test_only_eddsa_keys(root_client):
+def test_hvac_default_key_is_rs256_and_unknown_algorithms_are_refused(root_client):
+    identity = root_client.secrets.identity
+    identity.create_named_key("rsa-key")  # hvac sends algorithm=RS256
+    assert identity.read_named_key("rsa-key")["data"]["algorithm"] == "RS256"
     with pytest.raises(hvac.exceptions.InvalidRequest):
-        root_client.secrets.identity.create_named_key("rsa-key")  # hvac defaults to RS256
+        identity.create_named_key("hmac-key", algorithm="HS256")

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod exec;
 pub mod generate_root;
+pub mod identity;
 pub mod kv;
 pub mod lease;
 pub mod login;

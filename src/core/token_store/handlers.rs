@@ -246,9 +246,9 @@ fn params_ttl_capped(requested: u64, max: u64) -> bool {
 /// Seconds as a Go-style duration, shortest unit that is exact ("768h",
 /// "90m", "45s").
 fn go_duration(secs: u64) -> String {
-    if secs > 0 && secs % 3600 == 0 {
+    if secs > 0 && secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
-    } else if secs > 0 && secs % 60 == 0 {
+    } else if secs > 0 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")

@@ -1,6 +1,6 @@
 //! Named signing keys of the identity engine: their configuration, their
-//! Ed25519 key versions, scheduled rotation with overlap, and the public
-//! JWKS.
+//! key versions (RS256, RS384, RS512, ES256, ES384 or EdDSA), scheduled
+//! rotation with overlap, and the public JWKS.
 //!
 //! Owns: the `oidc/key/<name>` entries of the identity mount's storage view.
 //! Each entry holds the key's settings and its versions: the current one
@@ -12,17 +12,16 @@
 //! use the stored versions, and publish or accept only those still
 //! verifiable at the request's time.
 //!
-//! Private keys live only in storage (behind the barrier) and, while a
-//! token is being signed, in an `ed25519_dalek::SigningKey` (zeroized on
-//! drop); the seed is a [`SecretBytes`], zeroized when a [`KeyVersion`] drops. They are
-//! never returned, logged or shown by `Debug`. Must not touch roles' entries
+//! Private keys (PKCS#8 DER) live only in storage (behind the barrier) and
+//! in a [`SecretBytes`], zeroized when a [`KeyVersion`] drops; signing
+//! copies one into the `jsonwebtoken` key for the length of one signature.
+//! They are never returned, logged or shown by `Debug`. Must not touch roles' entries
 //! (except reading them, via the caller), other mounts, tokens or HTTP.
 
 use std::sync::Mutex;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -30,6 +29,8 @@ use zeroize::Zeroizing;
 use crate::barrier::StorageView;
 use crate::crypto::SecretBytes;
 use crate::logical::LogicalError;
+
+use super::jwt::{self, SigningAlgorithm};
 
 /// Storage prefix of named keys.
 pub const KEY_PREFIX: &str = "oidc/key/";
@@ -49,43 +50,95 @@ impl KeyLock {
     }
 }
 
-/// One Ed25519 key pair of a named key.
-#[derive(Serialize, Deserialize)]
+/// One key pair of a named key, of the key's algorithm at the time it was
+/// made (an algorithm change rotates the key).
 pub struct KeyVersion {
     pub kid: String,
-    /// The raw 32-byte public key, base64url (no padding), as in a JWK.
-    pub public: String,
-    /// The 32-byte private seed (stored as base64). Secret: never leaves
-    /// this module; zeroized when dropped.
-    #[serde(with = "seed_base64")]
-    seed: SecretBytes,
+    pub algorithm: SigningAlgorithm,
+    /// The public JWK (`kid`, `alg`, `use: sig`), as published.
+    pub jwk: Value,
+    /// The private key, PKCS#8 v1 DER. Secret: never leaves this module
+    /// but to sign; zeroized when dropped.
+    private: SecretBytes,
     pub created: i64,
     /// When the key stops being published and accepted (None: current).
-    #[serde(default)]
     pub expire_at: Option<i64>,
 }
 
-/// The seed's storage form: standard base64, with every intermediate copy
-/// zeroized.
-mod seed_base64 {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-    use zeroize::Zeroizing;
+/// The storage form of a [`KeyVersion`]. Entries written before keys had
+/// an algorithm hold an Ed25519 `seed` (32 bytes, base64) and its raw
+/// public key instead of `pkcs8` and `jwk`; they load as EdDSA versions.
+#[derive(Serialize, Deserialize)]
+struct StoredVersion {
+    kid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    algorithm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwk: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pkcs8: Option<Zeroizing<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<Zeroizing<String>>,
+    created: i64,
+    #[serde(default)]
+    expire_at: Option<i64>,
+}
 
-    use crate::crypto::SecretBytes;
+/// The PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410): the DER of
+/// a key is this followed by the 32-byte seed.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
-    pub fn serialize<S: Serializer>(seed: &SecretBytes, s: S) -> Result<S::Ok, S::Error> {
-        let text = Zeroizing::new(STANDARD.encode(seed.expose()));
-        s.serialize_str(&text)
+impl Serialize for KeyVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredVersion {
+            kid: self.kid.clone(),
+            algorithm: Some(self.algorithm.as_str().to_string()),
+            jwk: Some(self.jwk.clone()),
+            pkcs8: Some(Zeroizing::new(STANDARD.encode(self.private.expose()))),
+            seed: None,
+            created: self.created,
+            expire_at: self.expire_at,
+        }
+        .serialize(s)
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretBytes, D::Error> {
-        let text = Zeroizing::new(String::deserialize(d)?);
-        let bytes = STANDARD
-            .decode(text.as_bytes())
-            .map_err(|_| serde::de::Error::custom("stored signing key is corrupt"))?;
-        Ok(SecretBytes::new(bytes))
+impl<'de> Deserialize<'de> for KeyVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KeyVersion, D::Error> {
+        use serde::de::Error;
+        let corrupt = || D::Error::custom("stored signing key is corrupt");
+        let st = StoredVersion::deserialize(d)?;
+        let algorithm = match st.algorithm.as_deref() {
+            None => SigningAlgorithm::EdDSA,
+            Some(a) => SigningAlgorithm::parse(a).ok_or_else(corrupt)?,
+        };
+        let private = match (&st.pkcs8, &st.seed) {
+            (Some(p), _) => SecretBytes::new(STANDARD.decode(p.as_bytes()).map_err(|_| corrupt())?),
+            (None, Some(seed)) if algorithm == SigningAlgorithm::EdDSA => {
+                let raw = Zeroizing::new(STANDARD.decode(seed.as_bytes()).map_err(|_| corrupt())?);
+                if raw.len() != 32 {
+                    return Err(corrupt());
+                }
+                let mut der = Zeroizing::new(ED25519_PKCS8_PREFIX.to_vec());
+                der.extend_from_slice(&raw);
+                SecretBytes::from_slice(&der)
+            }
+            _ => return Err(corrupt()),
+        };
+        let jwk = match st.jwk {
+            Some(j) => j,
+            None => jwt::public_jwk(algorithm, &st.kid, private.expose()).map_err(|_| corrupt())?,
+        };
+        Ok(KeyVersion {
+            kid: st.kid,
+            algorithm,
+            jwk,
+            private,
+            created: st.created,
+            expire_at: st.expire_at,
+        })
     }
 }
 
@@ -93,6 +146,7 @@ impl std::fmt::Debug for KeyVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyVersion")
             .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
             .field("created", &self.created)
             .field("expire_at", &self.expire_at)
             .finish_non_exhaustive()
@@ -100,33 +154,25 @@ impl std::fmt::Debug for KeyVersion {
 }
 
 impl KeyVersion {
-    fn generate(now: i64) -> KeyVersion {
-        let seed = Zeroizing::new(crate::crypto::random_array::<32>());
-        let sk = SigningKey::from_bytes(&seed);
-        KeyVersion {
-            kid: uuid::Uuid::new_v4().to_string(),
-            public: URL_SAFE_NO_PAD.encode(sk.verifying_key().to_bytes()),
-            seed: SecretBytes::from_slice(seed.as_slice()),
+    fn generate(algorithm: SigningAlgorithm, now: i64) -> Result<KeyVersion, LogicalError> {
+        let failed = |_| LogicalError::Internal("signing key generation failed".into());
+        let kid = uuid::Uuid::new_v4().to_string();
+        let private = algorithm.generate().map_err(failed)?;
+        let jwk = jwt::public_jwk(algorithm, &kid, private.expose()).map_err(failed)?;
+        Ok(KeyVersion {
+            kid,
+            algorithm,
+            jwk,
+            private,
             created: now,
             expire_at: None,
-        }
+        })
     }
 
-    /// The signing key (zeroized when dropped).
-    pub fn signing_key(&self) -> Result<SigningKey, LogicalError> {
-        let arr: Zeroizing<[u8; 32]> = Zeroizing::new(
-            self.seed
-                .expose()
-                .try_into()
-                .map_err(|_| LogicalError::Internal("stored signing key is corrupt".into()))?,
-        );
-        Ok(SigningKey::from_bytes(&arr))
-    }
-
-    /// The public key.
-    pub fn verifying_key(&self) -> Option<VerifyingKey> {
-        let raw: [u8; 32] = URL_SAFE_NO_PAD.decode(&self.public).ok()?.try_into().ok()?;
-        VerifyingKey::from_bytes(&raw).ok()
+    /// Signs `claims` with this version.
+    pub fn sign(&self, claims: &serde_json::Map<String, Value>) -> Result<String, LogicalError> {
+        jwt::sign(self.algorithm, &self.kid, claims, self.private.expose())
+            .map_err(|_| LogicalError::Internal("stored signing key is corrupt".into()))
     }
 
     /// Whether the key is still published and accepted at `now`.
@@ -134,16 +180,9 @@ impl KeyVersion {
         self.expire_at.is_none_or(|t| t > now)
     }
 
-    /// The public JWK (RFC 8037 OKP).
+    /// The public JWK.
     pub fn jwk(&self) -> Value {
-        json!({
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": self.public,
-            "kid": self.kid,
-            "alg": super::jwt::ALG,
-            "use": "sig",
-        })
+        self.jwk.clone()
     }
 }
 
@@ -167,26 +206,35 @@ pub struct KeyParams {
     pub rotation_period: Option<u64>,
     pub verification_ttl: Option<u64>,
     pub allowed_client_ids: Option<Vec<String>>,
+    pub algorithm: Option<SigningAlgorithm>,
 }
 
 impl NamedKey {
     /// A new key with one fresh version.
-    pub fn new(p: KeyParams, now: i64) -> NamedKey {
-        let v = KeyVersion::generate(now);
+    pub fn new(p: KeyParams, now: i64) -> Result<NamedKey, LogicalError> {
+        let algorithm = p.algorithm.unwrap_or(SigningAlgorithm::RS256);
+        let v = KeyVersion::generate(algorithm, now)?;
         let rotation_period = p.rotation_period.unwrap_or(DEFAULT_PERIOD);
-        NamedKey {
-            algorithm: super::jwt::ALG.into(),
+        Ok(NamedKey {
+            algorithm: algorithm.as_str().into(),
             rotation_period,
             verification_ttl: p.verification_ttl.unwrap_or(DEFAULT_PERIOD),
             allowed_client_ids: p.allowed_client_ids.unwrap_or_else(|| vec!["*".into()]),
             next_rotation: now.saturating_add(rotation_period as i64),
             current: v.kid.clone(),
             versions: vec![v],
-        }
+        })
     }
 
-    /// Applies an update; a new rotation period restarts the schedule.
-    pub fn update(&mut self, p: KeyParams, now: i64) {
+    /// The algorithm new versions get.
+    pub fn signing_algorithm(&self) -> SigningAlgorithm {
+        SigningAlgorithm::parse(&self.algorithm).unwrap_or(SigningAlgorithm::EdDSA)
+    }
+
+    /// Applies an update; a new rotation period restarts the schedule, a
+    /// new algorithm rotates the key (the old version stays verifiable for
+    /// `verification_ttl`, as at any rotation).
+    pub fn update(&mut self, p: KeyParams, now: i64) -> Result<(), LogicalError> {
         if let Some(rp) = p.rotation_period {
             if rp != self.rotation_period {
                 self.rotation_period = rp;
@@ -199,6 +247,13 @@ impl NamedKey {
         if let Some(ids) = p.allowed_client_ids {
             self.allowed_client_ids = ids;
         }
+        if let Some(a) = p.algorithm {
+            if a != self.signing_algorithm() {
+                self.algorithm = a.as_str().into();
+                self.rotate(now, None)?;
+            }
+        }
+        Ok(())
     }
 
     /// The version that signs new tokens.
@@ -211,7 +266,8 @@ impl NamedKey {
 
     /// Rotates: a new current version; the previous one stays verifiable
     /// for `verification_ttl` (this rotation's override, else the key's).
-    pub fn rotate(&mut self, now: i64, verification_ttl: Option<u64>) {
+    pub fn rotate(&mut self, now: i64, verification_ttl: Option<u64>) -> Result<(), LogicalError> {
+        let v = KeyVersion::generate(self.signing_algorithm(), now)?;
         let ttl = verification_ttl.unwrap_or(self.verification_ttl);
         let expire = now.saturating_add(ttl as i64);
         for v in &mut self.versions {
@@ -219,11 +275,11 @@ impl NamedKey {
                 v.expire_at = Some(expire);
             }
         }
-        let v = KeyVersion::generate(now);
         self.current = v.kid.clone();
         self.versions.push(v);
         self.next_rotation = now.saturating_add(self.rotation_period as i64);
         self.prune(now);
+        Ok(())
     }
 
     /// Drops versions past their verification window. True if any went.
@@ -234,12 +290,12 @@ impl NamedKey {
     }
 
     /// Rotates if due and prunes; true if the entry changed.
-    fn refresh(&mut self, now: i64) -> bool {
+    fn refresh(&mut self, now: i64) -> Result<bool, LogicalError> {
         if now >= self.next_rotation {
-            self.rotate(now, None);
-            return true;
+            self.rotate(now, None)?;
+            return Ok(true);
         }
-        self.prune(now)
+        Ok(self.prune(now))
     }
 
     /// Whether the key may sign for `client_id`.
@@ -321,7 +377,7 @@ pub fn refresh_all_locked(storage: &StorageView, now: i64) -> Result<Refreshed, 
             continue;
         };
         let due = now >= key.next_rotation;
-        if key.refresh(now) {
+        if key.refresh(now)? {
             save(storage, &name, &key)?;
             if due {
                 tracing::info!(key = %name, kid = %key.current, "identity signing key rotated on schedule");
@@ -355,17 +411,18 @@ pub fn jwks(storage: &StorageView, now: i64) -> Result<Value, LogicalError> {
     Ok(json!({ "keys": keys }))
 }
 
-/// The verifying key for `kid`, if some key publishes it at `now`.
-pub fn find_verifying(
+/// The algorithm and public JWK of `kid`, if some key publishes it at
+/// `now`.
+pub fn find_public(
     storage: &StorageView,
     kid: &str,
     now: i64,
-) -> Result<Option<VerifyingKey>, LogicalError> {
+) -> Result<Option<(SigningAlgorithm, Value)>, LogicalError> {
     Ok(all(storage)?
         .iter()
         .flat_map(|k| k.versions.iter())
         .find(|v| v.kid == kid && v.verifiable_at(now))
-        .and_then(KeyVersion::verifying_key))
+        .map(|v| (v.algorithm, v.jwk())))
 }
 
 #[cfg(test)]
@@ -378,45 +435,106 @@ mod tests {
             KeyParams {
                 rotation_period: Some(100),
                 verification_ttl: Some(50),
+                algorithm: Some(SigningAlgorithm::ES256),
                 ..KeyParams::default()
             },
             1000,
-        );
+        )
+        .unwrap();
         let first = k.current.clone();
-        assert!(!k.refresh(1099));
-        assert!(k.refresh(1100));
+        assert!(!k.refresh(1099).unwrap());
+        assert!(k.refresh(1100).unwrap());
         assert_ne!(k.current, first);
         assert_eq!(k.versions.len(), 2);
         assert_eq!(k.next_rotation, 1200);
         let old = k.versions.iter().find(|v| v.kid == first).unwrap();
         assert_eq!(old.expire_at, Some(1150));
         assert!(old.verifiable_at(1149) && !old.verifiable_at(1150));
-        assert!(k.refresh(1150)); // pruned
+        assert!(k.refresh(1150).unwrap()); // pruned
         assert_eq!(k.versions.len(), 1);
         // the signing key matches the published key
         let cur = k.current().unwrap();
+        let claims = json!({"sub": "x"}).as_object().cloned().unwrap();
+        let token = cur.sign(&claims).unwrap();
         assert_eq!(
-            cur.signing_key().unwrap().verifying_key(),
-            cur.verifying_key().unwrap()
+            jwt::verify(&token, &cur.jwk, cur.algorithm.jose()).unwrap(),
+            claims
         );
-        // Debug never shows the seed
+        // Debug never shows the private key
         let shown = format!("{k:?}");
-        let seed_b64 = base64::engine::general_purpose::STANDARD.encode(cur.seed.expose());
-        assert!(!shown.contains(&seed_b64), "{shown}");
-        // the storage form is unchanged: base64 of the 32-byte seed, and it
-        // round-trips
+        let private_b64 = STANDARD.encode(cur.private.expose());
+        assert!(!shown.contains(&private_b64), "{shown}");
+        // the storage form round-trips
         let stored = serde_json::to_value(cur).unwrap();
-        assert_eq!(stored["seed"], json!(seed_b64));
+        assert_eq!(stored["pkcs8"], json!(private_b64));
+        assert_eq!(stored["algorithm"], "ES256");
         let back: KeyVersion = serde_json::from_value(stored).unwrap();
-        assert_eq!(back.seed, cur.seed);
+        assert_eq!(back.private, cur.private);
+        assert_eq!(back.jwk, cur.jwk);
         let mut bad = serde_json::to_value(cur).unwrap();
-        bad["seed"] = json!("not base64!");
+        bad["pkcs8"] = json!("not base64!");
+        assert!(serde_json::from_value::<KeyVersion>(bad).is_err());
+        let mut bad = serde_json::to_value(cur).unwrap();
+        bad["algorithm"] = json!("HS256");
         assert!(serde_json::from_value::<KeyVersion>(bad).is_err());
     }
 
     #[test]
+    fn an_algorithm_change_rotates() {
+        let mut k = NamedKey::new(KeyParams::default(), 0).unwrap();
+        assert_eq!(k.algorithm, "RS256");
+        assert_eq!(k.current().unwrap().jwk["kty"], "RSA");
+        let first = k.current.clone();
+        k.update(
+            KeyParams {
+                algorithm: Some(SigningAlgorithm::EdDSA),
+                ..KeyParams::default()
+            },
+            10,
+        )
+        .unwrap();
+        assert_ne!(k.current, first);
+        assert_eq!(k.current().unwrap().jwk["crv"], "Ed25519");
+        let old = k.versions.iter().find(|v| v.kid == first).unwrap();
+        assert_eq!(old.algorithm, SigningAlgorithm::RS256);
+        assert_eq!(old.expire_at, Some(10 + DEFAULT_PERIOD as i64));
+    }
+
+    #[test]
+    fn entries_from_before_algorithms_load_as_eddsa() {
+        // An Ed25519 version as stored before keys had an algorithm: the
+        // seed and the raw public key (RFC 8032 test vector 1).
+        let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap();
+        let public = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let stored = json!({
+            "kid": "old",
+            "public": public,
+            "seed": STANDARD.encode(&seed),
+            "created": 5,
+            "expire_at": null,
+        });
+        let v: KeyVersion = serde_json::from_value(stored).unwrap();
+        assert_eq!(v.algorithm, SigningAlgorithm::EdDSA);
+        assert_eq!(v.jwk["x"], public);
+        assert_eq!(v.jwk["kid"], "old");
+        let claims = json!({"a": 1}).as_object().cloned().unwrap();
+        let t = v.sign(&claims).unwrap();
+        assert_eq!(jwt::verify(&t, &v.jwk, v.algorithm.jose()).unwrap(), claims);
+        let short = json!({"kid": "old", "seed": STANDARD.encode([1u8; 31]), "created": 5});
+        assert!(serde_json::from_value::<KeyVersion>(short).is_err());
+    }
+
+    #[test]
     fn allowed_client_ids() {
-        let mut k = NamedKey::new(KeyParams::default(), 0);
+        let mut k = NamedKey::new(
+            KeyParams {
+                algorithm: Some(SigningAlgorithm::EdDSA),
+                ..KeyParams::default()
+            },
+            0,
+        )
+        .unwrap();
         assert!(k.allows("anything"));
         k.allowed_client_ids = vec!["a".into()];
         assert!(k.allows("a") && !k.allows("b"));

@@ -1,21 +1,25 @@
 //! The `identity` secrets engine (mounted once, at `identity/`): signed
-//! identity tokens. vault-rs signs short-lived Ed25519 JWTs (`EdDSA`) for
-//! authenticated callers and publishes its public keys as a JWKS, so
-//! services validate each other's tokens locally.
+//! identity tokens. vault-rs signs short-lived JWTs (RS256 by default;
+//! RS384, RS512, ES256, ES384 or EdDSA per key) for authenticated callers
+//! and publishes its public keys as a JWKS, so services validate each
+//! other's tokens locally.
 //!
-//! Paths (relative to the mount): `oidc/key/:name` (create/update, read,
-//! delete; LIST `oidc/key`), `oidc/key/:name/rotate`, `oidc/role/:name`
-//! (likewise; LIST `oidc/role`), `oidc/token/:role` (GET: a signed token
-//! for the caller), `oidc/introspect`, and, without a token,
-//! `oidc/.well-known/keys` and `oidc/.well-known/openid-configuration`.
+//! Paths (relative to the mount): `oidc/config` (the issuer),
+//! `oidc/key/:name` (create/update, read, delete; LIST `oidc/key`),
+//! `oidc/key/:name/rotate`, `oidc/role/:name` (likewise; LIST
+//! `oidc/role`), `oidc/token/:role` (GET: a signed token for the caller),
+//! `oidc/introspect`, and, without a token, `oidc/.well-known/keys` and
+//! `oidc/.well-known/openid-configuration`.
 //!
 //! Owns: request dispatch, token issue (claims) and introspection; keys
-//! live in [`keys`], roles in [`roles`], the JWS format in [`jwt`]. The
-//! issuer (`<api_addr>/v1/identity/oidc`) comes from the mount's context
-//! ([`MountContext::api_addr`]). Scheduled key rotation runs in
-//! [`LogicalBackend::periodic`], driven by the core's scheduler: requests
-//! (the unauthenticated JWKS included) never write. Must not touch other
-//! mounts, the barrier, tokens or HTTP; never logs a token or a private key.
+//! live in [`keys`], roles in [`roles`], signing and verification (on
+//! `jsonwebtoken`) in [`jwt`]. The issuer is `<issuer>/v1/identity/oidc`
+//! when `oidc/config` sets one, else `<api_addr>/v1/identity/oidc` from
+//! the mount's context ([`MountContext::api_addr`]). Scheduled key
+//! rotation runs in [`LogicalBackend::periodic`], driven by the core's
+//! scheduler: requests (the unauthenticated JWKS included) never write.
+//! Must not touch other mounts, the barrier, tokens or HTTP; never logs a
+//! token or a private key.
 
 pub mod jwt;
 pub mod keys;
@@ -87,7 +91,17 @@ impl IdentityBackend {
         *self.api_addr.write().unwrap_or_else(|p| p.into_inner()) = addr;
     }
 
-    /// The `iss` of the mount's tokens: `<api_addr>/v1/identity/oidc`.
+    /// The `iss` of the mount's tokens: `<issuer>/v1/identity/oidc` when
+    /// `oidc/config` sets an issuer, else [`Self::issuer`].
+    pub fn issuer_in(&self, storage: &StorageView) -> Result<String, LogicalError> {
+        Ok(match load_config(storage)?.issuer {
+            Some(base) if !base.is_empty() => format!("{base}/v1/identity/oidc"),
+            _ => self.issuer(),
+        })
+    }
+
+    /// The `iss` of the mount's tokens when no issuer is configured:
+    /// `<api_addr>/v1/identity/oidc`.
     pub fn issuer(&self) -> String {
         let addr = self.api_addr.read().unwrap_or_else(|p| p.into_inner());
         let base = addr.as_deref().unwrap_or(DEFAULT_API_ADDR);
@@ -97,6 +111,71 @@ impl IdentityBackend {
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.keys_lock.lock()
     }
+}
+
+/// The `oidc/config` entry.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct OidcConfig {
+    /// Scheme, host and optional port (no path), e.g.
+    /// `https://vault.example:8200`.
+    #[serde(default)]
+    issuer: Option<String>,
+}
+
+const CONFIG_ENTRY: &str = "oidc/config";
+
+fn load_config(storage: &StorageView) -> Result<OidcConfig, LogicalError> {
+    Ok(storage.get_json(CONFIG_ENTRY)?.unwrap_or_default())
+}
+
+/// Checks an issuer base as Vault does: an http(s) URL with a host and
+/// nothing after it but an optional port. Returns it without a trailing
+/// `/`.
+fn check_issuer(raw: &str) -> Result<String, LogicalError> {
+    let bad = || {
+        LogicalError::BadRequest(format!(
+            "invalid issuer \"{raw}\": use a URL of scheme, host and optional port, such as https://vault.example.com:8200"
+        ))
+    };
+    let s = raw.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    if rest.is_empty()
+        || rest.contains(['/', '?', '#', '@', ' '])
+        || rest.starts_with(':')
+        || rest.chars().any(char::is_control)
+    {
+        return Err(bad());
+    }
+    if let Some((_, port)) = rest.rsplit_once(':').filter(|_| !rest.ends_with(']')) {
+        if !rest.starts_with('[') || rest.contains("]:") {
+            port.parse::<u16>().map_err(|_| bad())?;
+        }
+    }
+    Ok(s.to_string())
+}
+
+fn read_config(req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+    let c = load_config(req.storage)?;
+    let mut data = Map::new();
+    data.insert("issuer".into(), json!(c.issuer.unwrap_or_default()));
+    Ok(Response::data(data))
+}
+
+fn write_config(id: &IdentityBackend, req: &LogicalRequest<'_>) -> Result<Response, LogicalError> {
+    let _g = id.lock();
+    let mut c = load_config(req.storage)?;
+    if let Some(raw) = fields::opt_string(req.data, "issuer")? {
+        c.issuer = if raw.trim().is_empty() {
+            None
+        } else {
+            Some(check_issuer(&raw)?)
+        };
+    }
+    req.storage.put_json(CONFIG_ENTRY, &c)?;
+    Ok(Response::empty())
 }
 
 /// Key and role names: letters, digits, `_`, `-`, `.`.
@@ -118,6 +197,7 @@ fn check_name(name: &str) -> Result<&str, LogicalError> {
 
 /// The routes of the engine.
 enum Route<'a> {
+    Config,
     KeyList,
     Key(&'a str),
     KeyRotate(&'a str),
@@ -129,6 +209,7 @@ enum Route<'a> {
     OpenIdConfig,
 }
 
+const CONFIG: &str = "oidc/config";
 const KEYS: &str = "oidc/key/";
 const KEY: &str = "oidc/key/:name";
 const KEY_ROTATE: &str = "oidc/key/:name/rotate";
@@ -143,10 +224,12 @@ const KEY_FIELDS: &[Field] = &[
     Field::new("verification_ttl", FieldType::Duration),
     Field::new("allowed_client_ids", FieldType::StringList),
 ];
+const CONFIG_FIELDS: &[Field] = &[Field::new("issuer", FieldType::String)];
 const ROTATE_FIELDS: &[Field] = &[Field::new("verification_ttl", FieldType::Duration)];
 const ROLE_FIELDS: &[Field] = &[
     Field::new("key", FieldType::String),
     Field::new("ttl", FieldType::Duration),
+    Field::new("scopes", FieldType::StringList),
 ];
 const INTROSPECT_FIELDS: &[Field] = &[
     Field::new("token", FieldType::String).required(),
@@ -161,6 +244,7 @@ const KEY_ROUTE: sdk::Route =
 /// end in `/` ("oidc/role/x/" must not reach the handler of "oidc/role/x",
 /// or a policy on the latter could be sidestepped).
 const ROUTES: &[sdk::Route] = &[
+    sdk::Route::new(CONFIG, &[Read, Create, Update]).fields(CONFIG_FIELDS),
     sdk::Route::list(KEYS),
     KEY_ROUTE,
     sdk::Route::new(KEY_ROTATE, &[Create, Update]).fields(ROTATE_FIELDS),
@@ -175,6 +259,7 @@ const ROUTES: &[sdk::Route] = &[
 /// The typed route of a matched path.
 fn typed<'a>(m: &Matched<'_, 'a>) -> Option<Route<'a>> {
     Some(match m.pattern() {
+        CONFIG => Route::Config,
         KEYS => Route::KeyList,
         KEY => Route::Key(m.get("name")),
         KEY_ROTATE => Route::KeyRotate(m.get("name")),
@@ -201,6 +286,8 @@ impl LogicalBackend for IdentityBackend {
         };
         let op = req.operation;
         match (r, op) {
+            (Route::Config, Read) => read_config(req),
+            (Route::Config, Create | Update) => write_config(self, req),
             (Route::KeyList, List) => list(keys::names(req.storage)?),
             (Route::Key(n), Read) => read_key(req, check_name(n)?),
             (Route::Key(n), Create | Update) => write_key(self, req, check_name(n)?),
@@ -220,7 +307,10 @@ impl LogicalBackend for IdentityBackend {
                 200,
                 keys::jwks(req.storage, req.clock.unix())?,
             )),
-            (Route::OpenIdConfig, Read) => Ok(Response::raw(200, openid_configuration(self))),
+            (Route::OpenIdConfig, Read) => Ok(Response::raw(
+                200,
+                openid_configuration(&self.issuer_in(req.storage)?),
+            )),
             _ => Err(LogicalError::UnsupportedOperation),
         }
     }
@@ -287,14 +377,16 @@ fn list(names: Vec<String>) -> Result<Response, LogicalError> {
     Ok(Response::list(names))
 }
 
-fn openid_configuration(id: &IdentityBackend) -> Value {
-    let iss = id.issuer();
+fn openid_configuration(iss: &str) -> Value {
     json!({
         "issuer": iss,
         "jwks_uri": format!("{iss}/.well-known/keys"),
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [jwt::ALG],
+        "id_token_signing_alg_values_supported": algorithm_names(),
+        "token_endpoint": format!("{iss}/token"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     })
 }
 
@@ -313,17 +405,20 @@ fn key_params(data: &Map<String, Value>) -> Result<keys::KeyParams, LogicalError
         rotation_period,
         verification_ttl: f.u64("verification_ttl"),
         allowed_client_ids: f.strings("allowed_client_ids"),
+        algorithm: match f.string("algorithm") {
+            None | Some("") => None,
+            Some(a) => Some(jwt::SigningAlgorithm::parse(a).ok_or_else(|| {
+                LogicalError::BadRequest(format!(
+                    "unknown signing algorithm \"{a}\": use one of {}",
+                    algorithm_names().join(", ")
+                ))
+            })?),
+        },
     })
 }
 
-fn check_algorithm(data: &Map<String, Value>) -> Result<(), LogicalError> {
-    match fields::opt_string(data, "algorithm")? {
-        None => Ok(()),
-        Some(a) if a == jwt::ALG => Ok(()),
-        Some(a) => Err(LogicalError::BadRequest(format!(
-            "unsupported algorithm \"{a}\": vault-rs signs identity tokens with \"EdDSA\" (Ed25519) only"
-        ))),
-    }
+fn algorithm_names() -> Vec<&'static str> {
+    jwt::ALGORITHMS.iter().map(|a| a.as_str()).collect()
 }
 
 fn read_key(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> {
@@ -338,16 +433,15 @@ fn write_key(
     req: &LogicalRequest<'_>,
     name: &str,
 ) -> Result<Response, LogicalError> {
-    check_algorithm(req.data)?;
     let params = key_params(req.data)?;
     let now = req.clock.unix();
     let _g = id.lock();
     let key = match keys::load(req.storage, name)? {
         Some(mut k) => {
-            k.update(params, now);
+            k.update(params, now)?;
             k
         }
-        None => keys::NamedKey::new(params, now),
+        None => keys::NamedKey::new(params, now)?,
     };
     // A role's tokens must stay verifiable for their whole life.
     for (role_name, role) in roles::all(req.storage)? {
@@ -397,7 +491,7 @@ fn rotate_key(
             "no named key found at \"{name}\""
         )));
     };
-    key.rotate(now, ttl);
+    key.rotate(now, ttl)?;
     keys::save(req.storage, name, &key)?;
     id.next_due.store(0, Ordering::SeqCst);
     tracing::info!(key = %name, kid = %key.current, "identity signing key rotated");
@@ -453,13 +547,37 @@ fn write_role(
     let template = if req.data.contains_key("template") {
         roles::normalize_template(req.data.get("template"))?
     } else {
-        existing.map(|r| r.template).unwrap_or_default()
+        existing
+            .as_ref()
+            .map(|r| r.template.clone())
+            .unwrap_or_default()
+    };
+    let scopes = match fields::opt_string_list(req.data, "scopes")? {
+        Some(list) => {
+            for s in &list {
+                if s.is_empty()
+                    || !s
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+                {
+                    return Err(LogicalError::BadRequest(format!(
+                        "invalid scope \"{s}\": scopes are printable ASCII without spaces, quotes or backslashes"
+                    )));
+                }
+            }
+            list
+        }
+        None => existing
+            .as_ref()
+            .map(|r| r.scopes.clone())
+            .unwrap_or_default(),
     };
     let role = roles::Role {
         key: key_name,
         ttl,
         client_id,
         template,
+        scopes,
     };
     roles::save(req.storage, name, &role)?;
     Ok(Response::empty())
@@ -492,7 +610,7 @@ fn issue_token(
     }
     let caller = req.caller;
     let mut claims = roles::render(&role.template, caller);
-    claims.insert("iss".into(), json!(id.issuer()));
+    claims.insert("iss".into(), json!(id.issuer_in(req.storage)?));
     claims.insert("sub".into(), json!(caller.accessor));
     claims.insert("aud".into(), json!(role.client_id));
     claims.insert("iat".into(), json!(now));
@@ -504,16 +622,109 @@ fn issue_token(
     claims
         .entry("metadata")
         .or_insert_with(|| Value::Object(caller.metadata.clone()));
-    let current = key.current()?;
-    let token = {
-        let sk = current.signing_key()?;
-        jwt::encode(&current.kid, &claims, &sk)
-    };
+    let token = key.current()?.sign(&claims)?;
     let mut data = Map::new();
     data.insert("token".into(), json!(token));
     data.insert("client_id".into(), json!(role.client_id));
     data.insert("ttl".into(), json!(role.ttl));
     Ok(Response::data(data))
+}
+
+/// An OAuth2 client that authenticated for a client-credentials grant
+/// (RFC 6749 §4.4), as the core verified it: the client's id and what its
+/// credential grants.
+pub struct GrantClient {
+    /// The OAuth2 `client_id` (`sub` of the token).
+    pub client_id: String,
+    /// The identity role whose key and settings issue the token.
+    pub role: String,
+    pub policies: Vec<String>,
+    pub metadata: Map<String, Value>,
+}
+
+/// A granted access token.
+pub struct Grant {
+    pub access_token: String,
+    pub expires_in: u64,
+    /// The granted scopes, space-separated ("" for none).
+    pub scope: String,
+}
+
+/// Why a client-credentials grant was refused (RFC 6749 §5.2).
+#[derive(Debug, PartialEq, Eq)]
+pub enum GrantError {
+    /// No identity role for the client.
+    UnauthorizedClient,
+    /// A requested scope is not among the role's.
+    InvalidScope(String),
+    /// Storage or a stored key failed.
+    Server(String),
+}
+
+impl IdentityBackend {
+    /// Issues an access token for `client` with the identity role it
+    /// names, for `scope` (space-separated; each must be one of the
+    /// role's `scopes`). The token carries `scope` when any was granted.
+    pub fn grant_client_credentials(
+        &self,
+        storage: &StorageView,
+        now: i64,
+        client: &GrantClient,
+        scope: Option<&str>,
+    ) -> Result<Grant, GrantError> {
+        let server = |e: LogicalError| GrantError::Server(e.to_string());
+        let Ok(name) = check_name(&client.role) else {
+            return Err(GrantError::UnauthorizedClient);
+        };
+        let role = roles::load(storage, name)
+            .map_err(server)?
+            .ok_or(GrantError::UnauthorizedClient)?;
+        let mut granted: Vec<&str> = Vec::new();
+        for s in scope.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+            if !role.scopes.iter().any(|r| r == s) {
+                return Err(GrantError::InvalidScope(s.to_string()));
+            }
+            if !granted.contains(&s) {
+                granted.push(s);
+            }
+        }
+        let key = keys::load(storage, &role.key)
+            .map_err(server)?
+            .ok_or_else(|| GrantError::Server(format!("key \"{}\" not found", role.key)))?;
+        if !key.allows(&role.client_id) {
+            return Err(GrantError::UnauthorizedClient);
+        }
+        let caller = crate::logical::Caller {
+            policies: client.policies.clone(),
+            metadata: client.metadata.clone(),
+            ..crate::logical::Caller::default()
+        };
+        let mut claims = roles::render(&role.template, &caller);
+        claims.insert(
+            "iss".into(),
+            json!(self.issuer_in(storage).map_err(server)?),
+        );
+        claims.insert("sub".into(), json!(client.client_id));
+        claims.insert("aud".into(), json!(role.client_id));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now.saturating_add(role.ttl as i64)));
+        claims.insert("namespace".into(), json!("root"));
+        claims.insert("client_id".into(), json!(client.client_id));
+        let scope = granted.join(" ");
+        if !scope.is_empty() {
+            claims.insert("scope".into(), json!(scope));
+        }
+        claims
+            .entry("policies")
+            .or_insert_with(|| json!(client.policies));
+        let current = key.current().map_err(server)?;
+        let access_token = current.sign(&claims).map_err(server)?;
+        Ok(Grant {
+            access_token,
+            expires_in: role.ttl,
+            scope,
+        })
+    }
 }
 
 /// Why a token is not active ("" when it is).
@@ -524,17 +735,19 @@ fn check_token(
     client_id: Option<&str>,
     now: i64,
 ) -> Result<Result<(), String>, LogicalError> {
-    let parsed = match jwt::parse(token) {
+    let peeked = match jwt::peek(token) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let Some(vk) = keys::find_verifying(storage, &parsed.header.kid, now)? else {
+    let kid = peeked.kid.unwrap_or_default();
+    let Some((alg, jwk)) = keys::find_public(storage, &kid, now)? else {
         return Ok(Err("unknown or expired signing key".into()));
     };
-    if !parsed.verify(&vk) {
-        return Ok(Err("invalid signature".into()));
-    }
-    let c = &parsed.claims;
+    let claims = match jwt::verify(token, &jwk, alg.jose()) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let c = &claims;
     match c.get("exp").and_then(Value::as_i64) {
         Some(exp) if exp > now => {}
         Some(_) => return Ok(Err("token is expired".into())),
@@ -546,7 +759,7 @@ fn check_token(
     {
         return Ok(Err("token is issued in the future".into()));
     }
-    if c.get("iss").and_then(Value::as_str) != Some(id.issuer().as_str()) {
+    if c.get("iss").and_then(Value::as_str) != Some(id.issuer_in(storage)?.as_str()) {
         return Ok(Err("issuer does not match".into()));
     }
     if let Some(cid) = client_id {
@@ -661,13 +874,13 @@ mod tests {
         let r = call(&b, &s, Operation::Read, "oidc/token/r", json!({})).unwrap();
         let d = r.data.unwrap();
         let token = d["token"].as_str().unwrap().to_string();
-        let p = jwt::parse(&token).unwrap();
-        assert_eq!(
-            p.claims["iss"],
-            "https://vault.example:8200/v1/identity/oidc"
-        );
-        assert_eq!(p.claims["sub"], "acc-1");
-        assert_eq!(p.claims["aud"], d["client_id"]);
+        let kid = jwt::peek(&token).unwrap().kid.unwrap();
+        let (alg, jwk) = keys::find_public(&s, &kid, 0).unwrap().unwrap();
+        assert_eq!(alg, jwt::SigningAlgorithm::RS256, "Vault's default");
+        let claims = jwt::verify(&token, &jwk, alg.jose()).unwrap();
+        assert_eq!(claims["iss"], "https://vault.example:8200/v1/identity/oidc");
+        assert_eq!(claims["sub"], "acc-1");
+        assert_eq!(claims["aud"], d["client_id"]);
         let active = |t: &str, cid: Value| {
             call(
                 &b,
@@ -767,6 +980,76 @@ mod tests {
             configured.issuer(),
             format!("{DEFAULT_API_ADDR}/v1/identity/oidc")
         );
+    }
+
+    #[test]
+    fn the_configured_issuer_names_every_token() {
+        let s = view();
+        let b = backend_on(&s);
+        let up = |path: &str, data| call(&b, &s, Operation::Update, path, data);
+        for bad in [
+            "vault.example",
+            "ftp://vault.example",
+            "https://",
+            "https://vault.example/path",
+            "https://vault.example:port",
+            "https://user@vault.example",
+        ] {
+            assert!(
+                matches!(
+                    up("oidc/config", json!({ "issuer": bad })),
+                    Err(LogicalError::BadRequest(_))
+                ),
+                "{bad}"
+            );
+        }
+        up("oidc/config", json!({"issuer": "https://id.example:8443/"})).unwrap();
+        let read = call(&b, &s, Operation::Read, "oidc/config", json!({})).unwrap();
+        assert_eq!(read.data.unwrap()["issuer"], "https://id.example:8443");
+        let iss = "https://id.example:8443/v1/identity/oidc";
+        let conf = call(&b, &s, Operation::Read, WELL_KNOWN_CONFIG, json!({}))
+            .unwrap()
+            .raw
+            .unwrap();
+        assert_eq!(conf["issuer"], iss);
+        assert_eq!(conf["jwks_uri"], format!("{iss}/.well-known/keys"));
+        assert_eq!(conf["token_endpoint"], format!("{iss}/token"));
+        assert_eq!(
+            conf["id_token_signing_alg_values_supported"],
+            json!(["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"])
+        );
+        up("oidc/key/k", json!({"algorithm": "ES384"})).unwrap();
+        assert!(up("oidc/key/bad", json!({"algorithm": "HS256"})).is_err());
+        assert!(up("oidc/key/bad", json!({"algorithm": "none"})).is_err());
+        up("oidc/role/r", json!({"key": "k"})).unwrap();
+        let d = call(&b, &s, Operation::Read, "oidc/token/r", json!({}))
+            .unwrap()
+            .data
+            .unwrap();
+        let token = d["token"].as_str().unwrap();
+        assert_eq!(
+            jwt::peek(token).unwrap().alg,
+            jsonwebtoken::Algorithm::ES384
+        );
+        let introspect = |t: &str| {
+            call(
+                &b,
+                &s,
+                Operation::Update,
+                "oidc/introspect",
+                json!({"token": t}),
+            )
+            .unwrap()
+            .raw
+            .unwrap()
+        };
+        assert_eq!(introspect(token)["active"], true);
+        // A new issuer: tokens naming the old one are no longer this
+        // issuer's.
+        up("oidc/config", json!({"issuer": ""})).unwrap();
+        let r = introspect(token);
+        assert_eq!(r["active"], false);
+        assert_eq!(r["error"], "issuer does not match");
     }
 
     #[test]

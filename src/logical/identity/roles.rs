@@ -52,6 +52,10 @@ pub struct Role {
     /// The template as given (JSON text; "" for none).
     #[serde(default)]
     pub template: String,
+    /// The scopes an OAuth2 client may ask for in a client-credentials
+    /// grant (`identity/oidc/token`) with this role.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 impl Role {
@@ -62,6 +66,7 @@ impl Role {
             "ttl": self.ttl,
             "client_id": self.client_id,
             "template": self.template,
+            "scopes": self.scopes,
         })
         .as_object()
         .cloned()

@@ -25,6 +25,7 @@ const WRITES: &[Operation] = &[
 /// paths any holder of a wrapping token may use.
 pub(crate) const SYS: &[Route] = &[
     Route::new("seal", ALL_OPERATIONS).sudo(),
+    Route::new("step-down", ALL_OPERATIONS).sudo(),
     Route::new("rotate", ALL_OPERATIONS).sudo(),
     Route::new("key-status", ALL_OPERATIONS).sudo(),
     // enabling, tuning and disabling mounts; reading them needs no sudo
@@ -88,6 +89,7 @@ mod tests {
     fn reference_sys(path: &str, op: Operation) -> bool {
         let changes = op.is_write();
         path == "seal"
+            || path == "step-down"
             || path == "rotate"
             || path == "key-status"
             || (changes && (path.starts_with("mounts/") || path.starts_with("auth/")))

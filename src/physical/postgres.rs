@@ -389,7 +389,8 @@ impl PostgresBackend {
     /// Closes idle connections beyond `keep`.
     fn trim_idle(&self, keep: usize) {
         let pool = self.pool.clone();
-        let _ = self.handle().spawn(async move {
+        // Runs until the runtime shuts down with the backend.
+        drop(self.handle().spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 if pool.status().available > keep {
@@ -400,7 +401,7 @@ impl PostgresBackend {
                     });
                 }
             }
-        });
+        }));
     }
 
     /// Applies `ops` in one transaction, after the fencing check when HA is

@@ -50,6 +50,9 @@ WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done
+    if [[ -f "$WORK/pg/postmaster.pid" ]]; then
+        "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg" stop -m immediate >/dev/null 2>&1 || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -64,7 +67,7 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 PGPORT="$(free_port)"
 "${AS[@]}" "$PGBIN/initdb" -A trust -U vault --no-sync -E UTF8 -D "$WORK/pg" >/dev/null
 "${AS[@]}" "$PGBIN/postgres" -D "$WORK/pg" -h 127.0.0.1 -p "$PGPORT" -k "$WORK" >"$WORK/pg.log" 2>&1 &
-PIDS+=($!)
+disown "$!"
 for _ in $(seq 100); do
     "$PY" -c "import socket; socket.create_connection(('127.0.0.1',$PGPORT),1)" 2>/dev/null && break
     sleep 0.1
@@ -88,6 +91,7 @@ api_addr = "http://127.0.0.1:$port"
 CONF
     VAULT_PG_CONNECTION_URL="$DB" "$BIN" server --config "$WORK/node$n.hcl" >>"$WORK/node$n.log" 2>&1 &
     NODE_PID[$n]=$!
+    disown "$!"
     PIDS+=($!)
     wait_listening "${NODE_PID[$n]}" "$WORK/node$n.log" 30 || { cat "$WORK/node$n.log"; exit 1; }
     NODE_URL[$n]="$URL"

@@ -5,7 +5,8 @@
 #     installs the distribution's postgresql package when missing and root,
 #     skips with a message otherwise);
 #   - two nodes, init + unseal both; checks the standby (sys/health 429,
-#     standbyok, sys/leader, 307 redirect to the active);
+#     standbyok, sys/leader, 307 redirect to the active; hvac's view when
+#     PYTHON has hvac) and sys/step-down;
 #   - writes through a client that follows redirects, SIGKILLs the active
 #     mid-load, measures the takeover time (the longest gap between two
 #     acknowledged writes) and checks no acknowledged write was lost;
@@ -108,6 +109,7 @@ ST="$WORK/state.json"
 "$PY" "$HELPER" unseal "$ST" "$U2"
 "$PY" "$HELPER" mount "$ST" "$U1" "$U2"
 "$PY" "$HELPER" check-standby "$ST" "$U1" "$U2"
+"$PY" "$HELPER" step-down "$ST" "$U1" "$U2"
 
 node_of() { [[ "$1" == "$U1" ]] && echo 1 || echo 2; }
 

@@ -102,7 +102,39 @@ def main():
         s, _, final = call(standby, "GET", "sys/mounts", token)
         assert s == 200 and final == active, ("redirect", s, final)
         print("standby checks passed (429, standbyok, sys/leader, 307 to %s)" % active)
+        try:
+            import hvac
+        except ImportError:
+            print("hvac not installed: its view of the cluster not checked")
+            return
+        for u, is_active in ((active, True), (standby, False)):
+            c = hvac.Client(url=u, token=token)
+            leader = c.sys.read_leader_status()
+            assert leader["ha_enabled"] and leader["is_self"] == is_active, (u, leader)
+            assert leader["leader_address"] == active, (u, leader)
+            # hvac hands back the parsed body for a 200, the response otherwise.
+            def answer(r):
+                return (r.status_code, r.json()) if hasattr(r, "status_code") else (200, r)
+            code, body = answer(c.sys.read_health_status(method="GET"))
+            assert body["standby"] == (not is_active) and not body["sealed"], (u, body)
+            assert code == (200 if is_active else 429), (u, code)
+            code, _ = answer(c.sys.read_health_status(standby_ok=True, method="GET"))
+            assert code == 200, (u, code)
+        print("hvac agrees: read_leader_status and read_health_status on both nodes")
         return
+    if cmd == "step-down":
+        active = wait_active(urls)
+        s, doc, _ = call(active, "PUT", "sys/step-down", token, follow=False)
+        assert s in (200, 204), (s, doc)
+        started = time.time()
+        deadline = started + 30
+        while time.time() < deadline:
+            new = wait_active(urls)
+            if new != active:
+                print("step-down: %s handed over to %s in %.2fs" % (active, new, time.time() - started))
+                return
+            time.sleep(0.1)
+        raise SystemExit("FAIL: no other node took over after step-down")
     if cmd == "load":
         # Writes until told to stop (a file appears), recording what was
         # acknowledged and the longest gap between acknowledgements.

@@ -54,7 +54,7 @@ VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS=2 CRASH_REKEY_ROUNDS=6 PYTHON="$
     bash scripts/crash-ops.sh
 
 step "PostgreSQL HA failover (two nodes: SIGKILL of the active, fencing with SIGSTOP/SIGCONT)"
-VAULT_RS_BIN=target/debug/vault-rs PYTHON=python3 bash scripts/pg-failover.sh
+VAULT_RS_BIN=target/debug/vault-rs PYTHON="$VENV/bin/python" bash scripts/pg-failover.sh
 
 step "power-loss test (${POWERLOSS_CUTS:-3} cuts; scripts/powerloss-test.sh 50 for the at-scale run)"
 VAULT_RS_BIN=target/debug/vault-rs bash scripts/powerloss-test.sh "${POWERLOSS_CUTS:-3}"

@@ -204,14 +204,16 @@ impl Core {
         *lock(&ha.active_since) = None;
     }
 
-    /// `sys/step-down`: the active node gives up the lock and stays standby
-    /// for a few lock periods, so another node takes over.
+    /// `sys/step-down`: the active node gives up the lock and leaves it to
+    /// the others for half a TTL, so another node takes over.
     pub fn step_down(&self) -> Result<(), CoreError> {
         let Some(ha) = &self.ha else {
             // Single node: nothing to hand over to (as Vault without HA).
             return Ok(());
         };
-        *lock(&ha.quiet_until) = Some(Instant::now() + ha.lock.ttl() * 2);
+        // Long enough for the others' loops (every TTL/5) to take the lock,
+        // short enough not to delay a later failover back to this node.
+        *lock(&ha.quiet_until) = Some(Instant::now() + ha.lock.ttl() / 2);
         self.demote(ha, true);
         tracing::info!("stepped down: another node may take over");
         Ok(())

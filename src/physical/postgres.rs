@@ -43,8 +43,9 @@ use super::{Backend, HaLock, LockHolder, PhysicalError, TxnOp};
 
 /// Longest any one storage call may take before it fails.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a lock operation may take: well under the lock's TTL, so a
-/// holder that cannot reach the database notices before the lock expires.
+/// Longest a lock operation may take (and at most a quarter of the lock's
+/// TTL), so a holder that cannot reach the database notices well before
+/// the lock expires.
 const LOCK_OP_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default data table.
 pub const DEFAULT_TABLE: &str = "vault_kv_store";
@@ -581,7 +582,7 @@ impl PgHaLock {
         &self,
         fut: impl Future<Output = Result<T, PhysicalError>> + Send + 'static,
     ) -> Result<T, PhysicalError> {
-        block_on(&self.handle, LOCK_OP_TIMEOUT, fut)
+        block_on(&self.handle, (self.ttl / 4).min(LOCK_OP_TIMEOUT), fut)
     }
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failover test of two vault-rs nodes on one PostgreSQL (storage
+# Failover test of two (or three) vault-rs nodes on one PostgreSQL (storage
 # "postgresql" with ha_enabled):
 #   - starts a throwaway PostgreSQL (initdb in a temp dir, 127.0.0.1 only;
 #     installs the distribution's postgresql package when missing and root,
@@ -14,7 +14,9 @@
 #     sends it writes while paused, waits for the takeover, SIGCONTs it:
 #     none of its writes may commit.
 # Usage: scripts/pg-failover.sh   (VAULT_RS_BIN, PYTHON as in scripts/lib.sh;
-#   PG_LOCK_TTL sets the nodes' lock_ttl, default 5s)
+#   PG_LOCK_TTL sets the nodes' lock_ttl, default 5s; PG_NODES=3 runs three
+#   nodes, and then also checks that the remaining standby follows the new
+#   active)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,7 @@ BIN="$(resolve_bin)"
 PY="${PYTHON:-python3}"
 HELPER="$ROOT/scripts/pg_failover.py"
 TTL="${PG_LOCK_TTL:-5s}"
+NODES="${PG_NODES:-2}"
 
 pg_bin_dir() {
     if command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1; then
@@ -98,57 +101,75 @@ CONF
     NODE_URL[$n]="$URL"
 }
 
-P1="$(free_port)"; P2="$(free_port)"
-start_node 1 "$P1"
-start_node 2 "$P2"
-U1="${NODE_URL[1]}"; U2="${NODE_URL[2]}"
+declare -A PORT
+URLS=()
+for n in $(seq "$NODES"); do
+    PORT[$n]="$(free_port)"
+    start_node "$n" "${PORT[$n]}"
+    URLS+=("${NODE_URL[$n]}")
+done
 ST="$WORK/state.json"
-"$PY" "$HELPER" init "$ST" "$U1"
-"$PY" "$HELPER" unseal "$ST" "$U1"
-"$PY" "$HELPER" active "$ST" "$U1" >/dev/null
-"$PY" "$HELPER" unseal "$ST" "$U2"
-"$PY" "$HELPER" mount "$ST" "$U1" "$U2"
-"$PY" "$HELPER" check-standby "$ST" "$U1" "$U2"
-"$PY" "$HELPER" step-down "$ST" "$U1" "$U2"
+"$PY" "$HELPER" init "$ST" "${URLS[0]}"
+"$PY" "$HELPER" unseal "$ST" "${URLS[0]}"
+"$PY" "$HELPER" active "$ST" "${URLS[0]}" >/dev/null
+"$PY" "$HELPER" unseal "$ST" "${URLS[@]:1}"
+"$PY" "$HELPER" mount "$ST" "${URLS[@]}"
+"$PY" "$HELPER" check-standby "$ST" "${URLS[@]}"
+"$PY" "$HELPER" step-down "$ST" "${URLS[@]}"
 
-node_of() { [[ "$1" == "$U1" ]] && echo 1 || echo 2; }
+node_of() {
+    local n
+    for n in $(seq "$NODES"); do [[ "${NODE_URL[$n]}" == "$1" ]] && echo "$n"; done
+    return 0
+}
+# The URLs of every node but node $1.
+others() {
+    local n
+    for n in $(seq "$NODES"); do [[ "$n" != "$1" ]] && echo "${NODE_URL[$n]}"; done
+    return 0
+}
 
-echo "==> SIGKILL the active under load (lock_ttl $TTL)"
-"$PY" "$HELPER" load "$ST" "$U1" "$U2" &
+echo "==> $NODES nodes: SIGKILL the active under load (lock_ttl $TTL)"
+"$PY" "$HELPER" load "$ST" "${URLS[@]}" &
 LOAD=$!
 sleep 2
-ACTIVE="$("$PY" "$HELPER" active "$ST" "$U1" "$U2")"
-A="$(node_of "$ACTIVE")"
+A="$(node_of "$("$PY" "$HELPER" active "$ST" "${URLS[@]}")")"
+mapfile -t SURVIVORS < <(others "$A")
 KILLED_AT=$(date +%s.%N)
 kill -9 "${NODE_PID[$A]}"
-OTHER=$((3 - A))
-NEW="$("$PY" "$HELPER" active "$ST" "${NODE_URL[$OTHER]}")"
+NEW="$("$PY" "$HELPER" active "$ST" "${SURVIVORS[@]}")"
 TOOK="$("$PY" -c "import time; print(round(time.time() - $KILLED_AT, 2))")"
-echo "takeover: node $OTHER active ${TOOK}s after SIGKILL of node $A"
+B="$(node_of "$NEW")"
+echo "takeover: node $B active ${TOOK}s after SIGKILL of node $A"
 sleep 2
 touch "$ST.stop"
 wait "$LOAD"
 "$PY" "$HELPER" verify "$ST" "$NEW"
+if [[ "$NODES" -gt 2 ]]; then
+    # The remaining standby follows the new active.
+    "$PY" "$HELPER" check-standby "$ST" "${SURVIVORS[@]}"
+fi
 
 echo "==> fencing: SIGSTOP the active, takeover, SIGCONT"
 rm -f "$ST.stop"
-start_node "$A" "$([[ $A == 1 ]] && echo "$P1" || echo "$P2")"
+start_node "$A" "${PORT[$A]}"
 "$PY" "$HELPER" unseal "$ST" "${NODE_URL[$A]}"
-kill -STOP "${NODE_PID[$OTHER]}"
-"$PY" "$HELPER" paused-write "$ST" "${NODE_URL[$OTHER]}" &
+mapfile -t REST < <(others "$B")
+kill -STOP "${NODE_PID[$B]}"
+"$PY" "$HELPER" paused-write "$ST" "${NODE_URL[$B]}" &
 PAUSED=$!
 STOPPED_AT=$(date +%s.%N)
-"$PY" "$HELPER" active "$ST" "${NODE_URL[$A]}" >/dev/null
+"$PY" "$HELPER" active "$ST" "${REST[@]}" >/dev/null
 TOOK="$("$PY" -c "import time; print(round(time.time() - $STOPPED_AT, 2))")"
 echo "takeover from the paused active: ${TOOK}s"
-"$PY" "$HELPER" load "$ST" "${NODE_URL[$A]}" &
+"$PY" "$HELPER" load "$ST" "${REST[@]}" &
 LOAD=$!
 sleep 1
-kill -CONT "${NODE_PID[$OTHER]}"
+kill -CONT "${NODE_PID[$B]}"
 wait "$PAUSED"
 sleep 2
 touch "$ST.stop"
 wait "$LOAD"
-"$PY" "$HELPER" verify-fencing "$ST" "${NODE_URL[$OTHER]}" "${NODE_URL[$A]}"
-"$PY" "$HELPER" verify "$ST" "${NODE_URL[$A]}"
+"$PY" "$HELPER" verify-fencing "$ST" "${NODE_URL[$B]}" "${REST[@]}"
+"$PY" "$HELPER" verify "$ST" "${REST[@]}"
 echo "pg-failover: passed"

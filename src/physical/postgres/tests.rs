@@ -1,3 +1,7 @@
+//! The PostgreSQL backend against a real server: the conformance suite,
+//! reopening, fencing of a node that lost the HA lock, secrets kept out of
+//! Debug and errors, table-name validation.
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 

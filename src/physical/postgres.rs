@@ -143,15 +143,29 @@ impl Sql {
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
             ),
             delete: format!("DELETE FROM {t} WHERE key = $1"),
-            // The direct children of $1: an entry's name, or a folder's
-            // name with its '/', once each; ordered byte-wise (the column
-            // is COLLATE "C", and so is every expression derived from it).
+            // The direct children of $1 (an entry's name, or a folder's
+            // name with its '/', once each), by a skip scan on the primary
+            // key: one index probe per child, never a walk over a folder's
+            // descendants. A folder "f/" continues at "f0" ('0' is the
+            // byte after '/'), an entry after itself. Byte order throughout
+            // (the column is COLLATE "C", and so is all derived from it).
             list: format!(
-                "SELECT DISTINCT CASE WHEN strpos(rest, '/') > 0 \
-                   THEN left(rest, strpos(rest, '/')) ELSE rest END AS child \
-                 FROM (SELECT substr(key, char_length($1) + 1) AS rest FROM {t} \
-                       WHERE key >= $1 AND left(key, char_length($1)) = $1) AS under \
-                 ORDER BY child"
+                "WITH RECURSIVE children(child) AS ( \
+                   (SELECT {child} FROM {t} \
+                    WHERE key >= $1 AND left(key, char_length($1)) = $1 ORDER BY key LIMIT 1) \
+                   UNION ALL \
+                   SELECT (SELECT {child} FROM {t} \
+                           WHERE left(key, char_length($1)) = $1 AND CASE \
+                             WHEN right(c.child, 1) = '/' \
+                               THEN key >= $1 || left(c.child, -1) || '0' \
+                             ELSE key > $1 || c.child END \
+                           ORDER BY key LIMIT 1) \
+                   FROM children c WHERE c.child IS NOT NULL) \
+                 SELECT child FROM children WHERE child IS NOT NULL",
+                child = "CASE WHEN strpos(substr(key, char_length($1) + 1), '/') > 0 \
+                     THEN left(substr(key, char_length($1) + 1), \
+                               strpos(substr(key, char_length($1) + 1), '/')) \
+                     ELSE substr(key, char_length($1) + 1) END"
             ),
             scan: format!(
                 "SELECT key FROM {t} WHERE key >= $1 AND left(key, char_length($1)) = $1 \

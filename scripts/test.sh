@@ -3,7 +3,7 @@
 # (hvac, the differential test against OpenBao's dev server, the bao CLI
 # session; in its own Python venv, .venv-compat/), the deployment files'
 # check, the syscall-level sync check (strace), the SIGKILL crash test, the
-# crash-atomicity smoke test
+# crash-atomicity smoke test, the PostgreSQL HA failover test
 # (long runs: scripts/crash-soak.sh) and a few rounds of the power-loss
 # test (FUSE; .venv-powerloss/).
 # This is the test command README.md gives; .ci/run runs it after the
@@ -16,6 +16,14 @@ step() {
     echo
     echo "==> $*"
 }
+
+# The PostgreSQL storage tests start a throwaway server from the
+# distribution's package; they skip (saying so) where it is missing.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1 \
+    && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    step "apt-get install -y postgresql"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
 
 step "cargo test --workspace --locked"
 cargo test --workspace --locked
@@ -44,6 +52,9 @@ VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS="${CRASH_ROUNDS:-3}" PYTHON="$VE
 step "crash atomicity smoke (SIGKILL inside rotate, rekey, kv cas, token create, revoke-prefix, API key rotation)"
 VAULT_RS_BIN=target/debug/vault-rs CRASH_ROUNDS=2 CRASH_REKEY_ROUNDS=6 PYTHON="$VENV/bin/python" \
     bash scripts/crash-ops.sh
+
+step "PostgreSQL HA failover (two nodes: SIGKILL of the active, fencing with SIGSTOP/SIGCONT)"
+VAULT_RS_BIN=target/debug/vault-rs PYTHON="$VENV/bin/python" bash scripts/pg-failover.sh
 
 step "power-loss test (${POWERLOSS_CUTS:-3} cuts; scripts/powerloss-test.sh 50 for the at-scale run)"
 VAULT_RS_BIN=target/debug/vault-rs bash scripts/powerloss-test.sh "${POWERLOSS_CUTS:-3}"

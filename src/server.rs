@@ -36,7 +36,7 @@ use tower::Service;
 use crate::barrier::Barrier;
 use crate::config::{Config, ListenerConfig, LogFormat, StorageConfig};
 use crate::core::{Core, CoreConfig, Operation, Request};
-use crate::physical::{Backend, InmemBackend, SledBackend};
+use crate::physical::{Backend, InmemBackend, PostgresBackend, PostgresOptions, SledBackend};
 use crate::sdk::{Clock, ManualClock, SystemClock};
 use crate::seal::SealConfig;
 
@@ -141,6 +141,19 @@ fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Backend>, ServerError> {
             Arc::new(SledBackend::open(path).map_err(|e| ServerError(e.to_string()))?)
         }
         StorageConfig::Inmem => Arc::new(InmemBackend::new()),
+        StorageConfig::Postgres(c) => Arc::new(
+            PostgresBackend::open(&PostgresOptions {
+                connection_url: c.connection_url.clone(),
+                table: c.table.clone(),
+                ha_enabled: c.ha_enabled,
+                ha_table: c.ha_table.clone(),
+                max_connections: c.max_connections,
+                max_idle_connections: c.max_idle_connections,
+                tls_ca_file: c.tls_ca_file.clone(),
+                lock_ttl: c.lock_ttl,
+            })
+            .map_err(|e| ServerError(e.to_string()))?,
+        ),
     })
 }
 
@@ -150,6 +163,7 @@ fn check_storage(barrier: &Barrier, cfg: &StorageConfig) -> Result<(), ServerErr
     let where_ = match cfg {
         StorageConfig::Sled { path } => format!("data directory {}", path.display()),
         StorageConfig::Inmem => "in-memory storage".to_string(),
+        StorageConfig::Postgres(c) => format!("postgresql table {}", c.table),
     };
     match barrier.storage_state() {
         Ok(crate::barrier::StorageState::Damaged(why)) => Err(ServerError(format!(

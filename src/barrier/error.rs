@@ -41,6 +41,14 @@ impl std::fmt::Display for BarrierError {
 
 impl std::error::Error for BarrierError {}
 
+impl BarrierError {
+    /// Shared (HA) storage refused a write: this node does not hold the
+    /// active lock.
+    pub fn is_not_active(&self) -> bool {
+        matches!(self, BarrierError::Physical(PhysicalError::NotActive))
+    }
+}
+
 impl From<PhysicalError> for BarrierError {
     fn from(e: PhysicalError) -> Self {
         BarrierError::Physical(e)

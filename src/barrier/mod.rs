@@ -30,6 +30,8 @@ use std::sync::{Arc, RwLock};
 
 use zeroize::Zeroizing;
 
+/// The HA lock of shared storage, as the core sees it.
+pub use crate::physical::{HaLock, LockHolder};
 pub use error::BarrierError;
 pub use keyring::KeyStatus;
 pub use record::StorageState;
@@ -382,6 +384,27 @@ impl Barrier {
         )?;
         self.set_keyring(Some(Arc::new(keyring)));
         Ok(UnsealedWith::Current)
+    }
+
+    /// The HA lock when the storage is shared by several nodes.
+    pub fn ha_lock(&self) -> Option<Arc<dyn HaLock>> {
+        self.physical.ha_lock()
+    }
+
+    /// Re-reads the keyring from storage, opened with the root key already
+    /// held: a standby taking over sees the terms another node added since
+    /// it unsealed.
+    pub fn reload_keyring(&self) -> Result<(), BarrierError> {
+        let _write = self.keyring_lock();
+        let current = self.unsealed()?;
+        let record = self.read_record()?.ok_or(BarrierError::NotInitialized)?;
+        let keyring = Keyring::unwrap(
+            current.root_key().clone(),
+            KEYRING_AAD,
+            &record.keyring_bytes()?,
+        )?;
+        self.set_keyring(Some(Arc::new(keyring)));
+        Ok(())
     }
 
     /// Drops (and thereby zeroizes) all key material.

@@ -5,6 +5,18 @@
 //!
 //! ```hcl
 //! storage "sled" { path = "./vault-data" }
+//! # or, shared by several nodes (one active, the others standby):
+//! # storage "postgresql" {
+//! #   connection_url       = "postgresql://vault@db:5432/vault?sslmode=require"
+//! #                          # or the VAULT_PG_CONNECTION_URL environment variable
+//! #   table                = "vault_kv_store"
+//! #   ha_enabled           = true
+//! #   ha_table             = "vault_ha_locks"
+//! #   max_connections      = 16
+//! #   max_idle_connections = 4
+//! #   tls_ca_file          = "db-ca.pem"
+//! #   lock_ttl             = "5s"
+//! # }
 //! listener "tcp" {
 //!   address       = "127.0.0.1:8200"
 //!   tls_disable   = false
@@ -35,7 +47,42 @@ use hcl::{Block, Body, Expression};
 pub enum StorageConfig {
     Sled { path: PathBuf },
     Inmem,
+    Postgres(PostgresConfig),
 }
+
+/// `storage "postgresql"`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// May hold a password: `Debug` never shows it.
+    pub connection_url: String,
+    pub table: String,
+    pub ha_enabled: bool,
+    pub ha_table: String,
+    pub max_connections: usize,
+    pub max_idle_connections: usize,
+    pub tls_ca_file: Option<PathBuf>,
+    /// How long the HA lock lasts without renewal: about the longest a
+    /// standby waits to take over from an active that died.
+    pub lock_ttl: Duration,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("connection_url", &"<redacted>")
+            .field("table", &self.table)
+            .field("ha_enabled", &self.ha_enabled)
+            .field("ha_table", &self.ha_table)
+            .field("max_connections", &self.max_connections)
+            .field("max_idle_connections", &self.max_idle_connections)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("lock_ttl", &self.lock_ttl)
+            .finish()
+    }
+}
+
+/// Default [`PostgresConfig::lock_ttl`].
+pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(5);
 
 /// The TCP listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -271,10 +318,65 @@ fn parse_storage(block: &Block, base: &Path) -> Result<StorageConfig, ConfigErro
             })
         }
         "inmem" => Ok(StorageConfig::Inmem),
+        "postgresql" => parse_postgres(block, base, std::env::var("VAULT_PG_CONNECTION_URL").ok()),
         other => Err(ConfigError(format!(
-            "unsupported storage type \"{other}\" (use \"sled\" or \"inmem\")"
+            "unsupported storage type \"{other}\" (use \"sled\", \"postgresql\" or \"inmem\")"
         ))),
     }
+}
+
+/// `storage "postgresql"`; `env_url` (`VAULT_PG_CONNECTION_URL`) stands
+/// in for an absent `connection_url`.
+fn parse_postgres(
+    block: &Block,
+    base: &Path,
+    env_url: Option<String>,
+) -> Result<StorageConfig, ConfigError> {
+    let mut c = PostgresConfig {
+        connection_url: String::new(),
+        table: "vault_kv_store".into(),
+        ha_enabled: false,
+        ha_table: "vault_ha_locks".into(),
+        max_connections: 16,
+        max_idle_connections: 4,
+        tls_ca_file: None,
+        lock_ttl: DEFAULT_LOCK_TTL,
+    };
+    let mut url = None;
+    for attr in block.body.attributes() {
+        let v = &attr.expr;
+        match attr.key.as_str() {
+            "connection_url" => url = Some(string("storage.connection_url", v)?),
+            "table" => c.table = string("storage.table", v)?,
+            "ha_enabled" => c.ha_enabled = boolean("storage.ha_enabled", v)?,
+            "ha_table" => c.ha_table = string("storage.ha_table", v)?,
+            "max_connections" => c.max_connections = count("storage.max_connections", v, 1000)?,
+            "max_idle_connections" => {
+                c.max_idle_connections = count("storage.max_idle_connections", v, 1000)?
+            }
+            "tls_ca_file" => c.tls_ca_file = Some(base.join(string("storage.tls_ca_file", v)?)),
+            "lock_ttl" => c.lock_ttl = timeout("storage.lock_ttl", v)?,
+            "max_parallel" => {
+                c.max_connections = count("storage.max_parallel", v, 1000)?;
+            }
+            other => return Err(ConfigError(format!("unknown setting \"storage.{other}\""))),
+        }
+    }
+    c.connection_url = url
+        .filter(|u| !u.is_empty())
+        .or(env_url.filter(|u| !u.is_empty()))
+        .ok_or_else(|| {
+            ConfigError(
+                "\"storage.connection_url\" (or VAULT_PG_CONNECTION_URL) is required for postgresql"
+                    .into(),
+            )
+        })?;
+    if c.lock_ttl < Duration::from_secs(2) {
+        return Err(ConfigError(
+            "\"storage.lock_ttl\" must be at least 2s".into(),
+        ));
+    }
+    Ok(StorageConfig::Postgres(c))
 }
 
 fn parse_telemetry(block: &Block) -> Result<bool, ConfigError> {
@@ -458,6 +560,58 @@ mod tests {
 
     fn parse(t: &str) -> Result<Config, ConfigError> {
         Config::parse(t, Path::new("/base"))
+    }
+
+    fn pg_block(body: &str) -> Block {
+        let b: Body = hcl::from_str(&format!("storage \"postgresql\" {{\n{body}\n}}")).unwrap();
+        b.blocks().next().unwrap().clone()
+    }
+
+    #[test]
+    fn postgresql_storage() {
+        let block = pg_block(
+            r#"connection_url = "postgresql://v:hunter2@db/vault"
+               ha_enabled = "true"
+               table = "kv"
+               ha_table = "locks"
+               max_connections = 4
+               max_idle_connections = 2
+               tls_ca_file = "ca.pem"
+               lock_ttl = "8s""#,
+        );
+        let StorageConfig::Postgres(c) = parse_postgres(&block, Path::new("/base"), None).unwrap()
+        else {
+            panic!("not postgresql");
+        };
+        assert_eq!(c.connection_url, "postgresql://v:hunter2@db/vault");
+        assert!(c.ha_enabled);
+        assert_eq!((c.table.as_str(), c.ha_table.as_str()), ("kv", "locks"));
+        assert_eq!((c.max_connections, c.max_idle_connections), (4, 2));
+        assert_eq!(c.tls_ca_file, Some(PathBuf::from("/base/ca.pem")));
+        assert_eq!(c.lock_ttl, Duration::from_secs(8));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        // The environment stands in for a missing URL, never for a set one.
+        let empty = pg_block("");
+        let StorageConfig::Postgres(c) =
+            parse_postgres(&empty, Path::new("/"), Some("postgresql://env/x".into())).unwrap()
+        else {
+            panic!("not postgresql");
+        };
+        assert_eq!(c.connection_url, "postgresql://env/x");
+        assert!(!c.ha_enabled);
+        assert_eq!(c.lock_ttl, DEFAULT_LOCK_TTL);
+        let set = pg_block(r#"connection_url = "postgresql://file/x""#);
+        let StorageConfig::Postgres(c) =
+            parse_postgres(&set, Path::new("/"), Some("postgresql://env/x".into())).unwrap()
+        else {
+            panic!("not postgresql");
+        };
+        assert_eq!(c.connection_url, "postgresql://file/x");
+        assert!(parse_postgres(&empty, Path::new("/"), None).is_err());
+        for bad in ["bogus = 1", "lock_ttl = \"1s\"", "max_connections = 0"] {
+            let b = pg_block(&format!("connection_url = \"x\"\n{bad}"));
+            assert!(parse_postgres(&b, Path::new("/"), None).is_err(), "{bad}");
+        }
     }
 
     #[test]

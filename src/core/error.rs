@@ -91,6 +91,12 @@ impl ClientView {
 fn barrier_view(e: &BarrierError) -> ClientView {
     match e {
         BarrierError::Sealed => ClientView::new(503, vec!["Vault is sealed".into()]),
+        // HA: this node lost the active lock while serving; the write was
+        // refused before it could commit, and another node serves it now.
+        e if e.is_not_active() => ClientView::new(
+            503,
+            vec!["this node is no longer the active node; retry the request".into()],
+        ),
         BarrierError::NotInitialized
         | BarrierError::AlreadyInitialized
         | BarrierError::InvalidPath(_) => ClientView::new(400, vec![e.to_string()]),
@@ -198,5 +204,20 @@ impl From<LogicalError> for CoreError {
             LogicalError::PermissionDenied => CoreError::PermissionDenied,
             other => CoreError::Logical(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod ha_tests {
+    use super::*;
+
+    #[test]
+    fn a_write_fenced_off_by_ha_storage_is_a_retryable_503() {
+        let e = CoreError::Barrier(BarrierError::Physical(
+            crate::physical::PhysicalError::NotActive,
+        ));
+        let v = e.client_view();
+        assert_eq!(v.status, 503);
+        assert!(v.errors[0].contains("no longer the active node"));
     }
 }

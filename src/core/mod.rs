@@ -11,6 +11,7 @@
 
 mod error;
 pub mod generate_root;
+mod ha;
 pub mod lockout;
 pub mod metrics;
 pub mod oauth2;
@@ -30,12 +31,13 @@ pub mod token_store;
 pub use crate::sdk::time;
 mod wrapping;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// The request/response contract lives in [`crate::sdk`]; re-exported here
 /// for the pipeline and for callers of [`Core::handle`].
 pub use crate::sdk::{AuthResponse, LeaseInfo, Operation, Request, Response};
 pub use error::{ClientView, CoreError};
+pub use ha::HaStatus;
 pub use state::Active;
 
 use crate::barrier::Barrier;
@@ -89,6 +91,10 @@ pub struct Core {
     metrics: Arc<metrics::Metrics>,
     /// What every time rule reads (TTLs, expiry, rotation, audit `time`).
     clock: Arc<dyn Clock>,
+    /// Active/standby on shared storage (`None` on single-node storage).
+    ha: Option<ha::Ha>,
+    /// This core, for the threads it starts (the HA loop).
+    self_ref: Weak<Core>,
 }
 
 impl Core {
@@ -109,7 +115,8 @@ impl Core {
         barrier.observe_writes(Arc::new(move |elapsed| {
             writes.observe(elapsed.as_secs_f64())
         }));
-        Arc::new(Core {
+        let ha = barrier.ha_lock().map(ha::Ha::new);
+        Arc::new_cyclic(|self_ref| Core {
             barrier,
             config,
             cluster_id: uuid::Uuid::new_v4().to_string(),
@@ -118,6 +125,8 @@ impl Core {
             active: RwLock::new(None),
             metrics,
             clock,
+            ha,
+            self_ref: self_ref.clone(),
         })
     }
 
@@ -152,11 +161,13 @@ impl Core {
             .ok_or(CoreError::Sealed)
     }
 
+    /// Sealed: neither active nor (with HA) an unsealed standby.
     pub fn is_sealed(&self) -> bool {
         self.active
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .is_none()
+            && !self.ha.as_ref().is_some_and(|h| h.is_unsealed())
     }
 
     /// Creates a root token directly (dev mode: `--dev-root-token-id`).

@@ -247,6 +247,10 @@ impl Core {
         if self.barrier.is_initialized()? {
             return Err(BarrierError::AlreadyInitialized.into());
         }
+        if let Some(ha) = &self.ha {
+            // Writing needs the lock; sealing below gives it back.
+            ha.acquire_for_init(self.config.api_addr.as_deref().unwrap_or_default())?;
+        }
         let key = seal::new_unseal_key();
         let shares = seal::split(&key, &config)?;
         let encrypted = encrypt_shares(&shares, pgp_keys)?;
@@ -311,6 +315,11 @@ impl Core {
             Err(BarrierError::Crypto) => return Err(SealError::KeyMismatch.into()),
             Err(e) => return Err(e.into()),
         }
+        if self.ha.is_some() {
+            // A standby until its HA loop takes the lock.
+            self.start_standby();
+            return Ok(());
+        }
         if let Err(e) = self.post_unseal() {
             self.seal();
             return Err(e);
@@ -333,6 +342,7 @@ impl Core {
     /// Seals: drops the unsealed state and every key, and forgets held
     /// shares (unseal and rekey alike).
     pub fn seal(&self) {
+        self.ha_seal();
         if let Some(a) = self
             .active
             .write()

@@ -46,6 +46,7 @@ const GENERATE_ROOT_TOKEN_ATTEMPT: &str = "generate-root-token/attempt";
 const GENERATE_ROOT_TOKEN_UPDATE: &str = "generate-root-token/update";
 const SEAL: &str = "seal";
 const ROTATE: &str = "rotate";
+const STEP_DOWN: &str = "step-down";
 const ROTATE_KEYRING: &str = "rotate/keyring";
 const REMOUNT: &str = "remount";
 const REMOUNT_STATUS: &str = "remount/status/:id+";
@@ -114,6 +115,8 @@ pub(crate) const SYS: &[Route] = &[
     Route::new(GENERATE_ROOT_TOKEN_ATTEMPT, &[Read, Create, Update, Delete]).sudo(),
     Route::new(GENERATE_ROOT_TOKEN_UPDATE, WRITE).sudo(),
     Route::new(SEAL, WRITE).sudo(),
+    // hand the active role to another node (HA)
+    Route::new(STEP_DOWN, WRITE).sudo(),
     Route::new(ROTATE, WRITE).sudo(),
     Route::new(ROTATE_KEYRING, WRITE).sudo(),
     // moving a mount with its data (Vault's root path `remount`)
@@ -178,6 +181,7 @@ pub(crate) const SYS: &[Route] = &[
 const SYS_ROOT: &[Route] = &[
     Route::new("seal", ALL_OPERATIONS),
     Route::new("rotate", ALL_OPERATIONS),
+    Route::new("step-down", ALL_OPERATIONS),
     Route::new("rotate/keyring", ALL_OPERATIONS),
     Route::new("remount", ALL_OPERATIONS),
     Route::new("key-status", ALL_OPERATIONS),
@@ -264,6 +268,8 @@ pub(crate) enum SysRoute<'p> {
     CapabilitiesSelf,
     CapabilitiesAccessor,
     DevClock,
+    /// Hand the active role to another node.
+    StepDown,
     /// Move a mount (`sys/remount`).
     Remount,
     /// How a move went.
@@ -328,6 +334,7 @@ fn sys_typed<'p>(m: &Matched<'_, 'p>) -> Option<SysRoute<'p>> {
         GENERATE_ROOT_TOKEN_UPDATE => SysRoute::GenerateRootTokenUpdate,
         SEAL => SysRoute::Seal,
         ROTATE | ROTATE_KEYRING => SysRoute::Rotate,
+        STEP_DOWN => SysRoute::StepDown,
         REMOUNT => SysRoute::Remount,
         REMOUNT_STATUS => SysRoute::RemountStatus(m.get("id")),
         KEY_STATUS => SysRoute::KeyStatus,
@@ -559,6 +566,7 @@ mod tests {
     fn reference_sys(path: &str, op: Operation) -> bool {
         let changes = op.is_write();
         path == "seal"
+            || path == "step-down"
             || path == "rotate"
             || path == "rotate/keyring"
             || path == "key-status"

@@ -236,6 +236,10 @@ async fn handle(
         Ok(p) => p,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, vec![e.to_string()]),
     };
+    // An HA standby sends clients to the active node (as Vault does).
+    if let Some(leader) = state.core.standby_redirect(&path) {
+        return standby_redirect(leader, &uri);
+    }
     let limits = &state.limits;
     // Refused at once, before a byte of the body is read.
     let declared = declared_length(&body);
@@ -652,6 +656,27 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
         return StatusCode::NO_CONTENT.into_response();
     }
     json_response(status, &envelope(resp, request_id))
+}
+
+/// 307 to the same path and query on the active node's `api_addr`; 503
+/// while no node is active.
+fn standby_redirect(leader: Result<String, ()>, uri: &axum::http::Uri) -> HttpResponse {
+    let Ok(base) = leader else {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["this node is a standby and no active node is known yet; retry".into()],
+        );
+    };
+    let rest = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let location = format!("{}{rest}", base.trim_end_matches('/'));
+    match axum::http::HeaderValue::from_str(&location) {
+        Ok(v) => {
+            let mut resp = error_response(StatusCode::TEMPORARY_REDIRECT, vec![]);
+            resp.headers_mut().insert(axum::http::header::LOCATION, v);
+            resp
+        }
+        Err(_) => internal_error(),
+    }
 }
 
 fn render_error(err: CoreError) -> HttpResponse {

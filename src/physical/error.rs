@@ -15,6 +15,10 @@ pub enum PhysicalError {
     /// The data directory failed an integrity check: it is damaged or
     /// truncated and is not opened.
     Corrupt(String),
+    /// HA storage: this node does not hold the active lock (a standby, or
+    /// an active that lost it), so the write was refused before it could
+    /// commit.
+    NotActive,
 }
 
 impl std::fmt::Display for PhysicalError {
@@ -27,6 +31,9 @@ impl std::fmt::Display for PhysicalError {
                 "storage failed: {m}; writes are refused until the server restarts"
             ),
             PhysicalError::Corrupt(m) => write!(f, "storage is damaged: {m}"),
+            PhysicalError::NotActive => {
+                f.write_str("this node does not hold the active lock: writes are refused")
+            }
         }
     }
 }

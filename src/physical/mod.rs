@@ -1,7 +1,7 @@
 //! Physical storage: the untrusted bottom layer.
 //!
 //! Owns: the [`Backend`] trait and its implementations (sled on disk,
-//! in-memory for tests and `--dev`), the durability of sled's data
+//! in-memory for tests and `--dev`, PostgreSQL with its HA lock), the durability of sled's data
 //! directory (syncs, group commit) and its integrity checks (commit record,
 //! integrity file, offline verification). Everything handed to a backend is
 //! already ciphertext under an encrypted key, except the few fixed system
@@ -14,6 +14,9 @@ mod files;
 mod group_commit;
 mod inmem;
 mod integrity;
+#[cfg(test)]
+pub(crate) mod pg_testing;
+mod postgres;
 mod sled_backend;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -21,6 +24,7 @@ mod verify;
 
 pub use error::PhysicalError;
 pub use inmem::InmemBackend;
+pub use postgres::{PostgresBackend, PostgresOptions, DEFAULT_HA_TABLE, DEFAULT_TABLE};
 pub use sled_backend::SledBackend;
 pub use verify::{verify_storage, StorageCheck, StorageReport};
 
@@ -66,6 +70,48 @@ pub trait Backend: Send + Sync + 'static {
         }
         Ok(out)
     }
+
+    /// The HA lock of storage shared by several nodes (PostgreSQL with
+    /// `ha_enabled`); `None` for single-node storage.
+    fn ha_lock(&self) -> Option<std::sync::Arc<dyn HaLock>> {
+        None
+    }
+}
+
+/// Who holds the HA lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockHolder {
+    /// The holding node's id (random per process).
+    pub holder: String,
+    /// Where clients reach it (its `api_addr`).
+    pub api_addr: String,
+    /// The fencing epoch, raised by every takeover.
+    pub epoch: u64,
+}
+
+/// The lock that makes one node of several the active one.
+///
+/// Safety under partitions: the lock expires [`HaLock::ttl`] after its last
+/// renewal, in the storage's own clock, and only then may another node take
+/// it. The holder renews well within the TTL and steps down as soon as a
+/// renewal fails or cannot be confirmed in time. And whatever the holder
+/// believes, storage refuses its writes once the lock has expired or moved:
+/// every write checks the epoch in the same transaction.
+pub trait HaLock: Send + Sync {
+    /// Takes the lock if nobody holds it (or the holder's lease expired);
+    /// `Some(epoch)` when taken. Writes are allowed from then on.
+    fn try_acquire(&self, holder: &str, api_addr: &str) -> Result<Option<u64>, PhysicalError>;
+    /// Extends the lock; `false` when it was lost (writes stop at once).
+    fn renew(&self) -> Result<bool, PhysicalError>;
+    /// Gives the lock up (step-down, seal, shutdown); writes stop at once.
+    fn release(&self) -> Result<(), PhysicalError>;
+    /// Stops writing without telling storage (the lock could not be
+    /// renewed in time; it will expire by itself).
+    fn forget(&self);
+    /// The current, unexpired holder, if any.
+    fn holder(&self) -> Result<Option<LockHolder>, PhysicalError>;
+    /// How long the lock lasts without renewal.
+    fn ttl(&self) -> std::time::Duration;
 }
 
 /// Replaces everything in `backend` with `entries` in one atomic, durable

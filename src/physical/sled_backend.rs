@@ -89,6 +89,7 @@ fn detail(e: &PhysicalError) -> String {
         | PhysicalError::Open(m)
         | PhysicalError::Failed(m)
         | PhysicalError::Corrupt(m) => m.clone(),
+        other => other.to_string(),
     }
 }
 

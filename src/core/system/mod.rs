@@ -136,7 +136,8 @@ pub(crate) fn handle(
         | SysRoute::KeyStatus
         | SysRoute::GenerateRootTokenAttempt
         | SysRoute::GenerateRootTokenUpdate
-        | SysRoute::RekeyBackup => seal::handle(core, req, route),
+        | SysRoute::RekeyBackup
+        | SysRoute::StepDown => seal::handle(core, req, route),
         SysRoute::Snapshot => storage::handle(core, req, false),
         SysRoute::SnapshotForce => storage::handle(core, req, true),
         SysRoute::Mounts(table) => mounts::list_route(active, req, table),

@@ -1,4 +1,5 @@
 //! sys/init, sys/seal-status, sys/unseal, sys/seal, sys/health, sys/leader,
+//! sys/step-down (sudo; HA storage),
 //! sys/rekey/* (init, update, and verify when `require_verification` is set),
 //! sys/rotate, sys/key-status, sys/generate-root-token/* (sudo) and
 //! sys/generate-root/* (without a token, when the configuration allows it):
@@ -92,6 +93,10 @@ pub(super) fn handle(
     Ok(match (route, req.operation) {
         (SysRoute::Seal, _) if write => {
             core.seal();
+            Response::empty()
+        }
+        (SysRoute::StepDown, _) if write => {
+            core.step_down()?;
             Response::empty()
         }
         // `rotate/keyring` (the OpenBao CLI's name) is the same route.
@@ -279,17 +284,25 @@ fn query_code(req: &Request, field: &str, default: u16) -> Result<u16, CoreError
 fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
     let initialized = core.barrier().is_initialized()?;
     let sealed = core.is_sealed();
+    let ha = core.ha_status();
+    let standby_ok = matches!(req.data.get("standbyok"), Some(Value::Bool(true)))
+        || matches!(
+            req.data.get("standbyok").and_then(Value::as_str),
+            Some("true" | "1" | "t" | "T" | "TRUE" | "True")
+        );
     let status = if !initialized {
         query_code(req, "uninitcode", 501)?
     } else if sealed {
         query_code(req, "sealedcode", 503)?
+    } else if ha.standby && !standby_ok {
+        query_code(req, "standbycode", 429)?
     } else {
         query_code(req, "activecode", 200)?
     };
     let body = json!({
         "initialized": initialized,
         "sealed": sealed,
-        "standby": false,
+        "standby": ha.standby,
         "performance_standby": false,
         "replication_performance_mode": "disabled",
         "replication_dr_mode": "disabled",
@@ -306,13 +319,14 @@ fn leader(core: &Core) -> Result<Response, CoreError> {
     if core.is_sealed() {
         return Err(CoreError::Sealed);
     }
+    let ha = core.ha_status();
     Ok(Response::raw(
         200,
         json!({
-            "ha_enabled": false,
-            "is_self": true,
-            "active_time": "0001-01-01T00:00:00Z",
-            "leader_address": "",
+            "ha_enabled": ha.ha_enabled,
+            "is_self": ha.is_self,
+            "active_time": ha.active_time,
+            "leader_address": ha.leader_address,
             "leader_cluster_address": "",
             "performance_standby": false,
             "performance_standby_last_remote_wal": 0,

@@ -256,6 +256,32 @@ fn reads(s: &TestServer, token: &str) -> Vec<(u16, Value)> {
     ]
 }
 
+/// A new server whose empty data directory got `file` restored offline
+/// (server stopped), started again and unsealed with `origin`'s shares.
+fn restored_offline(origin: &TestServer, file: &Path) -> TestServer {
+    let mut fresh = TestServer::sled();
+    fresh.stop();
+    let data = fresh.dir.join("data");
+    let (code, out, err) = cli(
+        origin,
+        "",
+        &[
+            "operator",
+            "snapshot",
+            "restore",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    fresh.restart();
+    fresh.keys = origin.keys.clone();
+    fresh.root_token = origin.root_token.clone();
+    fresh.unseal_all();
+    fresh
+}
+
 #[test]
 fn a_snapshot_restores_to_an_identical_vault_on_a_fresh_directory() {
     let s = TestServer::unsealed(3, 2);
@@ -286,26 +312,7 @@ fn a_snapshot_restores_to_an_identical_vault_on_a_fresh_directory() {
     assert!(out.contains("Entries") && out.contains("SHA-256"), "{out}");
 
     // A fresh data directory, restored offline, unsealed with the origin's shares.
-    let mut fresh = TestServer::sled();
-    fresh.stop();
-    let data = fresh.dir.join("data");
-    let (code, out, err) = cli(
-        &s,
-        "",
-        &[
-            "operator",
-            "snapshot",
-            "restore",
-            file.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
-    fresh.restart();
-    fresh.keys = s.keys.clone();
-    fresh.root_token = s.root_token.clone();
-    fresh.unseal_all();
+    let fresh = restored_offline(&s, &file);
     assert_eq!(reads(&fresh, &token), before);
 }
 
@@ -466,26 +473,7 @@ fn a_snapshot_under_write_load_has_every_version_chain_complete() {
         w.join().unwrap();
     }
     for file in files {
-        let mut fresh = TestServer::sled();
-        fresh.stop();
-        let data = fresh.dir.join("data");
-        let (code, _, err) = cli(
-            &s,
-            "",
-            &[
-                "operator",
-                "snapshot",
-                "restore",
-                file.to_str().unwrap(),
-                "--data-dir",
-                data.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(code, 0, "{err}");
-        fresh.restart();
-        fresh.keys = s.keys.clone();
-        fresh.root_token = s.root_token.clone();
-        fresh.unseal_all();
+        let fresh = restored_offline(&s, &file);
         let (_, list) = fresh.list("secret/metadata/");
         for key in list["data"]["keys"].as_array().cloned().unwrap_or_default() {
             let key = key.as_str().unwrap();
@@ -501,5 +489,80 @@ fn a_snapshot_under_write_load_has_every_version_chain_complete() {
                 assert_eq!(st, 200, "{key} v{v} of {current}: {b}");
             }
         }
+    }
+}
+
+#[test]
+fn scheduled_snapshots_are_written_inspectable_and_pruned() {
+    let snaps = tempfile::tempdir().unwrap();
+    let dir = snaps.path().join("snapshots");
+    let mut s = TestServer::sled_with_config(&format!(
+        "snapshot {{\n  interval = \"1s\"\n  path = \"{}\"\n  retain = 2\n}}\n",
+        dir.display()
+    ));
+    s.init(1, 1);
+    s.unseal_all();
+    ok(
+        &s,
+        "sys/mounts/secret",
+        json!({"type": "kv", "options": {"version": "2"}}),
+    );
+    ok(&s, "secret/data/app", json!({"data": {"v": 1}}));
+    let listing = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&dir)
+            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.retain(|p| p.extension().is_some_and(|e| e == "snap"));
+        v.sort();
+        v
+    };
+    // Three intervals at least: two kept, older ones deleted.
+    let start = std::time::Instant::now();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 3 && start.elapsed() < std::time::Duration::from_secs(30) {
+        seen.extend(listing());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(seen.len() >= 3, "snapshots seen: {seen:?}");
+    let kept = listing();
+    assert!(kept.len() <= 2, "{kept:?}");
+    let newest = kept.last().expect("a snapshot");
+    let (code, out, err) = cli(
+        &s,
+        "",
+        &["operator", "snapshot", "inspect", newest.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Entries"), "{out}");
+    // It restores to the same data.
+    let fresh = restored_offline(&s, newest);
+    assert_eq!(fresh.get("secret/data/app").1["data"]["data"]["v"], 1);
+}
+
+#[test]
+fn a_bad_snapshot_block_stops_the_server_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (block, word) in [
+        ("snapshot {\n  path = \"x\"\n}\n", "snapshot.interval"),
+        ("snapshot {\n  interval = \"1h\"\n}\n", "snapshot.path"),
+        (
+            "snapshot {\n  interval = \"1h\"\n  path = \"x\"\n  retain = 0\n}\n",
+            "snapshot.retain",
+        ),
+        (
+            "snapshot {\n  interval = \"1h\"\n  path = \"x\"\n  every = 2\n}\n",
+            "snapshot.every",
+        ),
+    ] {
+        let cfg = tmp.path().join("config.hcl");
+        std::fs::write(&cfg, common::config_text(&tmp.path().join("data")) + block).unwrap();
+        let out = common::command()
+            .args(["server", "--config", cfg.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(word), "{word}: {err}");
     }
 }

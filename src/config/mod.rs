@@ -142,6 +142,8 @@ pub struct Config {
     /// `sys/generate-root/*` without a token (Vault's opt-in; off by default
     /// because anyone who reaches the listener could cancel an attempt).
     pub unauthenticated_generate_root: bool,
+    /// `snapshot { … }`: scheduled snapshots, if configured.
+    pub snapshot: Option<SnapshotConfig>,
 }
 
 /// How the server writes its log lines (`log_format`).
@@ -165,6 +167,17 @@ impl LogFormat {
             ))),
         }
     }
+}
+
+/// `snapshot { interval, path, retain }`: snapshots taken on schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotConfig {
+    /// Seconds between two snapshots.
+    pub interval: u64,
+    /// The directory they are written to (created if missing, mode 0700).
+    pub path: PathBuf,
+    /// How many are kept; older ones are deleted.
+    pub retain: usize,
 }
 
 /// A configuration error; the message names the field.
@@ -217,6 +230,7 @@ impl Config {
             cluster_name: "vault-rs".into(),
             unauthenticated_metrics: false,
             unauthenticated_generate_root: false,
+            snapshot: None,
         }
     }
 
@@ -270,6 +284,12 @@ impl Config {
                     listener = Some(parse_listener(block, base)?);
                 }
                 "telemetry" => cfg.unauthenticated_metrics = parse_telemetry(block)?,
+                "snapshot" => {
+                    if cfg.snapshot.is_some() {
+                        return Err(ConfigError("only one \"snapshot\" block is allowed".into()));
+                    }
+                    cfg.snapshot = Some(parse_snapshot(block, base)?);
+                }
                 other => return Err(ConfigError(format!("unknown block \"{other}\""))),
             }
         }
@@ -377,6 +397,38 @@ fn parse_postgres(
         ));
     }
     Ok(StorageConfig::Postgres(c))
+}
+
+fn parse_snapshot(block: &Block, base: &Path) -> Result<SnapshotConfig, ConfigError> {
+    let mut interval = None;
+    let mut path = None;
+    let mut retain = 24usize;
+    for attr in block.body.attributes() {
+        let v = &attr.expr;
+        match attr.key.as_str() {
+            "interval" => interval = Some(duration("snapshot.interval", v)?),
+            "path" => path = Some(base.join(string("snapshot.path", v)?)),
+            "retain" => {
+                retain = match v {
+                    Expression::Number(n) => n.as_u64().filter(|n| (1..=10_000).contains(n)),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    ConfigError("\"snapshot.retain\" must be a number from 1 to 10000".into())
+                })? as usize
+            }
+            other => return Err(ConfigError(format!("unknown setting \"snapshot.{other}\""))),
+        }
+    }
+    let interval = interval.filter(|i| *i >= 1).ok_or_else(|| {
+        ConfigError("\"snapshot.interval\" is required and at least \"1s\"".into())
+    })?;
+    let path = path.ok_or_else(|| ConfigError("\"snapshot.path\" is required".into()))?;
+    Ok(SnapshotConfig {
+        interval,
+        path,
+        retain,
+    })
 }
 
 fn parse_telemetry(block: &Block) -> Result<bool, ConfigError> {

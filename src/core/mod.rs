@@ -21,6 +21,7 @@ mod path_props;
 mod pipeline;
 #[cfg(test)]
 mod route_tables;
+mod scheduled_snapshots;
 pub mod scheduler;
 pub mod seal_state;
 pub(crate) mod state;
@@ -64,6 +65,8 @@ pub struct CoreConfig {
     /// Serve `sys/generate-root/*` without a token
     /// (`enable_unauthenticated_access = ["generate-root"]`).
     pub unauthenticated_generate_root: bool,
+    /// `snapshot { … }`: snapshots taken on schedule.
+    pub snapshot: Option<crate::config::SnapshotConfig>,
 }
 
 impl Default for CoreConfig {
@@ -75,6 +78,7 @@ impl Default for CoreConfig {
             unauthenticated_metrics: false,
             api_addr: None,
             unauthenticated_generate_root: false,
+            snapshot: None,
         }
     }
 }

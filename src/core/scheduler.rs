@@ -109,6 +109,9 @@ impl Scheduler {
                 audit_performed(active, &m, p);
             }
         }
+        if let Some(schedule) = &active.snapshots {
+            schedule.run(active.barrier(), now.unix_timestamp());
+        }
         PassReport { expired, performed }
     }
 }

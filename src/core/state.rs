@@ -42,6 +42,8 @@ pub struct Active {
     telemetry: Arc<dyn crate::sdk::Telemetry>,
     /// Lease expiry and the mounts' periodic work.
     pub scheduler: Scheduler,
+    /// Snapshots on schedule, when configured.
+    pub(crate) snapshots: Option<super::scheduled_snapshots::SnapshotSchedule>,
     /// Login failure counts and lockouts of the auth mounts.
     pub lockout: super::lockout::Lockouts,
     /// The mount moves (`sys/remount`) made since this unseal.
@@ -200,6 +202,11 @@ impl Active {
             clock: core.clock().clone(),
             telemetry,
             scheduler: Scheduler::default(),
+            snapshots: core
+                .config()
+                .snapshot
+                .clone()
+                .map(super::scheduled_snapshots::SnapshotSchedule::new),
             lockout,
             migrations: Default::default(),
         })
@@ -212,6 +219,11 @@ impl Active {
     }
 
     /// Stops background work (on seal) and runs the mounts' `cleanup`.
+    /// The barrier under this unsealed state.
+    pub(crate) fn barrier(&self) -> &Arc<Barrier> {
+        &self.barrier
+    }
+
     pub(crate) fn stop(&self) {
         self.scheduler.stop(self);
     }

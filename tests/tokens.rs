@@ -362,6 +362,8 @@ fn renew_and_lease_endpoints() {
     );
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["data"]["id"], json!(lease));
+    // The path that made the lease, as Vault reports it.
+    assert_eq!(b["data"]["path"], "auth/token/create");
     assert_eq!(b["data"]["renewable"], true);
     // As Vault: a token's lease is renewed through auth/token/renew*.
     let (st, b) = s.request(

@@ -48,8 +48,12 @@ fn find(active: &Active, id: &str) -> Result<LeaseEntry, CoreError> {
 fn lookup(active: &Active, id: &str) -> Result<Response, CoreError> {
     let e = find(active, id)?;
     let now = active.expiration.clock().unix();
+    // The request path that made the lease: its ID less the last segment
+    // (`auth/token/create/<id>` was made by `auth/token/create`).
+    let path = e.lease_id.rsplit_once('/').map_or("", |(p, _)| p);
     Ok(Response::json(json!({
         "id": e.lease_id,
+        "path": path,
         "issue_time": unix_to_rfc3339(e.issue_time),
         "expire_time": unix_to_rfc3339(e.expire_time),
         "last_renewal": if e.last_renewal == 0 { Value::Null } else { json!(unix_to_rfc3339(e.last_renewal)) },

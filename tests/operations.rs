@@ -68,25 +68,20 @@ fn dev_args() -> Vec<&'static str> {
 
 fn write_canary(addr: &str) {
     let c = reqwest::blocking::Client::new();
-    let r = c
-        .post(format!("{addr}/v1/secret/data/app"))
-        .header("X-Vault-Token", "root")
-        .json(&json!({"data": {"password": CANARY}}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = c
-        .get(format!("{addr}/v1/secret/data/app"))
-        .header("X-Vault-Token", "root")
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = c
-        .get(format!("{addr}/v1/secret/data/missing"))
-        .header("X-Vault-Token", "root")
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    let body = json!({"data": {"password": CANARY}});
+    for (method, path, body, status) in [
+        ("POST", "secret/data/app", Some(&body), 200),
+        ("GET", "secret/data/app", None, 200),
+        ("GET", "secret/data/missing", None, 404),
+    ] {
+        let mut rb = c
+            .request(method.parse().unwrap(), format!("{addr}/v1/{path}"))
+            .header("X-Vault-Token", "root");
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        assert_eq!(rb.send().unwrap().status(), status, "{method} {path}");
+    }
 }
 
 #[test]

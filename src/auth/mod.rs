@@ -1,6 +1,5 @@
 //! Auth methods (AppRole, userpass, JWT): they check credentials and answer a
-//! login with what the token store (a part of the core,
-//! [`crate::core::token_store`]) should issue.
+//! login with what the token store (a part of the core) should issue.
 //!
 //! Owns: each method's roles, users, secret IDs and their storage, the
 //! token fields they share (`tokenutil`), CIDR checks.

@@ -278,6 +278,14 @@ def test_audit_search_and_verify(d):
     ok = text(d, "#verify-ok")
     assert "verifies" in ok, ok
     shot(d, "11-audit-verified", at="#verify-ok")
+    # follow the live log: a read made elsewhere shows up
+    before = len(d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr"))
+    click(d, "#follow")
+    req = urllib.request.Request(f"{ADDR}/v1/secret/data/{SECRET_PATH}", headers={"X-Vault-Token": state["root"]})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 200
+    wait(d, lambda _: len(d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")) > before)
+    click(d, "#follow")
 
 
 def test_tampered_log_names_the_line(d):

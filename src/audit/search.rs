@@ -56,6 +56,9 @@ pub struct Criteria<'a> {
     /// `*/config`), a path without one matches itself (with or without a
     /// trailing `/`).
     pub path: Option<&'a str>,
+    /// Leave out requests to paths matching this glob (a reviewer's own
+    /// requests: `sys/audit/*/entries`, whose responses hold entries).
+    pub exclude_path: Option<&'a str>,
     /// Operation(s), comma-separated: read, list, create, update, patch, delete.
     pub operation: Option<&'a str>,
     /// At or after: RFC 3339, or a duration before `now` (`15m`).
@@ -75,6 +78,7 @@ pub struct Criteria<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     path: Option<String>,
+    exclude_path: Option<String>,
     operations: Vec<String>,
     since: Option<OffsetDateTime>,
     until: Option<OffsetDateTime>,
@@ -167,6 +171,7 @@ impl Filter {
         }
         Ok(Filter {
             path: given(c.path).map(|p| p.trim_start_matches('/').to_string()),
+            exclude_path: given(c.exclude_path).map(|p| p.trim_start_matches('/').to_string()),
             operations,
             since: given(c.since)
                 .map(|s| parse_time(s, "since", now))
@@ -199,6 +204,11 @@ impl Filter {
         let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("");
         if let Some(p) = &self.path {
             if !path_matches(p, s("/request/path")) {
+                return false;
+            }
+        }
+        if let Some(p) = &self.exclude_path {
+            if path_matches(p, s("/request/path")) {
                 return false;
             }
         }
@@ -425,6 +435,15 @@ mod tests {
         }));
         assert!(!with(Criteria {
             path: Some("sys/*"),
+            ..Default::default()
+        }));
+        assert!(!with(Criteria {
+            exclude_path: Some("secret/*"),
+            ..Default::default()
+        }));
+        assert!(with(Criteria {
+            path: Some("secret/*"),
+            exclude_path: Some("sys/audit/*/entries"),
             ..Default::default()
         }));
         assert!(with(Criteria {

@@ -124,9 +124,12 @@ pub struct SearchArgs {
     /// Log files.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Request path; a trailing * matches a prefix.
+    /// Request path; * matches any run of characters (secret/*, */config).
     #[arg(long)]
     path: Option<String>,
+    /// Leave out requests to paths matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    exclude_path: Option<String>,
     /// Operation(s): read, list, create, update, patch, delete (comma-separated).
     #[arg(long)]
     operation: Option<String>,
@@ -521,6 +524,7 @@ fn filter_of(args: &SearchArgs) -> Result<Filter, CliError> {
     Filter::parse(
         &Criteria {
             path: args.path.as_deref(),
+            exclude_path: args.exclude_path.as_deref(),
             operation: args.operation.as_deref(),
             since: args.since.as_deref(),
             until: args.until.as_deref(),
@@ -596,6 +600,7 @@ mod tests {
         assert!(m(&[]));
         assert!(m(&["--path", "secret/*"]));
         assert!(!m(&["--path", "secret"]));
+        assert!(!m(&["--exclude-path", "secret/*"]));
         assert!(m(&["--operation", "read,update"]));
         assert!(!m(&["--token-hash", "abd"]));
         assert!(m(&["--status", "4xx"]));

@@ -119,8 +119,8 @@ fn unreadable(e: std::io::Error) -> CoreError {
 }
 
 /// `sys/audit/:path/entries`: the entries of the device's log the query
-/// asks for (`from`/`since`, `to`/`until`, `path`, `operation`, `status`,
-/// `token_hash`, `type`), a page at a time (`offset`, `limit`), or those
+/// asks for (`from`/`since`, `to`/`until`, `path`, `exclude_path`,
+/// `operation`, `status`, `token_hash`, `type`), a page at a time (`offset`, `limit`), or those
 /// after a `seq` (`after_seq`, to follow the log).
 pub(super) fn entries(
     active: &Active,
@@ -137,8 +137,9 @@ pub(super) fn entries(
         text("from")?.or(text("since")?),
         text("to")?.or(text("until")?),
     );
-    let (path, operation, status, token_hash, kind) = (
+    let (path, exclude_path, operation, status, token_hash, kind) = (
         text("path")?,
+        text("exclude_path")?,
         text("operation")?,
         text("status")?,
         text("token_hash")?,
@@ -147,6 +148,7 @@ pub(super) fn entries(
     let filter = Filter::parse(
         &Criteria {
             path: path.as_deref(),
+            exclude_path: exclude_path.as_deref(),
             operation: operation.as_deref(),
             since: from.as_deref(),
             until: to.as_deref(),

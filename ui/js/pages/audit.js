@@ -67,6 +67,9 @@ export async function render(root, { params, go }) {
     const key = h('textarea', { id: 'verify-key', rows: '2', spellcheck: 'false', class: 'code' });
     const followBox = h('input', { type: 'checkbox', id: 'follow' });
     const hideOwn = h('input', { type: 'checkbox', id: 'hide-own', checked: true });
+    hideOwn.addEventListener('change', () => {
+      if (filters) filters.exclude_path = hideOwn.checked ? 'sys/audit/*/entries' : '';
+    });
     let rows = [];
     let lastSeq = null;
     let filters = null;
@@ -78,13 +81,15 @@ export async function render(root, { params, go }) {
         // the search runs on HMACs: hash what was typed with the device's salt
         tokenHash = w.startsWith(HMAC) ? w : (await api('POST', `sys/audit-hash/${enc(dev)}`, { input: w })).data.hash;
       }
-      return { from: from.value, to: to.value, path: path.value, operation: op.value, status: status.value, token_hash: tokenHash, type: type.value };
+      return {
+        from: from.value, to: to.value, path: path.value, operation: op.value, status: status.value,
+        token_hash: tokenHash, type: type.value,
+        // the server leaves them out: a follower's own polls, whose
+        // responses hold entries, must not come back in the next poll
+        exclude_path: hideOwn.checked ? 'sys/audit/*/entries' : '',
+      };
     }
 
-    function own(e) {
-      const p = (e.request && e.request.path) || '';
-      return hideOwn.checked && /^sys\/audit\/.+\/(entries|verify)$/.test(p);
-    }
 
     function line(hit) {
       const e = hit.entry || {};
@@ -101,7 +106,7 @@ export async function render(root, { params, go }) {
     }
 
     function drawResults(nextOffset) {
-      const tbody = h('tbody', {}, rows.filter((hit) => !own(hit.entry || {})).map(line));
+      const tbody = h('tbody', {}, rows.map(line));
       put(results,
         h('p', { class: 'muted', id: 'result-count' }, `${tbody.childElementCount} entries`),
         h('div', { class: 'table-wrap' }, h('table', { id: 'audit-table' },

@@ -335,7 +335,7 @@ pub fn scan<R: BufRead>(
 pub struct Page {
     /// Matches to skip.
     pub offset: usize,
-    /// At most this many (capped at [`MAX_LIMIT`]).
+    /// At most this many (at least 1, at most [`MAX_LIMIT`]).
     pub limit: usize,
     /// Only entries with a `seq` above this (following a live log).
     pub after_seq: Option<u64>,
@@ -366,7 +366,8 @@ pub struct Found {
 
 /// The page `page` of the entries of `reader` that `filter` wants.
 pub fn search<R: BufRead>(reader: R, filter: &Filter, page: Page) -> std::io::Result<Found> {
-    let limit = page.limit.min(MAX_LIMIT);
+    // a page of none would name itself as the next one
+    let limit = page.limit.clamp(1, MAX_LIMIT);
     let mut entries = Vec::new();
     let mut seen = 0usize;
     let mut more = false;
@@ -602,8 +603,11 @@ mod tests {
         let none = search(text.as_bytes(), &filter, page(0, 10, Some(10))).unwrap();
         assert!(none.entries.is_empty());
         assert_eq!(none.last_seq, Some(10));
-        // a huge limit is capped
+        // a huge limit is capped, a zero one is one
         let capped = search(text.as_bytes(), &filter, page(0, usize::MAX, None)).unwrap();
         assert_eq!(capped.entries.len(), 5);
+        let one = search(text.as_bytes(), &filter, page(3, 0, None)).unwrap();
+        assert_eq!(seqs(&one), [8]);
+        assert_eq!(one.next_offset, Some(4));
     }
 }

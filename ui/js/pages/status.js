@@ -9,7 +9,6 @@ export async function render(root) {
   const msg = messages();
   const body = h('div', {});
   put(root, h('h1', {}, 'Seal status'), msg.el, body);
-  let shown = null;
 
   async function refresh() {
     const s = await api('GET', 'sys/seal-status', undefined, { noToken: true });
@@ -43,13 +42,11 @@ export async function render(root) {
       const r = await api('PUT', 'sys/init', {
         secret_shares: Number(shares.value), secret_threshold: Number(threshold.value),
       }, { noToken: true });
-      shown = r;
       put(out, h('div', { class: 'once', role: 'status' },
         h('p', { class: 'warn' }, 'Shown once: keep each share with a different person, and the root token safe.'),
         h('ol', { id: 'init-keys' }, (r.keys_base64 || r.keys || []).map((k) => h('li', {}, h('code', { class: 'secret-text' }, k)))),
         h('p', {}, 'Initial root token: ', h('code', { class: 'secret-text', id: 'init-root-token' }, r.root_token)),
         action('I have stored them: continue to unseal', async () => {
-          shown = null;
           await refresh();
         }, msg)));
     }, msg);
@@ -95,9 +92,8 @@ export async function render(root) {
   } catch (e) {
     msg.error(e);
   }
+  // the shares and root token shown after initializing go with the page
   return () => {
-    shown = null;
     put(root);
-    return shown;
   };
 }

@@ -59,5 +59,8 @@ VAULT_RS_BIN=target/debug/vault-rs PYTHON="$VENV/bin/python" bash scripts/pg-fai
 step "power-loss test (${POWERLOSS_CUTS:-3} cuts; scripts/powerloss-test.sh 50 for the at-scale run)"
 VAULT_RS_BIN=target/debug/vault-rs bash scripts/powerloss-test.sh "${POWERLOSS_CUTS:-3}"
 
+step "web UI in headless Chromium (Selenium; screenshots in target/ui-screenshots/)"
+UI_TEST_NO_BUILD=1 bash scripts/ui-test.sh
+
 echo
 echo "==> all tests passed"

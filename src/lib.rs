@@ -4,6 +4,8 @@
 //! The layers, from the wire down (each module's own doc says what it owns
 //! and what it must not touch):
 //! - [`http`]: parses requests, maps errors to status codes; never touches storage.
+//!   Also serves the web UI's embedded assets at `/ui/` (`ui = true`), a
+//!   client of the API like any other.
 //! - [`core`]: the request pipeline: sealed? → token → ACL → audit → router
 //!   → backend; the seal/rekey state machine ([`core::seal_state`]); the
 //!   one scheduler of the unsealed state (`core::scheduler`: lease expiry
@@ -25,7 +27,8 @@
 //! - [`barrier`]: encrypts every value and every path; keyring by term.
 //! - [`physical`]: untrusted key-value storage (sled, in-memory).
 //! - [`seal`]: Shamir shares of the unseal key.
-//! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier.
+//! - [`audit`]: the audit broker (fails closed), devices, hash chain, verifier,
+//!   and the search of a log (shared by `audit search` and `sys/audit/:path/entries`).
 //! - [`sdk`]: the contract between the core and the backends (request,
 //!   response, operation, lease and auth blocks, login outcome, the mount
 //!   a request was routed to, declared routes with their field schemas),
@@ -39,7 +42,7 @@
 //! - [`crypto`]: secret newtypes and primitives shared by the above.
 //! - [`config`]: the server's HCL configuration file.
 //! - [`server`]: `serve(options)` (what `main` calls) and
-//!   `run(core, listener, tls, limits, max_request_size, shutdown)`.
+//!   `run(core, listener, tls, limits, max_request_size, ui, shutdown)`.
 //!
 //! Import rules (checked by the tests in `src/layout.rs`): secrets engines
 //! and auth methods take the contract from [`sdk`], never from `core` or

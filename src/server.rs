@@ -299,6 +299,7 @@ async fn serve_async(config: Config, opts: ServerOptions) -> Result<(), ServerEr
         tls,
         &config.listener,
         config.max_request_size,
+        config.ui,
         shutdown_signal(),
     )
     .await
@@ -352,13 +353,15 @@ async fn shutdown_signal() {
 
 /// Serves `core` on `listener` until `shutdown` resolves, then flushes
 /// storage and seals. `limits` gives the listener's timeouts and bounds
-/// (its address and TLS files are not used here).
+/// (its address and TLS files are not used here); `ui` serves the web UI
+/// at `/ui/` as well.
 pub async fn run<F>(
     core: Arc<Core>,
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: &ListenerConfig,
     max_request_size: usize,
+    ui: bool,
     shutdown: F,
 ) -> Result<(), ServerError>
 where
@@ -372,6 +375,7 @@ where
             max_request_body_memory: limits.max_request_body_memory,
         },
     );
+    let app = crate::http::with_ui(app, ui);
     let result = accept_loop(listener, tls, app, limits, shutdown).await;
     let flushed = core.barrier().flush();
     core.seal();

@@ -4,8 +4,8 @@
 //! `audit/devices`, a salt per device at `audit/salt/<uuid>`, and the
 //! vault's Ed25519 audit key at `audit/signing-key`), the devices' writer
 //! threads, Vault-shaped entries with secrets HMAC-ed ([`entry`]), the hash
-//! chain and signed checkpoints ([`chain`]) and the offline verifier
-//! ([`verify`]).
+//! chain and signed checkpoints ([`chain`]), the offline verifier
+//! ([`verify`]) and the search of a log ([`search`]).
 //! Must not touch: HTTP, the router, tokens, the core (it is handed what
 //! it logs: flat [`TokenRecord`]s and [`ErrorRecord`]s the core builds).
 //!
@@ -27,6 +27,7 @@ pub mod chain;
 mod device;
 pub mod entry;
 mod error;
+pub mod search;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -106,7 +107,11 @@ pub fn normalize_path(path: &str) -> Result<String, AuditError> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     });
-    if !ok || p.ends_with("/public-key") || p == "public-key" {
+    // the suffixes of `sys/audit/:path/…` routes cannot end a device's path
+    let reserved = ["/public-key", "/entries", "/verify"]
+        .iter()
+        .any(|s| p.ends_with(s));
+    if !ok || reserved || p == "public-key" {
         return Err(AuditError::BadRequest(format!(
             "invalid audit device path \"{p}\""
         )));
@@ -847,5 +852,8 @@ mod tests {
         assert!(normalize_path("").is_err());
         assert!(normalize_path("a/../b").is_err());
         assert!(normalize_path("x/public-key").is_err());
+        assert!(normalize_path("x/entries").is_err());
+        assert!(normalize_path("x/verify").is_err());
+        assert_eq!(normalize_path("entries").unwrap(), "entries/");
     }
 }

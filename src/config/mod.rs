@@ -35,6 +35,7 @@
 //! default_lease_ttl = "768h"
 //! max_lease_ttl     = "768h"
 //! max_request_size  = 33554432
+//! ui                = true     # the web UI at /ui/ (on in --dev)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -144,6 +145,9 @@ pub struct Config {
     pub unauthenticated_generate_root: bool,
     /// `snapshot { … }`: scheduled snapshots, if configured.
     pub snapshot: Option<SnapshotConfig>,
+    /// `ui = true`: serve the web UI at `/ui/` (on in `--dev`, off unless
+    /// set in a configuration file).
+    pub ui: bool,
 }
 
 /// How the server writes its log lines (`log_format`).
@@ -231,6 +235,7 @@ impl Config {
             unauthenticated_metrics: false,
             unauthenticated_generate_root: false,
             snapshot: None,
+            ui: true,
         }
     }
 
@@ -247,6 +252,7 @@ impl Config {
         let body: Body =
             hcl::from_str(text).map_err(|e| ConfigError(format!("syntax error: {e}")))?;
         let mut cfg = Config::dev("127.0.0.1:8200");
+        cfg.ui = false;
         let mut storage = None;
         let mut listener = None;
         for attr in body.attributes() {
@@ -263,7 +269,8 @@ impl Config {
                 "enable_unauthenticated_access" => {
                     cfg.unauthenticated_generate_root = unauthenticated_access(v)?
                 }
-                "disable_mlock" | "ui" | "cluster_addr" | "disable_cache" => {}
+                "ui" => cfg.ui = boolean(key, v)?,
+                "disable_mlock" | "cluster_addr" | "disable_cache" => {}
                 other => return Err(ConfigError(format!("unknown setting \"{other}\""))),
             }
         }
@@ -796,5 +803,19 @@ mod tests {
             }
         );
         assert_eq!(c.listener.address, "0.0.0.0:8200");
+    }
+
+    /// `ui`: off in a file unless set, on in `--dev`; a wrong type is refused.
+    #[test]
+    fn ui_setting() {
+        let base = "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}\n";
+        assert!(!parse(base).unwrap().ui);
+        assert!(parse(&format!("{base}ui = true")).unwrap().ui);
+        assert!(!parse(&format!("{base}ui = false")).unwrap().ui);
+        assert!(parse(&format!("{base}ui = [1]"))
+            .unwrap_err()
+            .0
+            .contains("ui"));
+        assert!(Config::dev("127.0.0.1:0").ui);
     }
 }

@@ -142,7 +142,10 @@ pub(crate) const SYS: &[Route] = &[
     Route::new(POLICIES, &[Read]),
     Route::list(POLICIES_FOLDER),
     Route::new(POLICY, &[Read, Create, Update, Delete]),
-    // `:path/public-key` is the key that signs a device's checkpoints
+    // `:path/public-key` is the key that signs a device's checkpoints;
+    // `:path/entries` (read) searches a file device's log and
+    // `:path/verify` (write) verifies its chain: suffixes of the device
+    // row (a device path cannot end in them), typed in `sys_typed`
     Route::new(AUDIT, &[Read]).sudo(),
     Route::new(AUDIT_DEVICE, &[Read, Create, Update, Delete]).sudo(),
     Route::new(AUDIT_HASH, WRITE).sudo(),
@@ -252,6 +255,10 @@ pub(crate) enum SysRoute<'p> {
     AuditDevices,
     AuditDevice(&'p str),
     AuditPublicKey(&'p str),
+    /// Search a file device's log (`:path/entries`).
+    AuditEntries(&'p str),
+    /// Verify a file device's log (`:path/verify`).
+    AuditVerify(&'p str),
     AuditHash(&'p str),
     WrappingLookup,
     WrappingUnwrap,
@@ -349,10 +356,18 @@ fn sys_typed<'p>(m: &Matched<'_, 'p>) -> Option<SysRoute<'p>> {
         POLICIES | POLICIES_FOLDER => SysRoute::Policies,
         POLICY => SysRoute::Policy(m.get("name")),
         AUDIT => SysRoute::AuditDevices,
-        AUDIT_DEVICE => match split_suffix(m.get("path"), "/public-key") {
-            Some(dev) => SysRoute::AuditPublicKey(dev),
-            None => SysRoute::AuditDevice(m.get("path")),
-        },
+        AUDIT_DEVICE => {
+            let path = m.get("path");
+            if let Some(dev) = split_suffix(path, "/public-key") {
+                SysRoute::AuditPublicKey(dev)
+            } else if let Some(dev) = split_suffix(path, "/entries") {
+                SysRoute::AuditEntries(dev)
+            } else if let Some(dev) = split_suffix(path, "/verify") {
+                SysRoute::AuditVerify(dev)
+            } else {
+                SysRoute::AuditDevice(path)
+            }
+        }
         AUDIT_HASH => SysRoute::AuditHash(m.get("path")),
         WRAPPING_LOOKUP => SysRoute::WrappingLookup,
         WRAPPING_UNWRAP => SysRoute::WrappingUnwrap,
@@ -784,6 +799,21 @@ mod tests {
             Ok(SysRoute::AuditPublicKey("file"))
         );
         assert_eq!(sys("audit/file", Update), Ok(SysRoute::AuditDevice("file")));
+        assert_eq!(
+            sys("audit/a/b/entries", Read),
+            Ok(SysRoute::AuditEntries("a/b"))
+        );
+        assert_eq!(
+            sys("audit/f/verify", Update),
+            Ok(SysRoute::AuditVerify("f"))
+        );
+        // a device named like a suffix is a device
+        assert_eq!(
+            sys("audit/verify", Update),
+            Ok(SysRoute::AuditDevice("verify"))
+        );
+        assert!(sys_sudo("audit/f/entries", Read));
+        assert!(sys_sudo("audit/f/verify", Update));
         assert_eq!(sys("audit-hash/f", Update), Ok(SysRoute::AuditHash("f")));
         assert_eq!(sys("policies/acl/", List), Ok(SysRoute::Policies));
         assert_eq!(sys("policies/acl", Read), Ok(SysRoute::Policies));
@@ -983,6 +1013,8 @@ mod tests {
         (Delete, "sys/audit/file"),
         (Update, "sys/audit-hash/file"),
         (Read, "sys/audit/file/public-key"),
+        (Read, "sys/audit/file/entries"),
+        (Update, "sys/audit/file/verify"),
         (Update, "sys/rotate"),
         (Read, "sys/key-status"),
         (Update, "sys/rekey/init"),

@@ -1,4 +1,5 @@
-//! The HTTP layer: Vault's `/v1/` API over axum.
+//! The HTTP layer: Vault's `/v1/` API over axum, and the web UI's
+//! static assets at `/ui/` ([`with_ui`]).
 //!
 //! Owns: turning an HTTP request into a core [`Request`] (method →
 //! operation, token headers, body limits, JSON shape limits, parsing) and
@@ -15,5 +16,7 @@ mod error;
 mod handler;
 pub mod json_limits;
 mod oauth2;
+mod ui;
 
 pub use handler::{router, HttpLimits};
+pub use ui::with_ui;

@@ -4,14 +4,15 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use vault_rs::audit::search::{scan, Criteria, Filter};
 use vault_rs::audit::verify::{parse_public_key, verify, LogFile, Report, VerifyOptions};
 
 use crate::client::Method;
@@ -123,9 +124,12 @@ pub struct SearchArgs {
     /// Log files.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Request path; a trailing * matches a prefix.
+    /// Request path; * matches any run of characters (secret/*, */config).
     #[arg(long)]
     path: Option<String>,
+    /// Leave out requests to paths matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    exclude_path: Option<String>,
     /// Operation(s): read, list, create, update, patch, delete (comma-separated).
     #[arg(long)]
     operation: Option<String>,
@@ -514,172 +518,49 @@ fn follow(ctx: &Context, args: &TailArgs, mut offset: u64) -> Result<(), CliErro
     }
 }
 
-/// A point in time: RFC 3339, or a duration before now.
-fn parse_time(text: &str, flag: &str) -> Result<OffsetDateTime, CliError> {
-    let t = text.trim();
-    if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
-        return Ok(d);
-    }
-    if let Ok(ago) = humantime::parse_duration(t) {
-        return Ok(OffsetDateTime::now_utc() - ago);
-    }
-    Err(CliError::usage(format!(
-        "--{flag} must be an RFC 3339 time (2024-05-01T12:00:00Z) or a duration ago (15m)"
-    )))
-}
-
-/// The search filters, parsed.
-struct Filter {
-    path: Option<String>,
-    operations: Vec<String>,
-    since: Option<OffsetDateTime>,
-    until: Option<OffsetDateTime>,
-    token_hash: Option<String>,
-    status: Option<String>,
-    entry_type: String,
-}
-
-impl Filter {
-    fn from_args(args: &SearchArgs) -> Result<Filter, CliError> {
-        let entry_type = args.entry_type.trim().to_lowercase();
-        if !["response", "request", "all"].contains(&entry_type.as_str()) {
-            return Err(CliError::usage("--type must be response, request or all"));
-        }
-        if let Some(s) = &args.status {
-            let s = s.trim().to_lowercase();
-            let ok = s == "ok"
-                || s == "error"
-                || (s.len() == 3 && s.ends_with("xx") && s.as_bytes()[0].is_ascii_digit())
-                || s.parse::<u16>().is_ok();
-            if !ok {
-                return Err(CliError::usage(
-                    "--status must be a code (403), a class (4xx), ok or error",
-                ));
-            }
-        }
-        Ok(Filter {
-            path: args
-                .path
-                .as_ref()
-                .map(|p| p.trim().trim_start_matches('/').to_string()),
-            operations: args
-                .operation
-                .as_deref()
-                .map(|o| {
-                    o.split(',')
-                        .map(|s| s.trim().to_lowercase())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            since: args
-                .since
-                .as_deref()
-                .map(|s| parse_time(s, "since"))
-                .transpose()?,
-            until: args
-                .until
-                .as_deref()
-                .map(|s| parse_time(s, "until"))
-                .transpose()?,
-            token_hash: args.token_hash.as_ref().map(|h| {
-                let h = h.trim();
-                if h.starts_with("hmac-sha256:") {
-                    h.to_string()
-                } else {
-                    format!("hmac-sha256:{h}")
-                }
-            }),
-            status: args.status.as_ref().map(|s| s.trim().to_lowercase()),
-            entry_type,
-        })
-    }
-
-    fn matches(&self, v: &Value) -> bool {
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
-        let type_ok = match self.entry_type.as_str() {
-            "all" => kind == "request" || kind == "response",
-            t => kind == t,
-        };
-        if !type_ok {
-            return false;
-        }
-        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("");
-        if let Some(p) = &self.path {
-            let path = s("/request/path");
-            let ok = match p.strip_suffix('*') {
-                Some(prefix) => path.starts_with(prefix),
-                None => path == p || path.trim_end_matches('/') == p.trim_end_matches('/'),
-            };
-            if !ok {
-                return false;
-            }
-        }
-        if !self.operations.is_empty()
-            && !self.operations.iter().any(|o| o == s("/request/operation"))
-        {
-            return false;
-        }
-        if self.since.is_some() || self.until.is_some() {
-            let Ok(t) = OffsetDateTime::parse(s("/time"), &Rfc3339) else {
-                return false;
-            };
-            if self.since.is_some_and(|since| t < since)
-                || self.until.is_some_and(|until| t > until)
-            {
-                return false;
-            }
-        }
-        if let Some(h) = &self.token_hash {
-            let fields = [
-                "/auth/client_token",
-                "/auth/accessor",
-                "/request/client_token",
-                "/request/client_token_accessor",
-                "/response/auth/client_token",
-                "/response/auth/accessor",
-            ];
-            if !fields.iter().any(|f| s(f) == h) {
-                return false;
-            }
-        }
-        if let Some(st) = &self.status {
-            let Some(code) = v.pointer("/response/status_code").and_then(Value::as_u64) else {
-                return false;
-            };
-            let ok = match st.as_str() {
-                "ok" => code < 400,
-                "error" => code >= 400,
-                c if c.ends_with("xx") => c.as_bytes()[0] == b'0' + (code / 100) as u8,
-                c => c.parse::<u64>().ok() == Some(code),
-            };
-            if !ok {
-                return false;
-            }
-        }
-        true
-    }
+/// The search filters of `args`, parsed by the library (the server's
+/// `sys/audit/:path/entries` parses its query the same way).
+fn filter_of(args: &SearchArgs) -> Result<Filter, CliError> {
+    Filter::parse(
+        &Criteria {
+            path: args.path.as_deref(),
+            exclude_path: args.exclude_path.as_deref(),
+            operation: args.operation.as_deref(),
+            since: args.since.as_deref(),
+            until: args.until.as_deref(),
+            token_hash: args.token_hash.as_deref(),
+            status: args.status.as_deref(),
+            entry_type: Some(&args.entry_type),
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| CliError::usage(format!("--{}: {}", e.field.replace('_', "-"), e.message)))
 }
 
 fn search(ctx: &Context, args: SearchArgs) -> CmdResult {
-    let filter = Filter::from_args(&args)?;
+    let filter = filter_of(&args)?;
     let mut found = 0usize;
-    'files: for f in &args.files {
+    let mut failed = None;
+    for f in &args.files {
+        if args.limit.is_some_and(|l| found >= l) {
+            break;
+        }
         let file = std::fs::File::open(f)
             .map_err(|e| CliError::failed(format!("cannot open {}: {e}", f.display())))?;
-        for line in BufReader::new(file).split(b'\n') {
-            let line =
-                line.map_err(|e| CliError::failed(format!("cannot read {}: {e}", f.display())))?;
-            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
-                continue;
-            };
-            if filter.matches(&v) {
-                print_entry(ctx, &v)?;
-                found += 1;
-                if args.limit.is_some_and(|l| found >= l) {
-                    break 'files;
-                }
+        scan(BufReader::new(file), &filter, None, |hit| {
+            if let Err(e) = print_entry(ctx, &hit.entry) {
+                failed = Some(e);
+                return ControlFlow::Break(());
             }
+            found += 1;
+            if args.limit.is_some_and(|l| found >= l) {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| CliError::failed(format!("cannot read {}: {e}", f.display())))?;
+        if let Some(e) = failed.take() {
+            return Err(e);
         }
     }
     if found == 0 && ctx.output.is_table() {
@@ -713,47 +594,24 @@ mod tests {
     }
 
     #[test]
-    fn filters_match() {
+    fn search_flags_reach_the_filter() {
         let e = entry();
-        assert!(Filter::from_args(&args(&[])).unwrap().matches(&e));
-        assert!(Filter::from_args(&args(&["--path", "secret/*"]))
-            .unwrap()
-            .matches(&e));
-        assert!(!Filter::from_args(&args(&["--path", "secret"]))
-            .unwrap()
-            .matches(&e));
-        assert!(Filter::from_args(&args(&["--operation", "read,update"]))
-            .unwrap()
-            .matches(&e));
-        assert!(Filter::from_args(&args(&["--token-hash", "abc"]))
-            .unwrap()
-            .matches(&e));
-        assert!(!Filter::from_args(&args(&["--token-hash", "abd"]))
-            .unwrap()
-            .matches(&e));
-        assert!(Filter::from_args(&args(&["--status", "4xx"]))
-            .unwrap()
-            .matches(&e));
-        assert!(Filter::from_args(&args(&["--status", "error"]))
-            .unwrap()
-            .matches(&e));
-        assert!(!Filter::from_args(&args(&["--status", "ok"]))
-            .unwrap()
-            .matches(&e));
-        assert!(
-            Filter::from_args(&args(&["--since", "2024-05-01T12:00:00Z"]))
-                .unwrap()
-                .matches(&e)
-        );
-        assert!(
-            !Filter::from_args(&args(&["--until", "2024-05-01T12:00:00Z"]))
-                .unwrap()
-                .matches(&e)
-        );
-        assert!(!Filter::from_args(&args(&["--type", "request"]))
-            .unwrap()
-            .matches(&e));
-        assert!(Filter::from_args(&args(&["--status", "nope"])).is_err());
+        let m = |extra: &[&str]| filter_of(&args(extra)).unwrap().matches(&e);
+        assert!(m(&[]));
+        assert!(m(&["--path", "secret/*"]));
+        assert!(!m(&["--path", "secret"]));
+        assert!(!m(&["--exclude-path", "secret/*"]));
+        assert!(m(&["--operation", "read,update"]));
+        assert!(!m(&["--token-hash", "abd"]));
+        assert!(m(&["--status", "4xx"]));
+        assert!(!m(&["--until", "2024-05-01T12:00:00Z"]));
+        assert!(!m(&["--type", "request"]));
+        let err = filter_of(&args(&["--status", "nope"])).err().unwrap();
+        assert!(err.to_string().contains("--status"), "{err}");
+        let err = filter_of(&args(&["--token-hash", "x", "--since", "soon"]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--since"), "{err}");
     }
 
     #[test]

@@ -149,6 +149,8 @@ pub(crate) fn handle(
         SysRoute::AuditDevices => audit::devices(active, req),
         SysRoute::AuditDevice(dev) => audit::device(active, req, dev),
         SysRoute::AuditPublicKey(dev) => audit::public_key(active, req, dev),
+        SysRoute::AuditEntries(dev) => audit::entries(active, req, dev, core.clock().now()),
+        SysRoute::AuditVerify(dev) => audit::verify_log(active, req, dev),
         SysRoute::AuditHash(dev) => audit::hash(active, req, dev),
         SysRoute::WrappingLookup
         | SysRoute::WrappingUnwrap

@@ -523,7 +523,13 @@ fn metrics_in_prometheus_and_json() {
     assert!(!text.contains("root"), "no token or path in metrics");
     let (st, b) = s.get("sys/metrics");
     assert_eq!(st, 200);
-    assert_eq!(b["data"]["sealed"], false);
+    let sealed = b["Gauges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["Name"] == "vault_rs_sealed")
+        .expect("sealed gauge");
+    assert_eq!(sealed["Value"], 0.0);
     assert_eq!(s.request("GET", "sys/metrics", None, None).0, 403);
     assert_eq!(s.get("sys/metrics?format=xml").0, 400);
 }

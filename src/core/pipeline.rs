@@ -648,11 +648,21 @@ fn route_to_mount(
     let found = route::find(mounted.backend.routes(mounted.entry.point()), rel, op);
     let sudo = found.as_ref().is_ok_and(|m| m.route.sudo);
     authorize(auth, op, &req.path, sudo)?;
-    found.map_err(|e| LogicalError::from_route(e, rel))?;
     let lreq = LogicalRequest {
         operation: op,
         ..lreq
     };
+    if let Err(e) = found {
+        let unrouted = match e {
+            route::RouteError::UnsupportedPath => mounted.backend.unrouted(&lreq),
+            route::RouteError::UnsupportedOperation => None,
+        };
+        let Some(mut resp) = unrouted else {
+            return Err(LogicalError::from_route(e, rel).into());
+        };
+        resp.mount_type = Some(mounted.entry.kind.clone());
+        return Ok(resp);
+    }
     let mut resp = mounted.backend.handle(&lreq)?;
     resp.mount_type = Some(mounted.entry.kind.clone());
     Ok(resp)

@@ -299,7 +299,7 @@ fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
     } else {
         query_code(req, "activecode", 200)?
     };
-    let body = json!({
+    let mut body = json!({
         "initialized": initialized,
         "sealed": sealed,
         "standby": ha.standby,
@@ -308,10 +308,13 @@ fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
         "replication_dr_mode": "disabled",
         "server_time_utc": core.clock().unix(),
         "version": VERSION,
-        "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
-        "cluster_id": if sealed { "" } else { core.cluster_id() },
         "audit_ok": core.active().map(|a| a.audit.healthy()).unwrap_or(true),
     });
+    // As Vault: the cluster is named only while unsealed.
+    if !sealed {
+        body["cluster_name"] = json!(core.config().cluster_name);
+        body["cluster_id"] = json!(core.cluster_id());
+    }
     Ok(Response::raw(status, body))
 }
 

@@ -603,3 +603,74 @@ fn status_codes_and_shapes_as_the_reference_server() {
         "{b}"
     );
 }
+
+#[test]
+fn path_help_describes_the_declared_route() {
+    let s = TestServer::dev();
+    let (st, b) = s.post("sys/auth/approle", json!({"type": "approle"}));
+    assert_eq!(st, 204, "{b}");
+    // Any valid token may ask (no capability on the path), as in Vault.
+    let weak = s.token(json!({"policies": ["default"]}));
+    let (st, b) = s.get_raw("secret/data/app?help=1", Some(&weak));
+    assert_eq!(st, 200, "{b}");
+    let help = b["help"].as_str().unwrap();
+    assert!(
+        help.starts_with("Request:        data/app\nMatching Route: data/"),
+        "{help}"
+    );
+    assert!(
+        help.contains("## PARAMETERS") && help.contains("    path (string)"),
+        "{help}"
+    );
+    assert!(
+        b["openapi"]["paths"]["/data/{path}"]["get"].is_object(),
+        "{b}"
+    );
+    assert!(b.get("see_also").is_some(), "{b}");
+    // The path itself was not served: a plain read is still refused.
+    assert_eq!(s.get_raw("secret/data/app", Some(&weak)).0, 403);
+    assert_eq!(s.get_raw("secret/data/app?help=1", None).0, 403);
+    assert_eq!(s.get_raw("secret/data/app?help=1", Some("bogus")).0, 403);
+    // Declared fields are listed with their types.
+    let (st, b) = s.get("auth/approle/role/web?help=1");
+    assert_eq!(st, 200, "{b}");
+    let help = b["help"].as_str().unwrap();
+    assert!(help.contains("Matching Route: role/"), "{help}");
+    let (_, b) = s.get("sys/rotate?help=1");
+    let help = b["help"].as_str().unwrap_or_default();
+    assert!(
+        help.contains("Matching Route: rotate\n") && help.contains("sudo"),
+        "{b}"
+    );
+    // A mount's root lists its routes; a path under no mount is 404.
+    let (st, b) = s.get("secret/?help=True");
+    assert_eq!(st, 200, "{b}");
+    let help = b["help"].as_str().unwrap();
+    assert!(
+        help.contains("## DESCRIPTION") && help.contains("    metadata/:path*"),
+        "{help}"
+    );
+    assert_eq!(s.get("nomount/x?help=1").0, 404);
+    // `help=0` is an ordinary read.
+    let (st, b) = s.get("secret/data/app?help=0");
+    assert_eq!(st, 404, "{b}");
+    // The CLI prints the help text.
+    let out = common::command()
+        .args(["path-help", "secret/data/app"])
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", &s.root_token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Request:        data/app"), "{text}");
+    let out = common::command()
+        .args(["path-help", "nomount/x"])
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", &s.root_token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -12,6 +12,7 @@
 mod error;
 pub mod generate_root;
 mod ha;
+mod help;
 pub mod lockout;
 pub mod metrics;
 pub mod oauth2;

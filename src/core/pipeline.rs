@@ -80,10 +80,20 @@ pub(crate) fn handle(core: &Core, req: Request) -> Result<Response, CoreError> {
     result
 }
 
+/// The path as canonicalised: a help request may name a mount's root as
+/// `secret/` (Vault's `path-help secret/`), which a read may not.
+fn help_spelling(req: &Request) -> &str {
+    if super::help::wants_help(req.operation, &req.data) {
+        req.path.trim_end_matches('/')
+    } else {
+        &req.path
+    }
+}
+
 fn handle_request(core: &Core, mut req: Request) -> Result<Response, CoreError> {
     // One canonical path for everything below: the ACL and the handler see
     // the same string, and no engine re-normalises it.
-    let canonical = super::path::canonicalize(req.operation, &req.path)
+    let canonical = super::path::canonicalize(req.operation, help_spelling(&req))
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     req.path = canonical.path;
     req.alias = canonical.alias;
@@ -141,7 +151,7 @@ fn handle_request(core: &Core, mut req: Request) -> Result<Response, CoreError> 
 pub(crate) fn precheck(core: &Core, req: &mut Request) -> Result<(), CoreError> {
     // The same canonical path `handle` will use; the request keeps its own
     // spelling, which `handle` canonicalises (and aliases) itself.
-    let canonical = super::path::canonicalize(req.operation, &req.path)
+    let canonical = super::path::canonicalize(req.operation, help_spelling(req))
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     let spelled = std::mem::replace(&mut req.path, canonical.path);
     let result = precheck_canonical(core, req);
@@ -272,6 +282,11 @@ fn serve(
     let Some(auth) = auth else {
         return Err(auth_err.unwrap_or(CoreError::PermissionDenied));
     };
+    // `?help=1`: any valid token may ask (Vault's rule); the path is not
+    // served.
+    if super::help::wants_help(req.operation, &req.data) {
+        return super::help::help(&routes.mounts, &routes.auth, &req.path);
+    }
     // A limited-use token spends its use before the request runs, under the
     // token's lock, so concurrent requests cannot exceed the limit.
     let last_use = auth.entry.num_uses > 0

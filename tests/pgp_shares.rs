@@ -255,4 +255,25 @@ fn generate_root_with_pgp_key_hands_the_token_to_the_key_holder_only() {
     let (_, v) = s.get_raw(attempt, t);
     assert_eq!(v["data"]["started"], false, "{v}");
     assert_eq!(v["data"]["pgp_fingerprint"], "", "{v}");
+
+    // The CLI's -pgp-key takes a key file (here GnuPG's binary export).
+    use base64::Engine;
+    let file = home.path().join("op1.gpg");
+    let binary = base64::engine::general_purpose::STANDARD
+        .decode(&keys[0])
+        .unwrap();
+    std::fs::write(&file, binary).unwrap();
+    let out = common::command()
+        .args(["operator", "generate-root", "-init", "-pgp-key"])
+        .arg(&file)
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", &s.root_token)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&fingerprint), "{text}");
+    let (_, v) = s.get_raw(attempt, t);
+    assert_eq!(v["data"]["pgp_fingerprint"], fingerprint.as_str(), "{v}");
 }

@@ -674,3 +674,80 @@ fn path_help_describes_the_declared_route() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[test]
+fn token_less_rekey_is_off_unless_configured() {
+    let s = TestServer::unsealed(1, 1);
+    let init = json!({"secret_shares": 1, "secret_threshold": 1});
+    // No token: refused, naming both ways in.
+    let (st, b) = s.put_raw("sys/rekey/init", init.clone(), None);
+    assert_eq!(st, 400, "{b}");
+    let msg = b["errors"][0].as_str().unwrap();
+    assert!(
+        msg.contains("enable_unauthenticated_access") && msg.contains("sudo"),
+        "{b}"
+    );
+    for path in ["sys/rekey/init", "sys/rekey/verify"] {
+        assert_eq!(s.get_raw(path, None).0, 400, "{path}");
+    }
+    assert_eq!(
+        s.put_raw("sys/rekey/update", json!({"key": "x", "nonce": "y"}), None)
+            .0,
+        400
+    );
+    // A bad token, or one without sudo on the path: 403.
+    assert_eq!(
+        s.put_raw("sys/rekey/init", init.clone(), Some("bogus")).0,
+        403
+    );
+    s.policy(
+        "rekeyer",
+        r#"path "sys/rekey/*" { capabilities = ["create", "read", "update", "delete"] }"#,
+    );
+    let no_sudo = s.token(json!({"policies": ["rekeyer"]}));
+    assert_eq!(
+        s.put_raw("sys/rekey/init", init.clone(), Some(&no_sudo)).0,
+        403
+    );
+    assert_eq!(s.get_raw("sys/rekey/init", Some(&no_sudo)).0, 403);
+    // Nothing was started by the refusals.
+    let (st, b) = s.get_raw("sys/rekey/init", Some(&s.root_token));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["started"], false, "{b}");
+    // A token with sudo on the path rekeys.
+    s.policy(
+        "rekey-sudo",
+        r#"path "sys/rekey/*" { capabilities = ["create", "read", "update", "delete", "sudo"] }"#,
+    );
+    let sudo = s.token(json!({"policies": ["rekey-sudo"]}));
+    let (st, b) = s.put_raw("sys/rekey/init", init.clone(), Some(&sudo));
+    assert_eq!(st, 200, "{b}");
+    let nonce = b["nonce"].as_str().unwrap().to_string();
+    let (st, b) = s.put_raw(
+        "sys/rekey/update",
+        json!({"key": s.keys[0], "nonce": nonce}),
+        Some(&sudo),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["complete"], true, "{b}");
+
+    // With enable_unauthenticated_access = ["rekey"], as Vault: no token.
+    let mut s = TestServer::sled_with_config("enable_unauthenticated_access = [\"rekey\"]\n");
+    s.init(1, 1);
+    s.unseal_all();
+    let (st, b) = s.put_raw("sys/rekey/init", init, None);
+    assert_eq!(st, 200, "{b}");
+    let nonce = b["nonce"].as_str().unwrap().to_string();
+    let (st, b) = s.put_raw(
+        "sys/rekey/update",
+        json!({"key": s.keys[0], "nonce": nonce}),
+        None,
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["complete"], true, "{b}");
+    // Token-less root generation stays off: it has its own setting.
+    assert_eq!(
+        s.put_raw("sys/generate-root/attempt", json!({}), None).0,
+        400
+    );
+}

@@ -125,7 +125,7 @@ fn init_and_rekey_hand_out_shares_only_the_key_holders_can_read() {
     let (st, v) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 3, "secret_threshold": 2, "pgp_keys": keys, "backup": true}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["backup"], true);
@@ -134,7 +134,11 @@ fn init_and_rekey_hand_out_shares_only_the_key_holders_can_read() {
     let nonce = v["nonce"].as_str().unwrap().to_string();
     let mut done = Value::Null;
     for k in &s.keys {
-        let (st, v) = s.put_raw("sys/rekey/update", json!({"key": k, "nonce": nonce}), None);
+        let (st, v) = s.put_raw(
+            "sys/rekey/update",
+            json!({"key": k, "nonce": nonce}),
+            Some(&s.root_token),
+        );
         assert_eq!(st, 200, "{v}");
         done = v;
     }
@@ -165,13 +169,13 @@ fn init_and_rekey_hand_out_shares_only_the_key_holders_can_read() {
     let (st, _) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 2, "secret_threshold": 2, "backup": true}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 400);
     let (st, _) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 2, "secret_threshold": 2, "pgp_keys": [keys[0]]}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 400);
 }

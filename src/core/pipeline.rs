@@ -227,30 +227,67 @@ fn is_wrapping_open_path(path: &str) -> bool {
     super::sys_routes::sys_unauthenticated(path)
 }
 
-/// `sys/rekey/*` and `sys/generate-root/*` need no token (the shares are the
-/// credential) but change
-/// who can open the vault: when unsealed, its requests and responses are
-/// audited like any other (fail closed; share and key values are HMAC-ed).
+/// `sys/rekey/*` and `sys/generate-root/*` change who can open the vault:
+/// when unsealed, their requests and responses are audited like any other
+/// (fail closed; share and key values are HMAC-ed). Each is served without
+/// a token (the shares are the credential) only where the configuration
+/// enables it; `sys/rekey/*` otherwise takes a token with `sudo` on the
+/// path (`sys/generate-root-token/*` is the token form of the other).
 fn audited_rekey(core: &Core, req: Request) -> Result<Response, CoreError> {
     let serve = |req: &Request| {
         system::handle_unauthenticated(core, req)?
             .ok_or_else(|| CoreError::UnsupportedPath(req.path.clone()))
     };
-    let Ok(active) = core.active() else {
-        return serve(&req);
+    // `sys/rekey/*` is served without a token only when the configuration
+    // says so (`enable_unauthenticated_access = ["rekey"]`); otherwise the
+    // request needs a token with `sudo` on the path, checked here.
+    let token_rekey =
+        super::sys_routes::sys_rekey(&req.path) && !core.config().unauthenticated_rekey;
+    let active = match core.active() {
+        Ok(active) => active,
+        Err(e) if token_rekey => return Err(e),
+        Err(_) => return serve(&req),
+    };
+    let (auth, auth_err) = match (token_rekey, &req.client_token) {
+        (false, _) => (None, None),
+        (true, None) => (None, Some(CoreError::BadRequest(REKEY_NEEDS_TOKEN.into()))),
+        (true, Some(_)) => match authenticate(&active, &req) {
+            Ok(a) => (Some(a), None),
+            Err(e) => (None, Some(e)),
+        },
     };
     let audit = active.audit.scope();
     let mount = audit_mount(&Routes::of(&active), &audit, &req.path);
+    let token = auth.as_ref().map(|a| token_record(&a.entry));
+    let auth_error = auth_err.as_ref().map(CoreError::audit_record);
     audit.log(&AuditInput {
         request: &req,
-        auth: None,
+        auth: token.as_ref(),
         mount: &mount,
         outcome: None,
-        error: None,
+        error: auth_error.as_ref(),
     })?;
-    let result = serve(&req);
-    audit.respond(&req, None, &mount, result)
+    let result = match (auth_err, &auth) {
+        (Some(e), _) => Err(e),
+        (None, None) => serve(&req),
+        (None, Some(a)) => authorize(a, req.operation, &req.path, true).and_then(|()| {
+            let last_use =
+                a.entry.num_uses > 0 && active.tokens.spend_use(&a.entry.key).map_err(token_err)?;
+            let result = serve(&req);
+            if last_use {
+                active.tokens.revoke_tree(&a.entry.key).map_err(token_err)?;
+            }
+            result
+        }),
+    };
+    audit.respond(&req, token.as_ref(), &mount, result)
 }
+
+/// The answer to a token-less `sys/rekey/*` request when the configuration
+/// does not serve them.
+const REKEY_NEEDS_TOKEN: &str = "unauthenticated rekey is disabled: send a token with \
+     \"sudo\" on sys/rekey/*, or set enable_unauthenticated_access = [\"rekey\"] in the \
+     server configuration";
 
 /// The mount a path belongs to, when some audit device will record it.
 fn audit_mount(routes: &Routes, audit: &AuditScope, path: &str) -> MountInfo {

@@ -394,6 +394,20 @@ pub(crate) fn sys_lookup(path: &str, op: Operation) -> Option<(SysRoute<'_>, &'s
     sys_typed(&m).map(|r| (r, route))
 }
 
+/// Whether the full `path` is one of `sys/rekey/{init,update,verify}`
+/// (served without a token only when the configuration says so).
+pub(crate) fn sys_rekey(path: &str) -> bool {
+    path.strip_prefix("sys/")
+        .and_then(|p| route::lookup(SYS, p.strip_suffix('/').unwrap_or(p)))
+        .and_then(|m| sys_typed(&m))
+        .is_some_and(|r| {
+            matches!(
+                r,
+                SysRoute::RekeyInit | SysRoute::RekeyUpdate | SysRoute::RekeyVerify
+            )
+        })
+}
+
 /// Whether the full `path` is a route that changes who can open the vault
 /// without a token (rekey, token-less root generation): served before
 /// authentication, and audited like any request once the vault is
@@ -914,6 +928,8 @@ mod tests {
         assert!(sys_seal_lifecycle("sys/leader/"));
         assert!(sys_share_flow("sys/rekey/init/"));
         assert!(sys_share_flow("sys/rekey/verify"));
+        assert!(sys_rekey("sys/rekey/init") && sys_rekey("sys/rekey/update/"));
+        assert!(!sys_rekey("sys/rekey/backup") && !sys_rekey("sys/generate-root/update"));
         assert!(sys_share_flow("sys/generate-root/update"));
         assert!(!sys_share_flow("sys/generate-root-token/update"));
         assert!(!sys_share_flow("sys/rekey/backup"));

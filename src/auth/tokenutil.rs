@@ -125,11 +125,10 @@ impl TokenFields {
     fn apply(&mut self, data: &Map<String, Value>, aliases: &[Alias]) -> Result<(), LogicalError> {
         for (legacy, new) in aliases {
             match pick(data, new, aliases) {
-                Some(f) if f == *legacy => {
-                    if !self.legacy_names.iter().any(|n| n == legacy) {
-                        self.legacy_names.push(legacy.to_string());
-                    }
+                Some(f) if f == *legacy && !self.legacy_names.iter().any(|n| n == legacy) => {
+                    self.legacy_names.push(legacy.to_string());
                 }
+                Some(f) if f == *legacy => {}
                 Some(_) => self.legacy_names.retain(|n| n != legacy),
                 None => {}
             }

@@ -31,7 +31,7 @@ pub(crate) struct GenerateRootAttempt {
 /// How the new root token is handed out.
 enum RootPad {
     Otp(Zeroizing<String>),
-    Pgp(PgpRecipient),
+    Pgp(Box<PgpRecipient>),
 }
 
 impl RootPad {
@@ -140,7 +140,7 @@ impl Core {
             (Some(_), Some(_)) => {
                 return Err(bad("otp and pgp_key are mutually exclusive: give one of them"))
             }
-            (None, Some(key)) => (RootPad::Pgp(key), None),
+            (None, Some(key)) => (RootPad::Pgp(Box::new(key)), None),
             (Some(o), None) if o.len() == SERVICE_TOKEN_LEN && o.is_ascii() => {
                 (RootPad::Otp(Zeroizing::new(o)), None)
             }

@@ -441,6 +441,14 @@ def permissions() -> list[S]:
         S("acl.deny.list", "LIST", "kv1/", token="denier"),
         S("acl.deny.capabilities", "POST", "sys/capabilities", {"token": "${denier}", "paths": ["kv1/app/cfg", "kv1/other"]}, values=['data']),
         S("acl.token-in-bearer-and-header", "GET", "auth/token/lookup-self", headers={"Authorization": "Bearer hvs.bad"}),
+        # Path help: any valid token may ask; the path is not served.
+        S("help.kv2-data", "GET", "secret/data/app/one?help=1"),
+        S("help.kv2-data.app-token", "GET", "secret/data/other?help=1", token="app_token"),
+        S("help.sys.app-token", "GET", "sys/mounts?help=1", token="app_token"),
+        S("help.kv1", "GET", "kv1/app/cfg?help=1"),
+        S("help.mount-root", "GET", "secret/?help=1"),
+        S("help.no-token", "GET", "secret/data/app/one?help=1", token=None),
+        S("help.unknown-mount", "GET", "nowhere/x?help=1"),
     ]
 
 

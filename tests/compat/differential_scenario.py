@@ -466,6 +466,14 @@ def leases_and_wrapping() -> list[S]:
         S("lease.lookup.missing-field", "PUT", "sys/leases/lookup", {}),
         S("lease.renew", "PUT", "sys/leases/renew", {"lease_id": "auth/token/create/leasy/${lease_key}", "increment": 600}),
         S("lease.renew.unknown", "PUT", "sys/leases/renew", {"lease_id": "nope/123"}),
+        S("lease.renew.in-path", "PUT", "sys/leases/renew/auth/token/create/leasy/${lease_key}", {"increment": 600}),
+        S("lease.renew.legacy", "PUT", "sys/renew/auth/token/create/leasy/${lease_key}", {}),
+        S("lease.renew.legacy.body", "PUT", "sys/renew", {"lease_id": "nope/123"}),
+        S("lease.revoke.in-path.unknown", "PUT", "sys/leases/revoke/nope/123", {}),
+        S("lease.revoke.legacy.unknown", "PUT", "sys/revoke/nope/123", {}),
+        S("lease.revoke.legacy.body", "PUT", "sys/revoke", {"lease_id": "nope/123"}),
+        S("lease.revoke-prefix.legacy", "PUT", "sys/revoke-prefix/nothing/here", {}),
+        S("lease.locked-users", "GET", "sys/locked-users"),
         S("lease.revoke", "PUT", "sys/leases/revoke", {"lease_id": "auth/token/create/leasy/${lease_key}"}),
         S("lease.revoke.unknown", "PUT", "sys/leases/revoke", {"lease_id": "nope/123"}),
         S("lease.revoke-prefix.denied", "PUT", "sys/leases/revoke-prefix/auth/token/create/leasy", {}, token="app_token"),
@@ -555,6 +563,8 @@ def verbs_and_cleanup() -> list[S]:
         S("sealed.unseal.old-key", "PUT", "sys/unseal", {"key": "${unseal_key}"}, token=None),
         S("sealed.unseal", "PUT", "sys/unseal", {"key": "${new_key}"}, token=None),
         S("unsealed.read", "GET", "secret/data/app/by-app"),
+        S("step-down.denied", "PUT", "sys/step-down", {}, token="app_token"),
+        S("step-down", "PUT", "sys/step-down", {}),
     ]
 
 

@@ -196,6 +196,7 @@ fn build_core(
             cluster_name: config.cluster_name.clone(),
             unauthenticated_metrics: config.unauthenticated_metrics,
             unauthenticated_generate_root: config.unauthenticated_generate_root,
+            unauthenticated_rekey: config.unauthenticated_rekey,
             snapshot: config.snapshot.clone(),
             api_addr: Some(
                 config

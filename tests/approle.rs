@@ -543,9 +543,11 @@ fn custom_role_id_and_role_deletion() {
     create_role(&s, "web", json!({"role_id": "web-role-id"}));
     assert_eq!(login(&s, "web-role-id", &sid).0, 400);
     assert_eq!(s.list("auth/approle/role/web/secret-id").0, 404);
-    // Operations on a role that does not exist.
+    // Operations on a role that does not exist: a secret-id is Vault's 404
+    // naming the role.
     let (st, b) = s.post("auth/approle/role/nope/secret-id", json!({}));
-    assert_eq!(st, 400, "{b}");
+    assert_eq!(st, 404, "{b}");
+    assert_eq!(b["errors"], json!(["role \"nope\" does not exist"]));
     assert_eq!(s.get("auth/approle/role/nope/role-id").0, 404);
 }
 

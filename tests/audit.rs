@@ -869,20 +869,20 @@ fn rekey_init_update_and_cancel_are_audited_with_shares_hmaced() {
     let (st, b) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 1, "secret_threshold": 1}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 200, "{b}");
     assert_eq!(s.delete("sys/rekey/init").0, 204);
     let (_, b) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 1, "secret_threshold": 1}),
-        None,
+        Some(&s.root_token),
     );
     let nonce = b["nonce"].as_str().unwrap().to_string();
     let (st, b) = s.put_raw(
         "sys/rekey/update",
         json!({"key": s.keys[0], "nonce": nonce}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 200, "{b}");
     let new_key = b["keys"][0].as_str().unwrap().to_string();

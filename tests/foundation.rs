@@ -259,7 +259,7 @@ fn rotate_keeps_old_data_and_rekey_replaces_shares() {
     let (st, b) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 4, "secret_threshold": 2}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 200, "{b}");
     let nonce = b["nonce"].as_str().unwrap().to_string();
@@ -267,7 +267,7 @@ fn rotate_keeps_old_data_and_rekey_replaces_shares() {
         s.put_raw(
             "sys/rekey/update",
             json!({"key": s.keys[0], "nonce": "wrong"}),
-            None
+            Some(&s.root_token)
         )
         .0,
         400
@@ -275,13 +275,13 @@ fn rotate_keeps_old_data_and_rekey_replaces_shares() {
     let (_, b) = s.put_raw(
         "sys/rekey/update",
         json!({"key": s.keys[0], "nonce": nonce}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(b["progress"], 1);
     let (st, b) = s.put_raw(
         "sys/rekey/update",
         json!({"key": s.keys[1], "nonce": nonce}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["complete"], true);
@@ -523,7 +523,13 @@ fn metrics_in_prometheus_and_json() {
     assert!(!text.contains("root"), "no token or path in metrics");
     let (st, b) = s.get("sys/metrics");
     assert_eq!(st, 200);
-    assert_eq!(b["data"]["sealed"], false);
+    let sealed = b["Gauges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["Name"] == "vault_rs_sealed")
+        .expect("sealed gauge");
+    assert_eq!(sealed["Value"], 0.0);
     assert_eq!(s.request("GET", "sys/metrics", None, None).0, 403);
     assert_eq!(s.get("sys/metrics?format=xml").0, 400);
 }
@@ -532,7 +538,7 @@ fn rekey_to(s: &TestServer, shares: u64, threshold: u64) -> Vec<String> {
     let (st, b) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": shares, "secret_threshold": threshold}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 200, "{b}");
     let nonce = b["nonce"].as_str().unwrap().to_string();
@@ -542,7 +548,7 @@ fn rekey_to(s: &TestServer, shares: u64, threshold: u64) -> Vec<String> {
         let (st, b) = s.put_raw(
             "sys/rekey/update",
             json!({"key": key, "nonce": nonce}),
-            None,
+            Some(&s.root_token),
         );
         assert_eq!(st, 200, "{b}");
         last = b;
@@ -601,14 +607,14 @@ fn a_share_of_another_vault_is_a_400_not_a_500() {
         let (st, b) = s.put_raw(
             "sys/rekey/init",
             json!({"secret_shares": 1, "secret_threshold": 1}),
-            None,
+            Some(&s.root_token),
         );
         assert_eq!(st, 200, "{b}");
         let nonce = b["nonce"].as_str().unwrap();
         let (st, b) = s.put_raw(
             "sys/rekey/update",
             json!({"key": other.keys[0], "nonce": nonce}),
-            None,
+            Some(&s.root_token),
         );
         assert_eq!(st, 400, "{b}");
     }

@@ -102,26 +102,51 @@ fn requests_move_the_counters_by_exactly_their_number() {
     for secret in ["root", "bogus", "secret/data/app"] {
         assert!(!after.contains(secret), "{secret} in the metrics");
     }
-    // The JSON rendering carries the same series.
+    // The JSON rendering carries the same series, in the shape Vault's
+    // sys/metrics has (go-metrics' summary, no envelope).
     let (st, b) = s.get("sys/metrics");
     assert_eq!(st, 200);
-    assert_eq!(b["data"]["sealed"], false);
-    let series = &b["data"]["series"]["vault_rs_requests_total"];
-    let reads = series
+    assert!(b.get("data").is_none(), "{b}");
+    assert!(
+        b["Timestamp"].as_str().unwrap().ends_with(" +0000 UTC"),
+        "{b}"
+    );
+    assert_eq!(b["Points"], json!([]));
+    let gauge = |name: &str| {
+        b["Gauges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["Name"] == name)
+            .map(|g| g["Value"].clone())
+    };
+    assert_eq!(gauge("vault_rs_sealed"), Some(json!(0.0)));
+    let reads = b["Counters"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|v| v["labels"] == json!({"mount": "secret/", "operation": "read", "code": "2xx"}))
+        .find(|c| {
+            c["Name"] == "vault_rs_requests"
+                && c["Labels"] == json!({"mount": "secret/", "operation": "read", "code": "2xx"})
+        })
         .expect("secret/ reads in JSON");
-    assert_eq!(
-        reads["value"],
-        json!(value(
-            &after,
-            "vault_rs_requests_total",
-            &[("mount", "secret/"), ("operation", "read"), ("code", "2xx")]
-        ))
+    let expected = value(
+        &after,
+        "vault_rs_requests_total",
+        &[("mount", "secret/"), ("operation", "read"), ("code", "2xx")],
     );
-    assert!(b["data"]["requests"]["2xx"].as_u64().unwrap() >= N as u64);
+    assert_eq!(reads["Count"].as_f64().unwrap(), expected, "{reads}");
+    assert!(reads["Count"].as_u64().unwrap() >= N as u64);
+    let latency = b["Samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["Name"] == "vault_rs_request_duration_seconds" && c["Labels"]["operation"] == "read"
+        })
+        .expect("read latency in JSON");
+    assert!(latency["Count"].as_u64().unwrap() >= N as u64, "{latency}");
+    assert!(latency["Sum"].as_f64().unwrap() > 0.0, "{latency}");
 }
 
 #[test]

@@ -503,3 +503,251 @@ fn token_roles_take_policy_globs_and_no_default_policy() {
         assert_eq!(st, 400, "{refused}: {b}");
     }
 }
+
+#[test]
+fn status_codes_and_shapes_as_the_reference_server() {
+    let s = TestServer::dev();
+    // KV v2: LIST on data/ is an operation the path does not serve (405);
+    // a path without one of the versioned API's prefixes is Vault's 404
+    // with a warning that names the versioned API.
+    let (st, b) = s.post("secret/data/app/one", json!({"data": {"a": "b"}}));
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = s.list("secret/data/app");
+    assert_eq!(st, 405, "{b}");
+    for (method, command) in [("GET", "get"), ("LIST", "list"), ("POST", "put")] {
+        let body = (method == "POST").then(|| json!({"a": "b"}));
+        let (st, b) = s.request(method, "secret/app/one", body, Some(&s.root_token));
+        assert_eq!(st, 404, "{method}: {b}");
+        assert!(b["data"].is_null() && b.get("errors").is_none(), "{b}");
+        let warning = b["warnings"][0].as_str().unwrap_or_default();
+        assert!(
+            warning.starts_with("Invalid path for a versioned K/V secrets engine.")
+                && warning.contains(&format!("kv {command}'")),
+            "{b}"
+        );
+    }
+    // Without the right to ask, still 403.
+    let weak = s.token(json!({"policies": ["default"]}));
+    assert_eq!(s.get_raw("secret/app/one", Some(&weak)).0, 403);
+    // The seal lifecycle's paths refuse LIST as an operation (405), not for
+    // want of a token.
+    for path in ["sys/leader", "sys/health", "sys/seal-status"] {
+        let (st, b) = s.request("LIST", path, None, None);
+        assert_eq!(st, 405, "{path}: {b}");
+    }
+    // A kv mount enabled without options keeps none; its tune shows none.
+    let (st, b) = s.post("sys/mounts/plain", json!({"type": "kv"}));
+    assert_eq!(st, 204, "{b}");
+    let (_, b) = s.get("sys/mounts/plain/tune");
+    assert!(b["data"].get("options").is_none(), "{b}");
+    let (_, b) = s.get("sys/mounts/secret/tune");
+    assert_eq!(b["data"]["options"], json!({"version": "2"}), "{b}");
+    let (st, b) = s.post("plain/x", json!({"v": "1"}));
+    assert_eq!(st, 204, "a kv mount without options is version 1: {b}");
+    // AppRole: the secret-id of a missing role is 404 naming it; a role
+    // read shows the deprecated fields only when they were used.
+    let (st, b) = s.post("sys/auth/approle", json!({"type": "approle"}));
+    assert_eq!(st, 204, "{b}");
+    let (st, b) = s.post("auth/approle/role/missing/secret-id", json!({}));
+    assert_eq!(st, 404, "{b}");
+    assert_eq!(b["errors"], json!(["role \"missing\" does not exist"]));
+    s.post(
+        "auth/approle/role/new",
+        json!({"token_policies": ["a"], "token_period": 60}),
+    );
+    let (_, b) = s.get("auth/approle/role/new");
+    assert!(
+        b["data"].get("policies").is_none() && b["data"].get("period").is_none(),
+        "{b}"
+    );
+    assert!(b["data"]["secret_id_bound_cidrs"].is_null(), "{b}");
+    s.post(
+        "auth/approle/role/old",
+        json!({"policies": ["a"], "period": 60}),
+    );
+    let (_, b) = s.get("auth/approle/role/old");
+    assert_eq!(b["data"]["policies"], json!(["a"]), "{b}");
+    assert_eq!(b["data"]["period"], json!(60), "{b}");
+    assert_eq!(b["data"]["token_period"], json!(60), "{b}");
+    s.post("auth/approle/role/old", json!({"token_policies": ["b"]}));
+    let (_, b) = s.get("auth/approle/role/old");
+    assert!(b["data"].get("policies").is_none(), "{b}");
+    assert_eq!(b["data"]["period"], json!(60), "{b}");
+    // userpass: the same rule.
+    s.post("sys/auth/userpass", json!({"type": "userpass"}));
+    s.post(
+        "auth/userpass/users/new",
+        json!({"password": "p", "token_policies": ["a"]}),
+    );
+    let (_, b) = s.get("auth/userpass/users/new");
+    assert!(b["data"].get("policies").is_none(), "{b}");
+    s.post(
+        "auth/userpass/users/old",
+        json!({"password": "p", "policies": ["a"], "ttl": "1h"}),
+    );
+    let (_, b) = s.get("auth/userpass/users/old");
+    assert_eq!(b["data"]["policies"], json!(["a"]), "{b}");
+    assert_eq!(b["data"]["ttl"], json!(3600), "{b}");
+    // While sealed, sys/health names no cluster.
+    let (_, b) = s.get_raw("sys/health", None);
+    assert!(
+        b["cluster_name"].is_string() && b["cluster_id"].is_string(),
+        "{b}"
+    );
+    let (st, b) = s.post("sys/seal", json!({}));
+    assert_eq!(st, 204, "{b}");
+    let (st, b) = s.get_raw("sys/health", None);
+    assert_eq!(st, 503, "{b}");
+    assert!(
+        b.get("cluster_name").is_none() && b.get("cluster_id").is_none(),
+        "{b}"
+    );
+}
+
+#[test]
+fn path_help_describes_the_declared_route() {
+    let s = TestServer::dev();
+    let (st, b) = s.post("sys/auth/approle", json!({"type": "approle"}));
+    assert_eq!(st, 204, "{b}");
+    // Any valid token may ask (no capability on the path), as in Vault.
+    let weak = s.token(json!({"policies": ["default"]}));
+    let (st, b) = s.get_raw("secret/data/app?help=1", Some(&weak));
+    assert_eq!(st, 200, "{b}");
+    let help = b["help"].as_str().unwrap();
+    assert!(
+        help.starts_with("Request:        data/app\nMatching Route: data/"),
+        "{help}"
+    );
+    assert!(
+        help.contains("## PARAMETERS") && help.contains("    path (string)"),
+        "{help}"
+    );
+    assert!(
+        b["openapi"]["paths"]["/data/{path}"]["get"].is_object(),
+        "{b}"
+    );
+    assert!(b.get("see_also").is_some(), "{b}");
+    // The path itself was not served: a plain read is still refused.
+    assert_eq!(s.get_raw("secret/data/app", Some(&weak)).0, 403);
+    assert_eq!(s.get_raw("secret/data/app?help=1", None).0, 403);
+    assert_eq!(s.get_raw("secret/data/app?help=1", Some("bogus")).0, 403);
+    // Declared fields are listed with their types.
+    let (st, b) = s.get("auth/approle/role/web?help=1");
+    assert_eq!(st, 200, "{b}");
+    let help = b["help"].as_str().unwrap();
+    assert!(help.contains("Matching Route: role/"), "{help}");
+    let (_, b) = s.get("sys/rotate?help=1");
+    let help = b["help"].as_str().unwrap_or_default();
+    assert!(
+        help.contains("Matching Route: rotate\n") && help.contains("sudo"),
+        "{b}"
+    );
+    // A mount's root lists its routes; a path under no mount is 404.
+    let (st, b) = s.get("secret/?help=True");
+    assert_eq!(st, 200, "{b}");
+    let help = b["help"].as_str().unwrap();
+    assert!(
+        help.contains("## DESCRIPTION") && help.contains("    metadata/:path*"),
+        "{help}"
+    );
+    assert_eq!(s.get("nomount/x?help=1").0, 404);
+    // `help=0` is an ordinary read.
+    let (st, b) = s.get("secret/data/app?help=0");
+    assert_eq!(st, 404, "{b}");
+    // The CLI prints the help text.
+    let out = common::command()
+        .args(["path-help", "secret/data/app"])
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", &s.root_token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Request:        data/app"), "{text}");
+    let out = common::command()
+        .args(["path-help", "nomount/x"])
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", &s.root_token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn token_less_rekey_is_off_unless_configured() {
+    let s = TestServer::unsealed(1, 1);
+    let init = json!({"secret_shares": 1, "secret_threshold": 1});
+    // No token: refused, naming both ways in.
+    let (st, b) = s.put_raw("sys/rekey/init", init.clone(), None);
+    assert_eq!(st, 400, "{b}");
+    let msg = b["errors"][0].as_str().unwrap();
+    assert!(
+        msg.contains("enable_unauthenticated_access") && msg.contains("sudo"),
+        "{b}"
+    );
+    for path in ["sys/rekey/init", "sys/rekey/verify"] {
+        assert_eq!(s.get_raw(path, None).0, 400, "{path}");
+    }
+    assert_eq!(
+        s.put_raw("sys/rekey/update", json!({"key": "x", "nonce": "y"}), None)
+            .0,
+        400
+    );
+    // A bad token, or one without sudo on the path: 403.
+    assert_eq!(
+        s.put_raw("sys/rekey/init", init.clone(), Some("bogus")).0,
+        403
+    );
+    s.policy(
+        "rekeyer",
+        r#"path "sys/rekey/*" { capabilities = ["create", "read", "update", "delete"] }"#,
+    );
+    let no_sudo = s.token(json!({"policies": ["rekeyer"]}));
+    assert_eq!(
+        s.put_raw("sys/rekey/init", init.clone(), Some(&no_sudo)).0,
+        403
+    );
+    assert_eq!(s.get_raw("sys/rekey/init", Some(&no_sudo)).0, 403);
+    // Nothing was started by the refusals.
+    let (st, b) = s.get_raw("sys/rekey/init", Some(&s.root_token));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["started"], false, "{b}");
+    // A token with sudo on the path rekeys.
+    s.policy(
+        "rekey-sudo",
+        r#"path "sys/rekey/*" { capabilities = ["create", "read", "update", "delete", "sudo"] }"#,
+    );
+    let sudo = s.token(json!({"policies": ["rekey-sudo"]}));
+    let (st, b) = s.put_raw("sys/rekey/init", init.clone(), Some(&sudo));
+    assert_eq!(st, 200, "{b}");
+    let nonce = b["nonce"].as_str().unwrap().to_string();
+    let (st, b) = s.put_raw(
+        "sys/rekey/update",
+        json!({"key": s.keys[0], "nonce": nonce}),
+        Some(&sudo),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["complete"], true, "{b}");
+
+    // With enable_unauthenticated_access = ["rekey"], as Vault: no token.
+    let mut s = TestServer::sled_with_config("enable_unauthenticated_access = [\"rekey\"]\n");
+    s.init(1, 1);
+    s.unseal_all();
+    let (st, b) = s.put_raw("sys/rekey/init", init, None);
+    assert_eq!(st, 200, "{b}");
+    let nonce = b["nonce"].as_str().unwrap().to_string();
+    let (st, b) = s.put_raw(
+        "sys/rekey/update",
+        json!({"key": s.keys[0], "nonce": nonce}),
+        None,
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["complete"], true, "{b}");
+    // Token-less root generation stays off: it has its own setting.
+    assert_eq!(
+        s.put_raw("sys/generate-root/attempt", json!({}), None).0,
+        400
+    );
+}

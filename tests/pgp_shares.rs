@@ -125,7 +125,7 @@ fn init_and_rekey_hand_out_shares_only_the_key_holders_can_read() {
     let (st, v) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 3, "secret_threshold": 2, "pgp_keys": keys, "backup": true}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["backup"], true);
@@ -134,7 +134,11 @@ fn init_and_rekey_hand_out_shares_only_the_key_holders_can_read() {
     let nonce = v["nonce"].as_str().unwrap().to_string();
     let mut done = Value::Null;
     for k in &s.keys {
-        let (st, v) = s.put_raw("sys/rekey/update", json!({"key": k, "nonce": nonce}), None);
+        let (st, v) = s.put_raw(
+            "sys/rekey/update",
+            json!({"key": k, "nonce": nonce}),
+            Some(&s.root_token),
+        );
         assert_eq!(st, 200, "{v}");
         done = v;
     }
@@ -165,13 +169,115 @@ fn init_and_rekey_hand_out_shares_only_the_key_holders_can_read() {
     let (st, _) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 2, "secret_threshold": 2, "backup": true}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 400);
     let (st, _) = s.put_raw(
         "sys/rekey/init",
         json!({"secret_shares": 2, "secret_threshold": 2, "pgp_keys": [keys[0]]}),
-        None,
+        Some(&s.root_token),
     );
     assert_eq!(st, 400);
+}
+
+/// The fingerprint GnuPG gives the primary key of `name`, lower-case hex.
+fn gpg_fingerprint(home: &Path, name: &str) -> String {
+    let out = gpg(home)
+        .args(["--with-colons", "--fingerprint", name])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .expect("a fingerprint");
+    line.split(':').nth(9).unwrap().to_lowercase()
+}
+
+#[test]
+fn generate_root_with_pgp_key_hands_the_token_to_the_key_holder_only() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let keys = gpg_keys(home.path(), &["op1"]);
+    let s = TestServer::unsealed(3, 2);
+    let t = Some(s.root_token.as_str());
+    let attempt = "sys/generate-root-token/attempt";
+    // An OTP and a key together, or a key that is not one: refused.
+    let (st, v) = s.put_raw(
+        attempt,
+        json!({"pgp_key": keys[0], "otp": "a".repeat(28)}),
+        t,
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(v.to_string().contains("mutually exclusive"), "{v}");
+    let (st, v) = s.put_raw(attempt, json!({"pgp_key": "keybase:alice"}), t);
+    assert_eq!(st, 400, "{v}");
+    assert!(v.to_string().contains("pgp_key"), "{v}");
+
+    let (st, v) = s.put_raw(attempt, json!({"pgp_key": keys[0]}), t);
+    assert_eq!(st, 200, "{v}");
+    let started = &v["data"];
+    let fingerprint = gpg_fingerprint(home.path(), "op1");
+    assert_eq!(started["pgp_fingerprint"], fingerprint.as_str(), "{v}");
+    assert!(started.get("otp").is_none(), "no OTP with a key: {v}");
+    let nonce = started["nonce"].as_str().unwrap().to_string();
+    // The status names the key while the attempt runs.
+    let (_, v) = s.get_raw(attempt, t);
+    assert_eq!(v["data"]["pgp_fingerprint"], fingerprint.as_str(), "{v}");
+
+    let update = |key: &str| {
+        s.put_raw(
+            "sys/generate-root-token/update",
+            json!({"key": key, "nonce": nonce}),
+            t,
+        )
+    };
+    let (st, v) = update(&s.keys[0]);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["encoded_token"], "");
+    let (st, v) = update(&s.keys[2]);
+    assert_eq!(st, 200, "{v}");
+    let done = &v["data"];
+    assert_eq!(done["complete"], true, "{v}");
+    assert_eq!(done["pgp_fingerprint"], fingerprint.as_str(), "{v}");
+    let encoded = done["encoded_token"].as_str().unwrap();
+    assert_eq!(done["encoded_root_token"], encoded);
+
+    // GnuPG decrypts the message to the token itself (Vault's plaintext).
+    let token = decrypt(home.path(), encoded);
+    assert!(token.starts_with("hvs."), "{token}");
+    assert!(!v.to_string().contains(&token), "the token is not in clear");
+    assert_ne!(token, s.root_token);
+    let (st, v) = s.get_raw("auth/token/lookup-self", Some(&token));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["policies"], json!(["root"]));
+    // The attempt is over.
+    let (_, v) = s.get_raw(attempt, t);
+    assert_eq!(v["data"]["started"], false, "{v}");
+    assert_eq!(v["data"]["pgp_fingerprint"], "", "{v}");
+
+    // The CLI's -pgp-key takes a key file (here GnuPG's binary export).
+    use base64::Engine;
+    let file = home.path().join("op1.gpg");
+    let binary = base64::engine::general_purpose::STANDARD
+        .decode(&keys[0])
+        .unwrap();
+    std::fs::write(&file, binary).unwrap();
+    let out = common::command()
+        .args(["operator", "generate-root", "-init", "-pgp-key"])
+        .arg(&file)
+        .env("VAULT_ADDR", &s.addr)
+        .env("VAULT_TOKEN", &s.root_token)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&fingerprint), "{text}");
+    let (_, v) = s.get_raw(attempt, t);
+    assert_eq!(v["data"]["pgp_fingerprint"], fingerprint.as_str(), "{v}");
 }

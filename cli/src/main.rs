@@ -107,6 +107,8 @@ enum Command {
     Seal,
     /// Read data at a path.
     Read(rw::ReadArgs),
+    /// Show the help of a path: its route, operations and parameters.
+    PathHelp(rw::PathHelpArgs),
     /// Write data to a path.
     Write(rw::WriteArgs),
     /// Delete data at a path.
@@ -266,6 +268,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Unseal(args) => operator::run(&ctx, OperatorCommand::Unseal(args)),
         Command::Seal => operator::run(&ctx, OperatorCommand::Seal),
         Command::Read(args) => rw::read(&ctx, args),
+        Command::PathHelp(args) => rw::path_help(&ctx, args),
         Command::Write(args) => rw::write(&ctx, args),
         Command::Delete(args) => rw::delete(&ctx, args),
         Command::List(args) => rw::list(&ctx, args),

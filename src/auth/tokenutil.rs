@@ -50,6 +50,10 @@ pub struct TokenFields {
     pub token_no_default_policy: bool,
     #[serde(default)]
     pub token_type: String,
+    /// The legacy names (`policies`, `period`, ...) the fields were last
+    /// set through: Vault's reads show a deprecated field only then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub legacy_names: Vec<String>,
 }
 
 /// A legacy field name and the `token_*` field it stands for.
@@ -119,6 +123,16 @@ impl TokenFields {
     }
 
     fn apply(&mut self, data: &Map<String, Value>, aliases: &[Alias]) -> Result<(), LogicalError> {
+        for (legacy, new) in aliases {
+            match pick(data, new, aliases) {
+                Some(f) if f == *legacy && !self.legacy_names.iter().any(|n| n == legacy) => {
+                    self.legacy_names.push(legacy.to_string());
+                }
+                Some(f) if f == *legacy => {}
+                Some(_) => self.legacy_names.retain(|n| n != legacy),
+                None => {}
+            }
+        }
         if let Some(f) = pick(data, "token_policies", aliases) {
             self.token_policies =
                 sanitize_policies(fields::opt_string_list(data, f)?.unwrap_or_default());
@@ -186,6 +200,29 @@ impl TokenFields {
             self.token_type.as_str()
         };
         out.insert("token_type".into(), Value::from(kind));
+    }
+
+    /// Adds the deprecated fields a read shows, as Vault: each legacy
+    /// name the value was last set through, when the value is set (not
+    /// zero, not empty), with the value of its `token_*` field (call after
+    /// [`Self::populate`]).
+    pub fn populate_legacy(&self, out: &mut Map<String, Value>, aliases: &[Alias]) {
+        for (legacy, new) in aliases {
+            if !self.legacy_names.iter().any(|n| n == legacy) {
+                continue;
+            }
+            let Some(v) = out.get(*new).cloned() else {
+                continue;
+            };
+            let set = match &v {
+                Value::Number(n) => n.as_u64() != Some(0),
+                Value::Array(a) => !a.is_empty(),
+                _ => true,
+            };
+            if set {
+                out.insert(legacy.to_string(), v);
+            }
+        }
     }
 
     /// What the core should issue for a login with these settings.

@@ -143,6 +143,10 @@ pub struct Config {
     /// `sys/generate-root/*` without a token (Vault's opt-in; off by default
     /// because anyone who reaches the listener could cancel an attempt).
     pub unauthenticated_generate_root: bool,
+    /// `enable_unauthenticated_access = ["rekey"]`: serve `sys/rekey/*`
+    /// without a token (Vault's behaviour; OpenBao turned it off by default
+    /// too). Off: a token with `sudo` on the path is needed.
+    pub unauthenticated_rekey: bool,
     /// `snapshot { … }`: scheduled snapshots, if configured.
     pub snapshot: Option<SnapshotConfig>,
     /// `ui = true`: serve the web UI at `/ui/` (on in `--dev`, off unless
@@ -234,6 +238,7 @@ impl Config {
             cluster_name: "vault-rs".into(),
             unauthenticated_metrics: false,
             unauthenticated_generate_root: false,
+            unauthenticated_rekey: false,
             snapshot: None,
             ui: true,
         }
@@ -267,7 +272,8 @@ impl Config {
                 "max_lease_ttl" => cfg.max_lease_ttl = duration(key, v)?,
                 "max_request_size" => cfg.max_request_size = size(key, v)?,
                 "enable_unauthenticated_access" => {
-                    cfg.unauthenticated_generate_root = unauthenticated_access(v)?
+                    (cfg.unauthenticated_generate_root, cfg.unauthenticated_rekey) =
+                        unauthenticated_access(v)?
                 }
                 "ui" => cfg.ui = boolean(key, v)?,
                 "disable_mlock" | "cluster_addr" | "disable_cache" => {}
@@ -582,25 +588,27 @@ fn size(key: &str, v: &Expression) -> Result<usize, ConfigError> {
 }
 
 /// `enable_unauthenticated_access`: a list naming the operations served
-/// without a token; only `"generate-root"` is known.
-fn unauthenticated_access(v: &Expression) -> Result<bool, ConfigError> {
+/// without a token: `"generate-root"`, `"rekey"` (in that order in the
+/// result).
+fn unauthenticated_access(v: &Expression) -> Result<(bool, bool), ConfigError> {
     const KEY: &str = "enable_unauthenticated_access";
     let Expression::Array(items) = v else {
         return Err(ConfigError(format!("\"{KEY}\" must be a list of strings")));
     };
-    let mut generate_root = false;
+    let (mut generate_root, mut rekey) = (false, false);
     for item in items {
         match item {
             Expression::String(s) if s == "generate-root" => generate_root = true,
+            Expression::String(s) if s == "rekey" => rekey = true,
             Expression::String(s) => {
                 return Err(ConfigError(format!(
-                    "\"{KEY}\": unknown operation \"{s}\" (known: \"generate-root\")"
+                    "\"{KEY}\": unknown operation \"{s}\" (known: \"generate-root\", \"rekey\")"
                 )))
             }
             _ => return Err(ConfigError(format!("\"{KEY}\" must be a list of strings"))),
         }
     }
-    Ok(generate_root)
+    Ok((generate_root, rekey))
 }
 
 fn log_level(s: &str) -> Result<String, ConfigError> {
@@ -693,7 +701,7 @@ mod tests {
             api_addr = "http://x"
             log_level = "DEBUG"
             log_format = "JSON"
-            enable_unauthenticated_access = ["generate-root"]
+            enable_unauthenticated_access = ["generate-root", "rekey"]
             default_lease_ttl = "1h"
             max_lease_ttl = 7200
             max_request_size = 1024
@@ -712,6 +720,7 @@ mod tests {
         assert_eq!(c.log_level, "debug");
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.unauthenticated_generate_root);
+        assert!(c.unauthenticated_rekey);
         assert!(c.unauthenticated_metrics);
         assert_eq!(
             c.listener.http_read_header_timeout,
@@ -759,7 +768,7 @@ mod tests {
             ("log_level = \"loud\"", "log_level"),
             ("log_format = \"xml\"", "log_format"),
             (
-                "enable_unauthenticated_access = [\"rekey\"]",
+                "enable_unauthenticated_access = [\"sealing\"]",
                 "enable_unauthenticated_access",
             ),
             (

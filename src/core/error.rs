@@ -121,6 +121,7 @@ fn logical_view(e: &LogicalError) -> ClientView {
         }
         LogicalError::UnsupportedOperation => ClientView::new(405, vec![e.to_string()]),
         LogicalError::UnsupportedPath(_) => ClientView::new(404, vec![e.to_string()]),
+        LogicalError::Missing(m) => ClientView::new(404, vec![m.clone()]),
         LogicalError::CasMismatch => ClientView::new(400, vec![e.to_string()]),
         LogicalError::PreconditionFailed(m) => ClientView::new(412, vec![m.clone()]),
         LogicalError::PermissionDenied => ClientView::new(403, vec!["permission denied".into()]),

@@ -1,11 +1,14 @@
 //! Root token generation from unseal shares (`sys/generate-root*`): the
 //! way back in when every root token has been revoked, as Vault does it.
 //!
-//! An attempt is started with a one-time pad (OTP) the size of a token;
-//! operators then submit shares; once a threshold of them forms this
-//! vault's unseal key, a new root token is made and returned only as
-//! `base64(token XOR otp)` (unpadded, as Vault), so the shares' holders
-//! never see it and only the holder of the OTP can decode it.
+//! An attempt is started with a one-time pad (OTP) the size of a token, or
+//! with an operator's OpenPGP public key (`pgp_key`); operators then submit
+//! shares; once a threshold of them forms this vault's unseal key, a new
+//! root token is made and returned only as `base64(token XOR otp)`
+//! (unpadded, as Vault), or as the base64 of an OpenPGP message encrypted
+//! to the key (the token itself is its plaintext, as Vault), so the shares'
+//! holders never see it and only the holder of the OTP (or of the private
+//! key) can read it.
 //!
 //! Owns: the attempt (nonce, OTP, shares so far), as typed methods of
 //! [`Core`]. Must not touch: HTTP shapes, physical storage.
@@ -16,12 +19,41 @@ use zeroize::Zeroizing;
 use super::token_store::SERVICE_TOKEN_LEN;
 use super::{Core, CoreError};
 use crate::crypto::{ct_eq, random_base62, SecretBytes};
+use crate::seal::pgp::PgpRecipient;
 use crate::seal::UnsealProgress;
 
 /// An attempt in progress. The OTP is wiped when it ends.
 pub(crate) struct GenerateRootAttempt {
-    otp: Zeroizing<String>,
+    pad: RootPad,
     progress: UnsealProgress,
+}
+
+/// How the new root token is handed out.
+enum RootPad {
+    Otp(Zeroizing<String>),
+    Pgp(Box<PgpRecipient>),
+}
+
+impl RootPad {
+    fn fingerprint(&self) -> String {
+        match self {
+            RootPad::Otp(_) => String::new(),
+            RootPad::Pgp(k) => k.fingerprint.clone(),
+        }
+    }
+
+    /// The token as the caller gets it.
+    fn encode(&self, token: &str) -> Result<String, CoreError> {
+        match self {
+            RootPad::Otp(otp) => encode_token(token, otp).ok_or_else(|| {
+                CoreError::Internal("root token length differs from the OTP".into())
+            }),
+            RootPad::Pgp(key) => {
+                let message = crate::seal::pgp::encrypt(key, token.as_bytes())?;
+                Ok(base64::engine::general_purpose::STANDARD.encode(message))
+            }
+        }
+    }
 }
 
 /// Where root token generation stands.
@@ -34,8 +66,10 @@ pub struct GenerateRootStatus {
     /// Length of the OTP (and of a token).
     pub otp_length: usize,
     /// Set when this call completed the attempt: the new root token XOR the
-    /// OTP, base64 without padding.
+    /// OTP, base64 without padding (or the base64 OpenPGP message).
     pub encoded_token: Option<String>,
+    /// The fingerprint of the attempt's `pgp_key` ("" with an OTP).
+    pub pgp_fingerprint: String,
 }
 
 fn bad(m: &str) -> CoreError {
@@ -77,6 +111,7 @@ impl Core {
                 required,
                 otp_length: SERVICE_TOKEN_LEN,
                 encoded_token: None,
+                pgp_fingerprint: String::new(),
             },
             Some(a) => GenerateRootStatus {
                 started: true,
@@ -85,27 +120,39 @@ impl Core {
                 required,
                 otp_length: SERVICE_TOKEN_LEN,
                 encoded_token: None,
+                pgp_fingerprint: a.pad.fingerprint(),
             },
         })
     }
 
     /// Starts an attempt. With `otp` (exactly `otp_length` characters) the
-    /// caller chose the pad; without, one is generated and returned, once.
+    /// caller chose the pad; with `pgp_key` the token will be encrypted to
+    /// that key; with neither, an OTP is generated and returned, once.
     pub fn generate_root_init(
         &self,
         otp: Option<String>,
+        pgp_key: Option<PgpRecipient>,
     ) -> Result<(GenerateRootStatus, Option<Zeroizing<String>>), CoreError> {
         if self.is_sealed() {
             return Err(CoreError::Sealed);
         }
-        let (otp, generated) = match otp.filter(|o| !o.is_empty()) {
-            Some(o) if o.len() == SERVICE_TOKEN_LEN && o.is_ascii() => (Zeroizing::new(o), false),
-            Some(_) => {
+        let (pad, generated) = match (otp.filter(|o| !o.is_empty()), pgp_key) {
+            (Some(_), Some(_)) => {
+                return Err(bad("otp and pgp_key are mutually exclusive: give one of them"))
+            }
+            (None, Some(key)) => (RootPad::Pgp(Box::new(key)), None),
+            (Some(o), None) if o.len() == SERVICE_TOKEN_LEN && o.is_ascii() => {
+                (RootPad::Otp(Zeroizing::new(o)), None)
+            }
+            (Some(_), None) => {
                 return Err(CoreError::BadRequest(format!(
                     "otp must be {SERVICE_TOKEN_LEN} ASCII characters (otp_length); omit it to have one generated"
                 )))
             }
-            None => (Zeroizing::new(random_base62(SERVICE_TOKEN_LEN)), true),
+            (None, None) => {
+                let otp = Zeroizing::new(random_base62(SERVICE_TOKEN_LEN));
+                (RootPad::Otp(otp.clone()), Some(otp))
+            }
         };
         {
             let mut st = self.seal_state();
@@ -113,12 +160,12 @@ impl Core {
                 return Err(bad("root generation already in progress"));
             }
             st.generate_root = Some(GenerateRootAttempt {
-                otp: otp.clone(),
+                pad,
                 progress: UnsealProgress::new(),
             });
         }
         let status = self.generate_root_status()?;
-        Ok((status, generated.then_some(otp)))
+        Ok((status, generated))
     }
 
     /// Cancels the attempt (no error when there is none, as Vault).
@@ -132,7 +179,8 @@ impl Core {
 
     /// Submits one unseal share to the attempt `nonce` names. Once a
     /// threshold of shares forms this vault's unseal key, creates a root
-    /// token and returns it encoded with the OTP; the attempt ends. Shares
+    /// token and returns it encoded with the OTP (or encrypted to the
+    /// attempt's `pgp_key`); the attempt ends. Shares
     /// that combine to another key are dropped (the attempt stays, with no
     /// progress) and the error says so.
     pub fn generate_root_update(
@@ -144,7 +192,10 @@ impl Core {
             return Err(CoreError::Sealed);
         }
         let threshold = self.generate_root_threshold()? as usize;
-        let (key, otp, nonce) = {
+        // Once the shares form a key, the attempt is taken out under the
+        // lock: the pad that encodes the token is this attempt's, whatever
+        // another caller starts meanwhile.
+        let (key, nonce, mut attempt) = {
             let mut st = self.seal_state();
             let Some(a) = st.generate_root.as_mut() else {
                 return Err(bad("no root generation in progress"));
@@ -158,12 +209,17 @@ impl Core {
                     drop(st);
                     return self.generate_root_status();
                 }
-                Some(k) => (k, a.otp.clone(), nonce),
+                Some(k) => match st.generate_root.take() {
+                    Some(attempt) => (k, nonce, attempt),
+                    None => return Err(bad("no root generation in progress")),
+                },
             }
         };
         if self.barrier().verify_unseal_key(&key).is_err() {
-            if let Some(a) = self.seal_state().generate_root.as_mut() {
-                a.progress.reset();
+            attempt.progress.reset();
+            let mut st = self.seal_state();
+            if st.generate_root.is_none() {
+                st.generate_root = Some(attempt);
             }
             return Err(bad(
                 "the submitted shares do not form this vault's unseal key; progress was reset: \
@@ -171,10 +227,10 @@ impl Core {
                  the attempt's status), or cancel the attempt",
             ));
         }
+        // The attempt has ended, whatever happens next; its pad (the OTP,
+        // wiped on drop, or the key) encodes the new token.
         let token = self.create_root_token(None)?;
-        self.seal_state().generate_root = None;
-        let encoded = encode_token(token.expose(), &otp)
-            .ok_or_else(|| CoreError::Internal("root token length differs from the OTP".into()))?;
+        let encoded = attempt.pad.encode(token.expose())?;
         tracing::info!("a root token was generated from unseal shares");
         Ok(GenerateRootStatus {
             started: true,
@@ -183,6 +239,7 @@ impl Core {
             required: threshold as u64,
             otp_length: SERVICE_TOKEN_LEN,
             encoded_token: Some(encoded),
+            pgp_fingerprint: attempt.pad.fingerprint(),
         })
     }
 }

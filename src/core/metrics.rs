@@ -99,6 +99,9 @@ pub struct Metrics {
     /// scans storage, so a scrape reuses counts younger than
     /// [`COUNTS_MAX_AGE`].
     counts: Mutex<Option<(Instant, Counts)>>,
+    /// When counting started: the JSON rendering's rates are per second
+    /// since then.
+    started: Instant,
 }
 
 /// How long token and lease counts are reused between scrapes.
@@ -193,6 +196,7 @@ impl Metrics {
             apikey_rotations,
             apikey_revocations,
             counts: Mutex::new(None),
+            started: Instant::now(),
         }
     }
 
@@ -273,38 +277,189 @@ impl Metrics {
         out
     }
 
-    /// The same series as JSON: `{name: [{labels, value}]}` under
-    /// `series`, with a summary of requests by status class, the seal
-    /// state and the audit devices' counters.
+    /// The same series as JSON in the shape Vault's `sys/metrics` gives
+    /// (go-metrics' in-memory summary, not an envelope): `Timestamp` (the
+    /// start of the current 10-second interval, as go-metrics prints it),
+    /// `Gauges` (`{Name, Value, Labels}`), `Counters` and `Samples`
+    /// (`{Name, Count, Rate, Sum, Min, Max, Mean, Stddev, Labels}`) and
+    /// `Points` (none). vault-rs keeps totals since start, not per-interval
+    /// aggregates, so: a counter's `Count` and `Sum` are its total; a
+    /// histogram's `Count`, `Sum` and `Mean` are exact, its `Min` and `Max`
+    /// the bounds of its lowest and highest non-empty buckets; `Rate` is
+    /// `Sum` per second since start; `Stddev` is 0.
     pub fn json(&self, core: &Core) -> Value {
         let text = self.prometheus(core);
-        let series = text_to_json(&text);
-        let mut by_class = Map::new();
-        for class in CLASSES {
-            by_class.insert(class.to_string(), json!(0u64));
+        let now = core.clock().now();
+        let interval = now.unix_timestamp() - now.unix_timestamp().rem_euclid(10);
+        let start = time::OffsetDateTime::from_unix_timestamp(interval).unwrap_or(now);
+        let uptime = self.started.elapsed().as_secs_f64().max(1.0);
+        go_metrics_summary(&text, &go_timestamp(start), uptime)
+    }
+}
+
+/// go-metrics' timestamp layout (Go's `time.Time.String()` in UTC).
+fn go_timestamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// One histogram series (a family and its labels other than `le`).
+#[derive(Default)]
+struct HistogramSeries {
+    labels: Map<String, Value>,
+    sum: f64,
+    count: f64,
+    /// (upper bound, cumulative count), in the order of the text.
+    buckets: Vec<(f64, f64)>,
+}
+
+/// The text exposition as go-metrics' summary (see [`Metrics::json`]).
+fn go_metrics_summary(text: &str, timestamp: &str, uptime: f64) -> Value {
+    let mut gauges = Vec::new();
+    let mut counters = Vec::new();
+    let mut histograms: Vec<(String, HistogramSeries)> = Vec::new();
+    let mut family = ("", "");
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            family = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            continue;
         }
-        if let Some(Value::Array(samples)) = series.get("vault_rs_requests_total") {
-            for s in samples {
-                let (Some(code), Some(n)) = (s["labels"]["code"].as_str(), s["value"].as_f64())
-                else {
-                    continue;
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let Some((name, mut labels, value)) = parse_sample(line) else {
+            continue;
+        };
+        match family.1 {
+            "gauge" => gauges.push(json!({"Name": name, "Value": value, "Labels": labels})),
+            "counter" => counters.push(aggregate(
+                family.0,
+                value,
+                value,
+                (0.0, 0.0),
+                uptime,
+                labels,
+            )),
+            "histogram" => {
+                let le = labels
+                    .remove("le")
+                    .and_then(|v| v.as_str().map(str::to_string));
+                let pos = match histograms
+                    .iter()
+                    .position(|(n, h)| n == family.0 && h.labels == labels)
+                {
+                    Some(i) => i,
+                    None => {
+                        histograms.push((
+                            family.0.to_string(),
+                            HistogramSeries {
+                                labels,
+                                ..HistogramSeries::default()
+                            },
+                        ));
+                        histograms.len() - 1
+                    }
                 };
-                if let Some(total) = by_class.get_mut(code) {
-                    *total = json!(total.as_u64().unwrap_or(0) + n as u64);
+                let h = &mut histograms[pos].1;
+                match (name.strip_prefix(family.0), le) {
+                    (Some("_sum"), _) => h.sum = value,
+                    (Some("_count"), _) => h.count = value,
+                    (Some("_bucket"), Some(le)) => {
+                        let bound = if le == "+Inf" {
+                            f64::INFINITY
+                        } else {
+                            le.parse().unwrap_or(f64::INFINITY)
+                        };
+                        h.buckets.push((bound, value));
+                    }
+                    _ => {}
                 }
             }
+            _ => {}
         }
-        let audit = core
-            .active()
-            .map(|a| json!(a.audit.metrics()))
-            .unwrap_or(Value::Null);
-        json!({
-            "requests": by_class,
-            "sealed": core.is_sealed(),
-            "audit_devices": audit,
-            "series": series,
-        })
     }
+    let samples: Vec<Value> = histograms
+        .into_iter()
+        .map(|(name, h)| {
+            let range = bucket_range(&h.buckets, h.count);
+            aggregate(&name, h.count, h.sum, range, uptime, h.labels)
+        })
+        .collect();
+    json!({
+        "Timestamp": timestamp,
+        "Gauges": gauges,
+        "Points": [],
+        "Counters": counters,
+        "Samples": samples,
+    })
+}
+
+/// go-metrics' `AggregateSample` with `Labels`.
+fn aggregate(
+    name: &str,
+    count: f64,
+    sum: f64,
+    (min, max): (f64, f64),
+    uptime: f64,
+    labels: Map<String, Value>,
+) -> Value {
+    let mean = if count > 0.0 { sum / count } else { 0.0 };
+    json!({
+        "Name": name,
+        "Count": count as u64,
+        "Rate": sum / uptime,
+        "Sum": sum,
+        "Min": min,
+        "Max": max,
+        "Mean": mean,
+        "Stddev": 0.0,
+        "Labels": labels,
+    })
+}
+
+/// The lower bound of the lowest non-empty bucket and the upper bound of
+/// the highest (the largest finite bound when it is the `+Inf` one);
+/// (0, 0) when nothing was observed.
+fn bucket_range(buckets: &[(f64, f64)], count: f64) -> (f64, f64) {
+    if count <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let mut sorted = buckets.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let largest_finite = sorted
+        .iter()
+        .map(|b| b.0)
+        .filter(|b| b.is_finite())
+        .fold(0.0, f64::max);
+    let mut min = 0.0;
+    let mut previous = (0.0, 0.0);
+    for &(bound, cumulative) in &sorted {
+        if cumulative > previous.1 {
+            min = previous.0;
+            break;
+        }
+        previous = (bound, cumulative);
+    }
+    let max = sorted
+        .iter()
+        .find(|(_, cumulative)| *cumulative >= count)
+        .map_or(largest_finite, |(bound, _)| {
+            if bound.is_finite() {
+                *bound
+            } else {
+                largest_finite
+            }
+        });
+    (min, max)
 }
 
 impl Telemetry for Metrics {
@@ -435,27 +590,6 @@ fn scrape_time(metrics: &Metrics, core: &Core) -> Registry {
         reg.register(name, help, family);
     }
     reg
-}
-
-/// Parses the text exposition into `{name: [{labels: {..}, value}]}`
-/// (comment lines skipped; a line that does not parse is left out).
-fn text_to_json(text: &str) -> Map<String, Value> {
-    let mut out = Map::new();
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let Some((name, labels, value)) = parse_sample(line) else {
-            continue;
-        };
-        let entry = out
-            .entry(name.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(list) = entry {
-            list.push(json!({"labels": labels, "value": value}));
-        }
-    }
-    out
 }
 
 /// `name{a="x",b="y"} value` (label values may hold `\"`, `\\`, `\n`).
@@ -591,14 +725,73 @@ mod tests {
     }
 
     #[test]
+    fn json_is_go_metrics_summary() {
+        let m = Metrics::new();
+        m.observe_request("secret/", "read", 200, Duration::from_millis(3));
+        m.observe_request("secret/", "read", 404, Duration::from_millis(300));
+        m.observe_request("secret/", "read", 204, Duration::from_millis(30));
+        let mut text = String::new();
+        encode_registry(&mut text, &m.registry).unwrap();
+        let json = go_metrics_summary(&text, "2026-01-02 03:04:00 +0000 UTC", 10.0);
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), 5, "{keys:?}");
+        for k in ["Timestamp", "Gauges", "Points", "Counters", "Samples"] {
+            assert!(json.get(k).is_some(), "{k} missing");
+        }
+        let counter = json["Counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Name"] == "vault_rs_requests" && c["Labels"]["code"] == "2xx")
+            .expect("2xx requests");
+        assert_eq!(counter["Count"], 2);
+        assert_eq!(counter["Sum"], 2.0);
+        assert_eq!(counter["Rate"], 0.2);
+        let sample = json["Samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Name"] == "vault_rs_request_duration_seconds")
+            .expect("latency");
+        assert_eq!(sample["Labels"], json!({"operation": "read"}));
+        assert_eq!(sample["Count"], 3);
+        let sum = sample["Sum"].as_f64().unwrap();
+        assert!((sum - 0.333).abs() < 1e-9, "{sum}");
+        assert!((sample["Mean"].as_f64().unwrap() - 0.111).abs() < 1e-9);
+        let (min, max) = (
+            sample["Min"].as_f64().unwrap(),
+            sample["Max"].as_f64().unwrap(),
+        );
+        assert!(min <= 0.003 && min > 0.0005, "{min}");
+        assert!((0.3..1.0).contains(&max), "{max}");
+        assert_eq!(
+            bucket_range(&[(1.0, 0.0), (f64::INFINITY, 0.0)], 0.0),
+            (0.0, 0.0)
+        );
+        assert_eq!(
+            bucket_range(&[(1.0, 0.0), (2.0, 0.0), (f64::INFINITY, 1.0)], 1.0),
+            (2.0, 2.0)
+        );
+        assert_eq!(
+            go_timestamp(time::macros::datetime!(2026-01-02 03:04:05 UTC)),
+            "2026-01-02 03:04:05 +0000 UTC"
+        );
+    }
+
+    #[test]
     fn label_values_are_escaped_and_parsed_back() {
         let m = Metrics::new();
         m.observe_request("we\"ird\\/", "read", 200, Duration::ZERO);
         let mut text = String::new();
         encode_registry(&mut text, &m.registry).unwrap();
-        let json = text_to_json(&text);
-        let samples = json["vault_rs_requests_total"].as_array().unwrap();
-        assert_eq!(samples[0]["labels"]["mount"], "we\"ird\\/");
+        let json = go_metrics_summary(&text, "t", 1.0);
+        let counters = json["Counters"].as_array().unwrap();
+        assert_eq!(counters[0]["Labels"]["mount"], "we\"ird\\/");
         assert_eq!(parse_sample("broken{a=\"x"), None);
         assert_eq!(parse_sample("x{a=y} 1"), None);
         assert!(parse_sample("x 1").is_some());

@@ -12,6 +12,7 @@
 mod error;
 pub mod generate_root;
 mod ha;
+mod help;
 pub mod lockout;
 pub mod metrics;
 pub mod oauth2;
@@ -65,6 +66,10 @@ pub struct CoreConfig {
     /// Serve `sys/generate-root/*` without a token
     /// (`enable_unauthenticated_access = ["generate-root"]`).
     pub unauthenticated_generate_root: bool,
+    /// Serve `sys/rekey/*` without a token
+    /// (`enable_unauthenticated_access = ["rekey"]`); otherwise a token
+    /// with `sudo` on the path is needed.
+    pub unauthenticated_rekey: bool,
     /// `snapshot { … }`: snapshots taken on schedule.
     pub snapshot: Option<crate::config::SnapshotConfig>,
 }
@@ -78,6 +83,7 @@ impl Default for CoreConfig {
             unauthenticated_metrics: false,
             api_addr: None,
             unauthenticated_generate_root: false,
+            unauthenticated_rekey: false,
             snapshot: None,
         }
     }

@@ -80,10 +80,20 @@ pub(crate) fn handle(core: &Core, req: Request) -> Result<Response, CoreError> {
     result
 }
 
+/// The path as canonicalised: a help request may name a mount's root as
+/// `secret/` (Vault's `path-help secret/`), which a read may not.
+fn help_spelling(req: &Request) -> &str {
+    if super::help::wants_help(req.operation, &req.data) {
+        req.path.trim_end_matches('/')
+    } else {
+        &req.path
+    }
+}
+
 fn handle_request(core: &Core, mut req: Request) -> Result<Response, CoreError> {
     // One canonical path for everything below: the ACL and the handler see
     // the same string, and no engine re-normalises it.
-    let canonical = super::path::canonicalize(req.operation, &req.path)
+    let canonical = super::path::canonicalize(req.operation, help_spelling(&req))
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     req.path = canonical.path;
     req.alias = canonical.alias;
@@ -141,7 +151,7 @@ fn handle_request(core: &Core, mut req: Request) -> Result<Response, CoreError> 
 pub(crate) fn precheck(core: &Core, req: &mut Request) -> Result<(), CoreError> {
     // The same canonical path `handle` will use; the request keeps its own
     // spelling, which `handle` canonicalises (and aliases) itself.
-    let canonical = super::path::canonicalize(req.operation, &req.path)
+    let canonical = super::path::canonicalize(req.operation, help_spelling(req))
         .map_err(|e| CoreError::BadRequest(e.to_string()))?;
     let spelled = std::mem::replace(&mut req.path, canonical.path);
     let result = precheck_canonical(core, req);
@@ -217,30 +227,67 @@ fn is_wrapping_open_path(path: &str) -> bool {
     super::sys_routes::sys_unauthenticated(path)
 }
 
-/// `sys/rekey/*` and `sys/generate-root/*` need no token (the shares are the
-/// credential) but change
-/// who can open the vault: when unsealed, its requests and responses are
-/// audited like any other (fail closed; share and key values are HMAC-ed).
+/// `sys/rekey/*` and `sys/generate-root/*` change who can open the vault:
+/// when unsealed, their requests and responses are audited like any other
+/// (fail closed; share and key values are HMAC-ed). Each is served without
+/// a token (the shares are the credential) only where the configuration
+/// enables it; `sys/rekey/*` otherwise takes a token with `sudo` on the
+/// path (`sys/generate-root-token/*` is the token form of the other).
 fn audited_rekey(core: &Core, req: Request) -> Result<Response, CoreError> {
     let serve = |req: &Request| {
         system::handle_unauthenticated(core, req)?
             .ok_or_else(|| CoreError::UnsupportedPath(req.path.clone()))
     };
-    let Ok(active) = core.active() else {
-        return serve(&req);
+    // `sys/rekey/*` is served without a token only when the configuration
+    // says so (`enable_unauthenticated_access = ["rekey"]`); otherwise the
+    // request needs a token with `sudo` on the path, checked here.
+    let token_rekey =
+        super::sys_routes::sys_rekey(&req.path) && !core.config().unauthenticated_rekey;
+    let active = match core.active() {
+        Ok(active) => active,
+        Err(e) if token_rekey => return Err(e),
+        Err(_) => return serve(&req),
+    };
+    let (auth, auth_err) = match (token_rekey, &req.client_token) {
+        (false, _) => (None, None),
+        (true, None) => (None, Some(CoreError::BadRequest(REKEY_NEEDS_TOKEN.into()))),
+        (true, Some(_)) => match authenticate(&active, &req) {
+            Ok(a) => (Some(a), None),
+            Err(e) => (None, Some(e)),
+        },
     };
     let audit = active.audit.scope();
     let mount = audit_mount(&Routes::of(&active), &audit, &req.path);
+    let token = auth.as_ref().map(|a| token_record(&a.entry));
+    let auth_error = auth_err.as_ref().map(CoreError::audit_record);
     audit.log(&AuditInput {
         request: &req,
-        auth: None,
+        auth: token.as_ref(),
         mount: &mount,
         outcome: None,
-        error: None,
+        error: auth_error.as_ref(),
     })?;
-    let result = serve(&req);
-    audit.respond(&req, None, &mount, result)
+    let result = match (auth_err, &auth) {
+        (Some(e), _) => Err(e),
+        (None, None) => serve(&req),
+        (None, Some(a)) => authorize(a, req.operation, &req.path, true).and_then(|()| {
+            let last_use =
+                a.entry.num_uses > 0 && active.tokens.spend_use(&a.entry.key).map_err(token_err)?;
+            let result = serve(&req);
+            if last_use {
+                active.tokens.revoke_tree(&a.entry.key).map_err(token_err)?;
+            }
+            result
+        }),
+    };
+    audit.respond(&req, token.as_ref(), &mount, result)
 }
+
+/// The answer to a token-less `sys/rekey/*` request when the configuration
+/// does not serve them.
+const REKEY_NEEDS_TOKEN: &str = "unauthenticated rekey is disabled: send a token with \
+     \"sudo\" on sys/rekey/*, or set enable_unauthenticated_access = [\"rekey\"] in the \
+     server configuration";
 
 /// The mount a path belongs to, when some audit device will record it.
 fn audit_mount(routes: &Routes, audit: &AuditScope, path: &str) -> MountInfo {
@@ -272,6 +319,11 @@ fn serve(
     let Some(auth) = auth else {
         return Err(auth_err.unwrap_or(CoreError::PermissionDenied));
     };
+    // `?help=1`: any valid token may ask (Vault's rule); the path is not
+    // served.
+    if super::help::wants_help(req.operation, &req.data) {
+        return super::help::help(&routes.mounts, &routes.auth, &req.path);
+    }
     // A limited-use token spends its use before the request runs, under the
     // token's lock, so concurrent requests cannot exceed the limit.
     let last_use = auth.entry.num_uses > 0
@@ -648,11 +700,21 @@ fn route_to_mount(
     let found = route::find(mounted.backend.routes(mounted.entry.point()), rel, op);
     let sudo = found.as_ref().is_ok_and(|m| m.route.sudo);
     authorize(auth, op, &req.path, sudo)?;
-    found.map_err(|e| LogicalError::from_route(e, rel))?;
     let lreq = LogicalRequest {
         operation: op,
         ..lreq
     };
+    if let Err(e) = found {
+        let unrouted = match e {
+            route::RouteError::UnsupportedPath => mounted.backend.unrouted(&lreq),
+            route::RouteError::UnsupportedOperation => None,
+        };
+        let Some(mut resp) = unrouted else {
+            return Err(LogicalError::from_route(e, rel).into());
+        };
+        resp.mount_type = Some(mounted.entry.kind.clone());
+        return Ok(resp);
+    }
     let mut resp = mounted.backend.handle(&lreq)?;
     resp.mount_type = Some(mounted.entry.kind.clone());
     Ok(resp)

@@ -409,13 +409,27 @@ pub(crate) fn sys_lookup(path: &str, op: Operation) -> Option<(SysRoute<'_>, &'s
     sys_typed(&m).map(|r| (r, route))
 }
 
+/// Whether the full `path` is one of `sys/rekey/{init,update,verify}`
+/// (served without a token only when the configuration says so).
+pub(crate) fn sys_rekey(path: &str) -> bool {
+    path.strip_prefix("sys/")
+        .and_then(|p| route::lookup(SYS, p.strip_suffix('/').unwrap_or(p)))
+        .and_then(|m| sys_typed(&m))
+        .is_some_and(|r| {
+            matches!(
+                r,
+                SysRoute::RekeyInit | SysRoute::RekeyUpdate | SysRoute::RekeyVerify
+            )
+        })
+}
+
 /// Whether the full `path` is a route that changes who can open the vault
 /// without a token (rekey, token-less root generation): served before
 /// authentication, and audited like any request once the vault is
 /// unsealed.
 pub(crate) fn sys_share_flow(path: &str) -> bool {
     path.strip_prefix("sys/")
-        .and_then(|p| route::lookup(SYS, p))
+        .and_then(|p| route::lookup(SYS, p.strip_suffix('/').unwrap_or(p)))
         .and_then(|m| sys_typed(&m))
         .is_some_and(|r| {
             matches!(
@@ -562,10 +576,11 @@ pub(crate) fn sys_unauthenticated(path: &str) -> bool {
 
 /// Whether the full `path` is one of the seal lifecycle's (served without
 /// a token, sealed or not, whatever the operation: a wrong one is refused
-/// there, not for want of a token).
+/// there, not for want of a token). A LIST names the path with a trailing
+/// `/`, and is one of those wrong operations (Vault's 405).
 pub(crate) fn sys_seal_lifecycle(path: &str) -> bool {
     path.strip_prefix("sys/").is_some_and(|p| {
-        route::lookup(SYS, p).is_some_and(|m| {
+        route::lookup(SYS, p.strip_suffix('/').unwrap_or(p)).is_some_and(|m| {
             m.route.unauthenticated && sys_typed(&m).is_some_and(|r| r.seal_lifecycle())
         })
     })
@@ -938,7 +953,13 @@ mod tests {
             assert!(sys_seal_lifecycle(&format!("sys/{p}")), "{p}");
             assert!(!sys_unauthenticated(&format!("sys/{p}")), "{p}");
         }
+        // The path a LIST names (trailing `/`): refused there with 405, as
+        // Vault's raw handlers do, not for want of a token.
+        assert!(sys_seal_lifecycle("sys/leader/"));
+        assert!(sys_share_flow("sys/rekey/init/"));
         assert!(sys_share_flow("sys/rekey/verify"));
+        assert!(sys_rekey("sys/rekey/init") && sys_rekey("sys/rekey/update/"));
+        assert!(!sys_rekey("sys/rekey/backup") && !sys_rekey("sys/generate-root/update"));
         assert!(sys_share_flow("sys/generate-root/update"));
         assert!(!sys_share_flow("sys/generate-root-token/update"));
         assert!(!sys_share_flow("sys/rekey/backup"));
@@ -947,7 +968,8 @@ mod tests {
             "sys/wrapping/unwrap",
             "sys/seal",
             "sys/generate-root-token/attempt",
-            "sys/init/",
+            "sys/init/x",
+            "sys/init//",
             "sys/rekey/backup",
             "init",
         ] {

@@ -106,6 +106,15 @@ pub trait LogicalBackend: Send + Sync {
     /// from them.
     fn routes(&self, mount: MountPoint<'_>) -> &'static [Route];
 
+    /// The answer to a request whose path no route of [`Self::routes`]
+    /// matches, once the caller was allowed to ask (Vault's catch-all
+    /// paths: KV v2 answers a path without `data/` with a 404 whose
+    /// warning names the versioned API). `None`: the core's 404
+    /// unsupported path.
+    fn unrouted(&self, _req: &LogicalRequest<'_>) -> Option<Response> {
+        None
+    }
+
     /// The engine itself, for the core to reach the typed methods of the
     /// instance that serves one mount (KV's in-place upgrade, identity's
     /// API address); `None` for engines that have none.
@@ -164,6 +173,9 @@ pub fn matched<'p>(
 pub enum LogicalError {
     /// 404 with `{"errors":[]}`.
     NotFound,
+    /// 404 naming what is missing (Vault's error response with
+    /// `ErrUnsupportedPath`, e.g. AppRole's secret-id of a missing role).
+    Missing(String),
     /// 400 naming the problem.
     BadRequest(String),
     /// 400: a login's credentials are wrong (counted for lockout).
@@ -189,6 +201,7 @@ impl std::fmt::Display for LogicalError {
         match self {
             LogicalError::NotFound => f.write_str("not found"),
             LogicalError::BadRequest(m) => f.write_str(m),
+            LogicalError::Missing(m) => f.write_str(m),
             LogicalError::InvalidCredentials(m) => f.write_str(m),
             LogicalError::UnsupportedOperation => f.write_str("unsupported operation"),
             LogicalError::UnsupportedPath(p) => write!(f, "unsupported path \"{p}\""),

@@ -27,19 +27,22 @@ pub struct PgpRecipient {
     pub fingerprint: String,
 }
 
-fn bad(i: usize, why: &str) -> SealError {
-    SealError::InvalidConfig(format!("pgp_keys[{i}]: {why}"))
+fn bad(field: &str, why: &str) -> SealError {
+    SealError::InvalidConfig(format!("{field}: {why}"))
 }
 
 /// Parses `keys` (one per share, in order).
 pub fn parse_keys(keys: &[String]) -> Result<Vec<PgpRecipient>, SealError> {
     keys.iter()
         .enumerate()
-        .map(|(i, k)| parse_key(i, k))
+        .map(|(i, k)| parse_key(&format!("pgp_keys[{i}]"), k))
         .collect()
 }
 
-fn parse_key(i: usize, text: &str) -> Result<PgpRecipient, SealError> {
+/// Parses one public key given as the request field `field` (errors name
+/// it: `pgp_key`).
+pub fn parse_key(field: &str, text: &str) -> Result<PgpRecipient, SealError> {
+    let i = field;
     let text = text.trim();
     if text.starts_with("keybase:") {
         return Err(bad(
@@ -81,7 +84,14 @@ fn encryption_key_count(key: &SignedPublicKey) -> usize {
 /// OpenPGP message.
 pub fn encrypt_share(to: &PgpRecipient, share: &SecretBytes) -> Result<Vec<u8>, SealError> {
     let text = Zeroizing::new(hex::encode(share.expose()).into_bytes());
-    let failed = || SealError::InvalidConfig("could not encrypt a share to a pgp key".into());
+    encrypt(to, &text)
+}
+
+/// Encrypts `text` as it is to `to` (a generated root token, as Vault
+/// encrypts it: the holder's `gpg -d` prints the token); the binary
+/// OpenPGP message.
+pub fn encrypt(to: &PgpRecipient, text: &[u8]) -> Result<Vec<u8>, SealError> {
+    let failed = || SealError::InvalidConfig("could not encrypt to a pgp key".into());
     let mut rng = rand::rngs::OsRng;
     let mut builder = MessageBuilder::from_bytes("", text.to_vec())
         .seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);

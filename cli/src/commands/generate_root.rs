@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! operator generate-root -init [-otp OTP]     start; prints the nonce and the OTP (keep it)
+//! operator generate-root -init -pgp-key FILE  start; the token will be encrypted to the key
 //! operator generate-root [-nonce N] [SHARE]   submit one share (prompted for when not given)
 //! operator generate-root -status | -cancel
 //! operator generate-root -decode ENCODED -otp OTP   print the root token
 //! ```
 //!
 //! The root token never travels in clear: the server returns it XORed with
-//! the OTP, which only the operator who started the attempt holds.
+//! the OTP, which only the operator who started the attempt holds, or
+//! encrypted to the `-pgp-key` given (`base64 -d | gpg -d` reads it).
 //! Decoding is local.
 
 use base64::Engine;
@@ -54,9 +56,29 @@ pub struct GenerateRootArgs {
     #[arg(long, value_parser = parse_secret, value_name = "OTP")]
     otp: Option<SecretString>,
 
+    /// With -init: a file holding the OpenPGP public key (binary, base64
+    /// or armored) to encrypt the new root token to, instead of an OTP.
+    #[arg(long, value_name = "FILE", requires = "init", conflicts_with = "otp")]
+    pgp_key: Option<std::path::PathBuf>,
+
     /// Nonce of the attempt (default: the one in progress).
     #[arg(long)]
     nonce: Option<String>,
+}
+
+/// The `pgp_key` field from a key file: its text when it is text (base64
+/// or armored; the server checks it), else the base64 of its bytes.
+fn pgp_key_field(path: &std::path::Path) -> Result<String, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read the pgp key file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text.trim().to_owned(),
+        Err(e) => base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+    })
 }
 
 pub fn run(ctx: &Context, args: GenerateRootArgs) -> CmdResult {
@@ -71,9 +93,10 @@ pub fn run(ctx: &Context, args: GenerateRootArgs) -> CmdResult {
     }
     let client = ctx.client()?;
     if args.init {
-        let request = match &args.otp {
-            Some(otp) => json!({ "otp": otp.expose() }),
-            None => json!({}),
+        let request = match (&args.otp, &args.pgp_key) {
+            (Some(otp), _) => json!({ "otp": otp.expose() }),
+            (None, Some(path)) => json!({ "pgp_key": pgp_key_field(path)? }),
+            (None, None) => json!({}),
         };
         let body = expect_body(
             client.request(Method::Put, ATTEMPT, Some(&request))?,
@@ -165,6 +188,13 @@ fn print_status(ctx: &Context, data: &Map<String, Value>) -> Result<(), CliError
         rows.push(("OTP".to_owned(), text("otp")));
     }
     rows.push(("OTP Length".to_owned(), text("otp_length")));
+    if data
+        .get("pgp_fingerprint")
+        .and_then(Value::as_str)
+        .is_some_and(|f| !f.is_empty())
+    {
+        rows.push(("PGP Fingerprint".to_owned(), text("pgp_fingerprint")));
+    }
     if data
         .get("encoded_token")
         .and_then(Value::as_str)

@@ -1,4 +1,4 @@
-//! `vault-rs read|write|delete|list PATH`: the generic commands that send
+//! `vault-rs read|write|delete|list|path-help PATH`: the generic commands that send
 //! one request to any path under `/v1/` and print the reply like `vault`.
 
 use clap::Args;
@@ -50,6 +50,33 @@ pub struct DeleteArgs {
 pub struct ListArgs {
     /// Path to list, relative to /v1/.
     path: String,
+}
+
+/// `path-help PATH`.
+#[derive(Args)]
+pub struct PathHelpArgs {
+    /// Path to describe, relative to /v1/ (a mount, or a path under it).
+    path: String,
+}
+
+/// `path-help`: GET the path with `help=1` and print the help text (the
+/// whole reply with `--format json`).
+pub fn path_help(ctx: &Context, args: PathHelpArgs) -> CmdResult {
+    let path = clean_path(&args.path)?;
+    let client = ctx.client()?;
+    let Some(body) = client.read_with_query(&path, &[("help", "1".to_string())])? else {
+        return Err(CliError::not_found(format!(
+            "No help for {path}: no mount or route serves it"
+        )));
+    };
+    match ctx.output.format {
+        output::Format::Json => output::print_json(&body)?,
+        _ => {
+            let text = body.get("help").and_then(Value::as_str).unwrap_or_default();
+            output::emit(text)?;
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 /// `read`: GET the path and print the reply.

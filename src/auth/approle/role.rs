@@ -209,16 +209,21 @@ pub(super) fn write(
 fn to_map(role: &RoleEntry) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("bind_secret_id".into(), json!(role.bind_secret_id));
+    // Vault: null until set.
+    let cidrs = &role.secret_id_bound_cidrs;
     m.insert(
         "secret_id_bound_cidrs".into(),
-        json!(role.secret_id_bound_cidrs),
+        if cidrs.is_empty() {
+            Value::Null
+        } else {
+            json!(cidrs)
+        },
     );
     m.insert("secret_id_num_uses".into(), json!(role.secret_id_num_uses));
     m.insert("secret_id_ttl".into(), json!(role.secret_id_ttl));
     m.insert("local_secret_ids".into(), json!(role.local_secret_ids));
     role.token.populate(&mut m);
-    m.insert("policies".into(), json!(role.token.token_policies));
-    m.insert("period".into(), json!(role.token.token_period));
+    role.token.populate_legacy(&mut m, ALIASES);
     m
 }
 

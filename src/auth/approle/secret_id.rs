@@ -185,7 +185,12 @@ pub(super) fn generate(
 ) -> Result<Response, LogicalError> {
     let name = normalize_name(name)?;
     let _guard = b.lock_role(&name);
-    let role = require(req.storage, &name)?;
+    // Vault answers a secret-id of a missing role with 404 (the message
+    // is the same as elsewhere, where it is a 400).
+    let role = require(req.storage, &name).map_err(|e| match e {
+        LogicalError::BadRequest(m) => LogicalError::Missing(m),
+        other => other,
+    })?;
     if !role.bind_secret_id {
         return Err(LogicalError::BadRequest(
             "bind_secret_id is not set on the role".into(),

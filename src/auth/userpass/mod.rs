@@ -15,7 +15,7 @@ mod password;
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::auth::cidr;
 use crate::auth::tokenutil::{Alias, TokenFields, TOKEN_FIELDS};
@@ -257,7 +257,7 @@ fn read(req: &LogicalRequest<'_>, name: &str) -> Result<Response, LogicalError> 
     let user = load(req.storage, &name)?.ok_or(LogicalError::NotFound)?;
     let mut m = Map::new();
     user.token.populate(&mut m);
-    m.insert("policies".into(), json!(user.token.token_policies));
+    user.token.populate_legacy(&mut m, ALIASES);
     Ok(Response::data(m))
 }
 

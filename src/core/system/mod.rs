@@ -43,6 +43,13 @@ pub fn handle_unauthenticated(core: &Core, req: &Request) -> Result<Option<Respo
     let Some(path) = req.path.strip_prefix("sys/") else {
         return Ok(None);
     };
+    // A LIST names its path with a trailing `/` (`sys/leader/`): the seal
+    // lifecycle's paths refuse it as an operation they do not serve (405),
+    // as Vault's do, rather than asking for a token.
+    let path = match req.operation {
+        Operation::List => path.strip_suffix('/').unwrap_or(path),
+        _ => path,
+    };
     match sys_routes::sys_lookup(path, req.operation) {
         // `telemetry { unauthenticated_metrics_access = true }`
         Some((SysRoute::Metrics, _)) if core.config().unauthenticated_metrics => {
@@ -81,7 +88,8 @@ fn metrics(core: &Core, req: &Request) -> Result<Response, CoreError> {
             status: Some(200),
             ..Response::default()
         },
-        None | Some("") | Some("json") => Response::json(core.metrics().json(core)),
+        // Vault's JSON: go-metrics' summary as the whole body.
+        None | Some("") | Some("json") => Response::raw(200, core.metrics().json(core)),
         Some(other) => {
             return Err(CoreError::BadRequest(format!(
                 "unsupported metrics format \"{other}\""

@@ -260,10 +260,9 @@ fn enable(
     let kind = fields::req_string(data, "type")?;
     let description = fields::opt_string(data, "description")?.unwrap_or_default();
     let mut entry = MountEntry::new(&path, &kind, &description);
+    // As Vault: a kv mount enabled without options keeps `{}` (version 1
+    // is implied), so its tune shows no options.
     entry.options = parse_options(data)?;
-    if kind == "kv" && !entry.options.contains_key("version") {
-        entry.options.insert("version".into(), json!("1"));
-    }
     entry.local = fields::opt_bool(data, "local")?.unwrap_or(false);
     entry.seal_wrap = fields::opt_bool(data, "seal_wrap")?.unwrap_or(false);
     parse_config(data, &mut entry)?;

@@ -145,7 +145,7 @@ fn generate_root_body(st: &GenerateRootStatus, otp: Option<&str>) -> Value {
         "required": st.required,
         "encoded_token": encoded,
         "encoded_root_token": encoded,
-        "pgp_fingerprint": "",
+        "pgp_fingerprint": st.pgp_fingerprint,
         "otp_length": st.otp_length,
         "complete": st.encoded_token.is_some(),
     });
@@ -165,15 +165,14 @@ fn generate_root(core: &Core, req: &Request, step: GenerateRootStep) -> Result<V
             Ok(generate_root_body(&core.generate_root_status()?, None))
         }
         (GenerateRootStep::Attempt, _) if write => {
-            if !matches!(req.data.get("pgp_key"), None | Some(Value::Null))
-                && req.data.get("pgp_key").and_then(Value::as_str) != Some("")
-            {
-                return Err(bad(
-                    "pgp_key is not supported: omit it (and otp) to get a generated OTP",
-                ));
-            }
             let otp = fields::opt_string(&req.data, "otp")?;
-            let (st, generated) = core.generate_root_init(otp)?;
+            let pgp_key = match fields::opt_string(&req.data, "pgp_key")? {
+                Some(k) if !k.trim().is_empty() => {
+                    Some(crate::seal::pgp::parse_key("pgp_key", &k)?)
+                }
+                _ => None,
+            };
+            let (st, generated) = core.generate_root_init(otp, pgp_key)?;
             Ok(generate_root_body(
                 &st,
                 generated.as_deref().map(String::as_str),
@@ -299,7 +298,7 @@ fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
     } else {
         query_code(req, "activecode", 200)?
     };
-    let body = json!({
+    let mut body = json!({
         "initialized": initialized,
         "sealed": sealed,
         "standby": ha.standby,
@@ -308,10 +307,13 @@ fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
         "replication_dr_mode": "disabled",
         "server_time_utc": core.clock().unix(),
         "version": VERSION,
-        "cluster_name": if sealed { "" } else { core.config().cluster_name.as_str() },
-        "cluster_id": if sealed { "" } else { core.cluster_id() },
         "audit_ok": core.active().map(|a| a.audit.healthy()).unwrap_or(true),
     });
+    // As Vault: the cluster is named only while unsealed.
+    if !sealed {
+        body["cluster_name"] = json!(core.config().cluster_name);
+        body["cluster_id"] = json!(core.cluster_id());
+    }
     Ok(Response::raw(status, body))
 }
 

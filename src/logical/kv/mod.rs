@@ -67,6 +67,10 @@ impl LogicalBackend for KvBackend {
         }
     }
 
+    fn unrouted(&self, req: &LogicalRequest<'_>) -> Option<Response> {
+        (req.mount.kv_version() == "2").then(|| v2::invalid_path(req.operation))
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }

@@ -97,7 +97,7 @@ fn read_lock_key<'k>(
 const CONFIG: &str = "config";
 const METADATA_ROOT: &str = "metadata";
 const METADATA: &str = "metadata/:path*";
-const DATA: &str = "data/:path+";
+const DATA: &str = "data/:path*";
 const DELETE: &str = "delete/:path*";
 const UNDELETE: &str = "undelete/:path*";
 const DESTROY: &str = "destroy/:path*";
@@ -152,6 +152,28 @@ pub(crate) fn handle(kv: &KvState, req: &LogicalRequest<'_>) -> Result<Response,
         DESTROY => delete::handle_destroy(kv, req, key),
         SUBKEYS => subkeys::handle(kv, req, key),
         _ => Err(LogicalError::UnsupportedPath(req.path.to_string())),
+    }
+}
+
+/// The answer to a path of a v2 mount that no route serves (a v1-style
+/// path, an unknown prefix): Vault's 404 with no data and a warning that
+/// names the versioned API and the CLI command to use instead.
+pub(crate) fn invalid_path(op: Operation) -> Response {
+    let command = match op {
+        Operation::Create | Operation::Update => "put",
+        Operation::Patch => "patch",
+        Operation::Read => "get",
+        Operation::List => "list",
+        Operation::Delete => "delete",
+    };
+    Response {
+        status: Some(404),
+        warnings: vec![format!(
+            "Invalid path for a versioned K/V secrets engine. See the API docs for the \
+             appropriate API endpoints to use. If using the vault-rs CLI, use \
+             'vault-rs kv {command}' for this operation."
+        )],
+        ..Response::default()
     }
 }
 

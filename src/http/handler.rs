@@ -3,6 +3,14 @@
 //! sealed state are checked before the body is read, a declared
 //! `Content-Length` over the limit is refused at once, large bodies share
 //! a memory budget, and a body must arrive within a time limit.
+//!
+//! The core is blocking (storage, syncs, audit acknowledgements). A request
+//! runs it on the runtime thread that parsed it, as blocking work
+//! (`block_in_place`: the thread's other tasks move to another thread, so
+//! a request waiting on a sync never holds up the reactor) — no hand-off
+//! to another thread and back on the request's own path. At most
+//! [`HttpLimits::max_requests_in_flight`] requests are in the core at
+//! once; beyond that a request is answered 503 at once instead of queueing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +42,9 @@ pub struct HttpLimits {
     /// Bytes of bodies larger than [`SMALL_BODY`] held at once
     /// (`max_request_body_memory`).
     pub max_request_body_memory: usize,
+    /// Requests in the core at once (`max_requests_in_flight`); more are
+    /// refused with 503.
+    pub max_requests_in_flight: usize,
 }
 
 /// The body budget is counted in units of this many bytes.
@@ -46,6 +57,8 @@ struct AppState {
     /// Units of [`BUDGET_UNIT`] bytes of large bodies being held.
     body_budget: Arc<Semaphore>,
     budget_units: u32,
+    /// One permit per request in the core.
+    in_flight: Arc<Semaphore>,
 }
 
 /// The HTTP application: every path goes to one handler.
@@ -53,6 +66,9 @@ pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
     let budget_units = u32::try_from(limits.max_request_body_memory.div_ceil(BUDGET_UNIT))
         .unwrap_or(u32::MAX)
         .clamp(1, Semaphore::MAX_PERMITS as u32);
+    let in_flight = limits
+        .max_requests_in_flight
+        .clamp(1, Semaphore::MAX_PERMITS);
     Router::new()
         .fallback(handle)
         .with_state(AppState {
@@ -60,6 +76,7 @@ pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
             limits: Arc::new(limits),
             body_budget: Arc::new(Semaphore::new(budget_units as usize)),
             budget_units,
+            in_flight: Arc::new(Semaphore::new(in_flight)),
         })
         .layer(axum::middleware::from_fn(super::access_log::access_log))
 }
@@ -104,6 +121,52 @@ fn too_large() -> HttpResponse {
         StatusCode::PAYLOAD_TOO_LARGE,
         vec!["request body too large".into()],
     ))
+}
+
+/// 503 for a request beyond `max_requests_in_flight`: nothing was done.
+fn busy() -> HttpResponse {
+    let mut resp = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        vec!["too many requests in progress; try again".into()],
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// Why the core did not answer.
+enum NotRun {
+    /// `max_requests_in_flight` requests are in the core already.
+    Busy,
+    /// The work panicked.
+    Failed,
+}
+
+/// Runs blocking core work for one request, within the in-flight limit.
+/// On a multi-threaded runtime it runs on this thread as blocking work
+/// (its other tasks move on); elsewhere (a single-threaded runtime) on the
+/// blocking pool.
+async fn run_core<T, F>(state: &AppState, work: F) -> Result<T, NotRun>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
+        return Err(NotRun::Busy);
+    };
+    let flavor = tokio::runtime::Handle::current().runtime_flavor();
+    let out = if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tokio::task::block_in_place(work)
+        }))
+        .map_err(|_| NotRun::Failed)
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| NotRun::Failed)
+    };
+    drop(permit);
+    out
 }
 
 fn internal_error() -> HttpResponse {
@@ -274,14 +337,17 @@ async fn handle(
     // path, and a small body costs little.
     if declared.is_none_or(|n| n > SMALL_BODY) {
         let core = state.core.clone();
-        let checked = tokio::task::spawn_blocking(move || {
+        let checked = run_core(&state, move || {
             let result = core.precheck(&mut req);
             (req, result)
         })
         .await;
         let (head, checked) = match checked {
             Ok(c) => c,
-            Err(_) => return closing(internal_error()),
+            Err(NotRun::Busy) => {
+                return refuse(busy(), body, declared, limits.body_read_timeout).await
+            }
+            Err(NotRun::Failed) => return closing(internal_error()),
         };
         req = head;
         if let Err(e) = checked {
@@ -343,7 +409,7 @@ async fn handle(
     drop(body);
     let request_id = req.id.clone();
     let core = state.core.clone();
-    let result = tokio::task::spawn_blocking(move || {
+    let result = run_core(&state, move || {
         let _room = room;
         core.handle(req)
     })
@@ -351,7 +417,8 @@ async fn handle(
     let mut out = match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e),
-        Err(_) => internal_error(),
+        Err(NotRun::Busy) => busy(),
+        Err(NotRun::Failed) => internal_error(),
     };
     out.extensions_mut()
         .insert(super::access_log::RequestId(request_id));

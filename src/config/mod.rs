@@ -780,6 +780,41 @@ mod tests {
     }
 
     #[test]
+    fn sled_cache_and_in_flight_limits() {
+        let c = parse(
+            "storage \"sled\" {\n path = \"d\"\n cache_capacity = 16777216\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n max_requests_in_flight = 8\n}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.storage,
+            StorageConfig::Sled {
+                path: PathBuf::from("/base/d"),
+                cache_capacity: 16 << 20,
+            }
+        );
+        assert_eq!(c.listener.max_requests_in_flight, 8);
+        let c = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}\n").unwrap();
+        assert!(matches!(
+            c.storage,
+            StorageConfig::Sled { cache_capacity, .. } if cache_capacity == DEFAULT_SLED_CACHE
+        ));
+        assert_eq!(c.listener.max_requests_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        for (bad, field) in [
+            ("cache_capacity = 1000", "storage.cache_capacity"),
+            ("cache_capacity = \"lots\"", "storage.cache_capacity"),
+        ] {
+            let e = parse(&format!("storage \"sled\" {{\n path = \"d\"\n {bad}\n}}\nlistener \"tcp\" {{\n address = \"127.0.0.1:1\"\n tls_disable = true\n}}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{e}");
+        }
+        let e = parse("storage \"inmem\" {}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n max_requests_in_flight = 0\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_requests_in_flight"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let base = "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}\n";
         let cases = [

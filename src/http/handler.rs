@@ -146,12 +146,12 @@ enum NotRun {
 /// On a multi-threaded runtime it runs on this thread as blocking work
 /// (its other tasks move on); elsewhere (a single-threaded runtime) on the
 /// blocking pool.
-async fn run_core<T, F>(state: &AppState, work: F) -> Result<T, NotRun>
+async fn run_core<T, F>(in_flight: &Arc<Semaphore>, work: F) -> Result<T, NotRun>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
+    let Ok(permit) = in_flight.clone().try_acquire_owned() else {
         return Err(NotRun::Busy);
     };
     let flavor = tokio::runtime::Handle::current().runtime_flavor();
@@ -337,7 +337,7 @@ async fn handle(
     // path, and a small body costs little.
     if declared.is_none_or(|n| n > SMALL_BODY) {
         let core = state.core.clone();
-        let checked = run_core(&state, move || {
+        let checked = run_core(&state.in_flight, move || {
             let result = core.precheck(&mut req);
             (req, result)
         })
@@ -409,7 +409,7 @@ async fn handle(
     drop(body);
     let request_id = req.id.clone();
     let core = state.core.clone();
-    let result = run_core(&state, move || {
+    let result = run_core(&state.in_flight, move || {
         let _room = room;
         core.handle(req)
     })
@@ -785,6 +785,52 @@ mod tests {
         }
         let bad = operation_of(&Method::GET, &parse_query("list=yes")).unwrap_err();
         assert_eq!(bad.0, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn core_work_runs_on_the_calling_thread_within_the_in_flight_limit() {
+        let in_flight = Arc::new(Semaphore::new(1));
+        let here = std::thread::current().id();
+        let ran_on = run_core(&in_flight, move || std::thread::current().id())
+            .await
+            .ok()
+            .unwrap();
+        // No hand-off: the work ran on the thread that awaited it.
+        assert_eq!(ran_on, here);
+        assert_eq!(in_flight.available_permits(), 1, "the permit is returned");
+        // The limit reached: refused at once, the work never runs.
+        let held = in_flight.clone().try_acquire_owned().unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let out = run_core(&in_flight, move || {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst)
+        })
+        .await;
+        assert!(matches!(out, Err(NotRun::Busy)));
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+        drop(held);
+        // A panic is a failure, and the permit comes back.
+        let out = run_core(&in_flight, || -> u8 { panic!("boom") }).await;
+        assert!(matches!(out, Err(NotRun::Failed)));
+        assert_eq!(in_flight.available_permits(), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn core_work_runs_on_a_single_threaded_runtime_too() {
+        let in_flight = Arc::new(Semaphore::new(4));
+        let out = run_core(&in_flight, || 7).await;
+        assert!(matches!(out, Ok(7)));
+        assert_eq!(in_flight.available_permits(), 4);
+    }
+
+    #[tokio::test]
+    async fn busy_is_a_503_in_vaults_error_shape() {
+        let resp = busy();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["errors"][0], "too many requests in progress; try again");
     }
 
     #[test]

@@ -82,7 +82,13 @@ pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> HttpResponse {
     let mut resp = HttpResponse::new(Body::from(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -659,6 +665,47 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Vault's envelope, serialized straight from the response (no
+/// intermediate `Value` tree). Fields in the order `serde_json`'s maps
+/// give them, so the bytes match [`envelope`]'s.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    auth: Option<Value>,
+    data: &'a Option<Map<String, Value>>,
+    lease_duration: u64,
+    lease_id: &'a str,
+    mount_type: &'a str,
+    renewable: bool,
+    request_id: &'a str,
+    warnings: Option<&'a [String]>,
+    wrap_info: &'a Option<Value>,
+}
+
+impl<'a> Envelope<'a> {
+    fn of(resp: &'a Response, request_id: &'a str) -> Envelope<'a> {
+        let (lease_id, lease_duration, renewable) = match &resp.lease {
+            Some(l) => (l.lease_id.as_str(), l.lease_duration, l.renewable),
+            None => ("", 0, false),
+        };
+        Envelope {
+            auth: resp
+                .auth
+                .as_ref()
+                .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+            data: &resp.data,
+            lease_duration,
+            lease_id,
+            mount_type: resp.mount_type.as_deref().unwrap_or_default(),
+            renewable,
+            request_id,
+            warnings: (!resp.warnings.is_empty()).then_some(&resp.warnings[..]),
+            wrap_info: &resp.wrap_info,
+        }
+    }
+}
+
+/// The envelope as a `Value`, with a `top_level` response's data fields
+/// also at the top.
 fn envelope(resp: Response, request_id: &str) -> Value {
     let (lease_id, lease_duration, renewable) = match &resp.lease {
         Some(l) => (l.lease_id.clone(), l.lease_duration, l.renewable),
@@ -722,7 +769,12 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
     if empty && resp.status.is_none() {
         return StatusCode::NO_CONTENT.into_response();
     }
-    json_response(status, &envelope(resp, request_id))
+    if resp.top_level && resp.data.is_some() {
+        return json_response(status, &envelope(resp, request_id));
+    }
+    let bytes =
+        serde_json::to_vec(&Envelope::of(&resp, request_id)).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes(status, bytes)
 }
 
 /// 307 to the same path and query on the active node's `api_addr`; 503
@@ -831,6 +883,31 @@ mod tests {
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["errors"][0], "too many requests in progress; try again");
+    }
+
+    #[test]
+    fn the_envelope_is_serialized_as_the_value_tree_was() {
+        use crate::core::Response;
+        let mut data = Map::new();
+        data.insert("z".into(), json!({"b": 1, "a": [true, null]}));
+        data.insert("a".into(), json!("x"));
+        let mut with_all = Response::data(data.clone());
+        with_all.warnings = vec!["careful".into()];
+        with_all.mount_type = Some("kv".into());
+        with_all.wrap_info = Some(json!({"token": "t", "ttl": 60}));
+        with_all.lease = Some(crate::core::LeaseInfo {
+            lease_id: "secret/x/1".into(),
+            lease_duration: 3600,
+            renewable: true,
+        });
+        for resp in [Response::data(data), with_all, Response::default()] {
+            let direct = serde_json::to_vec(&Envelope::of(&resp, "rid")).unwrap();
+            let tree = serde_json::to_vec(&envelope(resp, "rid")).unwrap();
+            assert_eq!(
+                String::from_utf8(direct).unwrap(),
+                String::from_utf8(tree).unwrap()
+            );
+        }
     }
 
     #[test]

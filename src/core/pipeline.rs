@@ -124,11 +124,8 @@ fn handle_request(core: &Core, mut req: Request) -> Result<Response, CoreError> 
         },
         defer,
     );
-    let deferred = logged.as_ref().is_ok_and(|e| e.is_deferred());
-    if !deferred {
-        core.metrics()
-            .observe_audit_log(logging.elapsed(), logged.is_err());
-    }
+    core.metrics()
+        .observe_audit_log(logging.elapsed(), logged.is_err());
     let entry = match logged {
         Ok(entry) => entry,
         Err(e) => {

@@ -4,8 +4,10 @@
 //! `Content-Length` over the limit is refused at once, large bodies share
 //! a memory budget, and a body must arrive within a time limit.
 //!
-//! The core is blocking (storage, syncs, audit acknowledgements). A request
-//! runs it on the runtime thread that parsed it, as blocking work
+//! The core is blocking (storage, syncs, audit acknowledgements). A read
+//! that waits on nothing but storage reads ([`Core::is_quick_read`]) is
+//! served on the runtime thread that parsed it. Any other request runs the
+//! core on that thread as blocking work
 //! (`block_in_place`: the thread's other tasks move to another thread, so
 //! a request waiting on a sync never holds up the reactor) — no hand-off
 //! to another thread and back on the request's own path. At most
@@ -415,11 +417,23 @@ async fn handle(
     drop(body);
     let request_id = req.id.clone();
     let core = state.core.clone();
-    let result = run_core(&state.in_flight, move || {
-        let _room = room;
-        core.handle(req)
-    })
-    .await;
+    let result = if room.is_none() && core.is_quick_read(&req) {
+        // Nothing to wait on but storage reads: served right here, no
+        // hand-off of this thread's other tasks (still counted in flight).
+        match state.in_flight.try_acquire() {
+            Ok(_permit) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.handle(req)))
+                    .map_err(|_| NotRun::Failed)
+            }
+            Err(_) => Err(NotRun::Busy),
+        }
+    } else {
+        run_core(&state.in_flight, move || {
+            let _room = room;
+            core.handle(req)
+        })
+        .await
+    };
     let mut out = match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e),

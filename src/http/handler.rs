@@ -6,11 +6,10 @@
 //!
 //! The core is blocking (storage, syncs, audit acknowledgements). A read
 //! that waits on nothing but storage reads ([`Core::is_quick_read`]) is
-//! served on the runtime thread that parsed it. Any other request runs the
-//! core on that thread as blocking work
-//! (`block_in_place`: the thread's other tasks move to another thread, so
-//! a request waiting on a sync never holds up the reactor) — no hand-off
-//! to another thread and back on the request's own path. At most
+//! served on the runtime thread that parsed it: no hand-off to another
+//! thread and back. Any other request (a write, or anything an audit
+//! device must acknowledge) runs on the blocking pool, so a request waiting
+//! on a sync never holds up the reactor. At most
 //! [`HttpLimits::max_requests_in_flight`] requests are in the core at
 //! once; beyond that a request is answered 503 at once instead of queueing.
 
@@ -150,10 +149,8 @@ enum NotRun {
     Failed,
 }
 
-/// Runs blocking core work for one request, within the in-flight limit.
-/// On a multi-threaded runtime it runs on this thread as blocking work
-/// (its other tasks move on); elsewhere (a single-threaded runtime) on the
-/// blocking pool.
+/// Runs blocking core work for one request on the blocking pool, within
+/// the in-flight limit.
 async fn run_core<T, F>(in_flight: &Arc<Semaphore>, work: F) -> Result<T, NotRun>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -162,17 +159,9 @@ where
     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
         return Err(NotRun::Busy);
     };
-    let flavor = tokio::runtime::Handle::current().runtime_flavor();
-    let out = if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tokio::task::block_in_place(work)
-        }))
-        .map_err(|_| NotRun::Failed)
-    } else {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| NotRun::Failed)
-    };
+    let out = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| NotRun::Failed);
     drop(permit);
     out
 }
@@ -854,15 +843,10 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn core_work_runs_on_the_calling_thread_within_the_in_flight_limit() {
+    async fn core_work_is_refused_beyond_the_in_flight_limit() {
         let in_flight = Arc::new(Semaphore::new(1));
-        let here = std::thread::current().id();
-        let ran_on = run_core(&in_flight, move || std::thread::current().id())
-            .await
-            .ok()
-            .unwrap();
-        // No hand-off: the work ran on the thread that awaited it.
-        assert_eq!(ran_on, here);
+        let out = run_core(&in_flight, || 7).await;
+        assert!(matches!(out, Ok(7)));
         assert_eq!(in_flight.available_permits(), 1, "the permit is returned");
         // The limit reached: refused at once, the work never runs.
         let held = in_flight.clone().try_acquire_owned().unwrap();
@@ -879,14 +863,6 @@ mod tests {
         let out = run_core(&in_flight, || -> u8 { panic!("boom") }).await;
         assert!(matches!(out, Err(NotRun::Failed)));
         assert_eq!(in_flight.available_permits(), 1);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn core_work_runs_on_a_single_threaded_runtime_too() {
-        let in_flight = Arc::new(Semaphore::new(4));
-        let out = run_core(&in_flight, || 7).await;
-        assert!(matches!(out, Ok(7)));
-        assert_eq!(in_flight.available_permits(), 4);
     }
 
     #[tokio::test]

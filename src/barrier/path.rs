@@ -32,8 +32,13 @@ const SPARE_CIPHERS: usize = 16;
 /// overwritten in place by a cipher of an all-zero key ([`wipe`]).
 pub(crate) struct PathCipher {
     key: SecretBytes,
-    spare: Mutex<Vec<Box<Aes256Siv>>>,
+    spare: Mutex<Spare>,
 }
+
+/// Boxed on purpose: lending a cipher out and back moves the pointer, never
+/// the key material, so no stale copy is left in the vector's buffer.
+#[allow(clippy::vec_box)]
+type Spare = Vec<Box<Aes256Siv>>;
 
 impl PathCipher {
     pub(crate) fn new(key: SecretBytes) -> PathCipher {
@@ -48,7 +53,7 @@ impl PathCipher {
         &self.key
     }
 
-    fn spare(&self) -> MutexGuard<'_, Vec<Box<Aes256Siv>>> {
+    fn spare(&self) -> MutexGuard<'_, Spare> {
         self.spare.lock().unwrap_or_else(|p| p.into_inner())
     }
 

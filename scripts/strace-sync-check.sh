@@ -6,8 +6,12 @@
 # mounts kv v2 at secret/, then performs N sequential KV v2 writes. Each
 # acknowledged write must have been preceded by at least one new
 # `fdatasync` of sled's log file (`<data>/db`): at least N such syncs in
-# all, one issued before each response. Fails (never skips) when strace is
-# missing.
+# all, one issued before each response. Then, with a file audit device
+# enabled: N sequential reads must each be preceded by a new `fdatasync` of
+# the audit log, one per read (a read's request and response entries share
+# it: at most 1.5 N in all, checkpoints included), and N sequential writes
+# must take at least two each (the request entry is durable before the
+# write is applied). Fails (never skips) when strace is missing.
 #
 # Environment:
 #   VAULT_RS_BIN    server binary (default target/debug/vault-rs, relative to the repo root)
@@ -67,10 +71,11 @@ if ! wait_listening "$STRACE_PID" "$WORK/server.log" "$STARTUP_TIMEOUT"; then
     exit 1
 fi
 
-python3 - "$URL" "$WRITES" "$WORK/trace" "$WORK/data" <<'PY'
+python3 - "$URL" "$WRITES" "$WORK/trace" "$WORK/data" "$WORK/audit.log" <<'PY'
 import json, re, sys, time, urllib.request
 
-url, writes, trace, data = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+url, writes, trace, data, audit_log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+audit_sync = re.compile(r"\bfdatasync\(\d+<" + re.escape(audit_log) + r">\)\s*=\s*0")
 log_sync = re.compile(r"\bfdatasync\(\d+<" + re.escape(data) + r"/db>\)\s*=\s*0")
 integrity_sync = re.compile(r"\bfdatasync\(\d+<" + re.escape(data) + r"/integrity>\)\s*=\s*0")
 
@@ -117,6 +122,48 @@ print(f"strace-sync-check: {writes} sequential writes: {total} fdatasync of the 
       f"{integrity} of the integrity file")
 if missing or total < writes:
     print(f"strace-sync-check: FAIL: writes acknowledged without a new fdatasync of the log: {missing}",
+          file=sys.stderr)
+    sys.exit(1)
+
+def each_synced(op):
+    """Runs op(i) for each i; the indices answered without a new audit sync."""
+    missed = []
+    before = count(audit_sync)
+    for i in range(writes):
+        op(i)
+        after = before
+        for _ in range(500):
+            after = count(audit_sync)
+            if after > before:
+                break
+            time.sleep(0.02)
+        if after <= before:
+            missed.append(i)
+        before = after
+    return missed
+
+call("PUT", "sys/audit/file", {"type": "file", "options": {"file_path": audit_log}}, token)
+time.sleep(0.5)
+start = count(audit_sync)
+missed = each_synced(lambda i: call("GET", f"secret/data/s{i}", None, token))
+time.sleep(0.5)
+reads = count(audit_sync) - start
+start = count(audit_sync)
+missed_w = each_synced(lambda i: call("POST", f"secret/data/s{i}", {"data": {"n": "again"}}, token))
+time.sleep(0.5)
+audited_writes = count(audit_sync) - start
+print(f"strace-sync-check: {writes} sequential audited reads: {reads} fdatasync of the audit log; "
+      f"{writes} audited writes: {audited_writes}")
+if missed or reads < writes:
+    print(f"strace-sync-check: FAIL: reads answered without a new fdatasync of the audit log: {missed}",
+          file=sys.stderr)
+    sys.exit(1)
+if reads > writes + writes // 2:
+    print(f"strace-sync-check: FAIL: {reads} audit syncs for {writes} reads (one each expected)",
+          file=sys.stderr)
+    sys.exit(1)
+if missed_w or audited_writes < 2 * writes:
+    print(f"strace-sync-check: FAIL: {audited_writes} audit syncs for {writes} writes (two each expected): {missed_w}",
           file=sys.stderr)
     sys.exit(1)
 PY

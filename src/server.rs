@@ -137,9 +137,13 @@ fn init_tracing(level: &str, format: LogFormat) -> Result<(), ServerError> {
 
 fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Backend>, ServerError> {
     Ok(match cfg {
-        StorageConfig::Sled { path } => {
-            Arc::new(SledBackend::open(path).map_err(|e| ServerError(e.to_string()))?)
-        }
+        StorageConfig::Sled {
+            path,
+            cache_capacity,
+        } => Arc::new(
+            SledBackend::open_with_cache(path, *cache_capacity)
+                .map_err(|e| ServerError(e.to_string()))?,
+        ),
         StorageConfig::Inmem => Arc::new(InmemBackend::new()),
         StorageConfig::Postgres(c) => Arc::new(
             PostgresBackend::open(&PostgresOptions {
@@ -161,7 +165,7 @@ fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Backend>, ServerError> {
 /// it is never shown as uninitialized (where `sys/init` would replace it).
 fn check_storage(barrier: &Barrier, cfg: &StorageConfig) -> Result<(), ServerError> {
     let where_ = match cfg {
-        StorageConfig::Sled { path } => format!("data directory {}", path.display()),
+        StorageConfig::Sled { path, .. } => format!("data directory {}", path.display()),
         StorageConfig::Inmem => "in-memory storage".to_string(),
         StorageConfig::Postgres(c) => format!("postgresql table {}", c.table),
     };
@@ -374,6 +378,7 @@ where
             max_request_size,
             body_read_timeout: limits.http_read_timeout,
             max_request_body_memory: limits.max_request_body_memory,
+            max_requests_in_flight: limits.max_requests_in_flight,
         },
     );
     let app = crate::http::with_ui(app, ui);
@@ -612,6 +617,7 @@ mod tests {
         let sled = Config {
             storage: StorageConfig::Sled {
                 path: "data".into(),
+                cache_capacity: crate::config::DEFAULT_SLED_CACHE,
             },
             ..Config::dev("127.0.0.1:0")
         };

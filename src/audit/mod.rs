@@ -12,7 +12,11 @@
 //! The core logs a request after authenticating it and before dispatching
 //! it; if no enabled device records it, the request fails with 500 and is
 //! not performed (a device with `fsync` `batch` or `always` has synced the
-//! entry before the request runs). The exceptions are the operator's way
+//! entry before the request runs). A request that changes nothing (a read
+//! or list that consumes no token use and wraps nothing) has its request
+//! entry written with its response entry instead, in one batch and one
+//! sync ([`AuditScope::log_request`]): it fails closed the same way, with
+//! 500 and nothing disclosed. The exceptions are the operator's way
 //! out of failing devices ([`serves_when_devices_fail`]: disabling a device,
 //! sealing). The response entry follows; when it cannot be recorded,
 //! [`AuditScope::respond`] says what the client gets. Enabling a device
@@ -393,6 +397,25 @@ pub fn serves_when_devices_fail(operation: Operation, path: &str) -> bool {
     }
 }
 
+/// A request's entry, as [`AuditScope::log_request`] left it: recorded,
+/// or rendered (one line per device) to be recorded with the response.
+#[must_use = "a deferred request entry is recorded only with its response"]
+pub struct RequestEntry {
+    deferred: Option<Vec<String>>,
+}
+
+impl RequestEntry {
+    /// An entry already recorded (or no device to record it).
+    pub fn recorded() -> RequestEntry {
+        RequestEntry { deferred: None }
+    }
+
+    /// Whether the entry waits for the response entry.
+    pub fn is_deferred(&self) -> bool {
+        self.deferred.is_some()
+    }
+}
+
 /// The devices one request logs to.
 pub struct AuditScope {
     devices: Arc<Vec<Arc<Device>>>,
@@ -405,10 +428,57 @@ impl AuditScope {
         self.devices.is_empty()
     }
 
-    /// Logs the response entry of a request and gives its answer.
+    /// Logs a request entry before the request runs.
     ///
-    /// The request entry was recorded before the request ran, so the
-    /// request is on record. If the response entry cannot be recorded:
+    /// With `defer` (a request that changes nothing: a read or list that
+    /// consumes no token use and wraps nothing; the caller decides), the
+    /// entry is only rendered, with the request's time, and written with
+    /// the response entry: both lines go to the device in one batch, made
+    /// durable by one sync, the request line first. If the process dies
+    /// before that, nothing was changed and nothing was answered. If they
+    /// cannot be recorded, the read fails as a read whose response entry
+    /// cannot be recorded ([`AuditScope::respond_after`]): 500, nothing
+    /// disclosed. Otherwise the entry is recorded now (synced, with `fsync`
+    /// `batch` or `always`), or `Err` and the request must not run.
+    pub fn log_request(
+        &self,
+        input: &AuditInput<'_>,
+        defer: bool,
+    ) -> Result<RequestEntry, AuditError> {
+        if self.devices.is_empty() {
+            return Ok(RequestEntry::recorded());
+        }
+        if !defer {
+            return self.log(input).map(|()| RequestEntry::recorded());
+        }
+        let time = self.clock.rfc3339();
+        let lines = self
+            .devices
+            .iter()
+            .map(|d| entry::render(input, &time, &d.hasher))
+            .collect();
+        Ok(RequestEntry {
+            deferred: Some(lines),
+        })
+    }
+
+    /// [`AuditScope::respond_after`] for a request entry already recorded.
+    pub fn respond<E: AuditedError>(
+        &self,
+        request: &Request,
+        auth: Option<&TokenRecord>,
+        mount: &MountInfo,
+        result: Result<Response, E>,
+    ) -> Result<Response, E> {
+        self.respond_after(RequestEntry::recorded(), request, auth, mount, result)
+    }
+
+    /// Logs the response entry of a request (after its request entry, if
+    /// that was deferred) and gives its answer.
+    ///
+    /// The request entry was recorded before the request ran (or, deferred,
+    /// goes with this entry), so the request is on record. If the response
+    /// entry cannot be recorded:
     /// - a request that changes nothing (read, list) fails with 500: nothing
     ///   was performed, and nothing is disclosed that the log does not show;
     /// - a request that may have changed state (create, update, patch,
@@ -417,20 +487,24 @@ impl AuditScope {
     ///   never gets a 500 for a write that took effect).
     ///
     /// Either way the server logs the failure.
-    pub fn respond<E: AuditedError>(
+    pub fn respond_after<E: AuditedError>(
         &self,
+        entry: RequestEntry,
         request: &Request,
         auth: Option<&TokenRecord>,
         mount: &MountInfo,
         result: Result<Response, E>,
     ) -> Result<Response, E> {
-        let logged = self.log(&AuditInput {
-            request,
-            auth,
-            mount,
-            outcome: Some(Outcome::of(&result)),
-            error: None,
-        });
+        let logged = self.log_after(
+            entry,
+            &AuditInput {
+                request,
+                auth,
+                mount,
+                outcome: Some(Outcome::of(&result)),
+                error: None,
+            },
+        );
         let Err(e) = logged else {
             return result;
         };
@@ -455,6 +529,12 @@ impl AuditScope {
     /// response entry otherwise). Blocks until a device has recorded it;
     /// `Err` when every device failed or none did within its timeout.
     pub fn log(&self, input: &AuditInput<'_>) -> Result<(), AuditError> {
+        self.log_after(RequestEntry::recorded(), input)
+    }
+
+    /// Logs one entry after `before`'s deferred lines (on each device, in
+    /// the same batch).
+    fn log_after(&self, before: RequestEntry, input: &AuditInput<'_>) -> Result<(), AuditError> {
         if self.devices.is_empty() {
             return Ok(());
         }
@@ -462,9 +542,11 @@ impl AuditScope {
         let ack = Arc::new(Ack::new());
         let mut queued = 0;
         let mut timeout = Duration::ZERO;
+        let mut before = before.deferred.map(Vec::into_iter);
         for d in self.devices.iter() {
             let body = entry::render(input, &time, &d.hasher);
-            if d.submit(body, ack.clone()) {
+            let first = before.as_mut().and_then(Iterator::next);
+            if d.submit_after(first, body, ack.clone()) {
                 queued += 1;
                 timeout = timeout.max(d.settings.timeout);
             }
@@ -617,6 +699,124 @@ mod tests {
         assert!(b.disable("file").unwrap());
         assert!(!b.disable("file").unwrap());
         assert!(b.list().is_empty());
+    }
+
+    #[test]
+    fn a_deferred_request_entry_is_written_with_its_response_in_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.log");
+        let b = Broker::load(view()).unwrap();
+        b.enable(
+            "file",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        let batches = || b.metrics()[0].batches;
+        let before = batches();
+        let req = Request::new(Operation::Read, "secret/data/deferred");
+        let mount = MountInfo::default();
+        let scope = b.scope();
+        let input = AuditInput {
+            request: &req,
+            auth: None,
+            mount: &mount,
+            outcome: None,
+            error: None,
+        };
+        let entry = scope.log_request(&input, true).unwrap();
+        assert!(entry.is_deferred());
+        // Nothing written (nor synced) yet.
+        assert_eq!(batches(), before);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("secret/data/deferred"));
+        let answered: Result<Response, TestError> =
+            scope.respond_after(entry, &req, None, &mount, Ok(Response::default()));
+        assert!(answered.is_ok());
+        // Both lines in one batch: one write, one sync.
+        assert_eq!(batches(), before + 1);
+        // Not deferred: the request entry is its own batch.
+        let entry = scope.log_request(&input, false).unwrap();
+        assert!(!entry.is_deferred());
+        assert_eq!(batches(), before + 2);
+        let answered: Result<Response, TestError> =
+            scope.respond_after(entry, &req, None, &mount, Ok(Response::default()));
+        assert!(answered.is_ok());
+        assert_eq!(batches(), before + 3);
+        let pk = b.public_key("file").unwrap();
+        drop(scope);
+        drop(b);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let ours: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("secret/data/deferred"))
+            .collect();
+        assert_eq!(ours.len(), 4, "{text}");
+        // Each request line comes right before its response line.
+        for pair in ours.chunks(2) {
+            let kind =
+                |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].clone();
+            assert_eq!(kind(pair[0]), "request", "{}", pair[0]);
+            assert_eq!(kind(pair[1]), "response", "{}", pair[1]);
+        }
+        let key = verify::parse_public_key(&pk.public_key).unwrap();
+        let r = verify::verify(
+            &[verify::LogFile {
+                name: "a".into(),
+                bytes: text.into_bytes(),
+            }],
+            &verify::VerifyOptions {
+                public_key: Some(key),
+                allow_open_tail: false,
+            },
+        );
+        assert!(r.ok(), "{:?}", r.problem);
+        assert_eq!((r.requests, r.responses), (2, 2));
+    }
+
+    #[test]
+    fn a_deferred_read_fails_closed_when_nothing_records_it() {
+        // A device whose disk is full (loaded at unseal, as in
+        // `failing_device_fails_closed`).
+        let v = view();
+        let b = Broker::load(v.clone()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ok.log");
+        b.enable(
+            "full",
+            "file",
+            "",
+            opts(&[("file_path", file.to_str().unwrap())]),
+            false,
+        )
+        .unwrap();
+        let mut configs: Vec<DeviceConfig> = v.get_json(DEVICES_KEY).unwrap().unwrap();
+        configs[0].options = opts(&[("file_path", "/dev/full"), ("timeout", "1s")]);
+        v.put_json(DEVICES_KEY, &configs).unwrap();
+        drop(b);
+        let b = Broker::load(v).unwrap();
+        let req = Request::new(Operation::Read, "secret/data/x");
+        let mount = MountInfo::default();
+        let scope = b.scope();
+        let input = AuditInput {
+            request: &req,
+            auth: None,
+            mount: &mount,
+            outcome: None,
+            error: None,
+        };
+        // Deferred: accepted now, refused with the response.
+        let entry = scope.log_request(&input, true).unwrap();
+        let answered: Result<Response, TestError> =
+            scope.respond_after(entry, &req, None, &mount, Ok(Response::default()));
+        assert!(matches!(answered, Err(TestError::Audit)));
+        // Not deferred: refused before the request runs.
+        assert!(matches!(
+            scope.log_request(&input, false),
+            Err(AuditError::NotRecorded(_))
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::path::PathCipher;
 use super::BarrierError;
 use crate::crypto::{self, random_secret, SecretBytes};
 
@@ -41,7 +42,7 @@ pub(crate) struct Keyring {
     root_key: SecretBytes,
     terms: BTreeMap<u32, TermKey>,
     active: u32,
-    path_key: SecretBytes,
+    path_key: PathCipher,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -126,7 +127,7 @@ impl Keyring {
             root_key: random_secret(ROOT_KEY_LEN),
             terms,
             active: 1,
-            path_key: random_secret(PATH_KEY_LEN),
+            path_key: PathCipher::new(random_secret(PATH_KEY_LEN)),
         }
     }
 
@@ -151,7 +152,8 @@ impl Keyring {
         self.terms.get(&term).map(|t| &t.key)
     }
 
-    pub(crate) fn path_key(&self) -> &SecretBytes {
+    /// The path key's cipher (built once per keyring).
+    pub(crate) fn path_key(&self) -> &PathCipher {
         &self.path_key
     }
 
@@ -197,7 +199,7 @@ impl Keyring {
             root_key: self.root_key.clone(),
             terms,
             active: next,
-            path_key: self.path_key.clone(),
+            path_key: PathCipher::new(self.path_key.key().clone()),
         }
     }
 
@@ -219,7 +221,7 @@ impl Keyring {
                     install_time: t.install_time.clone(),
                 })
                 .collect(),
-            path_key: B64.encode(self.path_key.expose()),
+            path_key: B64.encode(self.path_key.key().expose()),
         };
         let json = Zeroizing::new(
             serde_json::to_vec(&stored).map_err(|_| BarrierError::Corrupt("keyring"))?,
@@ -265,7 +267,7 @@ impl Keyring {
             root_key,
             terms,
             active: stored.active_term,
-            path_key: SecretBytes::from_slice(&path_key),
+            path_key: PathCipher::new(SecretBytes::from_slice(&path_key)),
         })
     }
 }

@@ -4,7 +4,10 @@
 //! the field. Must not touch storage or the network.
 //!
 //! ```hcl
-//! storage "sled" { path = "./vault-data" }
+//! storage "sled" {
+//!   path           = "./vault-data"
+//!   cache_capacity = 67108864   # bytes of sled's page cache (default 64 MiB)
+//! }
 //! # or, shared by several nodes (one active, the others standby):
 //! # storage "postgresql" {
 //! #   connection_url       = "postgresql://vault@db:5432/vault?sslmode=require"
@@ -28,6 +31,8 @@
 //!   max_connections            = 1024
 //!   max_request_body_memory    = 134217728
 //!   graceful_shutdown_timeout  = "5s"
+//!   # Requests being served at once; more are answered 503 at once.
+//!   max_requests_in_flight     = 512
 //! }
 //! api_addr          = "https://vault.example.com:8200"
 //! log_level         = "info"
@@ -46,7 +51,12 @@ use hcl::{Block, Body, Expression};
 /// Where data lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageConfig {
-    Sled { path: PathBuf },
+    Sled {
+        path: PathBuf,
+        /// Bytes of sled's page cache (`cache_capacity`): the bound on the
+        /// memory the store's pages take, however large the store.
+        cache_capacity: u64,
+    },
     Inmem,
     Postgres(PostgresConfig),
 }
@@ -106,6 +116,9 @@ pub struct ListenerConfig {
     /// On shutdown, how long in-flight requests may take before the
     /// remaining connections are dropped and the vault is sealed.
     pub graceful_shutdown_timeout: Duration,
+    /// Requests being served at once; a request beyond it is answered 503
+    /// at once rather than queued.
+    pub max_requests_in_flight: usize,
 }
 
 /// Default [`ListenerConfig::http_read_header_timeout`].
@@ -117,6 +130,12 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default [`ListenerConfig::max_request_body_memory`] (128 MiB: four
 /// bodies of the default maximum size).
 pub const DEFAULT_BODY_MEMORY: usize = 128 * 1024 * 1024;
+/// Default [`ListenerConfig::max_requests_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+/// Default sled `cache_capacity` (64 MiB; sled's own default is 1 GiB).
+pub const DEFAULT_SLED_CACHE: u64 = 64 * 1024 * 1024;
+/// Smallest sled `cache_capacity` accepted (1 MiB).
+pub const MIN_SLED_CACHE: u64 = 1024 * 1024;
 /// Default [`ListenerConfig::graceful_shutdown_timeout`].
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bodies up to this size are read without drawing on
@@ -216,6 +235,7 @@ impl Default for ListenerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_request_body_memory: DEFAULT_BODY_MEMORY,
             graceful_shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            max_requests_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -333,9 +353,18 @@ fn parse_storage(block: &Block, base: &Path) -> Result<StorageConfig, ConfigErro
     match label(block)?.as_str() {
         "sled" => {
             let mut path = None;
+            let mut cache_capacity = DEFAULT_SLED_CACHE;
             for attr in block.body.attributes() {
                 match attr.key.as_str() {
                     "path" => path = Some(string("storage.path", &attr.expr)?),
+                    "cache_capacity" => {
+                        cache_capacity = size("storage.cache_capacity", &attr.expr)? as u64;
+                        if cache_capacity < MIN_SLED_CACHE {
+                            return Err(ConfigError(format!(
+                                "\"storage.cache_capacity\" must be at least {MIN_SLED_CACHE} bytes"
+                            )));
+                        }
+                    }
                     other => {
                         return Err(ConfigError(format!("unknown setting \"storage.{other}\"")))
                     }
@@ -348,6 +377,7 @@ fn parse_storage(block: &Block, base: &Path) -> Result<StorageConfig, ConfigErro
             }
             Ok(StorageConfig::Sled {
                 path: base.join(path),
+                cache_capacity,
             })
         }
         "inmem" => Ok(StorageConfig::Inmem),
@@ -493,6 +523,9 @@ fn parse_listener(block: &Block, base: &Path) -> Result<ListenerConfig, ConfigEr
             "max_connections" => l.max_connections = count("listener.max_connections", v, 1 << 20)?,
             "max_request_body_memory" => {
                 l.max_request_body_memory = size("listener.max_request_body_memory", v)?
+            }
+            "max_requests_in_flight" => {
+                l.max_requests_in_flight = count("listener.max_requests_in_flight", v, 1 << 20)?
             }
             other => return Err(ConfigError(format!("unknown setting \"listener.{other}\""))),
         }
@@ -711,7 +744,8 @@ mod tests {
         assert_eq!(
             c.storage,
             StorageConfig::Sled {
-                path: PathBuf::from("/base/data")
+                path: PathBuf::from("/base/data"),
+                cache_capacity: DEFAULT_SLED_CACHE,
             }
         );
         assert_eq!(c.default_lease_ttl, 3600);
@@ -762,6 +796,41 @@ mod tests {
     }
 
     #[test]
+    fn sled_cache_and_in_flight_limits() {
+        let c = parse(
+            "storage \"sled\" {\n path = \"d\"\n cache_capacity = 16777216\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n max_requests_in_flight = 8\n}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.storage,
+            StorageConfig::Sled {
+                path: PathBuf::from("/base/d"),
+                cache_capacity: 16 << 20,
+            }
+        );
+        assert_eq!(c.listener.max_requests_in_flight, 8);
+        let c = parse("storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}\n").unwrap();
+        assert!(matches!(
+            c.storage,
+            StorageConfig::Sled { cache_capacity, .. } if cache_capacity == DEFAULT_SLED_CACHE
+        ));
+        assert_eq!(c.listener.max_requests_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        for (bad, field) in [
+            ("cache_capacity = 1000", "storage.cache_capacity"),
+            ("cache_capacity = \"lots\"", "storage.cache_capacity"),
+        ] {
+            let e = parse(&format!("storage \"sled\" {{\n path = \"d\"\n {bad}\n}}\nlistener \"tcp\" {{\n address = \"127.0.0.1:1\"\n tls_disable = true\n}}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{e}");
+        }
+        let e = parse("storage \"inmem\" {}\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n max_requests_in_flight = 0\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_requests_in_flight"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let base = "storage \"sled\" { path = \"d\" }\nlistener \"tcp\" {\n address = \"127.0.0.1:1\"\n tls_disable = true\n}\n";
         let cases = [
@@ -808,7 +877,8 @@ mod tests {
         assert_eq!(
             c.storage,
             StorageConfig::Sled {
-                path: PathBuf::from("/var/lib/vault-rs/data")
+                path: PathBuf::from("/var/lib/vault-rs/data"),
+                cache_capacity: DEFAULT_SLED_CACHE,
             }
         );
         assert_eq!(c.listener.address, "0.0.0.0:8200");

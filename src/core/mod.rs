@@ -209,6 +209,20 @@ impl Core {
         pipeline::handle(self, req)
     }
 
+    /// Whether `req` is a read that waits on nothing but storage reads
+    /// (served from the storage's caches or the page cache): a read or
+    /// list outside `sys/` (`sys/health` aside), not wrapped, while no
+    /// audit device is enabled (a device's acknowledgement waits on a
+    /// sync). The HTTP layer serves such a request on its runtime thread.
+    /// A read by a token with a use limit still records the use (a write);
+    /// the limit is checked only once the token is looked up.
+    pub fn is_quick_read(&self, req: &Request) -> bool {
+        matches!(req.operation, Operation::Read | Operation::List)
+            && req.wrap_ttl.is_none()
+            && (!req.path.starts_with("sys/") || req.path == "sys/health")
+            && self.active().is_ok_and(|a| a.audit.scope().is_empty())
+    }
+
     /// Checks a request before its body is read (`req.data` is not
     /// consulted): `Err` is what [`Core::handle`] would answer anyway —
     /// the vault is sealed, or the path needs a token and `req` has no
@@ -223,5 +237,60 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         self.seal();
+    }
+}
+
+#[cfg(test)]
+mod quick_read_tests {
+    use super::*;
+    use crate::physical::InmemBackend;
+    use crate::seal::SealConfig;
+    use serde_json::json;
+
+    fn send(core: &Core, token: &SecretString, op: Operation, path: &str, data: serde_json::Value) {
+        let mut req = Request::new(op, path);
+        req.client_token = Some(token.clone());
+        if let serde_json::Value::Object(m) = data {
+            req.data = m;
+        }
+        core.handle(req).expect(path);
+    }
+
+    #[test]
+    fn only_reads_that_wait_on_no_sync_are_quick() {
+        let core = Core::new(
+            Barrier::new(Arc::new(InmemBackend::new())),
+            CoreConfig::default(),
+        );
+        let read = Request::new(Operation::Read, "secret/data/app");
+        assert!(!core.is_quick_read(&read), "sealed");
+        let init = core.initialize(SealConfig::new(1, 1).unwrap()).unwrap();
+        core.submit_unseal_share(init.shares[0].clone()).unwrap();
+        assert!(core.is_quick_read(&read));
+        assert!(core.is_quick_read(&Request::new(Operation::List, "secret/metadata/")));
+        assert!(core.is_quick_read(&Request::new(Operation::Read, "sys/health")));
+        for (op, path) in [
+            (Operation::Update, "secret/data/app"),
+            (Operation::Delete, "secret/data/app"),
+            (Operation::Read, "sys/mounts"),
+            (Operation::Read, "sys/storage/snapshot"),
+        ] {
+            assert!(!core.is_quick_read(&Request::new(op, path)), "{path}");
+        }
+        let mut wrapped = Request::new(Operation::Read, "secret/data/app");
+        wrapped.wrap_ttl = Some(60);
+        assert!(!core.is_quick_read(&wrapped), "wrapping creates a token");
+        // With an audit device, every request waits on its sync.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.log");
+        send(
+            &core,
+            &init.root_token,
+            Operation::Update,
+            "sys/audit/file",
+            json!({"type": "file", "options": {"file_path": file.to_str().unwrap()}}),
+        );
+        assert!(!core.is_quick_read(&read));
+        assert!(!core.is_quick_read(&Request::new(Operation::Read, "sys/health")));
     }
 }

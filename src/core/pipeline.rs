@@ -118,27 +118,39 @@ fn handle_request(core: &Core, mut req: Request) -> Result<Response, CoreError> 
     let open_path = is_wrapping_open_path(&req.path)
         || (req.path.starts_with("auth/") && !req.path.starts_with("auth/token/"))
         || (auth_err.is_some() && unauthenticated_read(&routes, &req).is_some());
+    // A request that changes nothing has its request entry written with
+    // its response entry (one sync).
+    let defer = matches!(req.operation, Operation::Read | Operation::List)
+        && req.wrap_ttl.is_none()
+        && auth.as_ref().is_none_or(|a| a.entry.num_uses == 0);
     let logging = std::time::Instant::now();
-    let logged = audit.log(&AuditInput {
-        request: &req,
-        auth: token.as_ref(),
-        mount: &mount,
-        outcome: None,
-        error: if open_path { None } else { auth_error.as_ref() },
-    });
+    let logged = audit.log_request(
+        &AuditInput {
+            request: &req,
+            auth: token.as_ref(),
+            mount: &mount,
+            outcome: None,
+            error: if open_path { None } else { auth_error.as_ref() },
+        },
+        defer,
+    );
     core.metrics()
         .observe_audit_log(logging.elapsed(), logged.is_err());
-    if let Err(e) = logged {
-        // Fail closed, except for the operator's way out of failing devices
-        // (an authenticated disable or seal; the ACL still decides).
-        if auth.is_none() || !crate::audit::serves_when_devices_fail(req.operation, &req.path) {
-            return Err(e.into());
+    let entry = match logged {
+        Ok(entry) => entry,
+        Err(e) => {
+            // Fail closed, except for the operator's way out of failing devices
+            // (an authenticated disable or seal; the ACL still decides).
+            if auth.is_none() || !crate::audit::serves_when_devices_fail(req.operation, &req.path) {
+                return Err(e.into());
+            }
+            tracing::error!(path = %req.path, error = %e, "no audit device recorded the request; served as the operator's way out");
+            crate::audit::RequestEntry::recorded()
         }
-        tracing::error!(path = %req.path, error = %e, "no audit device recorded the request; served as the operator's way out");
-    }
+    };
     let result = serve(core, &active, &routes, &mut req, auth.as_ref(), auth_err);
     let logging = std::time::Instant::now();
-    let answered = audit.respond(&req, token.as_ref(), &mount, result);
+    let answered = audit.respond_after(entry, &req, token.as_ref(), &mount, result);
     // A response no device recorded is answered as an audit failure (500).
     let unrecorded = matches!(&answered, Err(CoreError::Audit(_)));
     core.metrics()

@@ -3,6 +3,15 @@
 //! sealed state are checked before the body is read, a declared
 //! `Content-Length` over the limit is refused at once, large bodies share
 //! a memory budget, and a body must arrive within a time limit.
+//!
+//! The core is blocking (storage, syncs, audit acknowledgements). A read
+//! that waits on nothing but storage reads ([`Core::is_quick_read`]) is
+//! served on the runtime thread that parsed it: no hand-off to another
+//! thread and back. Any other request (a write, or anything an audit
+//! device must acknowledge) runs on the blocking pool, so a request waiting
+//! on a sync never holds up the reactor. At most
+//! [`HttpLimits::max_requests_in_flight`] requests are in the core at
+//! once; beyond that a request is answered 503 at once instead of queueing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +43,9 @@ pub struct HttpLimits {
     /// Bytes of bodies larger than [`SMALL_BODY`] held at once
     /// (`max_request_body_memory`).
     pub max_request_body_memory: usize,
+    /// Requests in the core at once (`max_requests_in_flight`); more are
+    /// refused with 503.
+    pub max_requests_in_flight: usize,
 }
 
 /// The body budget is counted in units of this many bytes.
@@ -46,6 +58,8 @@ struct AppState {
     /// Units of [`BUDGET_UNIT`] bytes of large bodies being held.
     body_budget: Arc<Semaphore>,
     budget_units: u32,
+    /// One permit per request in the core.
+    in_flight: Arc<Semaphore>,
 }
 
 /// The HTTP application: every path goes to one handler.
@@ -53,6 +67,9 @@ pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
     let budget_units = u32::try_from(limits.max_request_body_memory.div_ceil(BUDGET_UNIT))
         .unwrap_or(u32::MAX)
         .clamp(1, Semaphore::MAX_PERMITS as u32);
+    let in_flight = limits
+        .max_requests_in_flight
+        .clamp(1, Semaphore::MAX_PERMITS);
     Router::new()
         .fallback(handle)
         .with_state(AppState {
@@ -60,12 +77,19 @@ pub fn router(core: Arc<Core>, limits: HttpLimits) -> Router {
             limits: Arc::new(limits),
             body_budget: Arc::new(Semaphore::new(budget_units as usize)),
             budget_units,
+            in_flight: Arc::new(Semaphore::new(in_flight)),
         })
         .layer(axum::middleware::from_fn(super::access_log::access_log))
 }
 
 fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> HttpResponse {
     let mut resp = HttpResponse::new(Body::from(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -104,6 +128,42 @@ fn too_large() -> HttpResponse {
         StatusCode::PAYLOAD_TOO_LARGE,
         vec!["request body too large".into()],
     ))
+}
+
+/// 503 for a request beyond `max_requests_in_flight`: nothing was done.
+fn busy() -> HttpResponse {
+    let mut resp = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        vec!["too many requests in progress; try again".into()],
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// Why the core did not answer.
+enum NotRun {
+    /// `max_requests_in_flight` requests are in the core already.
+    Busy,
+    /// The work panicked.
+    Failed,
+}
+
+/// Runs blocking core work for one request on the blocking pool, within
+/// the in-flight limit.
+async fn run_core<T, F>(in_flight: &Arc<Semaphore>, work: F) -> Result<T, NotRun>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+        return Err(NotRun::Busy);
+    };
+    let out = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| NotRun::Failed);
+    drop(permit);
+    out
 }
 
 fn internal_error() -> HttpResponse {
@@ -274,14 +334,17 @@ async fn handle(
     // path, and a small body costs little.
     if declared.is_none_or(|n| n > SMALL_BODY) {
         let core = state.core.clone();
-        let checked = tokio::task::spawn_blocking(move || {
+        let checked = run_core(&state.in_flight, move || {
             let result = core.precheck(&mut req);
             (req, result)
         })
         .await;
         let (head, checked) = match checked {
             Ok(c) => c,
-            Err(_) => return closing(internal_error()),
+            Err(NotRun::Busy) => {
+                return refuse(busy(), body, declared, limits.body_read_timeout).await
+            }
+            Err(NotRun::Failed) => return closing(internal_error()),
         };
         req = head;
         if let Err(e) = checked {
@@ -343,15 +406,28 @@ async fn handle(
     drop(body);
     let request_id = req.id.clone();
     let core = state.core.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let _room = room;
-        core.handle(req)
-    })
-    .await;
+    let result = if room.is_none() && core.is_quick_read(&req) {
+        // Nothing to wait on but storage reads: served right here, no
+        // hand-off of this thread's other tasks (still counted in flight).
+        match state.in_flight.try_acquire() {
+            Ok(_permit) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.handle(req)))
+                    .map_err(|_| NotRun::Failed)
+            }
+            Err(_) => Err(NotRun::Busy),
+        }
+    } else {
+        run_core(&state.in_flight, move || {
+            let _room = room;
+            core.handle(req)
+        })
+        .await
+    };
     let mut out = match result {
         Ok(Ok(resp)) => render(resp, &request_id),
         Ok(Err(e)) => render_error(e),
-        Err(_) => internal_error(),
+        Err(NotRun::Busy) => busy(),
+        Err(NotRun::Failed) => internal_error(),
     };
     out.extensions_mut()
         .insert(super::access_log::RequestId(request_id));
@@ -592,6 +668,47 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Vault's envelope, serialized straight from the response (no
+/// intermediate `Value` tree). Fields in the order `serde_json`'s maps
+/// give them, so the bytes match [`envelope`]'s.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    auth: Option<Value>,
+    data: &'a Option<Map<String, Value>>,
+    lease_duration: u64,
+    lease_id: &'a str,
+    mount_type: &'a str,
+    renewable: bool,
+    request_id: &'a str,
+    warnings: Option<&'a [String]>,
+    wrap_info: &'a Option<Value>,
+}
+
+impl<'a> Envelope<'a> {
+    fn of(resp: &'a Response, request_id: &'a str) -> Envelope<'a> {
+        let (lease_id, lease_duration, renewable) = match &resp.lease {
+            Some(l) => (l.lease_id.as_str(), l.lease_duration, l.renewable),
+            None => ("", 0, false),
+        };
+        Envelope {
+            auth: resp
+                .auth
+                .as_ref()
+                .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+            data: &resp.data,
+            lease_duration,
+            lease_id,
+            mount_type: resp.mount_type.as_deref().unwrap_or_default(),
+            renewable,
+            request_id,
+            warnings: (!resp.warnings.is_empty()).then_some(&resp.warnings[..]),
+            wrap_info: &resp.wrap_info,
+        }
+    }
+}
+
+/// The envelope as a `Value`, with a `top_level` response's data fields
+/// also at the top.
 fn envelope(resp: Response, request_id: &str) -> Value {
     let (lease_id, lease_duration, renewable) = match &resp.lease {
         Some(l) => (l.lease_id.clone(), l.lease_duration, l.renewable),
@@ -655,7 +772,12 @@ fn render(resp: Response, request_id: &str) -> HttpResponse {
     if empty && resp.status.is_none() {
         return StatusCode::NO_CONTENT.into_response();
     }
-    json_response(status, &envelope(resp, request_id))
+    if resp.top_level && resp.data.is_some() {
+        return json_response(status, &envelope(resp, request_id));
+    }
+    let bytes =
+        serde_json::to_vec(&Envelope::of(&resp, request_id)).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes(status, bytes)
 }
 
 /// 307 to the same path and query on the active node's `api_addr`; 503
@@ -718,6 +840,64 @@ mod tests {
         }
         let bad = operation_of(&Method::GET, &parse_query("list=yes")).unwrap_err();
         assert_eq!(bad.0, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn core_work_is_refused_beyond_the_in_flight_limit() {
+        let in_flight = Arc::new(Semaphore::new(1));
+        let out = run_core(&in_flight, || 7).await;
+        assert!(matches!(out, Ok(7)));
+        assert_eq!(in_flight.available_permits(), 1, "the permit is returned");
+        // The limit reached: refused at once, the work never runs.
+        let held = in_flight.clone().try_acquire_owned().unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let out = run_core(&in_flight, move || {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst)
+        })
+        .await;
+        assert!(matches!(out, Err(NotRun::Busy)));
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+        drop(held);
+        // A panic is a failure, and the permit comes back.
+        let out = run_core(&in_flight, || -> u8 { panic!("boom") }).await;
+        assert!(matches!(out, Err(NotRun::Failed)));
+        assert_eq!(in_flight.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn busy_is_a_503_in_vaults_error_shape() {
+        let resp = busy();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["errors"][0], "too many requests in progress; try again");
+    }
+
+    #[test]
+    fn the_envelope_is_serialized_as_the_value_tree_was() {
+        use crate::core::Response;
+        let mut data = Map::new();
+        data.insert("z".into(), json!({"b": 1, "a": [true, null]}));
+        data.insert("a".into(), json!("x"));
+        let mut with_all = Response::data(data.clone());
+        with_all.warnings = vec!["careful".into()];
+        with_all.mount_type = Some("kv".into());
+        with_all.wrap_info = Some(json!({"token": "t", "ttl": 60}));
+        with_all.lease = Some(crate::core::LeaseInfo {
+            lease_id: "secret/x/1".into(),
+            lease_duration: 3600,
+            renewable: true,
+        });
+        for resp in [Response::data(data), with_all, Response::default()] {
+            let direct = serde_json::to_vec(&Envelope::of(&resp, "rid")).unwrap();
+            let tree = serde_json::to_vec(&envelope(resp, "rid")).unwrap();
+            assert_eq!(
+                String::from_utf8(direct).unwrap(),
+                String::from_utf8(tree).unwrap()
+            );
+        }
     }
 
     #[test]

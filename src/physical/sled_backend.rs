@@ -50,6 +50,8 @@ type Before = Vec<(Vec<u8>, Option<IVec>)>;
 
 pub struct SledBackend {
     dir: PathBuf,
+    /// Bytes of sled's page cache (kept for reopening).
+    cache_capacity: u64,
     engine: RwLock<Option<sled::Db>>,
     writer: Mutex<Writer>,
     files: Mutex<Files>,
@@ -101,13 +103,20 @@ fn utf8(k: &[u8]) -> Result<&str, PhysicalError> {
     std::str::from_utf8(k).map_err(|_| PhysicalError::Io("non-UTF-8 key in storage".into()))
 }
 
-/// Opens sled at `dir`. sled's own errors are reported with the directory;
-/// a panic inside sled's recovery (which happens on some damaged logs) is
-/// reported as damage.
-pub(crate) fn open_sled(dir: &Path) -> Result<sled::Db, PhysicalError> {
+/// Default bytes of sled's page cache (sled's own default is 1 GiB).
+pub const DEFAULT_CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+
+/// Opens sled at `dir` with a `cache_capacity`-byte page cache. sled's own
+/// errors are reported with the directory; a panic inside sled's recovery
+/// (which happens on some damaged logs) is reported as damage.
+pub(crate) fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db, PhysicalError> {
     let name = dir.display();
-    let opened =
-        std::panic::catch_unwind(AssertUnwindSafe(|| sled::Config::new().path(dir).open()));
+    let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_capacity)
+            .open()
+    }));
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(sled::Error::Corruption { .. })) => Err(PhysicalError::Corrupt(format!(
@@ -168,8 +177,15 @@ pub(crate) fn inspect(
 
 impl SledBackend {
     /// Opens (or creates) the database directory at `path`, refusing it when
-    /// it fails an integrity check.
+    /// it fails an integrity check; sled's page cache holds at most
+    /// [`DEFAULT_CACHE_CAPACITY`] bytes.
     pub fn open(path: &Path) -> Result<Self, PhysicalError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// [`SledBackend::open`] with a page cache of `cache_capacity` bytes
+    /// (the `cache_capacity` setting of the `sled` storage stanza).
+    pub fn open_with_cache(path: &Path, cache_capacity: u64) -> Result<Self, PhysicalError> {
         if path.exists() && !path.is_dir() {
             return Err(PhysicalError::Open(format!(
                 "{}: not a directory",
@@ -178,7 +194,7 @@ impl SledBackend {
         }
         integrity::check_conf(path)?;
         let file_state = integrity::read_file(path)?;
-        let db = open_sled(path)?;
+        let db = open_sled(path, cache_capacity)?;
         let (record, counted, _) = inspect(path, &db, false)?;
         let commit = integrity::compare(path, record, counted, &file_state)?;
         let name = path.display();
@@ -201,6 +217,7 @@ impl SledBackend {
         );
         Ok(SledBackend {
             dir: path.to_path_buf(),
+            cache_capacity,
             engine: RwLock::new(Some(db)),
             writer: Mutex::new(Writer {
                 commit,
@@ -278,7 +295,7 @@ impl SledBackend {
         *engine = None;
         let mut attempt = 0;
         let db = loop {
-            match open_sled(&self.dir) {
+            match open_sled(&self.dir, self.cache_capacity) {
                 Ok(db) => break db,
                 Err(PhysicalError::Open(m)) if attempt < 20 => {
                     tracing::debug!("reopening storage: {m}");

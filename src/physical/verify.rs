@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use super::integrity::{self, FileState};
-use super::sled_backend::{inspect, open_sled};
+use super::sled_backend::{inspect, open_sled, DEFAULT_CACHE_CAPACITY};
 use super::PhysicalError;
 
 /// One check and its outcome.
@@ -92,7 +92,7 @@ pub fn verify_storage(dir: &Path) -> Result<StorageReport, PhysicalError> {
             None
         }
     };
-    let db = match open_sled(dir) {
+    let db = match open_sled(dir, DEFAULT_CACHE_CAPACITY) {
         Ok(db) => {
             report.push("sled opens", Ok("sled recovered its log".into()));
             db

@@ -40,7 +40,8 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 pub enum FsyncPolicy {
     /// One fsync per batch of queued entries (group commit). Default.
     Batch,
-    /// One write and one fsync per entry.
+    /// One write and one fsync per entry (a read's request entry shares
+    /// its response entry's).
     Always,
     /// No fsync: acknowledged once the OS has the bytes.
     Never,
@@ -239,7 +240,13 @@ impl Ack {
 }
 
 enum Msg {
-    Entry { body: String, ack: Arc<Ack> },
+    /// An entry, after the entry that must precede it in the same batch
+    /// (a read's request entry, written with its response entry).
+    Entry {
+        before: Option<String>,
+        body: String,
+        ack: Arc<Ack>,
+    },
     Wake,
 }
 
@@ -379,11 +386,18 @@ impl Device {
 
     /// Queues a rendered entry; false if it could not be queued.
     pub fn submit(&self, body: String, ack: Arc<Ack>) -> bool {
+        self.submit_after(None, body, ack)
+    }
+
+    /// Queues a rendered entry preceded by `before` (written in the same
+    /// batch, so made durable by the same sync); `ack` is told once, for
+    /// both. False if they could not be queued.
+    pub fn submit_after(&self, before: Option<String>, body: String, ack: Arc<Ack>) -> bool {
         let Some(tx) = &self.tx else {
             return false;
         };
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(Msg::Entry { body, ack }) {
+        match tx.try_send(Msg::Entry { before, body, ack }) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.stats.queued.fetch_sub(1, Ordering::Relaxed);
@@ -459,6 +473,10 @@ struct Pending {
     ack: Arc<Ack>,
 }
 
+/// The lines of a batch, each with the acknowledgement it completes (none
+/// for a line that is acknowledged with the line after it).
+type Lines = Vec<(String, Option<Pending>)>;
+
 /// The writer thread of one device.
 struct Writer {
     sink: Box<dyn Sink>,
@@ -507,7 +525,7 @@ impl Writer {
             if let Some(r) = self.retry_after {
                 wait = wait.max(r.saturating_duration_since(Instant::now()));
             }
-            let mut entries: Vec<(String, Pending)> = Vec::new();
+            let mut entries: Lines = Vec::new();
             let mut disconnected = false;
             match self.rx.recv_timeout(wait) {
                 Ok(msg) => {
@@ -547,12 +565,16 @@ impl Writer {
     }
 
     /// Adds an entry to the batch; returns its size.
-    fn take(&self, msg: Msg, entries: &mut Vec<(String, Pending)>) -> usize {
+    fn take(&self, msg: Msg, entries: &mut Lines) -> usize {
         match msg {
-            Msg::Entry { body, ack } => {
+            Msg::Entry { before, body, ack } => {
                 self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-                let n = body.len();
-                entries.push((body, Pending { ack }));
+                let mut n = body.len();
+                if let Some(first) = before {
+                    n += first.len();
+                    entries.push((first, None));
+                }
+                entries.push((body, Some(Pending { ack })));
                 n
             }
             Msg::Wake => 0,
@@ -604,7 +626,7 @@ impl Writer {
 
     /// Writes `entries` (and a checkpoint if due or `force_checkpoint`) as
     /// one batch, then acknowledges them.
-    fn write(&mut self, entries: Vec<(String, Pending)>, force_checkpoint: bool) {
+    fn write(&mut self, entries: Lines, force_checkpoint: bool) {
         if entries.is_empty() && self.since_checkpoint == 0 {
             return;
         }
@@ -679,7 +701,7 @@ impl Writer {
                 self.stats
                     .checkpoints
                     .fetch_add(batch.checkpoints, Ordering::Relaxed);
-                for (_, p) in entries {
+                for p in entries.into_iter().filter_map(|(_, p)| p) {
                     p.ack.done(true);
                 }
             }
@@ -690,7 +712,7 @@ impl Writer {
                 self.sink.close();
                 self.stats.fail();
                 self.retry_after = Some(Instant::now() + Duration::from_secs(1));
-                for (_, p) in entries {
+                for p in entries.into_iter().filter_map(|(_, p)| p) {
                     p.ack.done(false);
                 }
             }
@@ -827,7 +849,7 @@ pub(crate) mod testing {
             match op {
                 Some(body) => {
                     let ack = Arc::new(Ack::new());
-                    w.write(vec![(body, Pending { ack: ack.clone() })], false);
+                    w.write(vec![(body, Some(Pending { ack: ack.clone() }))], false);
                     oks.push(ack.wait(1, Duration::from_millis(1)));
                 }
                 None => w.reopen_sink(),

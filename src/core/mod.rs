@@ -215,9 +215,11 @@ impl Core {
     /// audit device is enabled (a device's acknowledgement waits on a
     /// sync). The HTTP layer serves such a request on its runtime thread.
     /// A read by a token with a use limit still records the use (a write);
-    /// the limit is checked only once the token is looked up.
+    /// the limit is checked only once the token is looked up. Shared
+    /// storage (PostgreSQL, with HA) reads over the network: never quick.
     pub fn is_quick_read(&self, req: &Request) -> bool {
-        matches!(req.operation, Operation::Read | Operation::List)
+        self.ha.is_none()
+            && matches!(req.operation, Operation::Read | Operation::List)
             && req.wrap_ttl.is_none()
             && (!req.path.starts_with("sys/") || req.path == "sys/health")
             && self.active().is_ok_and(|a| a.audit.scope().is_empty())

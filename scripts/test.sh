@@ -59,5 +59,8 @@ VAULT_RS_BIN=target/debug/vault-rs PYTHON="$VENV/bin/python" bash scripts/pg-fai
 step "power-loss test (${POWERLOSS_CUTS:-3} cuts; scripts/powerloss-test.sh 50 for the at-scale run)"
 VAULT_RS_BIN=target/debug/vault-rs bash scripts/powerloss-test.sh "${POWERLOSS_CUTS:-3}"
 
+step "benchmark smoke (scripts/bench.sh: every case for 1 s against vault-rs, OpenBao and the bare handler; zero errors)"
+BENCH_SMOKE=1 BENCH_VENV="$VENV" bash scripts/bench.sh
+
 echo
 echo "==> all tests passed"

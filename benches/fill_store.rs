@@ -53,7 +53,7 @@ fn parallel(label: &str, n: usize, threads: usize, each: impl Fn(usize) + Sync) 
                     break;
                 }
                 each(i);
-                if (i + 1) % step == 0 {
+                if (i + 1).is_multiple_of(step) {
                     let t = start.elapsed().as_secs_f64();
                     eprintln!(
                         "fill_store: {label}: {} / {n} ({:.0}/s)",

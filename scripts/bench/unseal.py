@@ -80,6 +80,8 @@ def main() -> int:
         sealed_rss = rss_kib(s.proc.pid)
         answered, active = unseal_once(s.url, key)
         after_unseal = rss_kib(s.proc.pid)
+        raw = call(s.url, "GET", "sys/metrics?format=prometheus", token=root)[2].decode()
+        leases = next((ln.split()[-1] for ln in raw.splitlines() if ln.startswith("vault_rs_leases")), "?")
 
         def read(i: int) -> None:
             path = f"secret/data/fill/{i % 1000:03}/{i}"
@@ -107,7 +109,7 @@ def main() -> int:
     finally:
         s.stop()
 
-    print(f"\nstore: {args.kv} KV v2 entries and the leases of the fill; sled extra settings: {extra or 'none'}")
+    print(f"\nstore: {args.kv} KV v2 entries, {leases} leases (vault_rs_leases); sled extra settings: {extra or 'none'}")
     print(f"server start to listening (sealed):       {started:.2f} s, RSS {mib(sealed_rss)}")
     print(f"first unseal: sys/unseal answered in      {answered:.3f} s; active (health 200) after {active:.3f} s")
     print(f"RSS after unseal:                         {mib(after_unseal)}")

@@ -3,7 +3,8 @@
 #
 #   scripts/bench.sh           vault-rs, OpenBao and a bare axum handler, one table
 #   scripts/bench.sh unseal    unseal time and RSS on a store of 1M KV entries and 100k leases
-#   BENCH_SMOKE=1 scripts/bench.sh   every case for 1 s, 1 round; exits 1 on any error
+#   BENCH_SMOKE=1 scripts/bench.sh   the harness's unit checks, then every case
+#                                    for 1 s, 1 round; exits 1 on any error
 #
 # Builds the release server and the baseline (`bench/baseline`), installs
 # the pinned load generator (oha, with `cargo install` into
@@ -101,5 +102,9 @@ if [[ "$MODE" == unseal ]]; then
     exit
 fi
 
+if [[ "${BENCH_SMOKE:-}" == 1 ]]; then
+    # The harness's own logic (oha report parsing, the table) first.
+    PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -m unittest discover -q -s scripts/bench
+fi
 exec "$VENV/bin/python" scripts/bench/harness.py \
     --vault-rs "$BIN" --bao "$BAO" --baseline "$BASELINE" --oha "$OHA"

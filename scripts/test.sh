@@ -62,5 +62,8 @@ VAULT_RS_BIN=target/debug/vault-rs bash scripts/powerloss-test.sh "${POWERLOSS_C
 step "web UI in headless Chromium (Selenium; screenshots in target/ui-screenshots/)"
 UI_TEST_NO_BUILD=1 bash scripts/ui-test.sh
 
+step "benchmark smoke (scripts/bench.sh: every case for 1 s against vault-rs, OpenBao and the bare handler; zero errors)"
+BENCH_SMOKE=1 BENCH_VENV="$VENV" bash scripts/bench.sh
+
 echo
 echo "==> all tests passed"

@@ -74,6 +74,12 @@ fn form_encoded_bodies_are_the_request_fields() {
     // The same bytes without the form content type are still bad JSON.
     let (st, _) = raw(&s, "PUT", "kv1/form", "user=alice", None);
     assert_eq!(st, 400);
+    // `curl -d '{...}'` labels JSON as a form: a body that starts like JSON
+    // is JSON, as Vault reads it.
+    let (st, b) = raw(&s, "PUT", "kv1/curl", " {\"user\": \"bob\"}", FORM);
+    assert_eq!(st, 204, "{b}");
+    let (_, b) = s.get("kv1/curl");
+    assert_eq!(b["data"], json!({"user": "bob"}));
 }
 
 #[test]

@@ -217,9 +217,16 @@ impl Core {
     /// A read by a token with a use limit still records the use (a write);
     /// the limit is checked only once the token is looked up. Shared
     /// storage (PostgreSQL, with HA) reads over the network: never quick.
+    /// `sys/health` is never audited (as in Vault), so it is quick even
+    /// with devices enabled.
     pub fn is_quick_read(&self, req: &Request) -> bool {
-        self.ha.is_none()
-            && matches!(req.operation, Operation::Read | Operation::List)
+        if self.ha.is_some() {
+            return false;
+        }
+        if req.path == "sys/health" && req.operation == Operation::Read {
+            return true;
+        }
+        matches!(req.operation, Operation::Read | Operation::List)
             && req.wrap_ttl.is_none()
             && (!req.path.starts_with("sys/") || req.path == "sys/health")
             && self.active().is_ok_and(|a| a.audit.scope().is_empty())
@@ -266,6 +273,7 @@ mod quick_read_tests {
         );
         let read = Request::new(Operation::Read, "secret/data/app");
         assert!(!core.is_quick_read(&read), "sealed");
+        assert!(core.is_quick_read(&Request::new(Operation::Read, "sys/health")));
         let init = core.initialize(SealConfig::new(1, 1).unwrap()).unwrap();
         core.submit_unseal_share(init.shares[0].clone()).unwrap();
         assert!(core.is_quick_read(&read));
@@ -293,6 +301,15 @@ mod quick_read_tests {
             json!({"type": "file", "options": {"file_path": file.to_str().unwrap()}}),
         );
         assert!(!core.is_quick_read(&read));
-        assert!(!core.is_quick_read(&Request::new(Operation::Read, "sys/health")));
+        // sys/health is not audited: still quick.
+        assert!(core.is_quick_read(&Request::new(Operation::Read, "sys/health")));
+        let before = std::fs::read(&file).unwrap().len();
+        core.handle(Request::new(Operation::Read, "sys/health"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read(&file).unwrap().len(),
+            before,
+            "sys/health was audited"
+        );
     }
 }

@@ -518,6 +518,13 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Whether a body's first significant byte opens a JSON object or array.
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| matches!(b, b'{' | b'['))
+}
+
 /// A form-encoded body as fields: each a string; a field given more than
 /// once is its values joined with commas (as Vault).
 fn parse_form(body: &[u8]) -> Map<String, Value> {
@@ -550,6 +557,9 @@ fn request_body(
         req.body_bytes = Some(body.to_vec());
         return Ok(());
     }
+    // As Vault: a form content type with a body that starts like JSON is
+    // JSON (`curl -d '{…}'` sends that content type by default).
+    let form = form && !looks_like_json(body);
     let parsed = if form && op.is_write() {
         Some(parse_form(body)).filter(|m| !m.is_empty())
     } else if op.is_write() {
@@ -834,6 +844,20 @@ mod tests {
             HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
         );
         assert!(is_form(&h));
+        // curl -d '{...}' sends a form content type with a JSON body.
+        let mut req = Request::new(Operation::Update, "sys/init");
+        request_body(
+            &mut req,
+            &Bytes::from_static(b" \n{\"secret_shares\":1}"),
+            true,
+            Map::new(),
+        )
+        .unwrap();
+        assert_eq!(req.data["secret_shares"], 1);
+        let mut req = Request::new(Operation::Update, "auth/token/create");
+        request_body(&mut req, &Bytes::from_static(b"ttl=1h"), true, Map::new()).unwrap();
+        assert_eq!(req.data["ttl"], "1h");
+        assert!(!looks_like_json(b""));
         for (q, want) in [("t", Operation::List), ("False", Operation::Read)] {
             let query = parse_query(&format!("list={q}"));
             assert_eq!(operation_of(&Method::GET, &query).unwrap(), want);

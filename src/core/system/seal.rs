@@ -281,8 +281,9 @@ fn query_code(req: &Request, field: &str, default: u16) -> Result<u16, CoreError
 }
 
 fn health(core: &Core, req: &Request) -> Result<Response, CoreError> {
-    let initialized = core.barrier().is_initialized()?;
+    // An unsealed vault is initialized: no storage read on the hot path.
     let sealed = core.is_sealed();
+    let initialized = !sealed || core.barrier().is_initialized()?;
     let ha = core.ha_status();
     let standby_ok = matches!(req.data.get("standbyok"), Some(Value::Bool(true)))
         || matches!(

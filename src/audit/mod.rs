@@ -776,16 +776,13 @@ mod tests {
         assert_eq!((r.requests, r.responses), (2, 2));
     }
 
-    #[test]
-    fn a_deferred_read_fails_closed_when_nothing_records_it() {
-        // A device whose disk is full (loaded at unseal, as in
-        // `failing_device_fails_closed`).
-        let v = view();
-        let b = Broker::load(v.clone()).unwrap();
+    /// `b` with one file device, enabled while its disk had room, then
+    /// pointed at a full disk (`/dev/full`) and loaded again, as at unseal.
+    fn with_full_disk(b: Broker, v: StorageView, name: &str) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ok.log");
         b.enable(
-            "full",
+            name,
             "file",
             "",
             opts(&[("file_path", file.to_str().unwrap())]),
@@ -796,7 +793,16 @@ mod tests {
         configs[0].options = opts(&[("file_path", "/dev/full"), ("timeout", "1s")]);
         v.put_json(DEVICES_KEY, &configs).unwrap();
         drop(b);
-        let b = Broker::load(v).unwrap();
+        Broker::load(v).unwrap()
+    }
+
+    #[test]
+    fn a_deferred_read_fails_closed_when_nothing_records_it() {
+        // A device whose disk is full (loaded at unseal, as in
+        // `failing_device_fails_closed`).
+        let v = view();
+        let b = Broker::load(v.clone()).unwrap();
+        let b = with_full_disk(b, v, "full");
         let req = Request::new(Operation::Read, "secret/data/x");
         let mount = MountInfo::default();
         let scope = b.scope();
@@ -838,21 +844,7 @@ mod tests {
         assert!(log_one(&b, "secret/x").is_ok(), "nothing enabled: served");
         // One enabled before it could be refused (or whose disk filled
         // since) is loaded at unseal and fails closed.
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("ok.log");
-        b.enable(
-            "ok",
-            "file",
-            "",
-            opts(&[("file_path", file.to_str().unwrap())]),
-            false,
-        )
-        .unwrap();
-        let mut configs: Vec<DeviceConfig> = v.get_json(DEVICES_KEY).unwrap().unwrap();
-        configs[0].options = opts(&[("file_path", "/dev/full"), ("timeout", "1s")]);
-        v.put_json(DEVICES_KEY, &configs).unwrap();
-        drop(b);
-        let b = Broker::load(v).unwrap();
+        let b = with_full_disk(b, v, "ok");
         assert!(matches!(
             log_one(&b, "secret/x"),
             Err(AuditError::NotRecorded(_))
@@ -861,6 +853,7 @@ mod tests {
         let m = b.metrics();
         assert_eq!(m[0].write_failures, 1);
         // A healthy device next to it keeps requests served.
+        let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ok2.log");
         b.enable(
             "ok2",
@@ -900,21 +893,7 @@ mod tests {
         use crate::sdk::Response;
         let v = view();
         let b = Broker::load(v.clone()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("ok.log");
-        b.enable(
-            "ok",
-            "file",
-            "",
-            opts(&[("file_path", file.to_str().unwrap())]),
-            false,
-        )
-        .unwrap();
-        let mut configs: Vec<DeviceConfig> = v.get_json(DEVICES_KEY).unwrap().unwrap();
-        configs[0].options = opts(&[("file_path", "/dev/full"), ("timeout", "1s")]);
-        v.put_json(DEVICES_KEY, &configs).unwrap();
-        drop(b);
-        let b = Broker::load(v).unwrap();
+        let b = with_full_disk(b, v, "ok");
         let mount = MountInfo::default();
         // A write that was performed is answered with its result and a warning.
         let req = Request::new(Operation::Update, "secret/a");

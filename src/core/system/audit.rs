@@ -114,6 +114,27 @@ fn log_file(active: &Active, dev: &str) -> Result<std::path::PathBuf, CoreError>
     Ok(std::path::PathBuf::from(file))
 }
 
+/// The largest log `sys/audit/:path/verify` reads into memory; a larger
+/// one is verified offline (`vault-rs audit verify`), or rotated.
+const MAX_VERIFY_BYTES: u64 = 256 << 20;
+
+/// The whole log file, refused (400) when larger than `max` bytes.
+fn read_log(file: &std::path::Path, max: u64) -> Result<Vec<u8>, CoreError> {
+    use std::io::Read;
+    let f = std::fs::File::open(file).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > max {
+        return Err(CoreError::BadRequest(format!(
+            "the audit log is larger than {} MiB: verify it offline with `vault-rs audit verify`, or rotate it",
+            max >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
 fn unreadable(e: std::io::Error) -> CoreError {
     CoreError::Internal(format!("cannot read the audit log: {}", e.kind()))
 }
@@ -197,7 +218,7 @@ pub(super) fn verify_log(active: &Active, req: &Request, dev: &str) -> Result<Re
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bytes = std::fs::read(&file).map_err(unreadable)?;
+    let bytes = read_log(&file, MAX_VERIFY_BYTES)?;
     let report = verify(
         &[LogFile { name, bytes }],
         &VerifyOptions {
@@ -214,4 +235,20 @@ pub(super) fn verify_log(active: &Active, req: &Request, dev: &str) -> Result<Re
     out.insert("ok".into(), json!(ok));
     out.insert("first_bad_line".into(), json!(first_bad_line));
     Ok(Response::data(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_reads_a_bounded_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.log");
+        std::fs::write(&file, vec![b'x'; 64]).unwrap();
+        assert_eq!(read_log(&file, 64).unwrap().len(), 64);
+        let err = read_log(&file, 63).unwrap_err();
+        assert!(matches!(err, CoreError::BadRequest(_)), "{err:?}");
+        assert!(read_log(&dir.path().join("missing"), 64).is_err());
+    }
 }
